@@ -1,0 +1,24 @@
+// swift-tools-version:6.0
+// SPDX-License-Identifier: Apache-2.0
+import PackageDescription
+
+let exportsMap = Context.packageDirectory + "/Sources/NemoRelayFFI/exports.map"
+
+let package = Package(
+    name: "NemoRelay",
+    products: [
+        .library(name: "NemoRelay", targets: ["NemoRelay"]),
+        .library(name: "nemorelay", type: .dynamic, targets: ["NemoRelayFFI"]),
+    ],
+    targets: [
+        .target(name: "NemoRelay"),
+        .target(
+            name: "NemoRelayFFI",
+            dependencies: ["NemoRelay"],
+            exclude: ["exports.map"],
+            linkerSettings: [.unsafeFlags(["-Xlinker", "--version-script=\(exportsMap)"])]
+        ),
+        .testTarget(name: "NemoRelayTests", dependencies: ["NemoRelay"]),
+        .testTarget(name: "NemoRelayFFITests", dependencies: ["NemoRelayFFI", "NemoRelay"]),
+    ]
+)

@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: Apache-2.0
+
+extension JSON {
+    /// Compact UTF-8 JSON text; with `sortedKeys` object keys are written in byte order at every level.
+    public func serialized(sortedKeys: Bool = false) -> [UInt8] {
+        var w = JSONWriter(sortedKeys: sortedKeys)
+        w.write(self)
+        return w.bytes
+    }
+
+    /// Compact JSON text as a Swift string.
+    public func jsonString(sortedKeys: Bool = false) -> String {
+        String(decoding: serialized(sortedKeys: sortedKeys), as: UTF8.self)
+    }
+}
+
+extension JSON: CustomStringConvertible {
+    public var description: String { jsonString() }
+}
+
+/// Appends compact JSON text to a byte buffer.
+public struct JSONWriter {
+    /// The text written so far.
+    public var bytes: [UInt8] = []
+    /// Whether object keys are written in byte order instead of insertion order.
+    public let sortedKeys: Bool
+
+    /// A writer with an empty buffer.
+    public init(sortedKeys: Bool = false, capacity: Int = 256) {
+        self.sortedKeys = sortedKeys
+        bytes.reserveCapacity(capacity)
+    }
+
+    /// Appends raw, already valid JSON text.
+    @inlinable public mutating func raw(_ s: StaticString) {
+        bytes.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+    }
+
+    /// Appends one value.
+    public mutating func write(_ v: JSON) {
+        switch v {
+        case .null: raw("null")
+        case .bool(let b): if b { raw("true") } else { raw("false") }
+        case .int(let i): writeInteger(i)
+        case .uint(let u): bytes.append(contentsOf: String(u).utf8)
+        case .double(let d): writeDouble(d)
+        case .string(let s): writeString(s)
+        case .array(let a):
+            bytes.append(UInt8(ascii: "["))
+            var first = true
+            for e in a {
+                if !first { bytes.append(UInt8(ascii: ",")) }
+                first = false
+                write(e)
+            }
+            bytes.append(UInt8(ascii: "]"))
+        case .object(let o): writeObject(o)
+        }
+    }
+
+    mutating func writeObject(_ o: JSONObject) {
+        bytes.append(UInt8(ascii: "{"))
+        if sortedKeys && o.count > 1 {
+            let order = o.keys.indices.sorted { o.keys[$0].utf8.lexicographicallyPrecedes(o.keys[$1].utf8) }
+            var first = true
+            for i in order {
+                if !first { bytes.append(UInt8(ascii: ",")) }
+                first = false
+                writeString(o.keys[i])
+                bytes.append(UInt8(ascii: ":"))
+                write(o.values[i])
+            }
+        } else {
+            let keys = o.keys
+            let values = o.values
+            for i in keys.indices {
+                if i > 0 { bytes.append(UInt8(ascii: ",")) }
+                writeString(keys[i])
+                bytes.append(UInt8(ascii: ":"))
+                write(values[i])
+            }
+        }
+        bytes.append(UInt8(ascii: "}"))
+    }
+
+    /// Appends a signed integer in decimal.
+    public mutating func writeInteger(_ i: Int64) {
+        if i >= 0 && i < 10 {
+            bytes.append(UInt8(ascii: "0") + UInt8(i))
+            return
+        }
+        var tmp: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes of scratch, enough for 20 digits + sign
+        withUnsafeMutableBytes(of: &tmp) { buf in
+            var n = i.magnitude
+            var p = buf.count
+            repeat {
+                p -= 1
+                buf[p] = UInt8(ascii: "0") + UInt8(n % 10)
+                n /= 10
+            } while n > 0
+            if i < 0 {
+                p -= 1
+                buf[p] = UInt8(ascii: "-")
+            }
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: buf[p...]))
+        }
+    }
+
+    /// Appends a double in its shortest round-tripping form; non-finite values become null.
+    public mutating func writeDouble(_ d: Double) {
+        guard d.isFinite else {
+            raw("null")
+            return
+        }
+        bytes.append(contentsOf: d.description.utf8)
+    }
+
+    /// Appends a quoted, escaped string.
+    public mutating func writeString(_ s: String) {
+        bytes.append(UInt8(ascii: "\""))
+        var s = s
+        s.withUTF8 { u in
+            var runStart = 0
+            for i in 0..<u.count {
+                let c = u[i]
+                if c >= 0x20 && c != 0x22 && c != 0x5C { continue }
+                if runStart < i { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: u[runStart..<i])) }
+                runStart = i + 1
+                switch c {
+                case 0x22: raw("\\\"")
+                case 0x5C: raw("\\\\")
+                case 0x0A: raw("\\n")
+                case 0x0D: raw("\\r")
+                case 0x09: raw("\\t")
+                case 0x08: raw("\\b")
+                case 0x0C: raw("\\f")
+                default:
+                    raw("\\u00")
+                    let hex: StaticString = "0123456789abcdef"
+                    bytes.append(hex.utf8Start[Int(c >> 4)])
+                    bytes.append(hex.utf8Start[Int(c & 0xF)])
+                }
+            }
+            if runStart < u.count { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: u[runStart...])) }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+}

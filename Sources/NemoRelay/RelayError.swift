@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: Apache-2.0
+
+/// An error raised by the runtime or carried from a user callback.
+///
+/// Runtime errors have a class (``Kind``) and a display text with the reference's prefix
+/// (`invalid argument: …`). A failure of user code (a provider, an intercept, a guardrail) is
+/// `.callback`: its `exceptionType` and message are kept so bindings can re-raise the original.
+public struct RelayError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The error class, written as `error.type` in event metadata.
+    public enum Kind: String, Sendable {
+        case invalidArgument = "invalid_argument"
+        case notFound = "not_found"
+        case alreadyExists = "already_exists"
+        case guardrailRejected = "guardrail_rejected"
+        case internalError = "internal_error"
+        case scopeStackEmpty = "scope_stack_empty"
+        /// A user callback failed; displayed as an internal error naming the exception type.
+        case callback = "callback"
+        /// The call was cancelled by its caller.
+        case cancelled = "cancelled"
+        /// The API was used out of contract (a token completed twice, a dead handle).
+        case misuse = "misuse"
+    }
+
+    /// The error class.
+    public var kind: Kind
+    /// The message without its class prefix.
+    public var message: String
+    /// For `.callback`: the user's exception class name (e.g. `ValueError`), when known.
+    public var exceptionType: String?
+
+    /// Creates an error of `kind` with an unprefixed message.
+    public init(_ kind: Kind, _ message: String, exceptionType: String? = nil) {
+        self.kind = kind
+        self.message = message
+        self.exceptionType = exceptionType
+    }
+
+    /// The text the caller sees, with the reference's prefix.
+    public var displayText: String {
+        switch kind {
+        case .invalidArgument: return "invalid argument: " + message
+        case .notFound: return "not found: " + message
+        case .alreadyExists: return "already exists: " + message
+        case .guardrailRejected: return "guardrail rejected: " + message
+        case .internalError: return "internal error: " + message
+        case .scopeStackEmpty: return message.isEmpty ? "scope stack empty" : "scope stack empty: " + message
+        case .callback:
+            if let t = exceptionType, !t.isEmpty { return "internal error: \(t): \(message)" }
+            return "internal error: " + message
+        case .cancelled: return message.isEmpty ? "cancelled" : message
+        case .misuse: return "misuse: " + message
+        }
+    }
+
+    /// The class recorded as `error.type` (callback failures are internal errors).
+    public var errorType: String {
+        switch kind {
+        case .callback: return "internal_error"
+        default: return kind.rawValue
+        }
+    }
+
+    public var description: String { displayText }
+
+    /// Shorthand for an `invalid argument` error.
+    public static func invalidArgument(_ m: String) -> RelayError { RelayError(.invalidArgument, m) }
+    /// Shorthand for a `not found` error.
+    public static func notFound(_ m: String) -> RelayError { RelayError(.notFound, m) }
+    /// Shorthand for an `already exists` error.
+    public static func alreadyExists(_ m: String) -> RelayError { RelayError(.alreadyExists, m) }
+    /// Shorthand for an `internal error`.
+    public static func internalError(_ m: String) -> RelayError { RelayError(.internalError, m) }
+    /// A failure of user code with its exception class and message.
+    public static func callback(_ type: String?, _ m: String) -> RelayError {
+        RelayError(.callback, m, exceptionType: type)
+    }
+}
