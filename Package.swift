@@ -20,5 +20,6 @@ let package = Package(
         ),
         .testTarget(name: "NemoRelayTests", dependencies: ["NemoRelay"]),
         .testTarget(name: "NemoRelayFFITests", dependencies: ["NemoRelayFFI", "NemoRelay"]),
-    ]
+    ],
+    swiftLanguageModes: [.v5]
 )

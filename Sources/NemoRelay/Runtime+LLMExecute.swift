@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: Apache-2.0
+
+/// One managed LLM call moving through the pipeline of semantics 3.1.
+///
+/// Each step hands its result to the next through a continuation, so the call runs start to end
+/// inside the caller's call when every callback answers at once, and resumes on whichever thread
+/// completes a callback that answered later. There is no thread pool and no executor hop.
+final class LLMExecution: @unchecked Sendable {
+    let rt: Runtime
+    let p: LLMCallParams
+    let stack: ScopeStack
+    let control: CallControl
+    let provider: LLMProvider
+    let done: (Result<JSON, RelayError>) -> Void
+    let locals: [Middleware]
+    let parentUUID: RelayUUID
+
+    var request: LLMRequest
+    var annotated: JSON?
+    var pendingMarks: [PendingMark] = []
+    var handle: ScopeHandle?
+
+    init(
+        _ rt: Runtime, _ p: LLMCallParams, stack: ScopeStack, control: CallControl, provider: @escaping LLMProvider,
+        done: @escaping (Result<JSON, RelayError>) -> Void
+    ) {
+        self.rt = rt
+        self.p = p
+        self.stack = stack
+        self.control = control
+        self.provider = provider
+        self.done = done
+        locals = stack.mayHaveLocals ? stack.localMiddleware() : []
+        parentUUID = p.parent?.uuid ?? stack.top.uuid
+        request = p.request
+    }
+
+    /// Fails before the span started: no LLM events.
+    func fail(_ e: RelayError) {
+        done(.failure(e))
+    }
+
+    // 1. Conditional-execution guardrails.
+    func start() {
+        let list = merged(rt.global.llmConditional, locals, \.llmConditional)
+        guard !list.isEmpty else { return decode() }
+        let req = request
+        rt.runConditional(
+            list, 0, callName: p.name, parent: parentUUID, stack: stack, control: control,
+            startData: ["kind": "llm_conditional_execution"], invoke: { fn, c in fn(req, c) }
+        ) { [self] err in
+            if let err { return fail(err) }
+            decode()
+        }
+    }
+
+    // 2. Request decode.
+    func decode() {
+        guard let codec = p.codec else { return intercepts() }
+        codec.decodeRequest(request) { [self] r in
+            switch r {
+            case .success(let a):
+                annotated = a
+                intercepts()
+            case .failure(let e): fail(e)
+            }
+        }
+    }
+
+    // 3. Request intercepts.
+    func intercepts() {
+        let list = merged(rt.global.llmRequest, locals, \.llmRequest)
+        runIntercept(list, 0)
+    }
+
+    private func runIntercept(_ list: [Registration<LLMRequestIntercept>], _ i: Int) {
+        guard i < list.count else { return encode() }
+        let reg = list[i]
+        let before = request
+        let ann = annotated
+        Continuation.run(control, { c in reg.fn(p.name, before, ann, c) }) { [self] r in
+            switch r {
+            case .failure(let e): return fail(e)
+            case .success(let outcome):
+                if p.codec != nil {
+                    if outcome.request.content != before.content {
+                        return fail(
+                            .invalidArgument(
+                                "LLM request intercept '\(reg.name)' changed request.content while a request codec is active; modify annotated_request instead"
+                            ))
+                    }
+                    guard let a = outcome.annotatedRequest else {
+                        return fail(
+                            .invalidArgument(
+                                "LLM request intercept '\(reg.name)' omitted annotated_request while a request codec is active"
+                            ))
+                    }
+                    annotated = a
+                } else {
+                    annotated = outcome.annotatedRequest
+                }
+                request = outcome.request
+                pendingMarks.append(contentsOf: outcome.pendingMarks)
+                if reg.breakChain { return encode() }
+                runIntercept(list, i + 1)
+            }
+        }
+    }
+
+    // 4. Session headers, then 5. encode.
+    func encode() {
+        let (sid, parentSid) = stack.sessionIDs()
+        if let sid {
+            request.headers["x-dynamo-session-id"] = .string(sid)
+        }
+        if let parentSid {
+            request.headers["x-dynamo-parent-session-id"] = .string(parentSid)
+        } else {
+            request.headers = request.headers.removingKeys(caseInsensitive: ["x-dynamo-parent-session-id"])
+        }
+        guard let codec = p.codec, let annotated else { return begin() }
+        codec.encodeRequest(annotated, original: request) { [self] r in
+            switch r {
+            case .success(let enc):
+                request = LLMRequest(headers: request.headers, content: enc.content)
+                begin()
+            case .failure(let e): fail(e)
+            }
+        }
+    }
+
+    // 6. Handle, 7. start event.
+    func begin() {
+        let h = rt.makeLLMHandle(p, stack: stack)
+        handle = h
+        let fresh = stack.consumeFreshness(parent: parentUUID)
+        guard rt.wantsEvents(stack) else { return execute(h) }
+        rt.buildLLMStart(
+            h, request: request, annotated: annotated, codec: p.codec, fresh: fresh, locals: locals, stack: stack
+        ) { [self] ev in
+            rt.publish(ev, stack: stack) { [self] in
+                if !pendingMarks.isEmpty { rt.publishPendingMarks(pendingMarks, under: h, stack: stack) }
+                execute(h)
+            }
+        }
+    }
+
+    // 8. Trace header, 9. execution intercepts around the provider.
+    func execute(_ h: ScopeHandle) {
+        var headers = request.headers.removingKeys(caseInsensitive: ["traceparent", "tracestate"])
+        let trace = (stack.outermostScope() ?? h.uuid).hex
+        let span = String(h.uuid.hex.suffix(16))
+        headers["traceparent"] = .string("00-\(trace)-\(span)-01")
+        let req = LLMRequest(headers: headers, content: request.content)
+        let list = merged(rt.global.llmExecution, locals, \.llmExecution)
+        let ctx = CodecContext(requestCodec: p.codec, responseCodec: p.responseCodec)
+        let name = p.name
+        let control = control
+        let provider = provider
+
+        // Layer i wraps layers i+1...; the provider sits in the middle.
+        func layer(_ i: Int) -> LLMProvider {
+            if i == list.count {
+                return { r, c in
+                    Continuation.run(control, { inner in provider(r, inner) }) { c.resume($0) }
+                }
+            }
+            let reg = list[i]
+            let inner = layer(i + 1)
+            return { r, c in
+                let next = ExecutionNext(inner)
+                Continuation.run(control, { mine in reg.fn(name, r, ctx, next, mine) }) { result in
+                    next.active.store(false, ordering: .releasing)
+                    c.resume(result)
+                }
+            }
+        }
+        layer(0)(req, Continuation { [self] r in finish(h, r) })
+    }
+
+    // 10. Return, 11. end event.
+    func finish(_ h: ScopeHandle, _ r: Result<JSON, RelayError>) {
+        var r = r
+        if case .failure(let e) = r, e.kind == .cancelled || control.isCancelled {
+            r = .failure(RelayError(.cancelled, "LLM execution cancelled"))
+        }
+        guard rt.wantsEvents(stack) else { return done(r) }
+        switch r {
+        case .success(let response):
+            let ctx = CodecContext(requestCodec: p.codec, responseCodec: p.responseCodec)
+            rt.buildLLMEnd(
+                h, response: response, fallback: h.data, annotated: nil, context: ctx,
+                metadata: .withStatus(h.metadata, ok: true), timestamp: nil, locals: locals
+            ) { [self] ev in
+                rt.publish(ev, stack: stack) { [self] in done(r) }
+            }
+        case .failure(let e):
+            rt.publish(rt.llmFailureEnd(h, e), stack: stack) { [self] in done(r) }
+        }
+    }
+}
+
+extension Runtime {
+    /// Runs a managed LLM call (semantics 3.1); `done` receives the outcome exactly once.
+    ///
+    /// `done` may run before this function returns (every callback answered at once) or later, on the
+    /// thread that completed the last pending callback. Cancel through `control`.
+    public func llmExecute(
+        _ p: LLMCallParams, stack: ScopeStack? = nil, control: CallControl = CallControl(),
+        provider: @escaping LLMProvider, done: @escaping (Result<JSON, RelayError>) -> Void
+    ) {
+        LLMExecution(self, p, stack: stack ?? ScopeStack.current, control: control, provider: provider, done: done)
+            .start()
+    }
+
+    /// Runs a managed LLM call and suspends until it ends; task cancellation cancels the call.
+    public func llmCallExecute(
+        _ p: LLMCallParams, stack: ScopeStack? = nil,
+        provider: @escaping @Sendable (LLMRequest) async throws -> JSON
+    ) async throws -> JSON {
+        let control = CallControl()
+        let stack = stack ?? ScopeStack.current
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (k: CheckedContinuation<JSON, Error>) in
+                llmExecute(
+                    p, stack: stack, control: control,
+                    provider: { req, c in
+                        Task {
+                            do { c.resume(returning: try await provider(req)) } catch let e as RelayError {
+                                c.resume(throwing: e)
+                            } catch {
+                                c.resume(throwing: .callback(String(describing: type(of: error)), "\(error)"))
+                            }
+                        }
+                    },
+                    done: { k.resume(with: $0) })
+            }
+        } onCancel: {
+            control.cancel()
+        }
+    }
+}

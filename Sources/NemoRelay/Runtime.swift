@@ -1,0 +1,286 @@
+// SPDX-License-Identifier: Apache-2.0
+import Synchronization
+
+/// Severity of a runtime diagnostic or of a mark (`nemo_relay.log.severity`).
+public enum LogLevel: Int32, Sendable {
+    case trace = 0
+    case debug = 1
+    case info = 2
+    case warn = 3
+    case error = 4
+
+    /// The lowercase name.
+    public var name: String {
+        switch self {
+        case .trace: return "trace"
+        case .debug: return "debug"
+        case .info: return "info"
+        case .warn: return "warn"
+        case .error: return "error"
+        }
+    }
+}
+
+/// The runtime: global middleware, subscribers and the event pipeline. It is an explicit object,
+/// safe for concurrent use (internally locked); there are no process-wide singletons to initialise.
+public final class Runtime: @unchecked Sendable {
+    /// The source of event timestamps.
+    public let clock: any RelayClock
+    let global = Middleware(depth: 0)
+
+    private let lanesLock = PThreadLock()
+    private var lanes: [SubscriberLane] = []
+    private let laneCount = Atomic<Int>(0)
+    /// Scope-local subscriber lanes alive anywhere (fast check for the no-subscriber path).
+    let localLaneCount = Atomic<Int>(0)
+    private var closedLanes: [SubscriberLane] = []
+    let subscriberOptions: SubscriberOptions
+    private let droppedClosed = Atomic<UInt64>(0)
+
+    private let logLock = PThreadLock()
+    private var logSink: (@Sendable (LogLevel, String) -> Void)?
+
+    /// Creates a runtime; `clock` is injectable for tests.
+    public init(clock: any RelayClock = SystemClock(), subscriberOptions: SubscriberOptions = SubscriberOptions()) {
+        self.clock = clock
+        self.subscriberOptions = subscriberOptions
+    }
+
+    deinit {
+        for l in lanes { l.close() }
+    }
+
+    // MARK: Diagnostics
+
+    /// Routes runtime diagnostics (subscriber failures, codec failures) to `sink`; the core never prints.
+    public func setLogSink(_ sink: (@Sendable (LogLevel, String) -> Void)?) {
+        logLock.withLock { logSink = sink }
+    }
+
+    func log(_ level: LogLevel, _ message: @autoclosure () -> String) {
+        guard let s = logLock.withLock({ logSink }) else { return }
+        s(level, message())
+    }
+
+    // MARK: Subscribers
+
+    /// Registers a global subscriber; a duplicate name fails with `already exists`.
+    public func registerSubscriber(name: String, _ fn: @escaping Subscriber) throws(RelayError) {
+        try lanesLock.withLock { () throws(RelayError) in
+            if lanes.contains(where: { $0.name == name }) {
+                throw .alreadyExists("\(name) subscriber already exists")
+            }
+            lanes.append(SubscriberLane(name: name, options: subscriberOptions, fn: fn))
+            laneCount.store(lanes.count, ordering: .releasing)
+        }
+    }
+
+    /// Removes a global subscriber; events already queued for it are still delivered.
+    @discardableResult
+    public func deregisterSubscriber(name: String) -> Bool {
+        lanesLock.withLock {
+            guard let i = lanes.firstIndex(where: { $0.name == name }) else { return false }
+            let l = lanes.remove(at: i)
+            l.close()
+            closedLanes.append(l)
+            laneCount.store(lanes.count, ordering: .releasing)
+            return true
+        }
+    }
+
+    /// Registers a subscriber owned by `scope`: it sees events queued while the scope is on the stack.
+    public func registerSubscriber(scope: ScopeHandle, name: String, _ fn: @escaping Subscriber) throws(RelayError) {
+        try scope.lock.withLock { () throws(RelayError) in
+            if scope.popped_ { throw .notFound("scope \(scope.uuid) not found") }
+            if scope.localLanes_.contains(where: { $0.name == name }) {
+                throw .alreadyExists("\(name) subscriber already exists")
+            }
+            scope.localLanes_.append(SubscriberLane(name: name, options: subscriberOptions, fn: fn))
+            scope.hasLocals.store(true, ordering: .releasing)
+        }
+        localLaneCount.add(1, ordering: .relaxed)
+    }
+
+    /// Removes a scope-local subscriber.
+    public func deregisterSubscriber(scope: ScopeHandle, name: String) throws(RelayError) -> Bool {
+        let lane: SubscriberLane? = try scope.lock.withLock { () throws(RelayError) -> SubscriberLane? in
+            if scope.popped_ { throw .notFound("scope \(scope.uuid) not found") }
+            guard let i = scope.localLanes_.firstIndex(where: { $0.name == name }) else { return nil }
+            return scope.localLanes_.remove(at: i)
+        }
+        guard let lane else { return false }
+        lane.close()
+        lanesLock.withLock { closedLanes.append(lane) }
+        localLaneCount.subtract(1, ordering: .relaxed)
+        return true
+    }
+
+    /// Events dropped because a subscriber's queue was full, summed over all subscribers.
+    public var droppedEvents: UInt64 {
+        lanesLock.withLock {
+            var n = droppedClosed.load(ordering: .relaxed)
+            for l in lanes { n &+= l.dropped }
+            for l in closedLanes { n &+= l.dropped }
+            return n
+        }
+    }
+
+    /// Names of the global subscribers.
+    public var subscriberNames: [String] { lanesLock.withLock { lanes.map(\.name) } }
+
+    /// Waits until every event queued before the call was delivered; returns false on timeout.
+    ///
+    /// Called from a subscriber (a delivery thread) it returns true at once instead of deadlocking.
+    @discardableResult
+    public func flush(timeoutNanos: Int64? = nil) -> Bool {
+        if DeliveryThread.isCurrent { return true }
+        let deadline = timeoutNanos.map { monotonicNanos() &+ max(0, $0) }
+        let targets: [(SubscriberLane, UInt64)] = lanesLock.withLock {
+            closedLanes.removeAll { l in
+                // Forget closed lanes that finished delivering.
+                l.wait(until: l.enqueuedCount, deadline: monotonicNanos()) && {
+                    droppedClosed.add(l.dropped, ordering: .relaxed)
+                    return true
+                }()
+            }
+            return (lanes + closedLanes).map { ($0, $0.enqueuedCount) }
+        }
+        var ok = true
+        for (l, t) in targets where !l.wait(until: t, deadline: deadline) { ok = false }
+        return ok
+    }
+
+    /// Flushes with an optional timeout, then closes every subscriber.
+    public func shutdown(timeoutNanos: Int64? = 5_000_000_000) {
+        flush(timeoutNanos: timeoutNanos)
+        lanesLock.withLock {
+            for l in lanes { l.close() }
+            closedLanes.append(contentsOf: lanes)
+            lanes.removeAll()
+            laneCount.store(0, ordering: .releasing)
+        }
+    }
+
+    // MARK: Publication
+
+    /// True when an event queued now on `stack` would reach someone.
+    @inline(__always)
+    func wantsEvents(_ stack: ScopeStack) -> Bool {
+        if laneCount.load(ordering: .relaxed) > 0 { return true }
+        if localLaneCount.load(ordering: .relaxed) == 0 { return false }
+        var l: [SubscriberLane] = []
+        stack.localLanes(into: &l)
+        return !l.isEmpty
+    }
+
+    /// Runs metadata injectors and event sanitizers, then queues the event for every subscriber.
+    func publish(_ event: Event, stack: ScopeStack, then: (() -> Void)? = nil) {
+        var targets: [SubscriberLane] = lanesLock.withLock { lanes }
+        if localLaneCount.load(ordering: .relaxed) > 0 { stack.localLanes(into: &targets) }
+        if targets.isEmpty {
+            then?()
+            return
+        }
+        let locals = stack.mayHaveLocals ? stack.localMiddleware() : []
+        let injectors = merged(global.metadataInjector, locals, \.metadataInjector)
+        let sanitizers: [Registration<EventSanitize>]
+        switch event.kind {
+        case .mark: sanitizers = merged(global.markSanitize, locals, \.markSanitize)
+        case .scopeStart: sanitizers = merged(global.scopeStartSanitize, locals, \.scopeStartSanitize)
+        case .scopeEnd: sanitizers = merged(global.scopeEndSanitize, locals, \.scopeEndSanitize)
+        }
+        if injectors.isEmpty && sanitizers.isEmpty {
+            deliver(event, to: targets)
+            then?()
+            return
+        }
+        inject(event, injectors, 0) { [self] ev in
+            sanitize(ev, sanitizers, 0) { [self] ev in
+                deliver(ev, to: targets)
+                then?()
+            }
+        }
+    }
+
+    private func deliver(_ event: Event, to targets: [SubscriberLane]) {
+        let r = EventRecord(event)
+        for l in targets { l.enqueue(r) }
+    }
+
+    private func inject(
+        _ event: Event, _ list: [Registration<MetadataInjector>], _ i: Int, _ then: @escaping (Event) -> Void
+    ) {
+        guard i < list.count else { return then(event) }
+        let reg = list[i]
+        reg.fn(event, Continuation { [self] result in
+            var ev = event
+            switch result {
+            case .success(.object(let add)) where Runtime.isFlatMetadata(add):
+                var m: JSONObject
+                switch ev.metadata {
+                case .object(let o): m = o
+                case .null: m = JSONObject()
+                default:
+                    log(.warn, "Event metadata injector '\(reg.name)' skipped: event metadata is not an object")
+                    return inject(ev, list, i + 1, then)
+                }
+                add.forEach { k, v in m[k] = v }
+                ev.metadata = .object(m)
+            case .success(let other):
+                log(.warn, "Event metadata injector '\(reg.name)' returned invalid metadata: \(other.kindName)")
+            case .failure(let e):
+                log(.warn, "Event metadata injector '\(reg.name)' failed: \(e.displayText)")
+            }
+            inject(ev, list, i + 1, then)
+        })
+    }
+
+    static func isFlatMetadata(_ o: JSONObject) -> Bool {
+        func scalar(_ v: JSON) -> Bool {
+            switch v {
+            case .null, .bool, .int, .uint, .double, .string: return true
+            default: return false
+            }
+        }
+        for v in o.values {
+            if scalar(v) { continue }
+            guard case .array(let a) = v else { return false }
+            guard let first = a.first else { continue }
+            for e in a where !scalar(e) || e.kindName != first.kindName { return false }
+        }
+        return true
+    }
+
+    private func sanitize(
+        _ event: Event, _ list: [Registration<EventSanitize>], _ i: Int, _ then: @escaping (Event) -> Void
+    ) {
+        guard i < list.count else { return then(event) }
+        let reg = list[i]
+        let fields = EventFields(data: event.data, categoryProfile: event.categoryProfile, metadata: event.metadata)
+        reg.fn(event, fields, Continuation { [self] result in
+            var ev = event
+            switch result {
+            case .success(let f):
+                ev.data = f.data
+                ev.categoryProfile = f.categoryProfile
+                ev.metadata = f.metadata
+                sanitize(ev, list, i + 1, then)
+            case .failure(let e):
+                log(.warn, "Event sanitizer '\(reg.name)' failed: \(e.displayText)")
+                ev.data = .null
+                ev.categoryProfile = nil
+                ev.metadata = .null
+                then(ev)
+            }
+        })
+    }
+
+    // MARK: Time
+
+    /// The default end time: now, but at least one microsecond after `start`.
+    @inline(__always)
+    func endTime(after start: Nanoseconds, _ explicit: Nanoseconds?) -> Nanoseconds {
+        if let explicit { return explicit }
+        return max(clock.now(), start &+ 1_000)
+    }
+}

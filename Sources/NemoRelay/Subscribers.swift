@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: Apache-2.0
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Receives delivered events on the subscriber's own delivery thread.
+public typealias Subscriber = @Sendable (EventRecord) -> Void
+
+/// What a subscriber lane does when its queue is full.
+///
+/// The queue is bounded so a slow consumer can never grow memory without limit: when it holds
+/// `capacity` undelivered events, the newest event is dropped for that subscriber only and counted.
+public struct SubscriberOptions: Sendable {
+    /// Undelivered events kept per subscriber before new ones are dropped.
+    public var capacity: Int
+
+    public init(capacity: Int = 65_536) { self.capacity = max(1, capacity) }
+}
+
+/// One subscriber's bounded queue and delivery thread.
+///
+/// Each subscriber has its own lane, so a slow or failing subscriber delays neither the emitting
+/// thread nor the other subscribers; events reach each subscriber in queue order.
+final class SubscriberLane: @unchecked Sendable {
+    let name: String
+    let fn: Subscriber
+    let capacity: Int
+
+    private let lock = PThreadLock()
+    private let hasWork = PThreadCondition()
+    private let progress = PThreadCondition()
+    private var ring: [EventRecord?]
+    private var head = 0
+    private var count = 0
+    private var enqueued: UInt64 = 0
+    private var delivered: UInt64 = 0
+    private(set) var dropped: UInt64 = 0
+    private var closed = false
+    private var sleeping = false
+    private var flushWaiters = 0
+
+    init(name: String, options: SubscriberOptions, fn: @escaping Subscriber) {
+        self.name = name
+        self.fn = fn
+        capacity = options.capacity
+        ring = Array(repeating: nil, count: min(options.capacity, 1024))
+        startThread()
+    }
+
+    private func startThread() {
+        var tid = pthread_t()
+        let arg = Unmanaged.passRetained(self).toOpaque()
+        let rc = pthread_create(&tid, nil, { p in
+            let lane = Unmanaged<SubscriberLane>.fromOpaque(p!).takeRetainedValue()
+            lane.run()
+            return nil
+        }, arg)
+        if rc == 0 {
+            pthread_detach(tid)
+        } else {
+            Unmanaged<SubscriberLane>.fromOpaque(arg).release()
+            lock.withLock { closed = true }
+        }
+    }
+
+    /// Queues `r`; returns false (and counts a drop) when the lane is full or closed.
+    @discardableResult
+    func enqueue(_ r: EventRecord) -> Bool {
+        lock.lock()
+        if closed || count >= capacity {
+            if !closed { dropped &+= 1 }
+            lock.unlock()
+            return false
+        }
+        if count == ring.count { grow() }
+        ring[(head + count) % ring.count] = r
+        count += 1
+        enqueued &+= 1
+        let wake = sleeping
+        if wake { sleeping = false }
+        lock.unlock()
+        if wake { hasWork.signal() }
+        return true
+    }
+
+    private func grow() {
+        let n = min(capacity, max(ring.count * 2, 16))
+        var new = [EventRecord?](repeating: nil, count: n)
+        for i in 0..<count { new[i] = ring[(head + i) % ring.count] }
+        ring = new
+        head = 0
+    }
+
+    private func run() {
+        DeliveryThread.mark()
+        var batch: [EventRecord] = []
+        batch.reserveCapacity(64)
+        lock.lock()
+        while true {
+            while count == 0 && !closed {
+                sleeping = true
+                hasWork.wait(lock)
+            }
+            if count == 0 && closed { break }
+            while count > 0 && batch.count < 64 {
+                batch.append(ring[head]!)
+                ring[head] = nil
+                head = (head + 1) % ring.count
+                count -= 1
+            }
+            lock.unlock()
+            for r in batch { fn(r) }
+            let n = UInt64(batch.count)
+            batch.removeAll(keepingCapacity: true)
+            lock.lock()
+            delivered &+= n
+            if flushWaiters > 0 { progress.broadcast() }
+        }
+        lock.unlock()
+        progress.broadcast()
+    }
+
+    /// The number of events queued so far, the flush target.
+    var enqueuedCount: UInt64 { lock.withLock { enqueued } }
+
+    /// Waits until `target` events were delivered or the deadline passes; true when reached.
+    func wait(until target: UInt64, deadline: Int64?) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        flushWaiters += 1
+        defer { flushWaiters -= 1 }
+        while delivered < target && !(closed && count == 0 && delivered + dropped >= target) {
+            if closed && count == 0 { return delivered >= target }
+            if let deadline {
+                if monotonicNanos() >= deadline { return false }
+                _ = progress.wait(lock, untilMonotonic: deadline)
+            } else {
+                progress.wait(lock)
+            }
+        }
+        return true
+    }
+
+    /// Stops accepting events; the thread delivers what is queued, then exits.
+    func close() {
+        lock.lock()
+        closed = true
+        let wake = sleeping
+        sleeping = false
+        lock.unlock()
+        if wake { hasWork.signal() }
+        hasWork.broadcast()
+    }
+}
+
+/// Marks delivery threads so `flush` called from a subscriber returns at once instead of deadlocking.
+enum DeliveryThread {
+    private static let key: pthread_key_t = {
+        var k = pthread_key_t()
+        pthread_key_create(&k, nil)
+        return k
+    }()
+
+    static func mark() { pthread_setspecific(key, UnsafeRawPointer(bitPattern: 1)) }
+    static var isCurrent: Bool { pthread_getspecific(key) != nil }
+}
