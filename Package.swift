@@ -12,14 +12,15 @@ let package = Package(
     ],
     targets: [
         .target(name: "NemoRelay"),
+        .target(name: "CNemoRelay"),
         .target(
             name: "NemoRelayFFI",
-            dependencies: ["NemoRelay"],
+            dependencies: ["NemoRelay", "CNemoRelay"],
             exclude: ["exports.map"],
             linkerSettings: [.unsafeFlags(["-Xlinker", "--version-script=\(exportsMap)"])]
         ),
         .testTarget(name: "NemoRelayTests", dependencies: ["NemoRelay"]),
-        .testTarget(name: "NemoRelayFFITests", dependencies: ["NemoRelayFFI", "NemoRelay"]),
+        .testTarget(name: "NemoRelayFFITests", dependencies: ["NemoRelayFFI", "NemoRelay", "CNemoRelay"]),
     ],
     swiftLanguageModes: [.v5]
 )

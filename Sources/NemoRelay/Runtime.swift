@@ -34,6 +34,8 @@ public final class Runtime: @unchecked Sendable {
     /// Scope-local subscriber lanes alive anywhere (fast check for the no-subscriber path).
     let localLaneCount = Atomic<Int>(0)
     private var closedLanes: [SubscriberLane] = []
+    /// Open scope-local lanes, so `flush` waits for them too.
+    private var scopeLanes: [SubscriberLane] = []
     let subscriberOptions: SubscriberOptions
     private let droppedClosed = Atomic<UInt64>(0)
 
@@ -95,8 +97,10 @@ public final class Runtime: @unchecked Sendable {
             if scope.localLanes_.contains(where: { $0.name == name }) {
                 throw .alreadyExists("\(name) subscriber already exists")
             }
-            scope.localLanes_.append(SubscriberLane(name: name, options: subscriberOptions, fn: fn))
+            let lane = SubscriberLane(name: name, options: subscriberOptions, fn: fn)
+            scope.localLanes_.append(lane)
             scope.hasLocals.store(true, ordering: .releasing)
+            lanesLock.withLock { scopeLanes.append(lane) }
         }
         localLaneCount.add(1, ordering: .relaxed)
     }
@@ -109,10 +113,18 @@ public final class Runtime: @unchecked Sendable {
             return scope.localLanes_.remove(at: i)
         }
         guard let lane else { return false }
-        lane.close()
-        lanesLock.withLock { closedLanes.append(lane) }
-        localLaneCount.subtract(1, ordering: .relaxed)
+        retireScopeLane(lane)
         return true
+    }
+
+    /// Closes a scope-local lane; `flush` keeps waiting for what it still has to deliver.
+    func retireScopeLane(_ lane: SubscriberLane) {
+        lane.close()
+        lanesLock.withLock {
+            scopeLanes.removeAll { $0 === lane }
+            closedLanes.append(lane)
+        }
+        localLaneCount.subtract(1, ordering: .relaxed)
     }
 
     /// Events dropped because a subscriber's queue was full, summed over all subscribers.
@@ -121,6 +133,7 @@ public final class Runtime: @unchecked Sendable {
             var n = droppedClosed.load(ordering: .relaxed)
             for l in lanes { n &+= l.dropped }
             for l in closedLanes { n &+= l.dropped }
+            for l in scopeLanes { n &+= l.dropped }
             return n
         }
     }
@@ -143,7 +156,7 @@ public final class Runtime: @unchecked Sendable {
                     return true
                 }()
             }
-            return (lanes + closedLanes).map { ($0, $0.enqueuedCount) }
+            return (lanes + scopeLanes + closedLanes).map { ($0, $0.enqueuedCount) }
         }
         var ok = true
         for (l, t) in targets where !l.wait(until: t, deadline: deadline) { ok = false }

@@ -129,8 +129,7 @@ final class SubscriberLane: @unchecked Sendable {
         defer { lock.unlock() }
         flushWaiters += 1
         defer { flushWaiters -= 1 }
-        while delivered < target && !(closed && count == 0 && delivered + dropped >= target) {
-            if closed && count == 0 { return delivered >= target }
+        while delivered < target {
             if let deadline {
                 if monotonicNanos() >= deadline { return false }
                 _ = progress.wait(lock, untilMonotonic: deadline)

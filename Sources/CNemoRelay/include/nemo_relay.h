@@ -1,0 +1,1 @@
+../../../include/nemo_relay.h

@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: Apache-2.0
+import CNemoRelay
+import NemoRelay
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// MARK: - Handle table
+
+/// Object kinds that cross the boundary; the tag lives in the low bits of the handle value.
+enum HandleTag: UInt {
+    case runtime = 1
+    case stack = 2
+    case scope = 3
+    case call = 4
+    case token = 5
+    case codec = 6
+}
+
+/// Maps handle values to Swift objects so freed, foreign and double-freed handles are detected.
+///
+/// A handle is `(id << 3) | tag` with a never-reused 61-bit id: a stale pointer finds no entry and
+/// yields `NEMO_RELAY_E_MISUSE` instead of touching freed memory.
+final class HandleTable: @unchecked Sendable {
+    static let shared = HandleTable()
+    private var lock = pthread_mutex_t()
+    private var objects: [UInt: AnyObject] = [:]
+    private var next: UInt = 1
+
+    init() { pthread_mutex_init(&lock, nil) }
+
+    func insert(_ o: AnyObject, _ tag: HandleTag) -> OpaquePointer {
+        pthread_mutex_lock(&lock)
+        let key = next << 3 | tag.rawValue
+        next &+= 1
+        objects[key] = o
+        pthread_mutex_unlock(&lock)
+        return OpaquePointer(bitPattern: key)!
+    }
+
+    func get<T: AnyObject>(_ p: OpaquePointer?, _ tag: HandleTag, as: T.Type) -> T? {
+        guard let p else { return nil }
+        let key = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(p)))
+        guard key & 7 == tag.rawValue else { return nil }
+        pthread_mutex_lock(&lock)
+        let o = objects[key]
+        pthread_mutex_unlock(&lock)
+        return o as? T
+    }
+
+    @discardableResult
+    func remove(_ p: OpaquePointer?, _ tag: HandleTag) -> AnyObject? {
+        guard let p else { return nil }
+        let key = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(p)))
+        guard key & 7 == tag.rawValue else { return nil }
+        pthread_mutex_lock(&lock)
+        let o = objects.removeValue(forKey: key)
+        pthread_mutex_unlock(&lock)
+        return o
+    }
+}
+
+// MARK: - Per-thread last error
+
+enum LastError {
+    private static let key: pthread_key_t = {
+        var k = pthread_key_t()
+        pthread_key_create(&k) { p in free(p) }
+        return k
+    }()
+    private static let empty: UnsafeMutablePointer<CChar> = strdup("")!
+
+    /// Clears the slot; exports call this on entry so it never holds an old message.
+    @inline(__always) static func clear() {
+        if let p = pthread_getspecific(key) {
+            p.assumingMemoryBound(to: CChar.self).pointee = 0
+        }
+    }
+
+    static func set(_ message: String) {
+        let old = pthread_getspecific(key)
+        pthread_setspecific(key, strdup(message))
+        free(old)
+    }
+
+    static var message: UnsafePointer<CChar> {
+        if let p = pthread_getspecific(key) { return UnsafePointer(p.assumingMemoryBound(to: CChar.self)) }
+        return UnsafePointer(empty)
+    }
+}
+
+/// An error on its way out through a status code.
+struct FFIError: Error {
+    let status: Int32
+    let message: String
+
+    init(_ status: Int32, _ message: String) {
+        self.status = status
+        self.message = message
+    }
+
+    static func misuse(_ what: String) -> FFIError { FFIError(Int32(NEMO_RELAY_E_MISUSE), what) }
+    static func invalid(_ what: String) -> FFIError {
+        FFIError(Int32(NEMO_RELAY_E_INVALID_ARGUMENT), "invalid argument: " + what)
+    }
+}
+
+extension RelayError {
+    /// The C status for this error class.
+    var status: Int32 {
+        switch kind {
+        case .invalidArgument: return Int32(NEMO_RELAY_E_INVALID_ARGUMENT)
+        case .notFound: return Int32(NEMO_RELAY_E_NOT_FOUND)
+        case .alreadyExists: return Int32(NEMO_RELAY_E_ALREADY_EXISTS)
+        case .guardrailRejected: return Int32(NEMO_RELAY_E_GUARDRAIL_REJECTED)
+        case .internalError: return Int32(NEMO_RELAY_E_INTERNAL)
+        case .scopeStackEmpty: return Int32(NEMO_RELAY_E_SCOPE_STACK_EMPTY)
+        case .callback: return Int32(NEMO_RELAY_E_CALLBACK)
+        case .cancelled: return Int32(NEMO_RELAY_E_CANCELLED)
+        case .misuse: return Int32(NEMO_RELAY_E_MISUSE)
+        }
+    }
+}
+
+/// Runs an export body: clears the error slot, maps every failure to a status and a message.
+@inline(__always)
+func ffi(_ body: () throws -> Void) -> Int32 {
+    LastError.clear()
+    do {
+        try body()
+        return Int32(NEMO_RELAY_OK)
+    } catch let e as FFIError {
+        LastError.set(e.message)
+        return e.status
+    } catch let e as RelayError {
+        LastError.set(e.displayText)
+        return e.status
+    } catch {
+        LastError.set("internal error: \(error)")
+        return Int32(NEMO_RELAY_E_INTERNAL)
+    }
+}
+
+// MARK: - Inputs
+
+/// Parses an optional JSON input; NULL means absent (`nil`).
+func jsonInput(_ p: UnsafePointer<CChar>?, _ len: Int, _ what: String) throws -> JSON? {
+    guard let p else { return nil }
+    do {
+        return try p.withMemoryRebound(to: UInt8.self, capacity: max(len, 1)) { u in
+            try JSON.parse(UnsafeBufferPointer(start: u, count: len))
+        }
+    } catch let e as JSONParseError {
+        throw FFIError(Int32(NEMO_RELAY_E_INVALID_JSON), "invalid JSON in \(what): \(e.description)")
+    }
+}
+
+/// A required NUL-terminated UTF-8 string.
+func stringInput(_ p: UnsafePointer<CChar>?, _ what: String) throws -> String {
+    guard let p else { throw FFIError.invalid("\(what) must not be NULL") }
+    let n = strlen(p)
+    let s = try p.withMemoryRebound(to: UInt8.self, capacity: n + 1) { u -> String in
+        let buf = UnsafeBufferPointer(start: u, count: n)
+        guard let s = String(validating: buf, as: UTF8.self) else {
+            throw FFIError.invalid("\(what) is not valid UTF-8")
+        }
+        return s
+    }
+    return s
+}
+
+/// An optional NUL-terminated UTF-8 string.
+func optionalString(_ p: UnsafePointer<CChar>?, _ what: String) throws -> String? {
+    guard p != nil else { return nil }
+    return try stringInput(p, what)
+}
+
+/// Writes bytes to a library-owned buffer for `char **out, size_t *out_len`.
+func writeOut(_ bytes: [UInt8], _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+              _ outLen: UnsafeMutablePointer<Int>?) throws {
+    guard let out, let outLen else { throw FFIError.invalid("out and out_len must not be NULL") }
+    let buf = malloc(bytes.count + 1)!.assumingMemoryBound(to: CChar.self)
+    bytes.withUnsafeBytes { src in
+        if let b = src.baseAddress { memcpy(buf, b, bytes.count) }
+    }
+    buf[bytes.count] = 0
+    out.pointee = buf
+    outLen.pointee = bytes.count
+}
+
+/// Checks an options struct's version: 0 < version <= supported.
+func checkVersion(_ v: UInt32, _ supported: Int32, _ what: String) throws {
+    guard v >= 1 && v <= UInt32(supported) else {
+        throw FFIError(Int32(NEMO_RELAY_E_VERSION), "invalid argument: \(what) version \(v) is not supported (expected 1...\(supported))")
+    }
+}
+
+// MARK: - Handle lookups
+
+/// A reference to a stack held by a C handle.
+final class StackRef {
+    let stack: ScopeStack
+    init(_ s: ScopeStack) { stack = s }
+}
+
+func runtimeArg(_ p: OpaquePointer?) throws -> Runtime {
+    guard p != nil else { throw FFIError.misuse("misuse: runtime handle is NULL") }
+    guard let rt = HandleTable.shared.get(p, .runtime, as: Runtime.self) else {
+        throw FFIError.misuse("misuse: runtime handle is invalid or was freed")
+    }
+    return rt
+}
+
+/// A stack argument; NULL means the calling thread's default stack.
+func stackArg(_ p: OpaquePointer?) throws -> ScopeStack {
+    guard p != nil else { return ScopeStack.current }
+    guard let s = HandleTable.shared.get(p, .stack, as: StackRef.self) else {
+        throw FFIError.misuse("misuse: stack handle is invalid or was freed")
+    }
+    return s.stack
+}
+
+func scopeArg(_ p: OpaquePointer?, _ what: String = "scope") throws -> ScopeHandle {
+    guard p != nil else { throw FFIError.misuse("misuse: \(what) handle is NULL") }
+    guard let h = HandleTable.shared.get(p, .scope, as: ScopeHandle.self) else {
+        throw FFIError.misuse("misuse: \(what) handle is invalid or was freed")
+    }
+    return h
+}
+
+func optionalScopeArg(_ p: OpaquePointer?, _ what: String = "parent") throws -> ScopeHandle? {
+    guard p != nil else { return nil }
+    return try scopeArg(p, what)
+}

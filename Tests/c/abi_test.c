@@ -1,0 +1,397 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Exercises every export of nemo_relay.h as an outside C client would: success paths, the
+ * completion protocol (now, later from another thread, twice, after cancellation) and misuse
+ * (NULL, freed and foreign handles, invalid JSON, wrong versions, out-of-order ends).
+ */
+#include "nemo_relay.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int passed, failed;
+
+#define EXPECT(cond)                                                                               \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            passed++;                                                                              \
+        } else {                                                                                   \
+            failed++;                                                                              \
+            fprintf(stderr, "%s:%d: expectation failed: %s (last error: %s)\n", __FILE__, __LINE__,\
+                    #cond, nemo_relay_last_error_message());                                      \
+        }                                                                                          \
+    } while (0)
+
+#define S(lit) lit, (sizeof lit - 1)
+
+/* ---- event collection ---- */
+
+struct events {
+    pthread_mutex_t lock;
+    int count;
+    char buf[1 << 16];
+    size_t used;
+};
+
+static void collect(const char *json, size_t len, void *ud) {
+    struct events *e = (struct events *)ud;
+    pthread_mutex_lock(&e->lock);
+    e->count++;
+    if (e->used + len + 2 < sizeof e->buf) {
+        memcpy(e->buf + e->used, json, len);
+        e->used += len;
+        e->buf[e->used++] = '\n';
+        e->buf[e->used] = 0;
+    }
+    pthread_mutex_unlock(&e->lock);
+}
+
+static int freed_count;
+static void count_free(void *p) {
+    (void)p;
+    __sync_fetch_and_add(&freed_count, 1);
+}
+
+/* ---- callbacks ---- */
+
+static nemo_relay_status_t echo_provider(nemo_relay_token_t *t, const char *json, size_t len, void *ud) {
+    (void)json; (void)len; (void)ud;
+    return nemo_relay_complete(t, NEMO_RELAY_OK, S("{\"ok\":true,\"big\":18446744073709551615}"));
+}
+
+static nemo_relay_status_t failing_provider(nemo_relay_token_t *t, const char *json, size_t len, void *ud) {
+    (void)json; (void)len; (void)ud;
+    nemo_relay_complete(t, NEMO_RELAY_E_CALLBACK, S("{\"type\":\"ConnectionError\",\"message\":\"upstream timeout\"}"));
+    return NEMO_RELAY_E_CALLBACK;
+}
+
+static nemo_relay_status_t lazy_provider(nemo_relay_token_t *t, const char *json, size_t len, void *ud) {
+    (void)t; (void)json; (void)len; (void)ud;
+    return NEMO_RELAY_OK; /* forgot to complete: a failure */
+}
+
+static nemo_relay_token_t *parked;
+static nemo_relay_status_t parking_provider(nemo_relay_token_t *t, const char *json, size_t len, void *ud) {
+    (void)json; (void)len; (void)ud;
+    parked = t;
+    return NEMO_RELAY_PENDING;
+}
+
+static void *complete_parked(void *arg) {
+    (void)arg;
+    usleep(1000);
+    nemo_relay_status_t rc = nemo_relay_complete(parked, NEMO_RELAY_OK, S("{\"late\":1}"));
+    return (void *)(intptr_t)rc;
+}
+
+struct outcome {
+    volatile int calls;
+    nemo_relay_status_t status;
+    char text[1024];
+};
+
+static void on_done(nemo_relay_status_t status, const char *json, size_t len, void *ud) {
+    struct outcome *o = (struct outcome *)ud;
+    o->calls++;
+    o->status = status;
+    if (len >= sizeof o->text) len = sizeof o->text - 1;
+    memcpy(o->text, json, len);
+    o->text[len] = 0;
+}
+
+static nemo_relay_status_t reject_secret(nemo_relay_token_t *t, const char *json, size_t len, void *ud) {
+    (void)ud;
+    if (memmem(json, len, "secret", 6)) return nemo_relay_complete(t, NEMO_RELAY_OK, S("\"mentions a secret\""));
+    return nemo_relay_complete(t, NEMO_RELAY_OK, S("null"));
+}
+
+/* Execution intercept calling next twice, returning the second result. */
+struct twice { nemo_relay_token_t *token; int seen; };
+static void twice_inner_done(nemo_relay_status_t status, const char *json, size_t len, void *ud) {
+    struct twice *tw = (struct twice *)ud;
+    tw->seen++;
+    if (tw->seen == 2) nemo_relay_complete(tw->token, status, json, len);
+}
+static nemo_relay_status_t twice_intercept(nemo_relay_token_t *t, const char *json, size_t len, void *ud) {
+    (void)ud;
+    static struct twice tw;
+    tw.token = t;
+    tw.seen = 0;
+    /* input is {"name","request","context"}; pass the request inward untouched via a fixed request */
+    (void)json; (void)len;
+    nemo_relay_done_t d = {twice_inner_done, &tw, NULL};
+    nemo_relay_token_next(t, S("{\"headers\":{},\"content\":{\"n\":1}}"), &d);
+    nemo_relay_token_next(t, S("{\"headers\":{},\"content\":{\"n\":2}}"), &d);
+    return NEMO_RELAY_PENDING;
+}
+
+static nemo_relay_status_t tool_ok(nemo_relay_token_t *t, const char *json, size_t len, void *ud) {
+    (void)ud;
+    char buf[256];
+    int n = snprintf(buf, sizeof buf, "{\"result\":%.*s}", (int)len, json);
+    return nemo_relay_complete(t, NEMO_RELAY_OK, buf, (size_t)n);
+}
+
+int main(void) {
+    /* versions and errors */
+    EXPECT(strcmp(nemo_relay_version(), NEMO_RELAY_VERSION_STRING) == 0);
+    EXPECT(nemo_relay_version_number() == NEMO_RELAY_VERSION_NUMBER);
+    EXPECT(strcmp(nemo_relay_status_str(NEMO_RELAY_E_NOT_FOUND), "NEMO_RELAY_E_NOT_FOUND") == 0);
+    EXPECT(strcmp(nemo_relay_status_str(9999), "NEMO_RELAY_E_UNKNOWN") == 0);
+    EXPECT(nemo_relay_last_error_message() != NULL);
+    nemo_relay_free(NULL);
+
+    /* options */
+    nemo_relay_runtime_options_t ro;
+    EXPECT(nemo_relay_runtime_options_init(&ro, 99) == NEMO_RELAY_E_VERSION);
+    EXPECT(nemo_relay_runtime_options_init(NULL, 1) == NEMO_RELAY_E_INVALID_ARGUMENT);
+    EXPECT(nemo_relay_runtime_options_init(&ro, NEMO_RELAY_RUNTIME_OPTIONS_VERSION) == NEMO_RELAY_OK);
+    ro.subscriber_queue_capacity = 4096;
+    nemo_relay_runtime_t *rt = NULL;
+    EXPECT(nemo_relay_runtime_new(NULL, &ro) == NEMO_RELAY_E_INVALID_ARGUMENT);
+    EXPECT(nemo_relay_runtime_new(&rt, &ro) == NEMO_RELAY_OK && rt != NULL);
+    ro.version = 7;
+    nemo_relay_runtime_t *bad = NULL;
+    EXPECT(nemo_relay_runtime_new(&bad, &ro) == NEMO_RELAY_E_VERSION);
+    EXPECT(strstr(nemo_relay_last_error_message(), "version") != NULL);
+    EXPECT(nemo_relay_last_error_message()[0] != 0);
+    EXPECT(nemo_relay_version_number() > 0 && nemo_relay_last_error_message() != NULL);
+
+    struct events ev;
+    memset(&ev, 0, sizeof ev);
+    pthread_mutex_init(&ev.lock, NULL);
+    freed_count = 0;
+    EXPECT(nemo_relay_subscriber_register(rt, NULL, "collect", collect, &ev, count_free) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_subscriber_register(rt, NULL, "collect", collect, &ev, count_free) == NEMO_RELAY_E_ALREADY_EXISTS);
+    EXPECT(strcmp(nemo_relay_last_error_message(), "already exists: collect subscriber already exists") == 0);
+    EXPECT(freed_count == 1); /* the rejected registration's user data was freed */
+    EXPECT(nemo_relay_subscriber_register(rt, NULL, "nofn", NULL, NULL, count_free) == NEMO_RELAY_E_INVALID_ARGUMENT);
+
+    /* stacks */
+    nemo_relay_stack_t *stack = NULL, *child = NULL, *def = NULL;
+    EXPECT(nemo_relay_stack_new(&stack, NULL) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_stack_thread_default(&def) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_stack_set_thread_default(stack) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_stack_set_thread_default(NULL) == NEMO_RELAY_OK);
+
+    /* scopes */
+    nemo_relay_scope_options_t so;
+    EXPECT(nemo_relay_scope_options_init(&so, NEMO_RELAY_SCOPE_OPTIONS_VERSION) == NEMO_RELAY_OK);
+    so.metadata = "{\"session_id\":\"s-1\"}";
+    so.metadata_len = strlen(so.metadata);
+    so.payload = "{\"task\":1}";
+    so.payload_len = strlen(so.payload);
+    nemo_relay_scope_t *agent = NULL, *fn = NULL, *root = NULL;
+    EXPECT(nemo_relay_scope_begin(&agent, rt, stack, "agent", NEMO_RELAY_SCOPE_AGENT, &so) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_scope_begin(&fn, rt, stack, "fn", 99, NULL) == NEMO_RELAY_E_INVALID_ARGUMENT);
+    EXPECT(nemo_relay_scope_begin(&fn, rt, stack, NULL, NEMO_RELAY_SCOPE_FUNCTION, NULL) == NEMO_RELAY_E_INVALID_ARGUMENT);
+    so.payload = "{bad json";
+    so.payload_len = strlen(so.payload);
+    EXPECT(nemo_relay_scope_begin(&fn, rt, stack, "fn", NEMO_RELAY_SCOPE_FUNCTION, &so) == NEMO_RELAY_E_INVALID_JSON);
+    EXPECT(strstr(nemo_relay_last_error_message(), "byte") != NULL);
+    so.payload = "\"\xff\"";
+    so.payload_len = 3;
+    EXPECT(nemo_relay_scope_begin(&fn, rt, stack, "fn", NEMO_RELAY_SCOPE_FUNCTION, &so) == NEMO_RELAY_E_INVALID_JSON);
+    so.payload = NULL;
+    so.payload_len = 0;
+    so.metadata = NULL;
+    so.metadata_len = 0;
+    so.attributes = NEMO_RELAY_SCOPE_PARALLEL;
+    EXPECT(nemo_relay_scope_begin(&fn, rt, stack, "fn", NEMO_RELAY_SCOPE_FUNCTION, &so) == NEMO_RELAY_OK);
+    /* fork: the child sees the parent's scopes as parents */
+    EXPECT(nemo_relay_stack_new(&child, stack) == NEMO_RELAY_OK);
+
+    char *info = NULL;
+    size_t info_len = 0;
+    EXPECT(nemo_relay_scope_info(&info, &info_len, fn) == NEMO_RELAY_OK);
+    EXPECT(info && strstr(info, "\"name\":\"fn\"") && strstr(info, "\"ended\":false"));
+    nemo_relay_free(info);
+    EXPECT(nemo_relay_scope_current(&root, stack) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_scope_info(&info, &info_len, root) == NEMO_RELAY_OK && strstr(info, "\"name\":\"fn\""));
+    nemo_relay_free(info);
+    nemo_relay_scope_free(root);
+
+    /* mark */
+    nemo_relay_mark_options_t mo;
+    EXPECT(nemo_relay_mark_options_init(&mo, NEMO_RELAY_MARK_OPTIONS_VERSION) == NEMO_RELAY_OK);
+    mo.parent = agent;
+    mo.severity = NEMO_RELAY_SEVERITY_WARN;
+    mo.data = "{\"k\":1}";
+    mo.data_len = 7;
+    EXPECT(nemo_relay_mark(rt, stack, "checkpoint", &mo) == NEMO_RELAY_OK);
+    mo.severity = 42;
+    EXPECT(nemo_relay_mark(rt, stack, "checkpoint", &mo) == NEMO_RELAY_E_INVALID_ARGUMENT);
+
+    /* misuse: parent before child, unknown handles */
+    EXPECT(nemo_relay_scope_end(rt, stack, agent, NULL) == NEMO_RELAY_E_INVALID_ARGUMENT);
+    EXPECT(strcmp(nemo_relay_last_error_message(), "invalid argument: scope handle is not at the top of the stack") == 0);
+    EXPECT(nemo_relay_scope_end(rt, child, fn, NULL) == NEMO_RELAY_E_NOT_FOUND);
+    EXPECT(nemo_relay_scope_end(NULL, stack, fn, NULL) == NEMO_RELAY_E_MISUSE);
+    EXPECT(nemo_relay_scope_end(rt, stack, NULL, NULL) == NEMO_RELAY_E_MISUSE);
+    EXPECT(nemo_relay_scope_end(rt, (nemo_relay_stack_t *)rt, fn, NULL) == NEMO_RELAY_E_MISUSE); /* foreign */
+    so.payload = "{\"docs\":3}";
+    so.payload_len = strlen(so.payload);
+    EXPECT(nemo_relay_scope_end(rt, stack, fn, &so) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_scope_end(rt, stack, fn, &so) == NEMO_RELAY_E_NOT_FOUND); /* twice */
+    EXPECT(strcmp(nemo_relay_last_error_message(), "not found: scope handle not found") == 0);
+    EXPECT(nemo_relay_scope_info(&info, &info_len, fn) == NEMO_RELAY_OK && strstr(info, "\"ended\":true"));
+    nemo_relay_free(info);
+    nemo_relay_scope_free(fn);
+    EXPECT(nemo_relay_scope_info(&info, &info_len, fn) == NEMO_RELAY_E_MISUSE); /* freed */
+    nemo_relay_scope_free(fn);                                                  /* double free: ignored */
+
+    /* LLM: managed, synchronous provider */
+    nemo_relay_llm_options_t lo;
+    EXPECT(nemo_relay_llm_options_init(&lo, NEMO_RELAY_LLM_OPTIONS_VERSION) == NEMO_RELAY_OK);
+    lo.model_name = "gpt-4o";
+    struct outcome out;
+    memset(&out, 0, sizeof out);
+    nemo_relay_callback_t prov = {echo_provider, NULL, count_free};
+    nemo_relay_done_t done = {on_done, &out, NULL};
+    static const char req[] = "{\"headers\":{\"Authorization\":\"Bearer x\"},\"content\":{\"messages\":[]}}";
+    freed_count = 0;
+    EXPECT(nemo_relay_llm_execute(NULL, rt, stack, "openai", S(req), &lo, &prov, &done) == NEMO_RELAY_OK);
+    EXPECT(out.calls == 1 && out.status == NEMO_RELAY_OK && strstr(out.text, "18446744073709551615"));
+    EXPECT(freed_count == 1);
+    /* start failures: done not called, destructors run */
+    memset(&out, 0, sizeof out);
+    freed_count = 0;
+    EXPECT(nemo_relay_llm_execute(NULL, rt, stack, "openai", S("{nope"), &lo, &prov, &done) == NEMO_RELAY_E_INVALID_JSON);
+    EXPECT(out.calls == 0 && freed_count == 1);
+    EXPECT(nemo_relay_llm_execute(NULL, rt, stack, "openai", S(req), &lo, NULL, &done) == NEMO_RELAY_E_INVALID_ARGUMENT);
+
+    /* provider failure carries the callback's text; status E_CALLBACK */
+    memset(&out, 0, sizeof out);
+    nemo_relay_callback_t failp = {failing_provider, NULL, NULL};
+    EXPECT(nemo_relay_llm_execute(NULL, rt, stack, "openai", S(req), &lo, &failp, &done) == NEMO_RELAY_OK);
+    EXPECT(out.calls == 1 && out.status == NEMO_RELAY_E_CALLBACK && strcmp(out.text, "upstream timeout") == 0);
+    /* OK without completing is a failure */
+    memset(&out, 0, sizeof out);
+    nemo_relay_callback_t lazyp = {lazy_provider, NULL, NULL};
+    EXPECT(nemo_relay_llm_execute(NULL, rt, stack, "openai", S(req), &lo, &lazyp, &done) == NEMO_RELAY_OK);
+    EXPECT(out.calls == 1 && out.status == NEMO_RELAY_E_CALLBACK);
+
+    /* deferred completion from another thread, then completing twice */
+    memset(&out, 0, sizeof out);
+    nemo_relay_callback_t parkp = {parking_provider, NULL, NULL};
+    EXPECT(nemo_relay_llm_execute(NULL, rt, stack, "openai", S(req), &lo, &parkp, &done) == NEMO_RELAY_OK);
+    EXPECT(out.calls == 0);
+    pthread_t th;
+    void *thread_rc = NULL;
+    pthread_create(&th, NULL, complete_parked, NULL);
+    pthread_join(th, &thread_rc);
+    EXPECT((intptr_t)thread_rc == NEMO_RELAY_OK);
+    EXPECT(out.calls == 1 && out.status == NEMO_RELAY_OK && strstr(out.text, "late"));
+    EXPECT(nemo_relay_complete(parked, NEMO_RELAY_OK, S("{}")) == NEMO_RELAY_E_MISUSE);
+
+    /* cancellation of a pending call */
+    memset(&out, 0, sizeof out);
+    nemo_relay_call_t *call = NULL;
+    EXPECT(nemo_relay_llm_execute(&call, rt, stack, "openai", S(req), &lo, &parkp, &done) == NEMO_RELAY_OK);
+    EXPECT(call != NULL && out.calls == 0);
+    EXPECT(nemo_relay_call_cancel(call) == NEMO_RELAY_OK);
+    EXPECT(out.calls == 1 && out.status == NEMO_RELAY_E_CANCELLED);
+    EXPECT(nemo_relay_complete(parked, NEMO_RELAY_OK, S("{}")) == NEMO_RELAY_E_MISUSE);
+    EXPECT(nemo_relay_call_cancel(call) == NEMO_RELAY_OK); /* already finished: nothing happens */
+    nemo_relay_call_free(call);
+    EXPECT(nemo_relay_call_cancel(call) == NEMO_RELAY_E_MISUSE);
+
+    /* conditional guardrail rejection */
+    nemo_relay_callback_t guard = {reject_secret, NULL, count_free};
+    EXPECT(nemo_relay_register(rt, NULL, NEMO_RELAY_LLM_CONDITIONAL_EXECUTION, "no-secrets", 1, 0, &guard) == NEMO_RELAY_OK);
+    freed_count = 0;
+    EXPECT(nemo_relay_register(rt, NULL, NEMO_RELAY_LLM_CONDITIONAL_EXECUTION, "no-secrets", 1, 0, &guard) == NEMO_RELAY_E_ALREADY_EXISTS);
+    EXPECT(freed_count == 1);
+    EXPECT(nemo_relay_register(rt, NULL, 77, "x", 1, 0, &guard) == NEMO_RELAY_E_INVALID_ARGUMENT);
+    memset(&out, 0, sizeof out);
+    EXPECT(nemo_relay_llm_execute(NULL, rt, stack, "openai", S("{\"headers\":{},\"content\":\"a secret\"}"), &lo, &prov, &done) == NEMO_RELAY_OK);
+    EXPECT(out.calls == 1 && out.status == NEMO_RELAY_E_GUARDRAIL_REJECTED &&
+           strcmp(out.text, "guardrail rejected: mentions a secret") == 0);
+    bool removed = false;
+    EXPECT(nemo_relay_deregister(&removed, rt, NULL, NEMO_RELAY_LLM_CONDITIONAL_EXECUTION, "no-secrets") == NEMO_RELAY_OK && removed);
+    EXPECT(nemo_relay_deregister(&removed, rt, NULL, NEMO_RELAY_LLM_CONDITIONAL_EXECUTION, "no-secrets") == NEMO_RELAY_OK && !removed);
+
+    /* scope-local execution intercept calling next twice */
+    nemo_relay_callback_t twice = {twice_intercept, NULL, NULL};
+    EXPECT(nemo_relay_register(rt, agent, NEMO_RELAY_LLM_EXECUTION_INTERCEPT, "twice", 0, 0, &twice) == NEMO_RELAY_OK);
+    memset(&out, 0, sizeof out);
+    EXPECT(nemo_relay_llm_execute(NULL, rt, stack, "openai", S(req), &lo, &prov, &done) == NEMO_RELAY_OK);
+    EXPECT(out.calls == 1 && out.status == NEMO_RELAY_OK);
+    /* a token without a next step */
+    EXPECT(nemo_relay_token_next(NULL, S("{}"), &done) == NEMO_RELAY_E_INVALID_ARGUMENT);
+
+    /* manual LLM lifecycle */
+    nemo_relay_scope_t *llm = NULL;
+    EXPECT(nemo_relay_llm_call(&llm, rt, stack, "manual", S(req), &lo) == NEMO_RELAY_OK);
+    nemo_relay_llm_end_options_t le;
+    EXPECT(nemo_relay_llm_end_options_init(&le, NEMO_RELAY_LLM_END_OPTIONS_VERSION) == NEMO_RELAY_OK);
+    le.metadata = "{\"phase\":\"end\"}";
+    le.metadata_len = strlen(le.metadata);
+    EXPECT(nemo_relay_llm_call_end(rt, stack, llm, S("{\"done\":true}"), &le) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_llm_call_end(rt, stack, agent, S("{}"), &le) == NEMO_RELAY_E_INVALID_ARGUMENT);
+    nemo_relay_scope_free(llm);
+
+    /* tools */
+    nemo_relay_tool_options_t to;
+    EXPECT(nemo_relay_tool_options_init(&to, NEMO_RELAY_TOOL_OPTIONS_VERSION) == NEMO_RELAY_OK);
+    to.tool_call_id = "call_1";
+    to.attributes = NEMO_RELAY_TOOL_REMOTE;
+    nemo_relay_callback_t tool = {tool_ok, NULL, NULL};
+    memset(&out, 0, sizeof out);
+    EXPECT(nemo_relay_tool_execute(NULL, rt, stack, "echo", S("{\"q\":1}"), &to, &tool, &done) == NEMO_RELAY_OK);
+    EXPECT(out.calls == 1 && out.status == NEMO_RELAY_OK && strstr(out.text, "\"result\":{\"q\":1}"));
+    nemo_relay_scope_t *th_tool = NULL;
+    EXPECT(nemo_relay_tool_call(&th_tool, rt, stack, "manual_tool", S("{\"q\":1}"), &to) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_tool_call_end(rt, stack, th_tool, S("{\"result\":\"done\"}"), NULL) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_tool_call_end(rt, stack, th_tool, S("[1]"), NULL) == NEMO_RELAY_E_INVALID_ARGUMENT);
+    nemo_relay_scope_free(th_tool);
+
+    /* scope-local subscriber on the agent, then end the agent */
+    struct events local;
+    memset(&local, 0, sizeof local);
+    pthread_mutex_init(&local.lock, NULL);
+    EXPECT(nemo_relay_subscriber_register(rt, agent, "local", collect, &local, NULL) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_mark(rt, stack, "inside", NULL) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_scope_end(rt, stack, agent, NULL) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_register(rt, agent, NEMO_RELAY_LLM_EXECUTION_INTERCEPT, "late", 0, 0, &twice) == NEMO_RELAY_E_NOT_FOUND);
+    EXPECT(strncmp(nemo_relay_last_error_message(), "not found: scope ", 17) == 0);
+    EXPECT(nemo_relay_mark(rt, stack, "outside", NULL) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_flush(rt, 5000000000LL) == NEMO_RELAY_OK);
+    EXPECT(local.count == 2); /* the mark inside and the agent's own end */
+    nemo_relay_scope_free(agent);
+
+    /* root cannot be ended */
+    EXPECT(nemo_relay_scope_current(&root, stack) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_scope_end(rt, stack, root, NULL) == NEMO_RELAY_E_INVALID_ARGUMENT);
+    EXPECT(strcmp(nemo_relay_last_error_message(), "invalid argument: root scope cannot be removed") == 0);
+    nemo_relay_scope_free(root);
+
+    /* events: scope starts/ends, marks, llm and tool pairs were delivered as JSON lines */
+    EXPECT(nemo_relay_flush(rt, -1) == NEMO_RELAY_OK);
+    EXPECT(ev.count >= 20);
+    EXPECT(strstr(ev.buf, "\"attributes\":[\"parallel\"]") != NULL);
+    EXPECT(strstr(ev.buf, "\"nemo_relay.log.severity\":\"warn\"") != NULL);
+    EXPECT(strstr(ev.buf, "Bearer") == NULL); /* credentials never reach events */
+    EXPECT(strstr(ev.buf, "\"otel.status_description\":\"LLM execution cancelled\"") != NULL);
+    EXPECT(strstr(ev.buf, "\"exception.type\":\"ConnectionError\"") != NULL);
+    EXPECT(strstr(ev.buf, "\"rejection_reason\":\"mentions a secret\"") != NULL);
+    EXPECT(strstr(ev.buf, "\"attributes\":[\"remote\"]") != NULL);
+    uint64_t dropped = 1;
+    EXPECT(nemo_relay_dropped_events(&dropped, rt) == NEMO_RELAY_OK && dropped == 0);
+    EXPECT(nemo_relay_subscriber_deregister(&removed, rt, NULL, "collect") == NEMO_RELAY_OK && removed);
+    EXPECT(nemo_relay_subscriber_deregister(&removed, rt, NULL, "collect") == NEMO_RELAY_OK && !removed);
+
+    nemo_relay_stack_free(child);
+    nemo_relay_stack_free(def);
+    nemo_relay_stack_free(stack);
+    nemo_relay_stack_free(stack);
+    nemo_relay_runtime_free(rt);
+    nemo_relay_runtime_free(rt);
+    EXPECT(nemo_relay_flush(rt, 0) == NEMO_RELAY_E_MISUSE);
+
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,820 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/**
+ * @file nemo_relay.h
+ * @brief The C contract of NemoRelay: scopes, LLM and tool calls, middleware, subscribers, codecs.
+ *
+ * This header is the whole API. Anything not declared here is not API. All functions are
+ * prefixed `nemo_relay_`, all macros `NEMO_RELAY_`.
+ *
+ * Thread safety
+ * -------------
+ * - A runtime (`nemo_relay_runtime_t`) is internally locked and safe for concurrent use.
+ * - A stack (`nemo_relay_stack_t`) is meant for one thread at a time; it is internally locked, so
+ *   sharing one with a worker thread (to continue a trace there) is safe.
+ * - Scope, call and codec handles may be used from any thread; a call handle's cancel may race
+ *   with the call's completion safely.
+ * - Callbacks run on the thread that triggered them (the caller of an export, or the thread that
+ *   completed a pending token) unless a declaration says otherwise. Subscribers are the exception:
+ *   each subscriber runs on its own delivery thread, never on the emitting thread.
+ * - The last-error slot is per thread: read it on the thread that got the failing status.
+ * - No export blocks waiting for asynchronous work except `nemo_relay_flush`.
+ *
+ * Conventions
+ * -----------
+ * - Fallible functions return `nemo_relay_status_t`: `NEMO_RELAY_OK` (0) or a positive code.
+ *   `nemo_relay_last_error_message()` gives the detail (with the reference's prefixes such as
+ *   `invalid argument: `). Every export clears that slot on entry.
+ * - JSON crosses as `const char *json, size_t len` (UTF-8, not NUL-terminated; NULL means absent).
+ *   Results come back through `char **out, size_t *out_len` and are freed with `nemo_relay_free`.
+ * - Handles returned through `**out` belong to the caller and are released with their `_free`.
+ *   Freed, foreign or NULL handles are detected and reported with `NEMO_RELAY_E_MISUSE`.
+ * - Options structs start with `uint32_t version`; fill them with the matching `_init` function.
+ *   A NULL options pointer means defaults.
+ * - Timestamps are `int64_t` nanoseconds since the Unix epoch (UTC).
+ */
+#ifndef NEMO_RELAY_H
+#define NEMO_RELAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define NEMO_RELAY_API __declspec(dllimport)
+#else
+#define NEMO_RELAY_API __attribute__((visibility("default")))
+#endif
+
+/* ------------------------------------------------------------------------------------------ */
+/* Versions                                                                                    */
+/* ------------------------------------------------------------------------------------------ */
+
+#define NEMO_RELAY_VERSION_MAJOR 0
+#define NEMO_RELAY_VERSION_MINOR 1
+#define NEMO_RELAY_VERSION_PATCH 0
+/** M*1000000 + m*1000 + p. */
+#define NEMO_RELAY_VERSION_NUMBER 1000
+#define NEMO_RELAY_VERSION_STRING "0.1.0"
+
+/**
+ * @brief The library's version string, e.g. "0.1.0".
+ * @return A static string.
+ * Ownership: returned borrowed; static, never freed.
+ */
+NEMO_RELAY_API const char *nemo_relay_version(void);
+
+/**
+ * @brief The library's version as M*1000000 + m*1000 + p; compare with NEMO_RELAY_VERSION_NUMBER.
+ * @return The version number.
+ */
+NEMO_RELAY_API int32_t nemo_relay_version_number(void);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Status codes and errors                                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+/** A status code: 0 is success, failures are positive and only ever appended. */
+typedef int32_t nemo_relay_status_t;
+
+enum {
+    NEMO_RELAY_OK = 0,
+    /** Only as a callback's return value: the callback will complete its token later. */
+    NEMO_RELAY_PENDING = -1,
+    NEMO_RELAY_E_INVALID_ARGUMENT = 1,  /**< bad input (`invalid argument: ...`) */
+    NEMO_RELAY_E_NOT_FOUND = 2,         /**< `not found: ...` */
+    NEMO_RELAY_E_ALREADY_EXISTS = 3,    /**< `already exists: ...` */
+    NEMO_RELAY_E_GUARDRAIL_REJECTED = 4,/**< `guardrail rejected: <reason>` */
+    NEMO_RELAY_E_INTERNAL = 5,          /**< `internal error: ...` */
+    NEMO_RELAY_E_MISUSE = 6,            /**< NULL/freed/foreign handle, token completed twice, ... */
+    NEMO_RELAY_E_CALLBACK = 7,          /**< a user callback failed; never produced by the library itself */
+    NEMO_RELAY_E_CANCELLED = 8,         /**< the call was cancelled */
+    NEMO_RELAY_E_INVALID_JSON = 9,      /**< malformed JSON or invalid UTF-8 (message names the byte offset) */
+    NEMO_RELAY_E_VERSION = 10,          /**< an options struct carries an unknown version */
+    NEMO_RELAY_E_TIMEOUT = 11,          /**< flush did not finish in time */
+    NEMO_RELAY_E_SCOPE_STACK_EMPTY = 12 /**< `scope stack empty` */
+};
+
+/**
+ * @brief Static text naming a status code, e.g. "NEMO_RELAY_E_NOT_FOUND".
+ * @param status Any status value.
+ * @return A static string; "NEMO_RELAY_E_UNKNOWN" for values this version does not know.
+ * Ownership: returned borrowed; static.
+ */
+NEMO_RELAY_API const char *nemo_relay_status_str(nemo_relay_status_t status);
+
+/**
+ * @brief The message of the most recent failure on the calling thread ("" when none).
+ * @return A NUL-terminated UTF-8 string, never NULL.
+ * Ownership: returned borrowed; valid until the next nemo_relay_* call on this thread.
+ */
+NEMO_RELAY_API const char *nemo_relay_last_error_message(void);
+
+/**
+ * @brief Frees memory the library returned through a `char **out` parameter.
+ * @param ptr The pointer; NULL is ignored.
+ * Ownership: takes ownership of `ptr`.
+ */
+NEMO_RELAY_API void nemo_relay_free(void *ptr);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Handles                                                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+/** The runtime: global middleware, subscribers and the event pipeline. */
+typedef struct nemo_relay_runtime_t nemo_relay_runtime_t;
+/** A scope stack with its implicit root scope. */
+typedef struct nemo_relay_stack_t nemo_relay_stack_t;
+/** A scope, LLM-call or tool-call span. Values: readable after the span ended. */
+typedef struct nemo_relay_scope_t nemo_relay_scope_t;
+/** A managed call in flight; lets the caller cancel it. */
+typedef struct nemo_relay_call_t nemo_relay_call_t;
+/** The completion token handed to every callback. */
+typedef struct nemo_relay_token_t nemo_relay_token_t;
+/** A provider codec (built-in or custom). */
+typedef struct nemo_relay_codec_t nemo_relay_codec_t;
+
+/* ------------------------------------------------------------------------------------------ */
+/* Callbacks and the completion protocol                                                       */
+/* ------------------------------------------------------------------------------------------ */
+
+/**
+ * @brief The one callback shape used by providers, tools, middleware and custom codecs.
+ *
+ * The callback reads its input document (`json`, `len`; borrowed for the duration of the call;
+ * its shape depends on the callback kind, see nemo_relay_register) and answers in one of two ways:
+ * - now: call `nemo_relay_complete(token, NEMO_RELAY_OK, result, len)` and return NEMO_RELAY_OK;
+ * - later: return NEMO_RELAY_PENDING and call `nemo_relay_complete` exactly once, from any thread.
+ * To fail, complete with a non-OK status (or just return one). The operation then ends with
+ * NEMO_RELAY_E_CALLBACK and the failure text is kept. Returning NEMO_RELAY_OK without completing
+ * the token is itself a failure. The pipeline resumes on the thread that completes the token.
+ */
+typedef nemo_relay_status_t (*nemo_relay_callback_fn)(nemo_relay_token_t *token, const char *json, size_t len,
+                                                      void *user_data);
+
+/** A callback with its user data and the destructor of that user data. */
+typedef struct nemo_relay_callback_t {
+    nemo_relay_callback_fn fn;          /**< required */
+    void *user_data;                    /**< passed back to `fn` */
+    void (*user_data_free)(void *);     /**< may be NULL; runs once, when the library drops the callback */
+} nemo_relay_callback_t;
+
+/**
+ * @brief Receives the outcome of a managed call or of an execution continuation, exactly once.
+ *
+ * On NEMO_RELAY_OK, `json`/`len` is the result document. On failure it is the UTF-8 display text
+ * of the error (for NEMO_RELAY_E_CALLBACK, the text the failing callback gave). Borrowed for the
+ * duration of the call.
+ */
+typedef void (*nemo_relay_done_fn)(nemo_relay_status_t status, const char *json, size_t len, void *user_data);
+
+/** A done callback with its user data and destructor. */
+typedef struct nemo_relay_done_t {
+    nemo_relay_done_fn fn;              /**< required */
+    void *user_data;                    /**< passed back to `fn` */
+    void (*user_data_free)(void *);     /**< may be NULL; runs after `fn` returned */
+} nemo_relay_done_t;
+
+/**
+ * @brief Completes a callback's token with a result or an error.
+ * @param token The token the callback received.
+ * @param status NEMO_RELAY_OK with a result document, or any failure status.
+ * @param json On OK: the result JSON. On failure: optional UTF-8 error text, or a JSON object
+ *        `{"type": "<exception class>", "message": "<text>"}`. NULL is allowed for failures.
+ * @param len Length of `json` in bytes.
+ * @return NEMO_RELAY_OK; NEMO_RELAY_E_MISUSE if the token was already completed or its call was
+ *         cancelled; NEMO_RELAY_E_INVALID_JSON if an OK result is not valid JSON (the token is then
+ *         completed with that failure).
+ * Ownership: `json` is borrowed. The token must not be used after a successful completion.
+ * Thread: may be called from any thread; the pipeline continues on the calling thread.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_complete(nemo_relay_token_t *token, nemo_relay_status_t status,
+                                                       const char *json, size_t len);
+
+/**
+ * @brief Runs the inner layers of an execution onion from an execution-intercept callback.
+ *
+ * Only tokens of LLM and tool execution intercepts have a next step. It may be called zero or more
+ * times while the intercept's own token is not yet completed; each call runs the inner layers again.
+ * @param token The intercept's token.
+ * @param json The request (LLM: `{"headers", "content"}`) or the tool args to pass inward.
+ * @param len Length of `json`.
+ * @param done Receives the inner result (LLM: the response; tool: `{"result", "annotation"}`).
+ * @return NEMO_RELAY_OK when started; NEMO_RELAY_E_INVALID_ARGUMENT if the token has no next step
+ *         or the intercept already completed ("execution continuation is no longer active");
+ *         NEMO_RELAY_E_INVALID_JSON for malformed input. On failure `done` is not called but its
+ *         `user_data_free` is.
+ * Ownership: `json` borrowed; `done` copied.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_token_next(nemo_relay_token_t *token, const char *json, size_t len,
+                                                         const nemo_relay_done_t *done);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Runtime                                                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+#define NEMO_RELAY_RUNTIME_OPTIONS_VERSION 1
+
+/** Runtime options. */
+typedef struct nemo_relay_runtime_options_t {
+    uint32_t version;                  /**< NEMO_RELAY_RUNTIME_OPTIONS_VERSION */
+    /** Undelivered events kept per subscriber; when full, new events are dropped for that
+     *  subscriber and counted (nemo_relay_dropped_events). 0 means the default, 65536. */
+    uint32_t subscriber_queue_capacity;
+} nemo_relay_runtime_options_t;
+
+/**
+ * @brief Fills `opts` with defaults for `version`.
+ * @param opts The struct to fill.
+ * @param version NEMO_RELAY_RUNTIME_OPTIONS_VERSION.
+ * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT for NULL, NEMO_RELAY_E_VERSION.
+ * Ownership: `opts` borrowed.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_runtime_options_init(nemo_relay_runtime_options_t *opts,
+                                                                   uint32_t version);
+
+/**
+ * @brief Creates a runtime.
+ * @param out Receives the runtime.
+ * @param opts Options, or NULL for defaults.
+ * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT, NEMO_RELAY_E_VERSION.
+ * Ownership: `*out` returned owned; release with nemo_relay_runtime_free.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_runtime_new(nemo_relay_runtime_t **out,
+                                                          const nemo_relay_runtime_options_t *opts);
+
+/**
+ * @brief Flushes (up to 5 s), stops every subscriber and releases the runtime. NULL is ignored.
+ * @param rt The runtime.
+ * Ownership: takes ownership of `rt`. Registered callbacks' `user_data_free` run once no call uses them.
+ */
+NEMO_RELAY_API void nemo_relay_runtime_free(nemo_relay_runtime_t *rt);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Stacks                                                                                      */
+/* ------------------------------------------------------------------------------------------ */
+
+/**
+ * @brief Creates a stack: a fresh one with its own root, or an isolated child of `parent`.
+ *
+ * A child starts from the parent's current scopes (events keep their parentage and propagation
+ * root) but does not see the parent's scope-local registrations, and its agents are fresh again.
+ * @param out Receives the stack.
+ * @param parent A stack to fork, or NULL for a new one.
+ * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT, NEMO_RELAY_E_MISUSE.
+ * Ownership: `*out` returned owned (nemo_relay_stack_free); `parent` borrowed.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_stack_new(nemo_relay_stack_t **out, nemo_relay_stack_t *parent);
+
+/**
+ * @brief Returns a reference to the calling thread's default stack (the stack NULL stands for).
+ * @param out Receives the stack.
+ * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT.
+ * Ownership: `*out` returned owned (a new reference; nemo_relay_stack_free).
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_stack_thread_default(nemo_relay_stack_t **out);
+
+/**
+ * @brief Makes `stack` the calling thread's default stack (shared, not copied); NULL resets it.
+ * @param stack The stack, or NULL.
+ * @return NEMO_RELAY_OK, NEMO_RELAY_E_MISUSE.
+ * Ownership: `stack` borrowed; the thread keeps its own reference.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_stack_set_thread_default(nemo_relay_stack_t *stack);
+
+/**
+ * @brief Releases a stack reference. NULL is ignored.
+ * @param stack The stack.
+ * Ownership: takes ownership of `stack`.
+ */
+NEMO_RELAY_API void nemo_relay_stack_free(nemo_relay_stack_t *stack);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Scopes and marks                                                                            */
+/* ------------------------------------------------------------------------------------------ */
+
+/** Scope types (event `category`). */
+enum {
+    NEMO_RELAY_SCOPE_AGENT = 0,
+    NEMO_RELAY_SCOPE_FUNCTION = 1,
+    NEMO_RELAY_SCOPE_TOOL = 2,
+    NEMO_RELAY_SCOPE_LLM = 3,
+    NEMO_RELAY_SCOPE_RETRIEVER = 4,
+    NEMO_RELAY_SCOPE_EMBEDDER = 5,
+    NEMO_RELAY_SCOPE_RERANKER = 6,
+    NEMO_RELAY_SCOPE_GUARDRAIL = 7,
+    NEMO_RELAY_SCOPE_EVALUATOR = 8,
+    NEMO_RELAY_SCOPE_CUSTOM = 9,
+    NEMO_RELAY_SCOPE_UNKNOWN = 10
+};
+
+/** Attribute bits: scopes. */
+#define NEMO_RELAY_SCOPE_PARALLEL 1u
+#define NEMO_RELAY_SCOPE_RELOCATABLE 2u
+/** Attribute bits: LLM calls. */
+#define NEMO_RELAY_LLM_STATEFUL 1u
+#define NEMO_RELAY_LLM_STREAMING 2u
+/** Attribute bits: tool calls. */
+#define NEMO_RELAY_TOOL_REMOTE 1u
+
+/** Mark severities (`metadata["nemo_relay.log.severity"]`); NEMO_RELAY_SEVERITY_NONE adds nothing. */
+enum {
+    NEMO_RELAY_SEVERITY_NONE = -1,
+    NEMO_RELAY_SEVERITY_TRACE = 0,
+    NEMO_RELAY_SEVERITY_DEBUG = 1,
+    NEMO_RELAY_SEVERITY_INFO = 2,
+    NEMO_RELAY_SEVERITY_WARN = 3,
+    NEMO_RELAY_SEVERITY_ERROR = 4
+};
+
+#define NEMO_RELAY_SCOPE_OPTIONS_VERSION 1
+
+/** Options of nemo_relay_scope_begin and nemo_relay_scope_end (fields a call does not use are ignored). */
+typedef struct nemo_relay_scope_options_t {
+    uint32_t version;                  /**< NEMO_RELAY_SCOPE_OPTIONS_VERSION */
+    uint32_t attributes;               /**< NEMO_RELAY_SCOPE_* bits (begin) */
+    nemo_relay_scope_t *parent;        /**< explicit parent (begin); NULL: the stack's top */
+    const char *data; size_t data_len; /**< JSON kept on the handle, never emitted (begin) */
+    const char *metadata; size_t metadata_len; /**< start metadata (begin) or end metadata, merged (end) */
+    const char *payload; size_t payload_len;   /**< the start event's `data` (begin: input) or the end's (end: output) */
+    bool has_timestamp;                /**< use `timestamp_ns` instead of now */
+    int64_t timestamp_ns;              /**< nanoseconds since the epoch */
+} nemo_relay_scope_options_t;
+
+/**
+ * @brief Fills `opts` with defaults for `version`.
+ * @param opts The struct to fill.
+ * @param version NEMO_RELAY_SCOPE_OPTIONS_VERSION.
+ * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT, NEMO_RELAY_E_VERSION.
+ * Ownership: `opts` borrowed.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_scope_options_init(nemo_relay_scope_options_t *opts,
+                                                                 uint32_t version);
+
+/**
+ * @brief Opens a scope on `stack` and queues its start event.
+ * @param out Receives the scope handle.
+ * @param rt The runtime.
+ * @param stack The stack, or NULL for the calling thread's default.
+ * @param name Scope name (NUL-terminated UTF-8).
+ * @param scope_type A NEMO_RELAY_SCOPE_* type.
+ * @param opts Options, or NULL.
+ * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT, NEMO_RELAY_E_INVALID_JSON, NEMO_RELAY_E_MISUSE,
+ *         NEMO_RELAY_E_VERSION.
+ * Ownership: `*out` returned owned (nemo_relay_scope_free, also after the scope ended); inputs borrowed.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_scope_begin(nemo_relay_scope_t **out, nemo_relay_runtime_t *rt,
+                                                          nemo_relay_stack_t *stack, const char *name,
+                                                          int32_t scope_type, const nemo_relay_scope_options_t *opts);
+
+/**
+ * @brief Closes the scope on top of `stack` and queues its end event; its scope-local entries vanish.
+ * @param rt The runtime.
+ * @param stack The stack, or NULL for the calling thread's default.
+ * @param scope The scope to close; it must be on top.
+ * @param opts Options (`payload` = output, `metadata`, timestamp), or NULL.
+ * @return NEMO_RELAY_OK; NEMO_RELAY_E_INVALID_ARGUMENT ("scope handle is not at the top of the stack",
+ *         "root scope cannot be removed"); NEMO_RELAY_E_NOT_FOUND ("scope handle not found": ended
+ *         twice or another stack's scope); NEMO_RELAY_E_INVALID_JSON; NEMO_RELAY_E_MISUSE.
+ * Ownership: all borrowed; the handle stays valid until nemo_relay_scope_free.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_scope_end(nemo_relay_runtime_t *rt, nemo_relay_stack_t *stack,
+                                                        nemo_relay_scope_t *scope,
+                                                        const nemo_relay_scope_options_t *opts);
+
+/**
+ * @brief Returns the scope on top of `stack` (its root when nothing is open).
+ * @param out Receives a handle to it.
+ * @param stack The stack, or NULL for the calling thread's default.
+ * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT, NEMO_RELAY_E_MISUSE.
+ * Ownership: `*out` returned owned (nemo_relay_scope_free).
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_scope_current(nemo_relay_scope_t **out, nemo_relay_stack_t *stack);
+
+/**
+ * @brief Describes a handle as JSON: `uuid`, `name`, `kind` (scope/llm/tool), `scope_type`,
+ *        `attributes`, `parent_uuid`, `data`, `metadata`, `start_time_ns` (string), `model_name`,
+ *        `tool_call_id`, `ended`.
+ * @param out Receives the JSON.
+ * @param out_len Receives its length.
+ * @param scope The handle.
+ * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT, NEMO_RELAY_E_MISUSE.
+ * Ownership: `*out` returned owned (nemo_relay_free); `scope` borrowed.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_scope_info(char **out, size_t *out_len, nemo_relay_scope_t *scope);
+
+/**
+ * @brief Releases a handle (it does not end the span). NULL is ignored.
+ * @param scope The handle.
+ * Ownership: takes ownership of `scope`.
+ */
+NEMO_RELAY_API void nemo_relay_scope_free(nemo_relay_scope_t *scope);
+
+#define NEMO_RELAY_MARK_OPTIONS_VERSION 1
+
+/** Options of nemo_relay_mark. */
+typedef struct nemo_relay_mark_options_t {
+    uint32_t version;                  /**< NEMO_RELAY_MARK_OPTIONS_VERSION */
+    int32_t severity;                  /**< NEMO_RELAY_SEVERITY_*; NONE by default */
+    nemo_relay_scope_t *parent;        /**< explicit parent; NULL: the stack's top */
+    const char *data; size_t data_len; /**< the mark's payload */
+    const char *data_schema; size_t data_schema_len; /**< `{"name", "version"}` */
+    const char *metadata; size_t metadata_len;
+    bool has_timestamp;
+    int64_t timestamp_ns;
+} nemo_relay_mark_options_t;
+
+/**
+ * @brief Fills `opts` with defaults for `version`.
+ * @param opts The struct to fill.
+ * @param version NEMO_RELAY_MARK_OPTIONS_VERSION.
+ * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT, NEMO_RELAY_E_VERSION.
+ * Ownership: `opts` borrowed.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_mark_options_init(nemo_relay_mark_options_t *opts, uint32_t version);
+
+/**
+ * @brief Queues a mark event.
+ * @param rt The runtime.
+ * @param stack The stack, or NULL for the calling thread's default.
+ * @param name Mark name.
+ * @param opts Options, or NULL.
+ * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT, NEMO_RELAY_E_INVALID_JSON, NEMO_RELAY_E_MISUSE,
+ *         NEMO_RELAY_E_VERSION.
+ * Ownership: all borrowed.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_mark(nemo_relay_runtime_t *rt, nemo_relay_stack_t *stack,
+                                                   const char *name, const nemo_relay_mark_options_t *opts);
+
+/* ------------------------------------------------------------------------------------------ */
+/* LLM calls                                                                                   */
+/* ------------------------------------------------------------------------------------------ */
+
+#define NEMO_RELAY_LLM_OPTIONS_VERSION 1
+
+/** Options of nemo_relay_llm_call and nemo_relay_llm_execute. */
+typedef struct nemo_relay_llm_options_t {
+    uint32_t version;                  /**< NEMO_RELAY_LLM_OPTIONS_VERSION */
+    uint32_t attributes;               /**< NEMO_RELAY_LLM_* bits */
+    nemo_relay_scope_t *parent;        /**< explicit parent; NULL: the stack's top */
+    const char *data; size_t data_len; /**< kept on the handle; end `data` when there is no output */
+    const char *metadata; size_t metadata_len; /**< start metadata */
+    const char *model_name;            /**< NUL-terminated; `category_profile.model_name` */
+    const char *annotated_request; size_t annotated_request_len; /**< manual start annotation */
+    const nemo_relay_codec_t *codec;          /**< request codec (execute) */
+    const nemo_relay_codec_t *response_codec; /**< response codec (execute) */
+    bool has_timestamp;                /**< manual start time */
+    int64_t timestamp_ns;
+} nemo_relay_llm_options_t;
+
+/**
+ * @brief Fills `opts` with defaults for `version`.
+ * @param opts The struct to fill.
+ * @param version NEMO_RELAY_LLM_OPTIONS_VERSION.
+ * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT, NEMO_RELAY_E_VERSION.
+ * Ownership: `opts` borrowed.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_llm_options_init(nemo_relay_llm_options_t *opts, uint32_t version);
+
+/**
+ * @brief Starts a manual LLM span and queues its start event (credential headers stripped,
+ *        sanitize-request guardrails applied, no intercepts).
+ * @param out Receives the LLM handle.
+ * @param rt The runtime.
+ * @param stack The stack, or NULL for the calling thread's default.
+ * @param name Provider or call name.
+ * @param request The request `{"headers": {...}, "content": ...}`.
+ * @param request_len Length of `request`.
+ * @param opts Options, or NULL.
+ * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT, NEMO_RELAY_E_INVALID_JSON, NEMO_RELAY_E_MISUSE,
+ *         NEMO_RELAY_E_VERSION.
+ * Ownership: `*out` returned owned (nemo_relay_scope_free); inputs borrowed.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_llm_call(nemo_relay_scope_t **out, nemo_relay_runtime_t *rt,
+                                                       nemo_relay_stack_t *stack, const char *name,
+                                                       const char *request, size_t request_len,
+                                                       const nemo_relay_llm_options_t *opts);
+
+#define NEMO_RELAY_LLM_END_OPTIONS_VERSION 1
+
+/** Options of nemo_relay_llm_call_end. */
+typedef struct nemo_relay_llm_end_options_t {
+    uint32_t version;                  /**< NEMO_RELAY_LLM_END_OPTIONS_VERSION */
+    const char *data; size_t data_len; /**< replaces a null response in the end payload */
+    const char *metadata; size_t metadata_len; /**< merged into the start metadata */
+    const char *annotated_response; size_t annotated_response_len; /**< wins over `response_codec` */
+    const nemo_relay_codec_t *response_codec;
+    bool has_timestamp;
+    int64_t timestamp_ns;
+} nemo_relay_llm_end_options_t;
+
+/**
+ * @brief Fills `opts` with defaults for `version`.
+ * @param opts The struct to fill.
+ * @param version NEMO_RELAY_LLM_END_OPTIONS_VERSION.
+ * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT, NEMO_RELAY_E_VERSION.
+ * Ownership: `opts` borrowed.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_llm_end_options_init(nemo_relay_llm_end_options_t *opts,
+                                                                   uint32_t version);
+
+/**
+ * @brief Ends a manual LLM span: end data is the sanitized response, metadata gains OK status.
+ * @param rt The runtime.
+ * @param stack The stack, or NULL for the calling thread's default.
+ * @param llm The handle from nemo_relay_llm_call.
+ * @param response The provider response JSON (NULL: null).
+ * @param response_len Its length.
+ * @param opts Options, or NULL.
+ * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT, NEMO_RELAY_E_INVALID_JSON, NEMO_RELAY_E_MISUSE,
+ *         NEMO_RELAY_E_VERSION. Response-codec failures are not errors (the annotation is omitted).
+ * Ownership: all borrowed.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_llm_call_end(nemo_relay_runtime_t *rt, nemo_relay_stack_t *stack,
+                                                           nemo_relay_scope_t *llm, const char *response,
+                                                           size_t response_len,
+                                                           const nemo_relay_llm_end_options_t *opts);
+
+/**
+ * @brief Runs a managed LLM call: guardrails, request intercepts, session headers, encode, start
+ *        event, trace header, execution intercepts around `provider`, end event.
+ *
+ * The provider callback receives `{"headers", "content"}` and completes with the response JSON.
+ * The outcome arrives exactly once through `done`, possibly before this function returns.
+ * @param out_call Receives a call handle for cancellation, or NULL if not needed.
+ * @param rt The runtime.
+ * @param stack The stack, or NULL for the calling thread's default.
+ * @param name Provider or call name.
+ * @param request `{"headers": {...}, "content": ...}`.
+ * @param request_len Its length.
+ * @param opts Options, or NULL.
+ * @param provider The provider callback.
+ * @param done Receives the outcome: NEMO_RELAY_OK with the response, NEMO_RELAY_E_GUARDRAIL_REJECTED,
+ *        NEMO_RELAY_E_CALLBACK (a callback failed), NEMO_RELAY_E_CANCELLED, NEMO_RELAY_E_INVALID_ARGUMENT, ...
+ * @return NEMO_RELAY_OK once started (the outcome goes to `done`); otherwise the call did not start,
+ *         `done` is not called and both user_data_free run: NEMO_RELAY_E_INVALID_ARGUMENT,
+ *         NEMO_RELAY_E_INVALID_JSON, NEMO_RELAY_E_MISUSE, NEMO_RELAY_E_VERSION.
+ * Ownership: `*out_call` returned owned (nemo_relay_call_free); inputs borrowed; callbacks copied.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_llm_execute(nemo_relay_call_t **out_call, nemo_relay_runtime_t *rt,
+                                                          nemo_relay_stack_t *stack, const char *name,
+                                                          const char *request, size_t request_len,
+                                                          const nemo_relay_llm_options_t *opts,
+                                                          const nemo_relay_callback_t *provider,
+                                                          const nemo_relay_done_t *done);
+
+/**
+ * @brief Cancels a managed call: a pending token completes as cancelled, the end event records
+ *        the cancellation and `done` reports NEMO_RELAY_E_CANCELLED.
+ * @param call The call handle.
+ * @return NEMO_RELAY_OK; NEMO_RELAY_E_MISUSE for a bad handle. Cancelling a finished call does nothing.
+ * Ownership: `call` borrowed.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_call_cancel(nemo_relay_call_t *call);
+
+/**
+ * @brief Releases a call handle (it does not cancel the call). NULL is ignored.
+ * @param call The handle.
+ * Ownership: takes ownership of `call`.
+ */
+NEMO_RELAY_API void nemo_relay_call_free(nemo_relay_call_t *call);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Tool calls                                                                                  */
+/* ------------------------------------------------------------------------------------------ */
+
+#define NEMO_RELAY_TOOL_OPTIONS_VERSION 1
+
+/** Options of nemo_relay_tool_call, nemo_relay_tool_call_end and nemo_relay_tool_execute. */
+typedef struct nemo_relay_tool_options_t {
+    uint32_t version;                  /**< NEMO_RELAY_TOOL_OPTIONS_VERSION */
+    uint32_t attributes;               /**< NEMO_RELAY_TOOL_* bits (start) */
+    nemo_relay_scope_t *parent;        /**< explicit parent (start); NULL: the stack's top */
+    const char *data; size_t data_len; /**< handle data (start) / replacement for a null result (end) */
+    const char *metadata; size_t metadata_len; /**< start metadata, or end metadata merged into it */
+    const char *tool_call_id;          /**< NUL-terminated provider tool-call id (start) */
+    bool has_timestamp;
+    int64_t timestamp_ns;
+} nemo_relay_tool_options_t;
+
+/**
+ * @brief Fills `opts` with defaults for `version`.
+ * @param opts The struct to fill.
+ * @param version NEMO_RELAY_TOOL_OPTIONS_VERSION.
+ * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT, NEMO_RELAY_E_VERSION.
+ * Ownership: `opts` borrowed.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_tool_options_init(nemo_relay_tool_options_t *opts, uint32_t version);
+
+/**
+ * @brief Starts a manual tool span (sanitized args, no intercepts).
+ * @param out Receives the tool handle.
+ * @param rt The runtime.
+ * @param stack The stack, or NULL.
+ * @param name Tool name.
+ * @param args Arguments JSON.
+ * @param args_len Length.
+ * @param opts Options, or NULL.
+ * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT, NEMO_RELAY_E_INVALID_JSON, NEMO_RELAY_E_MISUSE,
+ *         NEMO_RELAY_E_VERSION.
+ * Ownership: `*out` returned owned (nemo_relay_scope_free); inputs borrowed.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_tool_call(nemo_relay_scope_t **out, nemo_relay_runtime_t *rt,
+                                                        nemo_relay_stack_t *stack, const char *name,
+                                                        const char *args, size_t args_len,
+                                                        const nemo_relay_tool_options_t *opts);
+
+/**
+ * @brief Ends a manual tool span; no status is added to the metadata.
+ * @param rt The runtime.
+ * @param stack The stack, or NULL.
+ * @param tool The handle from nemo_relay_tool_call.
+ * @param result `{"result": ..., "annotation": ...}` (annotation optional); NULL means a null result.
+ * @param result_len Length.
+ * @param opts Options (`data`, `metadata`, timestamp), or NULL.
+ * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT, NEMO_RELAY_E_INVALID_JSON, NEMO_RELAY_E_MISUSE,
+ *         NEMO_RELAY_E_VERSION.
+ * Ownership: all borrowed.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_tool_call_end(nemo_relay_runtime_t *rt, nemo_relay_stack_t *stack,
+                                                            nemo_relay_scope_t *tool, const char *result,
+                                                            size_t result_len, const nemo_relay_tool_options_t *opts);
+
+/**
+ * @brief Runs a managed tool call: guardrails, request intercepts, start event, execution
+ *        intercepts around `tool`, end event.
+ *
+ * The tool callback receives the args and completes with `{"result": ..., "annotation": ...}`.
+ * @param out_call Receives a call handle for cancellation, or NULL.
+ * @param rt The runtime.
+ * @param stack The stack, or NULL.
+ * @param name Tool name.
+ * @param args Arguments JSON.
+ * @param args_len Length.
+ * @param opts Options, or NULL.
+ * @param tool The tool callback.
+ * @param done Receives the outcome: OK with `{"result", "annotation"}`, or a failure.
+ * @return As nemo_relay_llm_execute.
+ * Ownership: as nemo_relay_llm_execute.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_tool_execute(nemo_relay_call_t **out_call, nemo_relay_runtime_t *rt,
+                                                           nemo_relay_stack_t *stack, const char *name,
+                                                           const char *args, size_t args_len,
+                                                           const nemo_relay_tool_options_t *opts,
+                                                           const nemo_relay_callback_t *tool,
+                                                           const nemo_relay_done_t *done);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Middleware                                                                                  */
+/* ------------------------------------------------------------------------------------------ */
+
+/**
+ * Middleware kinds, with the input document each callback receives and the result it completes with.
+ * `request` is `{"headers": {...}, "content": ...}`; `context` is
+ * `{"request_codec": {"kind", "id"}, "response_codec": {"kind", "id"}}`.
+ */
+enum {
+    /** in `{"request"}`; out `null` (allow) or a string (reject with that reason). */
+    NEMO_RELAY_LLM_CONDITIONAL_EXECUTION = 0,
+    /** in `{"name", "request", "annotated_request"}`; out `{"request", "annotated_request"?, "pending_marks"?}`.
+     *  Honours NEMO_RELAY_BREAK_CHAIN. */
+    NEMO_RELAY_LLM_REQUEST_INTERCEPT = 1,
+    /** in `{"name", "request", "context"}`; out the response. Call nemo_relay_token_next to run the inner layers. */
+    NEMO_RELAY_LLM_EXECUTION_INTERCEPT = 2,
+    /** in `{"request", "context"}`; out the request to record, or `null` to drop it. */
+    NEMO_RELAY_LLM_SANITIZE_REQUEST = 4,
+    /** in `{"response", "context"}`; out the payload to record, or `null` to drop it. */
+    NEMO_RELAY_LLM_SANITIZE_RESPONSE = 5,
+    /** in `{"tool_name", "args"}`; out `null` or a rejection string. */
+    NEMO_RELAY_TOOL_CONDITIONAL_EXECUTION = 6,
+    /** in `{"tool_name", "args"}`; out the new args. Honours NEMO_RELAY_BREAK_CHAIN. */
+    NEMO_RELAY_TOOL_REQUEST_INTERCEPT = 7,
+    /** in `{"tool_name", "args", "tool_call_id"}`; out `{"result", "annotation"?, "pending_marks"?}`;
+     *  nemo_relay_token_next takes args and yields `{"result", "annotation"}`. */
+    NEMO_RELAY_TOOL_EXECUTION_INTERCEPT = 8,
+    /** in `{"tool_name", "args"}`; out the payload to record. */
+    NEMO_RELAY_TOOL_SANITIZE_REQUEST = 9,
+    /** in `{"tool_name", "result"}`; out the payload to record. */
+    NEMO_RELAY_TOOL_SANITIZE_RESPONSE = 10,
+    /** in `{"event", "fields": {"data", "category_profile", "metadata"}}`; out the new fields. */
+    NEMO_RELAY_MARK_SANITIZE = 11,
+    /** as NEMO_RELAY_MARK_SANITIZE, for scope start events. */
+    NEMO_RELAY_SCOPE_START_SANITIZE = 12,
+    /** as NEMO_RELAY_MARK_SANITIZE, for scope end events. */
+    NEMO_RELAY_SCOPE_END_SANITIZE = 13,
+    /** in `{"event"}`; out a flat object of primitives (or homogeneous primitive lists) added to metadata. */
+    NEMO_RELAY_METADATA_INJECTOR = 14
+};
+
+/** Registration flag: a request intercept that ends the chain after it runs. */
+#define NEMO_RELAY_BREAK_CHAIN 1u
+
+/**
+ * @brief Registers a middleware callback, globally or owned by a scope.
+ *
+ * Entries run in ascending priority, ties by name in byte order, global before scope-local.
+ * A scope-local entry applies to work started while its scope is on the current stack and
+ * vanishes when the scope ends.
+ * @param rt The runtime.
+ * @param owner The owning scope, or NULL for a global entry.
+ * @param kind A middleware kind constant.
+ * @param name Registration name, unique per registry.
+ * @param priority Lower runs first (outermost for execution intercepts).
+ * @param flags NEMO_RELAY_BREAK_CHAIN or 0.
+ * @param callback The callback.
+ * @return NEMO_RELAY_OK; NEMO_RELAY_E_ALREADY_EXISTS ("<name> already exists"); NEMO_RELAY_E_NOT_FOUND
+ *         (the owner scope ended); NEMO_RELAY_E_INVALID_ARGUMENT; NEMO_RELAY_E_MISUSE. On failure the
+ *         callback's user_data_free runs at once.
+ * Ownership: `callback` copied; the library owns `user_data` from now on.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_register(nemo_relay_runtime_t *rt, nemo_relay_scope_t *owner,
+                                                       int32_t kind, const char *name, int32_t priority,
+                                                       uint32_t flags, const nemo_relay_callback_t *callback);
+
+/**
+ * @brief Removes a middleware entry by name.
+ * @param out_removed Receives whether an entry was removed (may be NULL).
+ * @param rt The runtime.
+ * @param owner The owning scope, or NULL for the global registry.
+ * @param kind The middleware kind.
+ * @param name The registration name.
+ * @return NEMO_RELAY_OK, NEMO_RELAY_E_NOT_FOUND (the owner scope ended), NEMO_RELAY_E_INVALID_ARGUMENT,
+ *         NEMO_RELAY_E_MISUSE.
+ * Ownership: all borrowed. The entry's user_data_free runs once no in-flight call uses it.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_deregister(bool *out_removed, nemo_relay_runtime_t *rt,
+                                                         nemo_relay_scope_t *owner, int32_t kind, const char *name);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Subscribers                                                                                 */
+/* ------------------------------------------------------------------------------------------ */
+
+/**
+ * @brief Receives one event as its canonical JSON line (keys sorted, no newline).
+ *
+ * Runs on the subscriber's own delivery thread, one event at a time, in queue order.
+ * `json` is borrowed for the duration of the call and shared by every subscriber.
+ */
+typedef void (*nemo_relay_subscriber_fn)(const char *json, size_t len, void *user_data);
+
+/**
+ * @brief Registers a subscriber, globally or owned by a scope.
+ *
+ * Each subscriber has its own bounded queue and delivery thread: a slow or failing subscriber
+ * delays neither the caller nor the others. When its queue is full, new events are dropped for
+ * it and counted (nemo_relay_dropped_events).
+ * @param rt The runtime.
+ * @param owner The owning scope, or NULL for a global subscriber.
+ * @param name Unique name.
+ * @param fn The callback.
+ * @param user_data Passed to `fn`.
+ * @param user_data_free May be NULL; runs once after the last delivery to this subscriber.
+ * @return NEMO_RELAY_OK, NEMO_RELAY_E_ALREADY_EXISTS ("<name> subscriber already exists"),
+ *         NEMO_RELAY_E_NOT_FOUND, NEMO_RELAY_E_INVALID_ARGUMENT, NEMO_RELAY_E_MISUSE. On failure
+ *         `user_data_free` runs at once.
+ * Ownership: the library owns `user_data` from now on.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_subscriber_register(nemo_relay_runtime_t *rt, nemo_relay_scope_t *owner,
+                                                                  const char *name, nemo_relay_subscriber_fn fn,
+                                                                  void *user_data, void (*user_data_free)(void *));
+
+/**
+ * @brief Removes a subscriber; events already queued for it are still delivered.
+ * @param out_removed Receives whether one was removed (may be NULL).
+ * @param rt The runtime.
+ * @param owner The owning scope, or NULL.
+ * @param name The subscriber name.
+ * @return NEMO_RELAY_OK, NEMO_RELAY_E_NOT_FOUND, NEMO_RELAY_E_INVALID_ARGUMENT, NEMO_RELAY_E_MISUSE.
+ * Ownership: all borrowed.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_subscriber_deregister(bool *out_removed, nemo_relay_runtime_t *rt,
+                                                                    nemo_relay_scope_t *owner, const char *name);
+
+/**
+ * @brief Waits until every event queued before the call was delivered.
+ *
+ * Safe from an atexit handler. Called from a subscriber it returns NEMO_RELAY_OK at once.
+ * @param rt The runtime.
+ * @param timeout_ns Maximum wait in nanoseconds; negative waits without limit.
+ * @return NEMO_RELAY_OK, NEMO_RELAY_E_TIMEOUT, NEMO_RELAY_E_MISUSE.
+ * Thread: blocks the calling thread.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_flush(nemo_relay_runtime_t *rt, int64_t timeout_ns);
+
+/**
+ * @brief The number of events dropped because a subscriber's queue was full.
+ * @param out Receives the count.
+ * @param rt The runtime.
+ * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT, NEMO_RELAY_E_MISUSE.
+ * Ownership: borrowed.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_dropped_events(uint64_t *out, nemo_relay_runtime_t *rt);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NEMO_RELAY_H */
