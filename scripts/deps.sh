@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Installs what the build and the tests need and is missing. Idempotent; prints what it installs.
+set -euo pipefail
+
+need_apt=()
+command -v swift >/dev/null || { echo "deps: the Swift toolchain (6.x) must be on PATH" >&2; exit 1; }
+command -v cc >/dev/null || need_apt+=(gcc)
+command -v c++ >/dev/null || need_apt+=(g++)
+command -v nm >/dev/null || need_apt+=(binutils)
+command -v python3 >/dev/null || need_apt+=(python3 python3-pip)
+command -v node >/dev/null || need_apt+=(nodejs)
+dpkg -s libffi-dev >/dev/null 2>&1 || need_apt+=(libffi-dev)
+
+if [ ${#need_apt[@]} -gt 0 ]; then
+    echo "deps: installing ${need_apt[*]}"
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq "${need_apt[@]}"
+fi
+
+if ! python3 -c 'import pytest' >/dev/null 2>&1; then
+    echo "deps: installing pytest"
+    python3 -m pip install --quiet pytest
+fi
