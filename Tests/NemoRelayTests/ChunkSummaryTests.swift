@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import Foundation
 import Testing
+
 @testable import NemoRelay
 
 @Suite struct ChunkSummaryTests {
@@ -20,8 +21,11 @@ import Testing
     @Test func anthropicChunksMatchTheEventsVector() throws {
         let url = VectorSupport.vectorsDirectory.appendingPathComponent("events.json")
         let root = try JSON.parse([UInt8](Data(contentsOf: url)))
-        let scenario = try #require(root.arrayValue?.first { $0["name"] == "agent_session_history_projection_and_streaming" })
-        let expected = (scenario["events"]?.arrayValue ?? []).filter { $0["name"] == "llm.chunk" }.map { $0["data"] ?? .null }
+        let scenario = try #require(
+            root.arrayValue?.first { $0["name"] == "agent_session_history_projection_and_streaming" })
+        let expected = (scenario["events"]?.arrayValue ?? []).filter { $0["name"] == "llm.chunk" }.map {
+            $0["data"] ?? .null
+        }
         let chunks = try #require(try JSON.parse(Self.anthropicEvents).arrayValue)
         #expect(expected.count == chunks.count)
         for (i, chunk) in chunks.enumerated() {
@@ -30,10 +34,12 @@ import Testing
     }
 
     @Test func openAIChatChunk() throws {
-        let chunk = try JSON.parse(#"""
+        let chunk = try JSON.parse(
+            #"""
             {"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{},"finish_reason":"stop"},
              {"index":1,"delta":{"content":"x"},"finish_reason":null}],
-             "usage":{"prompt_tokens":10,"completion_tokens":5,"total_tokens":15,"prompt_tokens_details":{"cached_tokens":4}}}
+             "usage":{"prompt_tokens":10,"completion_tokens":5,"total_tokens":15,
+                      "prompt_tokens_details":{"cached_tokens":4}}}
             """#)
         let expected: JSON = [
             "chunk_index": 3, "provider": "openai_chat_completions", "event_type": "chat.completion.chunk",
@@ -44,19 +50,23 @@ import Testing
     }
 
     @Test func openAIResponsesChunks() throws {
-        let delta = try JSON.parse(#"{"type":"response.output_text.delta","output_index":0,"content_index":1,"delta":"x"}"#)
-        #expect(ChunkSummary.summarize(delta, index: 0) == [
-            "chunk_index": 0, "provider": "openai_responses", "event_type": "response.output_text.delta",
-            "indices": ["output_index": 0, "content_index": 1],
-        ])
-        let done = try JSON.parse(#"""
+        let delta = try JSON.parse(
+            #"{"type":"response.output_text.delta","output_index":0,"content_index":1,"delta":"x"}"#)
+        #expect(
+            ChunkSummary.summarize(delta, index: 0) == [
+                "chunk_index": 0, "provider": "openai_responses", "event_type": "response.output_text.delta",
+                "indices": ["output_index": 0, "content_index": 1],
+            ])
+        let done = try JSON.parse(
+            #"""
             {"type":"response.completed","response":{"status":"completed",
              "usage":{"input_tokens":7,"output_tokens":2,"total_tokens":9}}}
             """#)
-        #expect(ChunkSummary.summarize(done, index: 5) == [
-            "chunk_index": 5, "provider": "openai_responses", "event_type": "response.completed",
-            "status": "completed", "usage": ["prompt_tokens": 7, "completion_tokens": 2, "total_tokens": 9],
-        ])
+        #expect(
+            ChunkSummary.summarize(done, index: 5) == [
+                "chunk_index": 5, "provider": "openai_responses", "event_type": "response.completed",
+                "status": "completed", "usage": ["prompt_tokens": 7, "completion_tokens": 2, "total_tokens": 9],
+            ])
     }
 
     @Test func unknownShapes() throws {
@@ -71,8 +81,9 @@ import Testing
 
     @Test func malformedUsageIsIgnored() throws {
         let chunk: JSON = ["type": "message_delta", "usage": ["output_tokens": "many"], "delta": ["stop_reason": 5]]
-        #expect(ChunkSummary.summarize(chunk, index: 0) == [
-            "chunk_index": 0, "provider": "anthropic_messages", "event_type": "message_delta",
-        ])
+        #expect(
+            ChunkSummary.summarize(chunk, index: 0) == [
+                "chunk_index": 0, "provider": "anthropic_messages", "event_type": "message_delta",
+            ])
     }
 }

@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 import Foundation
 import Testing
+
 @testable import NemoRelay
 
 /// Properties that must hold for every built-in codec: identity round trips on large, deep, non-ASCII
 /// and numerically extreme payloads, and thrown errors (never crashes) on malformed input.
 @Suite struct CodecRobustnessTests {
-    static let codecs: [any SynchronousLLMCodec] = [OpenAIChatCodec(), OpenAIResponsesCodec(), AnthropicMessagesCodec()]
+    static let codecs: [any SynchronousLLMCodec] = [
+        OpenAIChatCodec(), OpenAIResponsesCodec(), AnthropicMessagesCodec(),
+    ]
 
     /// A request body for `codec` holding `messages` (Chat/Anthropic `messages`, Responses `input`).
     static func body(for codec: any SynchronousLLMCodec, messages: [JSON], extra: JSONObject = JSONObject()) -> JSON {
@@ -18,7 +21,9 @@ import Testing
         return .object(o)
     }
 
-    static func text(_ role: String, _ content: String) -> JSON { ["role": .string(role), "content": .string(content)] }
+    static func text(_ role: String, _ content: String) -> JSON {
+        ["role": .string(role), "content": .string(content)]
+    }
 
     static func identity(_ codec: any SynchronousLLMCodec, _ body: JSON) throws {
         let request = LLMRequest(headers: ["authorization": "x"], content: body)
@@ -209,7 +214,7 @@ import Testing
         let chat = OpenAIChatCodec()
         let original = LLMRequest(content: ["model": "m", "messages": [["role": "user", "content": "x"]]])
         let foreign: JSON = [
-            "messages": [["role": "provider_native", "provider": "anthropic_messages", "kind": "user", "value": [:]]],
+            "messages": [["role": "provider_native", "provider": "anthropic_messages", "kind": "user", "value": [:]]]
         ]
         #expect(throws: RelayError.self) { try chat.encode(foreign, original: original) }
         #expect(throws: RelayError.self) { try chat.encode("nope", original: original) }
@@ -239,10 +244,11 @@ import Testing
         msgs.append(["role": "tool_result", "call_id": "c1", "output": "ok"])
         annotated["messages"] = .array(msgs)
         let input = try codec.encode(.object(annotated), original: original).content["input"]
-        #expect(input == [
-            ["role": "user", "content": "hi"],
-            ["type": "function_call", "call_id": "c1", "name": "f", "arguments": #"{"a":1}"#],
-            ["type": "function_call_output", "call_id": "c1", "output": "ok"],
-        ])
+        #expect(
+            input == [
+                ["role": "user", "content": "hi"],
+                ["type": "function_call", "call_id": "c1", "name": "f", "arguments": #"{"a":1}"#],
+                ["type": "function_call_output", "call_id": "c1", "output": "ok"],
+            ])
     }
 }

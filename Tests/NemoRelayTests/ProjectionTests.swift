@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 import Foundation
 import Testing
+
 @testable import NemoRelay
 
 @Suite struct ProjectionTests {
-    static func message(_ role: String, _ content: String) -> JSON { ["role": .string(role), "content": .string(content)] }
+    static func message(_ role: String, _ content: String) -> JSON {
+        ["role": .string(role), "content": .string(content)]
+    }
 
     @Test func keepsPrecedingSystemMessagesAndTheCurrentTurn() {
         let annotated: JSON = [
@@ -16,15 +19,18 @@ import Testing
             ],
         ]
         let projected = projectCurrentTurn(annotated)
-        #expect(projected?["messages"] == [
-            Self.message("system", "s1"), Self.message("system", "s2"), Self.message("user", "u2"),
-            Self.message("assistant", "a2"),
-        ])
+        #expect(
+            projected?["messages"] == [
+                Self.message("system", "s1"), Self.message("system", "s2"), Self.message("user", "u2"),
+                Self.message("assistant", "a2"),
+            ])
         #expect(projected?["instructions"] == "top")
     }
 
     @Test func returnsNilWhenNothingIsDropped() {
-        let a: JSON = ["messages": [Self.message("system", "s"), Self.message("user", "u"), Self.message("assistant", "x")]]
+        let a: JSON = [
+            "messages": [Self.message("system", "s"), Self.message("user", "u"), Self.message("assistant", "x")]
+        ]
         #expect(projectCurrentTurn(a) == nil)
         #expect(projectCurrentTurn(["messages": []]) == nil)
         #expect(projectCurrentTurn("not an object") == nil)
@@ -35,13 +41,14 @@ import Testing
             "messages": [
                 Self.message("system", "s"), Self.message("assistant", "a1"), Self.message("developer", "d"),
                 Self.message("assistant", "a2"),
-            ],
+            ]
         ]
         #expect(projectCurrentTurn(a)?["messages"] == [Self.message("system", "s"), Self.message("assistant", "a2")])
     }
 
     @Test func anthropicToolResultOnlyUserMessageCounts() throws {
-        let body = try JSON.parse(#"""
+        let body = try JSON.parse(
+            #"""
             {"model":"c","max_tokens":10,"messages":[
               {"role":"user","content":"weather?"},
               {"role":"assistant","content":[{"type":"tool_use","id":"t1","name":"w","input":{}}]},
@@ -54,7 +61,8 @@ import Testing
     }
 
     @Test func responsesToolResultIsNotAUserMessage() throws {
-        let body = try JSON.parse(#"""
+        let body = try JSON.parse(
+            #"""
             {"model":"m","input":[
               {"role":"user","content":"hello"},{"role":"assistant","content":"hi"},
               {"role":"user","content":"weather?"},
@@ -71,12 +79,14 @@ import Testing
     @Test func matchesTheEventsVector() throws {
         let url = VectorSupport.vectorsDirectory.appendingPathComponent("events.json")
         let root = try JSON.parse([UInt8](Data(contentsOf: url)))
-        let scenario = try #require(root.arrayValue?.first { $0["name"] == "agent_session_history_projection_and_streaming" })
+        let scenario = try #require(
+            root.arrayValue?.first { $0["name"] == "agent_session_history_projection_and_streaming" })
         let starts = (scenario["events"]?.arrayValue ?? []).filter {
             $0["category"] == "llm" && $0["scope_category"] == "start"
         }
         let second = try #require(starts.last)
-        let body = try JSON.parse(#"""
+        let body = try JSON.parse(
+            #"""
             {"model":"claude-sonnet-4-20250514","max_tokens":100,"system":"You are friendly.","stream":true,
              "messages":[{"role":"user","content":"Hi"},{"role":"assistant","content":"Hello! How can I help?"},
                {"role":"user","content":"What is 2+2?"},{"role":"assistant","content":"4"},

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import Foundation
 import Testing
+
 @testable import NemoRelay
 
 /// One golden codec case (semantics 9.1).
@@ -53,10 +54,13 @@ enum VectorSupport {
         }
         switch result {
         case .success(let got):
-            if v.expectedError { return "expected an error (\(v.referenceError ?? "")), got \(got.jsonString(sortedKeys: true))" }
+            if v.expectedError {
+                return "expected an error (\(v.referenceError ?? "")), got \(got.jsonString(sortedKeys: true))"
+            }
             guard let expected = v.expected else { return "case has no expected value" }
             if got != expected {
-                return "mismatch\n  got:      \(got.jsonString(sortedKeys: true))\n  expected: \(expected.jsonString(sortedKeys: true))"
+                let gotText = got.jsonString(sortedKeys: true)
+                return "mismatch\n  got:      \(gotText)\n  expected: \(expected.jsonString(sortedKeys: true))"
             }
             return nil
         case .failure(let e):

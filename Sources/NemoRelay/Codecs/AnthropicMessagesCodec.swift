@@ -28,8 +28,6 @@ public struct AnthropicMessagesCodec: SynchronousLLMCodec {
             "tool_choice",
         ])
 
-    static let consumedKeys = traits.allConsumedKeys
-
     // MARK: Request decode
 
     /// Decodes a Messages API request body into the annotated request.
@@ -61,8 +59,9 @@ public struct AnthropicMessagesCodec: SynchronousLLMCodec {
         if let p = try readField(body, "top_p", .number, s) { params["top_p"] = p }
         if let stop = body.value("stop_sequences") {
             guard case .array(let entries) = stop else {
+                let found = stop.serdeDescription
                 throw .invalidArgument(
-                    "invalid Anthropic stop_sequences value: invalid type: \(stop.serdeDescription), expected a sequence")
+                    "invalid Anthropic stop_sequences value: invalid type: \(found), expected a sequence")
             }
             for e in entries where e.stringValue == nil {
                 throw .invalidArgument(
@@ -86,9 +85,7 @@ public struct AnthropicMessagesCodec: SynchronousLLMCodec {
                 a["parallel_tool_calls"] = .bool(!disable)
             }
         }
-        try RequestCodecCore.decodeCommonFields(body, traits, into: &a)
-        a["api_specific"] = RequestCodecCore.decodeApiSpecific(body, traits)
-        RequestCodecCore.decodeExtras(body, consumed: consumedKeys, into: &a)
+        try RequestCodecCore.decodeSharedFields(body, traits, into: &a)
         return a
     }
 
@@ -100,7 +97,7 @@ public struct AnthropicMessagesCodec: SynchronousLLMCodec {
         providerNative(surface, kind: kind, value: value, tag: "type")
     }
 
-    static let messageKeys: Set<String> = ["role", "content"]
+    static let messageKeys = ["role", "content"]
 
     static func decodeMessage(_ item: JSON) throws(RelayError) -> JSON {
         guard case .object(let o) = item else { throw .invalidArgument("Anthropic Messages message must be an object") }
@@ -113,60 +110,83 @@ public struct AnthropicMessagesCodec: SynchronousLLMCodec {
         guard let content = o.value("content") else {
             throw .invalidArgument("Anthropic Messages content must be a string or an array")
         }
-        return ["role": .string(role), "content": try decodeContent(content)]
+        let (decoded, same) = try decodeBlocks(content)
+        // The annotation equals the provider message: share it instead of rebuilding.
+        if same, o.count == 2 { return item }
+        return .object(JSONObject(distinctKeys: SharedKeys.roleContent, values: [.string(role), decoded]))
     }
 
     static func decodeContent(_ content: JSON) throws(RelayError) -> JSON {
+        try decodeBlocks(content).0
+    }
+
+    /// The annotated content and whether it equals the provider content.
+    static func decodeBlocks(_ content: JSON) throws(RelayError) -> (JSON, Bool) {
         switch content {
-        case .string: return content
+        case .string: return (content, true)
         case .array(let blocks):
             var out: [JSON] = []
             out.reserveCapacity(blocks.count)
-            for b in blocks { out.append(try decodeBlock(b)) }
-            return .array(out)
+            var same = true
+            for b in blocks {
+                let (d, sameBlock) = try decodeBlock(b)
+                same = same && sameBlock
+                out.append(d)
+            }
+            return same ? (content, true) : (.array(out), false)
         default:
             throw .invalidArgument("Anthropic Messages content must be a string or an array")
         }
     }
 
-    static let toolUseKeys: Set<String> = ["type", "id", "name", "input"]
-    static let toolResultKeys: Set<String> = ["type", "tool_use_id", "content", "is_error"]
+    static let toolUseKeys = ["type", "id", "name", "input"]
+    static let toolResultKeys = ["type", "tool_use_id", "content", "is_error"]
 
     static func decodeBlock(_ block: JSON) throws(RelayError) -> JSON {
+        try decodeBlock(block).0
+    }
+
+    /// The annotated block and whether it equals the provider block.
+    static func decodeBlock(_ block: JSON) throws(RelayError) -> (JSON, Bool) {
         guard case .object(let o) = block else {
             throw .invalidArgument("Anthropic Messages content block must be an object")
         }
-        guard case .string(let type)? = o["type"] else { return nativeBlock("unknown", block) }
+        guard case .string(let type)? = o["type"] else { return (nativeBlock("unknown", block), false) }
         switch type {
         case "text":
-            guard o["text"]?.stringValue != nil else { return nativeBlock(type, block) }
-            return block
+            guard o["text"]?.stringValue != nil else { return (nativeBlock(type, block), false) }
+            return (block, true)
         case "image", "document":
             var inner = o
             inner.removeValue(forKey: "type")
-            return type == "image" ? ["type": "image", "image": .object(inner)] : ["type": "file", "file": .object(inner)]
+            let d: JSON =
+                type == "image"
+                ? ["type": "image", "image": .object(inner)] : ["type": "file", "file": .object(inner)]
+            return (d, false)
         case "tool_use":
-            guard o.keys(subsetOf: toolUseKeys) else { return nativeBlock(type, block) }
+            guard o.keys(subsetOf: toolUseKeys) else { return (nativeBlock(type, block), false) }
             guard let id = o.value("id") else { throw .invalidArgument("Anthropic tool_use block is missing id") }
             guard let name = o.value("name") else { throw .invalidArgument("Anthropic tool_use block is missing name") }
             guard let input = o["input"] else { throw .invalidArgument("Anthropic tool_use block is missing input") }
-            guard id.stringValue != nil, name.stringValue != nil else { return nativeBlock(type, block) }
-            return ["type": "tool_use", "id": id, "name": name, "input": input]
+            guard id.stringValue != nil, name.stringValue != nil else { return (nativeBlock(type, block), false) }
+            if o.count == 4 { return (block, true) }
+            return (["type": "tool_use", "id": id, "name": name, "input": input], false)
         case "tool_result":
-            guard o.keys(subsetOf: toolResultKeys) else { return nativeBlock(type, block) }
+            guard o.keys(subsetOf: toolResultKeys) else { return (nativeBlock(type, block), false) }
             guard let useId = o.value("tool_use_id") else {
                 throw .invalidArgument("Anthropic tool_result block is missing tool_use_id")
             }
-            guard useId.stringValue != nil else { return nativeBlock(type, block) }
-            if let e = o.value("is_error"), e.boolValue == nil { return nativeBlock(type, block) }
+            guard useId.stringValue != nil else { return (nativeBlock(type, block), false) }
+            if let e = o.value("is_error"), e.boolValue == nil { return (nativeBlock(type, block), false) }
+            if !o.hasNullValue { return (block, true) }
             var r = JSONObject(minimumCapacity: 4)
             r["type"] = "tool_result"
             r["tool_use_id"] = useId
             if let c = o.value("content") { r["content"] = c }
             if let e = o.value("is_error") { r["is_error"] = e }
-            return .object(r)
+            return (.object(r), false)
         default:
-            return nativeBlock(type, block)
+            return (nativeBlock(type, block), false)
         }
     }
 

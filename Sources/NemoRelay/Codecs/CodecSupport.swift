@@ -112,10 +112,16 @@ extension JSONObject {
         self[key]?.nonNull
     }
 
-    /// True when every key of the object is in `allowed`.
-    func keys(subsetOf allowed: Set<String>) -> Bool {
+    /// True when every key of the object is in `allowed` (a short list: scanning beats hashing).
+    func keys(subsetOf allowed: [String]) -> Bool {
         for k in keys where !allowed.contains(k) { return false }
         return true
+    }
+
+    /// True when some member is `null`.
+    var hasNullValue: Bool {
+        for v in values where v.isNull { return true }
+        return false
     }
 }
 

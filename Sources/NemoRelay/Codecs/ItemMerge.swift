@@ -18,6 +18,29 @@ enum ItemMerge {
     static func merge(
         annotated: [JSON], baseline: [JSON], originals: [JSON]?, fresh: FreshEncoder
     ) throws(RelayError) -> [JSON] {
+        let equal = positionalMatches(annotated, baseline)
+        return try merge(annotated: annotated, baseline: baseline, originals: originals, equal: equal, fresh: fresh)
+    }
+
+    /// Like ``merge(annotated:baseline:originals:fresh:)`` but nil when the arrays are equal (nothing to write).
+    static func mergeIfChanged(
+        annotated: [JSON], baseline: [JSON], originals: [JSON]?, fresh: FreshEncoder
+    ) throws(RelayError) -> [JSON]? {
+        let equal = positionalMatches(annotated, baseline)
+        if annotated.count == baseline.count, !equal.contains(false) { return nil }
+        return try merge(annotated: annotated, baseline: baseline, originals: originals, equal: equal, fresh: fresh)
+    }
+
+    /// Whether `annotated[i] == baseline[i]`, for each annotated index (false past the baseline's end).
+    static func positionalMatches(_ annotated: [JSON], _ baseline: [JSON]) -> [Bool] {
+        var equal = [Bool](repeating: false, count: annotated.count)
+        for i in 0..<min(annotated.count, baseline.count) where annotated[i] == baseline[i] { equal[i] = true }
+        return equal
+    }
+
+    private static func merge(
+        annotated: [JSON], baseline: [JSON], originals: [JSON]?, equal: [Bool], fresh: FreshEncoder
+    ) throws(RelayError) -> [JSON] {
         let originals = originals ?? []
         let n = annotated.count
         // Only baseline items that have an original can be reused.
@@ -26,7 +49,7 @@ enum ItemMerge {
         var used = [Bool](repeating: false, count: m)
         var unmatched: [Int] = []
         for i in 0..<n {
-            if i < m, annotated[i] == baseline[i] {
+            if i < m, equal[i] {
                 result[i] = originals[i]
                 used[i] = true
             } else {
@@ -91,7 +114,8 @@ enum ItemMerge {
     }
 
     /// Patches one edited item onto its original provider JSON, keeping details the annotation cannot express.
-    static func patchItem(original: JSON, baseline: JSON, edited: JSON, fresh: FreshEncoder) throws(RelayError) -> JSON {
+    static func patchItem(original: JSON, baseline: JSON, edited: JSON, fresh: FreshEncoder) throws(RelayError) -> JSON
+    {
         let freshBaseline = try fresh(baseline)
         let freshEdited = try fresh(edited)
         return patchValue(original: original, baseline: freshBaseline, edited: freshEdited)
@@ -116,7 +140,8 @@ enum ItemMerge {
             }
             return .object(r)
         case (.array(let o), .array(let b), .array(let e)):
-            let merged = try? merge(annotated: e, baseline: b, originals: o, fresh: { (v: JSON) throws(RelayError) -> JSON in v })
+            let merged = try? merge(
+                annotated: e, baseline: b, originals: o, fresh: { (v: JSON) throws(RelayError) -> JSON in v })
             return merged.map(JSON.array) ?? edited
         default:
             return edited
@@ -133,11 +158,15 @@ enum ItemMerge {
     private static func feed(_ v: JSON, into h: inout Hasher) {
         switch v {
         case .null: h.combine(0 as UInt8)
-        case .bool(let b): h.combine(1 as UInt8); h.combine(b)
+        case .bool(let b):
+            h.combine(1 as UInt8)
+            h.combine(b)
         case .int, .uint, .double:
             h.combine(2 as UInt8)
             h.combine(v.doubleValue ?? 0)
-        case .string(let s): h.combine(3 as UInt8); h.combine(s)
+        case .string(let s):
+            h.combine(3 as UInt8)
+            h.combine(s)
         case .array(let a):
             h.combine(4 as UInt8)
             h.combine(a.count)

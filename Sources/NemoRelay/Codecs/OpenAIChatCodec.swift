@@ -28,8 +28,6 @@ public struct OpenAIChatCodec: SynchronousLLMCodec {
             "tool_choice",
         ])
 
-    static let consumedKeys = traits.allConsumedKeys
-
     // MARK: Request decode
 
     /// Decodes a Chat Completions request body into the annotated request.
@@ -77,24 +75,24 @@ public struct OpenAIChatCodec: SynchronousLLMCodec {
         if !params.isEmpty { a["params"] = .object(params) }
 
         if let tools = body.value("tools") {
-            guard case .array(let entries) = tools else { throw .invalidArgument("OpenAI Chat tools must be an array or null") }
+            guard case .array(let entries) = tools else {
+                throw .invalidArgument("OpenAI Chat tools must be an array or null")
+            }
             var out: [JSON] = []
             out.reserveCapacity(entries.count)
             for t in entries { out.append(decodeTool(t)) }
             a["tools"] = .array(out)
         }
         if let choice = body.value("tool_choice") { a["tool_choice"] = decodeToolChoice(choice) }
-        try RequestCodecCore.decodeCommonFields(body, traits, into: &a)
-        a["api_specific"] = RequestCodecCore.decodeApiSpecific(body, traits)
-        RequestCodecCore.decodeExtras(body, consumed: consumedKeys, into: &a)
+        try RequestCodecCore.decodeSharedFields(body, traits, into: &a)
         return a
     }
 
-    static let plainMessageKeys: Set<String> = ["role", "content", "name"]
-    static let assistantMessageKeys: Set<String> = ["role", "content", "tool_calls", "name"]
-    static let toolMessageKeys: Set<String> = ["role", "content", "tool_call_id"]
-    static let toolCallKeys: Set<String> = ["id", "type", "function"]
-    static let toolCallFunctionKeys: Set<String> = ["name", "arguments"]
+    static let plainMessageKeys = ["role", "content", "name"]
+    static let assistantMessageKeys = ["role", "content", "tool_calls", "name"]
+    static let toolMessageKeys = ["role", "content", "tool_call_id"]
+    static let toolCallKeys = ["id", "type", "function"]
+    static let toolCallFunctionKeys = ["name", "arguments"]
 
     static func native(_ kind: String, _ value: JSON) -> JSON {
         providerNative(surface, kind: kind, value: value, tag: "role")
@@ -111,16 +109,24 @@ public struct OpenAIChatCodec: SynchronousLLMCodec {
             guard let content = o.value("content") else {
                 throw .invalidArgument("OpenAI Chat message content must be a string or array")
             }
+            let (decoded, same) = try decodeContent(content)
+            // The annotation equals the provider message: share it instead of rebuilding.
+            if same, !o.hasNullValue { return item }
             var m = JSONObject(minimumCapacity: 3)
             m["role"] = .string(role)
-            m["content"] = try decodeContent(content)
+            m["content"] = decoded
             if let name { m["name"] = name }
             return .object(m)
         case "assistant":
             guard o.keys(subsetOf: assistantMessageKeys) else { return native(role, item) }
             var m = JSONObject(minimumCapacity: 4)
+            var same = !o.hasNullValue
             m["role"] = "assistant"
-            if let content = o.value("content") { m["content"] = try decodeContent(content) }
+            if let content = o.value("content") {
+                let (decoded, sameContent) = try decodeContent(content)
+                m["content"] = decoded
+                same = same && sameContent
+            }
             if let calls = o.value("tool_calls") {
                 guard case .array(let entries) = calls else { return native(role, item) }
                 var out: [JSON] = []
@@ -131,6 +137,7 @@ public struct OpenAIChatCodec: SynchronousLLMCodec {
                 }
                 m["tool_calls"] = .array(out)
             }
+            if same { return item }
             if let name { m["name"] = name }
             return .object(m)
         case "tool":
@@ -139,15 +146,18 @@ public struct OpenAIChatCodec: SynchronousLLMCodec {
                 throw .invalidArgument("OpenAI Chat message content must be a string or array")
             }
             guard case .string(let callId)? = o.value("tool_call_id") else { return native(role, item) }
+            let (decoded, same) = try decodeContent(content)
+            if same, !o.hasNullValue { return item }
             var m = JSONObject(minimumCapacity: 3)
             m["role"] = "tool"
-            m["content"] = try decodeContent(content)
+            m["content"] = decoded
             m["tool_call_id"] = .string(callId)
             return .object(m)
         case "function":
             guard o.keys(subsetOf: plainMessageKeys), let name else { return native(role, item) }
             let content = o.value("content")
             if let content, content.stringValue == nil { return native(role, item) }
+            if o.count == 3 { return item }
             var m = JSONObject(minimumCapacity: 3)
             m["role"] = "function"
             m["content"] = content ?? .null
@@ -168,22 +178,35 @@ public struct OpenAIChatCodec: SynchronousLLMCodec {
             throw .invalidArgument("OpenAI Chat function tool call is missing function")
         }
         guard case .object(let f) = fn, f.keys(subsetOf: toolCallFunctionKeys) else { return nil }
-        guard let name = f.value("name") else { throw .invalidArgument("OpenAI Chat function tool call is missing name") }
+        guard let name = f.value("name") else {
+            throw .invalidArgument("OpenAI Chat function tool call is missing name")
+        }
         guard let args = f.value("arguments") else {
             throw .invalidArgument("OpenAI Chat function tool call is missing arguments")
         }
         guard name.stringValue != nil, args.stringValue != nil else { return nil }
+        if c.count == 3, f.count == 2 { return e }
         return ["id": id, "type": "function", "function": ["name": name, "arguments": args]]
     }
 
-    static func decodeContent(_ content: JSON) throws(RelayError) -> JSON {
+    /// The annotated content and whether it equals the provider content (so the message can be shared).
+    static func decodeContent(_ content: JSON) throws(RelayError) -> (JSON, Bool) {
         switch content {
-        case .string: return content
+        case .string: return (content, true)
         case .array(let parts):
             var out: [JSON] = []
             out.reserveCapacity(parts.count)
-            for p in parts { out.append(try decodePart(p)) }
-            return .array(out)
+            var same = true
+            for p in parts {
+                let d = try decodePart(p)
+                if same, case .object(let po) = p, case .object(let dobj) = d, po["type"] == dobj["type"] {
+                    // text, image_url and refusal parts are returned unchanged
+                } else {
+                    same = false
+                }
+                out.append(d)
+            }
+            return same ? (content, true) : (.array(out), false)
         default:
             throw .invalidArgument("OpenAI Chat message content must be a string or array")
         }
@@ -232,6 +255,9 @@ public struct OpenAIChatCodec: SynchronousLLMCodec {
         }
         if let d = f.value("description"), d.stringValue == nil { return nativePart(type, t) }
         if let st = f.value("strict"), st.boolValue == nil { return nativePart(type, t) }
+        if f["description"]?.isNull != true, f["parameters"]?.isNull != true, f["strict"]?.isNull != true {
+            return t
+        }
         var fx = JSONObject()
         f.forEach { k, v in
             if k != "name", k != "description", k != "parameters", k != "strict" { fx[k] = v }
@@ -291,7 +317,9 @@ public struct OpenAIChatCodec: SynchronousLLMCodec {
         }
         if RequestCodecCore.changed(ap["max_tokens"], bp["max_tokens"]) {
             if let v = ap.value("max_tokens") {
-                guard v.isNonNegativeInteger else { throw .invalidArgument("invalid params: max_tokens must be a non-negative integer") }
+                guard v.isNonNegativeInteger else {
+                    throw .invalidArgument("invalid params: max_tokens must be a non-negative integer")
+                }
                 let useCompletion = body.contains("max_completion_tokens") || !body.contains("max_tokens")
                 body[useCompletion ? "max_completion_tokens" : "max_tokens"] = v
             } else {
@@ -337,14 +365,18 @@ public struct OpenAIChatCodec: SynchronousLLMCodec {
         switch role {
         case "system", "developer", "user":
             r["role"] = .string(role)
-            guard let content = o.value("content") else { throw .invalidArgument("invalid messages: \(role) message is missing content") }
+            guard let content = o.value("content") else {
+                throw .invalidArgument("invalid messages: \(role) message is missing content")
+            }
             r["content"] = try encodeContent(content)
             if let name = o.value("name") { r["name"] = name }
         case "assistant":
             r["role"] = "assistant"
             if let content = o.value("content") { r["content"] = try encodeContent(content) }
             if let calls = o.value("tool_calls") {
-                guard case .array(let entries) = calls else { throw .invalidArgument("invalid messages: tool_calls must be an array") }
+                guard case .array(let entries) = calls else {
+                    throw .invalidArgument("invalid messages: tool_calls must be an array")
+                }
                 var out: [JSON] = []
                 out.reserveCapacity(entries.count)
                 for e in entries {
@@ -352,14 +384,19 @@ public struct OpenAIChatCodec: SynchronousLLMCodec {
                         case .string(let name)? = f["name"], let id = c["id"]?.stringValue
                     else { throw .invalidArgument("invalid messages: malformed tool call") }
                     let args = argumentsString(f["arguments"] ?? .string("{}"))
-                    out.append(["id": .string(id), "type": "function", "function": ["name": .string(name), "arguments": .string(args)]])
+                    out.append([
+                        "id": .string(id), "type": "function",
+                        "function": ["name": .string(name), "arguments": .string(args)],
+                    ])
                 }
                 r["tool_calls"] = .array(out)
             }
             if let name = o.value("name") { r["name"] = name }
         case "tool":
             r["role"] = "tool"
-            guard let content = o.value("content") else { throw .invalidArgument("invalid messages: tool message is missing content") }
+            guard let content = o.value("content") else {
+                throw .invalidArgument("invalid messages: tool message is missing content")
+            }
             r["content"] = try encodeContent(content)
             guard let callId = o["tool_call_id"]?.stringValue else {
                 throw .invalidArgument("invalid messages: tool message is missing tool_call_id")
@@ -368,7 +405,9 @@ public struct OpenAIChatCodec: SynchronousLLMCodec {
         case "function":
             r["role"] = "function"
             r["content"] = o["content"] ?? .null
-            guard let name = o["name"]?.stringValue else { throw .invalidArgument("invalid messages: function message is missing name") }
+            guard let name = o["name"]?.stringValue else {
+                throw .invalidArgument("invalid messages: function message is missing name")
+            }
             r["name"] = .string(name)
         case "provider_native":
             return try nativeValue(o, what: "message", for: surface)
@@ -454,7 +493,9 @@ public struct OpenAIChatCodec: SynchronousLLMCodec {
                     if !toolCalls.isEmpty { out["tool_calls"] = .array(toolCalls) }
                 }
             }
-            if let reason = try r.string(choice, "finish_reason") { out["finish_reason"] = FinishReason.openAIChat(reason) }
+            if let reason = try r.string(choice, "finish_reason") {
+                out["finish_reason"] = FinishReason.openAIChat(reason)
+            }
             if let logprobs = choice.value("logprobs") { api["logprobs"] = logprobs }
         }
         if let usage = try r.object(o, "usage", structName: "RawUsage"),

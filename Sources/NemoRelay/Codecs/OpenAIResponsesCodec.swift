@@ -23,8 +23,6 @@ public struct OpenAIResponsesCodec: SynchronousLLMCodec {
         unsupportedFields: [],
         consumedBodyKeys: ["input", "instructions", "model", "temperature", "top_p", "tools", "tool_choice"])
 
-    static let consumedKeys = traits.allConsumedKeys
-
     // MARK: Request decode
 
     /// Decodes a Responses request body into the annotated request.
@@ -37,7 +35,9 @@ public struct OpenAIResponsesCodec: SynchronousLLMCodec {
 
     static func decodeBody(_ body: JSONObject) throws(RelayError) -> JSONObject {
         let s = surface
-        guard let input = body.value("input") else { throw .invalidArgument("OpenAI Responses request is missing input") }
+        guard let input = body.value("input") else {
+            throw .invalidArgument("OpenAI Responses request is missing input")
+        }
         var messages: [JSON] = []
         switch input {
         case .string:
@@ -72,13 +72,11 @@ public struct OpenAIResponsesCodec: SynchronousLLMCodec {
             a["tools"] = .array(out)
         }
         if let choice = body.value("tool_choice") { a["tool_choice"] = decodeToolChoice(choice) }
-        try RequestCodecCore.decodeCommonFields(body, traits, into: &a)
-        a["api_specific"] = RequestCodecCore.decodeApiSpecific(body, traits)
-        RequestCodecCore.decodeExtras(body, consumed: consumedKeys, into: &a)
+        try RequestCodecCore.decodeSharedFields(body, traits, into: &a)
         return a
     }
 
-    static let messageItemKeys: Set<String> = ["type", "role", "content"]
+    static let messageItemKeys = ["type", "role", "content"]
     static let typedRoles: Set<String> = ["system", "developer", "user", "assistant"]
 
     static func native(_ kind: String, _ value: JSON) -> JSON {
@@ -90,7 +88,9 @@ public struct OpenAIResponsesCodec: SynchronousLLMCodec {
     }
 
     static func decodeItem(_ item: JSON) throws(RelayError) -> JSON {
-        guard case .object(let o) = item else { throw .invalidArgument("OpenAI Responses input item must be an object") }
+        guard case .object(let o) = item else {
+            throw .invalidArgument("OpenAI Responses input item must be an object")
+        }
         let type = o["type"]?.stringValue
         switch type {
         case nil, "message"?:
@@ -98,7 +98,9 @@ public struct OpenAIResponsesCodec: SynchronousLLMCodec {
                 let content = o.value("content"), let decoded = decodeContent(content)
             else { return native(type ?? "message", item) }
             if let t = o["type"], t.stringValue == nil { return native("message", item) }
-            return ["role": .string(role), "content": decoded]
+            // A string-content item without `type` already has the annotated shape: share it.
+            if type == nil, case .string = content, o.count == 2 { return item }
+            return .object(JSONObject(distinctKeys: SharedKeys.roleContent, values: [.string(role), decoded]))
         case "function_call"?:
             guard case .string(let callId)? = o["call_id"], case .string(let name)? = o["name"],
                 case .string(let args)? = o["arguments"]
@@ -218,18 +220,23 @@ public struct OpenAIResponsesCodec: SynchronousLLMCodec {
         try RequestCodecCore.encodeSharedFields(annotated: a, baseline: b, body: &body, Self.traits)
 
         let messages = try RequestCodecCore.annotatedMessages(a)
-        if a["messages"] != b["messages"] {
-            if case .string? = body["input"], messages.count == 1, case .object(let m) = messages[0],
-                m["role"]?.stringValue == "user", case .string(let text)? = m["content"],
-                m.keys(subsetOf: ["role", "content"])
-            {
-                body["input"] = .string(text)
-            } else if let merged = try RequestCodecCore.mergedArray(
-                annotated: a["messages"], baseline: b["messages"], original: body["input"], what: "messages",
-                fresh: Self.encodeItem)
-            {
-                body["input"] = merged ?? .array([])
+        if case .string? = body["input"] {
+            // A string input stays a string while the edit leaves one plain user message.
+            if a["messages"] != b["messages"] {
+                if messages.count == 1, case .object(let m) = messages[0], m["role"]?.stringValue == "user",
+                    case .string(let text)? = m["content"], m.keys(subsetOf: ["role", "content"])
+                {
+                    body["input"] = .string(text)
+                } else {
+                    body["input"] = .array(
+                        try ItemMerge.merge(annotated: messages, baseline: [], originals: nil, fresh: Self.encodeItem))
+                }
             }
+        } else if let merged = try RequestCodecCore.mergedArray(
+            annotated: a["messages"], baseline: b["messages"], original: body["input"], what: "messages",
+            fresh: Self.encodeItem)
+        {
+            body["input"] = merged ?? .array([])
         }
 
         if RequestCodecCore.changed(a["instructions"], b["instructions"]) {
@@ -281,7 +288,9 @@ public struct OpenAIResponsesCodec: SynchronousLLMCodec {
         switch role {
         case "system", "developer", "user", "assistant":
             guard let content = o.value("content") else {
-                if role == "assistant" { throw .invalidArgument("assistant message without content cannot be encoded for OpenAI Responses") }
+                if role == "assistant" {
+                    throw .invalidArgument("assistant message without content cannot be encoded for OpenAI Responses")
+                }
                 throw .invalidArgument("invalid messages: \(role) message is missing content")
             }
             if o.value("tool_calls") != nil {
@@ -447,7 +456,9 @@ public struct OpenAIResponsesCodec: SynchronousLLMCodec {
         if !toolCalls.isEmpty { out["tool_calls"] = .array(toolCalls) }
         let incomplete = try r.object(o, "incomplete_details", structName: "IncompleteDetails")
         if let status = try r.string(o, "status") {
-            let reason = try incomplete.flatMap { (d: JSONObject) throws(RelayError) -> String? in try r.string(d, "reason") }
+            let reason = try incomplete.flatMap { (d: JSONObject) throws(RelayError) -> String? in
+                try r.string(d, "reason")
+            }
             out["finish_reason"] = FinishReason.openAIResponses(status: status, incompleteReason: reason)
             api["status"] = .string(status)
         }

@@ -1,5 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 
+/// How the shared decode treats one provider body key.
+enum BodyKeyClass: Sendable {
+    /// Read by the codec-specific decode.
+    case consumed
+    /// A common annotated field of this kind, same name.
+    case common(FieldKind)
+    /// Moved into `api_specific` under this annotation key.
+    case api(String)
+}
+
 /// What distinguishes one request codec in the shared decode and encode steps.
 struct RequestCodecTraits: Sendable {
     /// The provider surface (error names and `api` tag).
@@ -10,15 +20,22 @@ struct RequestCodecTraits: Sendable {
     let commonFields: [String]
     /// Annotated fields the provider cannot express; changing them fails the encode.
     let unsupportedFields: [String]
-    /// Provider body keys consumed by the codec-specific decode (not extras).
-    let consumedBodyKeys: Set<String>
+    /// The class of every provider body key that does not go to `extra`.
+    let keyClasses: [String: BodyKeyClass]
 
-    /// Every provider body key that does not go to `extra`.
-    var allConsumedKeys: Set<String> {
-        var s = consumedBodyKeys
-        for k in commonFields { s.insert(k) }
-        for k in apiKeys { s.insert(k.body) }
-        return s
+    init(
+        surface: CodecSurface, apiKeys: [(annotation: String, body: String)], commonFields: [String],
+        unsupportedFields: [String], consumedBodyKeys: Set<String>
+    ) {
+        self.surface = surface
+        self.apiKeys = apiKeys
+        self.commonFields = commonFields
+        self.unsupportedFields = unsupportedFields
+        var classes: [String: BodyKeyClass] = [:]
+        for k in consumedBodyKeys { classes[k] = .consumed }
+        for k in commonFields { classes[k] = .common(commonFieldKinds[k] ?? .any) }
+        for (annotationKey, bodyKey) in apiKeys { classes[bodyKey] = .api(annotationKey) }
+        keyClasses = classes
     }
 }
 
@@ -26,31 +43,35 @@ struct RequestCodecTraits: Sendable {
 enum RequestCodecCore {
     // MARK: Decode
 
-    /// Reads the common fields listed in `traits` into `annotation`.
-    static func decodeCommonFields(
+    /// Reads the common fields, `api_specific` and extras of `body` into `annotation` in one pass.
+    static func decodeSharedFields(
         _ body: JSONObject, _ traits: RequestCodecTraits, into annotation: inout JSONObject
     ) throws(RelayError) {
-        for key in traits.commonFields {
-            guard let kind = commonFieldKinds[key] else { continue }
-            if let v = try readField(body, key, kind, traits.surface) { annotation[key] = v }
-        }
-    }
-
-    /// Builds the `api_specific` object from the provider keys of `traits`.
-    static func decodeApiSpecific(_ body: JSONObject, _ traits: RequestCodecTraits) -> JSON {
         var api = JSONObject(minimumCapacity: 1)
         api["api"] = .string(traits.surface.api)
-        for (annotationKey, bodyKey) in traits.apiKeys {
-            if let v = body.value(bodyKey) { api[annotationKey] = v }
+        var extras: [(String, JSON)] = []
+        let keys = body.keys
+        let values = body.values
+        for i in keys.indices {
+            let k = keys[i]
+            let v = values[i]
+            switch traits.keyClasses[k] {
+            case .consumed?:
+                continue
+            case .common(let kind)?:
+                guard let v = v.nonNull else { continue }
+                guard v.matches(kind) else {
+                    throw .invalidArgument("\(traits.surface.rawValue) \(k) must be \(kind.phrase)")
+                }
+                annotation[k] = v
+            case .api(let annotationKey)?:
+                if let v = v.nonNull { api[annotationKey] = v }
+            case nil:
+                extras.append((k, v))
+            }
         }
-        return .object(api)
-    }
-
-    /// Copies the provider keys the model does not know into `annotation`, verbatim.
-    static func decodeExtras(_ body: JSONObject, consumed: Set<String>, into annotation: inout JSONObject) {
-        body.forEach { k, v in
-            if !consumed.contains(k) { annotation[k] = v }
-        }
+        annotation["api_specific"] = .object(api)
+        for (k, v) in extras { annotation[k] = v }
     }
 
     // MARK: Encode
@@ -61,7 +82,9 @@ enum RequestCodecCore {
             throw .invalidArgument("annotated request must be an object")
         }
         if let api = a.value("api_specific") {
-            guard case .object(let apiObject) = api else { throw .invalidArgument("invalid api_specific: expected an object") }
+            guard case .object(let apiObject) = api else {
+                throw .invalidArgument("invalid api_specific: expected an object")
+            }
             guard apiObject["api"]?.stringValue == traits.surface.api else {
                 throw .invalidArgument("api_specific provider does not match \(traits.surface.rawValue)")
             }
@@ -71,7 +94,9 @@ enum RequestCodecCore {
 
     /// The annotated `messages` array.
     static func annotatedMessages(_ a: JSONObject) throws(RelayError) -> [JSON] {
-        guard let m = a["messages"] else { throw .invalidArgument("invalid messages: annotated request is missing messages") }
+        guard let m = a["messages"] else {
+            throw .invalidArgument("invalid messages: annotated request is missing messages")
+        }
         guard case .array(let items) = m else { throw .invalidArgument("invalid messages: expected an array") }
         return items
     }
@@ -155,12 +180,15 @@ enum RequestCodecCore {
     ) throws(RelayError) -> JSON?? {
         let a = annotated?.nonNull
         let b = baseline?.nonNull
-        if a == b { return .none }
-        guard let a else { return .some(nil) }
+        guard let a else { return b == nil ? .none : .some(nil) }
         guard case .array(let items) = a else { throw .invalidArgument("invalid \(what): expected an array") }
-        let baseItems = b?.arrayValue ?? []
-        let merged = try ItemMerge.merge(
-            annotated: items, baseline: baseItems, originals: original?.arrayValue, fresh: fresh)
+        guard case .array(let baseItems)? = b else {
+            return .some(.array(try ItemMerge.merge(annotated: items, baseline: [], originals: nil, fresh: fresh)))
+        }
+        guard
+            let merged = try ItemMerge.mergeIfChanged(
+                annotated: items, baseline: baseItems, originals: original?.arrayValue, fresh: fresh)
+        else { return .none }
         return .some(.array(merged))
     }
 }
