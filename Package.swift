@@ -19,6 +19,7 @@ let package = Package(
             exclude: ["exports.map"],
             linkerSettings: [.unsafeFlags(["-Xlinker", "--version-script=\(exportsMap)"])]
         ),
+        .executableTarget(name: "CodecBench", dependencies: ["NemoRelay"], path: "bench/CodecBench"),
         .testTarget(name: "NemoRelayTests", dependencies: ["NemoRelay"]),
         .testTarget(name: "NemoRelayFFITests", dependencies: ["NemoRelayFFI", "NemoRelay", "CNemoRelay"]),
     ],

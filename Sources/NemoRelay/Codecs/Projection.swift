@@ -1,21 +1,23 @@
 // SPDX-License-Identifier: Apache-2.0
 
-/// Reduces an annotated request to the current turn (semantics 3.3); nil when nothing would be dropped.
+/// Reduces an annotated request to its current turn (semantics 3.3), or returns nil when nothing would be dropped.
+///
+/// The current turn starts at the last message whose role is `user` (in every codec's annotation an
+/// Anthropic user message holding only `tool_result` blocks is still a `user` message; Responses
+/// `tool_result` items are not). The `system` messages before it are kept in order; `developer`
+/// messages are not. Without a user message the `system` messages and the last message are kept.
+/// Top-level `instructions` are not messages and always stay.
 public func projectCurrentTurn(_ annotated: JSON) -> JSON? {
-    guard case .object(var o) = annotated, case .array(let msgs)? = o["messages"] else { return nil }
-    func role(_ m: JSON) -> String? { m["role"]?.stringValue }
-    func isUser(_ m: JSON) -> Bool { role(m) == "user" }
-    let lastUser = msgs.lastIndex(where: isUser)
-    var kept: [JSON] = []
-    if let u = lastUser {
-        for m in msgs[..<u] where role(m) == "system" { kept.append(m) }
-        kept.append(contentsOf: msgs[u...])
-    } else {
-        guard let last = msgs.last else { return nil }
-        for m in msgs.dropLast() where role(m) == "system" { kept.append(m) }
-        kept.append(last)
+    guard case .object(var o) = annotated, case .array(let messages)? = o["messages"], !messages.isEmpty else {
+        return nil
     }
-    if kept.count == msgs.count { return nil }
+    func role(_ m: JSON) -> String? { m["role"]?.stringValue }
+    let start = messages.lastIndex { role($0) == "user" } ?? (messages.count - 1)
+    var kept: [JSON] = []
+    kept.reserveCapacity(messages.count - start + 4)
+    for m in messages[..<start] where role(m) == "system" { kept.append(m) }
+    kept.append(contentsOf: messages[start...])
+    if kept.count == messages.count { return nil }
     o["messages"] = .array(kept)
     return .object(o)
 }

@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: Apache-2.0
+
+/// How the shared decode treats one provider body key.
+enum BodyKeyClass: Sendable {
+    /// Read by the codec-specific decode.
+    case consumed
+    /// A common annotated field of this kind, same name.
+    case common(FieldKind)
+    /// Moved into `api_specific` under this annotation key.
+    case api(String)
+}
+
+/// What distinguishes one request codec in the shared decode and encode steps.
+struct RequestCodecTraits: Sendable {
+    /// The provider surface (error names and `api` tag).
+    let surface: CodecSurface
+    /// Provider-specific keys: annotation key inside `api_specific` and the provider body key.
+    let apiKeys: [(annotation: String, body: String)]
+    /// Common annotated fields the provider writes under the same top-level name.
+    let commonFields: [String]
+    /// Annotated fields the provider cannot express; changing them fails the encode.
+    let unsupportedFields: [String]
+    /// The class of every provider body key that does not go to `extra`.
+    let keyClasses: [String: BodyKeyClass]
+
+    init(
+        surface: CodecSurface, apiKeys: [(annotation: String, body: String)], commonFields: [String],
+        unsupportedFields: [String], consumedBodyKeys: Set<String>
+    ) {
+        self.surface = surface
+        self.apiKeys = apiKeys
+        self.commonFields = commonFields
+        self.unsupportedFields = unsupportedFields
+        var classes: [String: BodyKeyClass] = [:]
+        for k in consumedBodyKeys { classes[k] = .consumed }
+        for k in commonFields { classes[k] = .common(commonFieldKinds[k] ?? .any) }
+        for (annotationKey, bodyKey) in apiKeys { classes[bodyKey] = .api(annotationKey) }
+        keyClasses = classes
+    }
+}
+
+/// The decode and encode steps every built-in request codec shares.
+enum RequestCodecCore {
+    // MARK: Decode
+
+    /// Reads the common fields, `api_specific` and extras of `body` into `annotation` in one pass.
+    static func decodeSharedFields(
+        _ body: JSONObject, _ traits: RequestCodecTraits, into annotation: inout JSONObject
+    ) throws(RelayError) {
+        var api = JSONObject(minimumCapacity: 1)
+        api["api"] = .string(traits.surface.api)
+        var extras: [(String, JSON)] = []
+        let keys = body.keys
+        let values = body.values
+        for i in keys.indices {
+            let k = keys[i]
+            let v = values[i]
+            switch traits.keyClasses[k] {
+            case .consumed?:
+                continue
+            case .common(let kind)?:
+                guard let v = v.nonNull else { continue }
+                guard v.matches(kind) else {
+                    throw .invalidArgument("\(traits.surface.rawValue) \(k) must be \(kind.phrase)")
+                }
+                annotation[k] = v
+            case .api(let annotationKey)?:
+                if let v = v.nonNull { api[annotationKey] = v }
+            case nil:
+                extras.append((k, v))
+            }
+        }
+        annotation["api_specific"] = .object(api)
+        for (k, v) in extras { annotation[k] = v }
+    }
+
+    // MARK: Encode
+
+    /// Parses the annotated request and checks its `api_specific` tag.
+    static func annotatedObject(_ annotated: JSON, _ traits: RequestCodecTraits) throws(RelayError) -> JSONObject {
+        guard case .object(let a) = annotated else {
+            throw .invalidArgument("annotated request must be an object")
+        }
+        if let api = a.value("api_specific") {
+            guard case .object(let apiObject) = api else {
+                throw .invalidArgument("invalid api_specific: expected an object")
+            }
+            guard apiObject["api"]?.stringValue == traits.surface.api else {
+                throw .invalidArgument("api_specific provider does not match \(traits.surface.rawValue)")
+            }
+        }
+        return a
+    }
+
+    /// The annotated `messages` array.
+    static func annotatedMessages(_ a: JSONObject) throws(RelayError) -> [JSON] {
+        guard let m = a["messages"] else {
+            throw .invalidArgument("invalid messages: annotated request is missing messages")
+        }
+        guard case .array(let items) = m else { throw .invalidArgument("invalid messages: expected an array") }
+        return items
+    }
+
+    /// The annotated `params` object (absent or null means no params).
+    static func params(_ a: JSONObject) throws(RelayError) -> JSONObject {
+        guard let p = a.value("params") else { return JSONObject() }
+        guard case .object(let o) = p else { throw .invalidArgument("invalid params: expected an object") }
+        return o
+    }
+
+    /// The annotated `params.stop` as strings (a lone string counts as one entry).
+    static func stopList(_ v: JSON?) throws(RelayError) -> [String]? {
+        guard let v = v?.nonNull else { return nil }
+        switch v {
+        case .string(let s): return [s]
+        case .array(let items):
+            var out: [String] = []
+            out.reserveCapacity(items.count)
+            for i in items {
+                guard case .string(let s) = i else { throw .invalidArgument("invalid params: stop must hold strings") }
+                out.append(s)
+            }
+            return out
+        default: throw .invalidArgument("invalid params: stop must be a string or an array of strings")
+        }
+    }
+
+    /// True when an annotated member differs from the baseline member (null counts as absent).
+    @inline(__always) static func changed(_ a: JSON?, _ b: JSON?) -> Bool {
+        a?.nonNull != b?.nonNull
+    }
+
+    /// Sets `key` to `value`, or removes it when `value` is nil.
+    @inline(__always) static func write(_ body: inout JSONObject, _ key: String, _ value: JSON?) {
+        if let value { body[key] = value } else { body.removeValue(forKey: key) }
+    }
+
+    /// Writes back the fields every codec handles alike: unsupported-field checks, `model`, common
+    /// fields, `api_specific` and `extra`.
+    static func encodeSharedFields(
+        annotated a: JSONObject, baseline b: JSONObject, body: inout JSONObject, _ traits: RequestCodecTraits
+    ) throws(RelayError) {
+        for key in traits.unsupportedFields where changed(a[key], b[key]) {
+            throw unencodableFields(traits.surface)
+        }
+        if changed(a["model"], b["model"]) {
+            let m = a.value("model")
+            if let m, m.stringValue == nil { throw .invalidArgument("invalid model: expected a string") }
+            write(&body, "model", m)
+        }
+        for key in traits.commonFields where changed(a[key], b[key]) {
+            let v = a.value(key)
+            if let v, let kind = commonFieldKinds[key], !v.matches(kind) {
+                throw .invalidArgument("invalid \(key): expected \(kind.phrase)")
+            }
+            write(&body, key, v)
+        }
+        // api_specific: absent deletes every provider-specific key; otherwise write changed members.
+        let baseApi = b["api_specific"]?.objectValue ?? JSONObject()
+        if let annotatedApi = a.value("api_specific")?.objectValue {
+            for (annotationKey, bodyKey) in traits.apiKeys
+            where changed(annotatedApi[annotationKey], baseApi[annotationKey]) {
+                write(&body, bodyKey, annotatedApi.value(annotationKey))
+            }
+        } else {
+            for (_, bodyKey) in traits.apiKeys { body.removeValue(forKey: bodyKey) }
+        }
+        // extra: delete keys dropped from the annotation, set new or changed ones.
+        b.forEach { k, _ in
+            if !annotatedModelKeys.contains(k), !a.contains(k) { body.removeValue(forKey: k) }
+        }
+        a.forEach { k, v in
+            if !annotatedModelKeys.contains(k), b[k] != v { body[k] = v }
+        }
+    }
+
+    /// Rebuilds an item array when the annotation changed it; returns nil when nothing changed.
+    static func mergedArray(
+        annotated: JSON?, baseline: JSON?, original: JSON?, what: String, fresh: FreshEncoder
+    ) throws(RelayError) -> JSON?? {
+        let a = annotated?.nonNull
+        let b = baseline?.nonNull
+        guard let a else { return b == nil ? .none : .some(nil) }
+        guard case .array(let items) = a else { throw .invalidArgument("invalid \(what): expected an array") }
+        guard case .array(let baseItems)? = b else {
+            return .some(.array(try ItemMerge.merge(annotated: items, baseline: [], originals: nil, fresh: fresh)))
+        }
+        guard
+            let merged = try ItemMerge.mergeIfChanged(
+                annotated: items, baseline: baseItems, originals: original?.arrayValue, fresh: fresh)
+        else { return .none }
+        return .some(.array(merged))
+    }
+}
+
+// MARK: - Tool definitions
+
+/// The pieces of a function tool definition in the annotated model (section 6.3).
+struct FunctionToolParts {
+    var name: String
+    var description: JSON?
+    var parameters: JSON?
+    var strict: JSON?
+    /// Members of `function` besides the four modeled ones.
+    var functionExtras: JSONObject
+    /// Members of the wrapper besides `type` and `function`.
+    var wrapperExtras: JSONObject
+
+    /// The annotated `{"type":"function","function":{…}, …}` form.
+    var annotation: JSON {
+        var f = JSONObject(minimumCapacity: 4 + functionExtras.count)
+        f["name"] = .string(name)
+        if let description { f["description"] = description }
+        if let parameters { f["parameters"] = parameters }
+        if let strict { f["strict"] = strict }
+        functionExtras.forEach { k, v in f[k] = v }
+        var o = JSONObject(minimumCapacity: 2 + wrapperExtras.count)
+        o["type"] = "function"
+        o["function"] = .object(f)
+        wrapperExtras.forEach { k, v in o[k] = v }
+        return .object(o)
+    }
+
+    /// Reads an annotated tool; nil when it is provider-native, an error when it is malformed.
+    static func fromAnnotation(_ tool: JSON) throws(RelayError) -> FunctionToolParts? {
+        guard case .object(let o) = tool else { throw .invalidArgument("invalid tools: tool must be an object") }
+        let type = o["type"]?.stringValue
+        if type == "provider_native" { return nil }
+        guard type == "function" else { throw .invalidArgument("invalid tools: unknown tool type") }
+        guard case .object(let f)? = o["function"], case .string(let name)? = f["name"] else {
+            throw .invalidArgument("invalid tools: function tool is missing function.name")
+        }
+        var fx = JSONObject()
+        f.forEach { k, v in
+            if k != "name", k != "description", k != "parameters", k != "strict" { fx[k] = v }
+        }
+        var wx = JSONObject()
+        o.forEach { k, v in
+            if k != "type", k != "function" { wx[k] = v }
+        }
+        return FunctionToolParts(
+            name: name, description: f.value("description"), parameters: f.value("parameters"),
+            strict: f.value("strict"), functionExtras: fx, wrapperExtras: wx)
+    }
+}
+
+// MARK: - Tool choice
+
+/// The annotated tool choice forms.
+enum AnnotatedToolChoice {
+    case mode(String)
+    case function(String)
+    case native(JSON)
+
+    /// Reads an annotated tool choice for `surface`.
+    static func parse(_ v: JSON, for surface: CodecSurface) throws(RelayError) -> AnnotatedToolChoice {
+        switch v {
+        case .string(let s):
+            guard s == "auto" || s == "none" || s == "required" else {
+                throw .invalidArgument("invalid tool_choice: unknown mode \(s)")
+            }
+            return .mode(s)
+        case .object(let o):
+            if o["type"]?.stringValue == "function", case .string(let n)? = o["function"]?["name"] {
+                return .function(n)
+            }
+            if o["kind"] != nil, o["provider"] != nil {
+                return .native(try nativeValue(o, what: "tool_choice", for: surface))
+            }
+            throw .invalidArgument("invalid tool_choice: unrecognised object")
+        default:
+            throw .invalidArgument("invalid tool_choice: expected a string or an object")
+        }
+    }
+
+    /// The annotation of a specific function choice.
+    static func functionAnnotation(_ name: String) -> JSON {
+        ["type": "function", "function": ["name": .string(name)]]
+    }
+}

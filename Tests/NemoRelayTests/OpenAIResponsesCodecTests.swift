@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: Apache-2.0
+import Testing
+
+@testable import NemoRelay
+
+@Suite struct OpenAIResponsesCodecTests {
+    let codec = OpenAIResponsesCodec()
+
+    @Test func goldenVectors() throws {
+        let (count, failures) = try VectorSupport.runFile(
+            "openai_responses.json", label: "openai_responses", codec: codec)
+        #expect(count == 46)
+        #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
+    }
+
+    @Test func roundTripOfEveryVectorInput() throws {
+        let failures = try VectorSupport.roundTripFailures("openai_responses.json", codec: codec)
+        #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
+    }
+
+    func reencode(_ text: String, _ edit: (inout JSONObject) throws -> Void) throws -> JSON {
+        let original = LLMRequest(content: try JSON.parse(text))
+        var annotated = try #require(codec.decode(original).objectValue)
+        try edit(&annotated)
+        return try codec.encode(.object(annotated), original: original).content
+    }
+
+    @Test func editedToolCallIsPatchedAndKeepsItsStatus() throws {
+        let body = #"""
+            {"model":"m","input":[{"role":"user","content":"hi"},
+              {"type":"function_call","id":"fc_1","call_id":"c1","name":"f","arguments":"{\"a\":1}",
+               "status":"completed"}]}
+            """#
+        let out = try reencode(body) { a in
+            var msgs = a["messages"]?.arrayValue ?? []
+            var call = msgs[1].objectValue ?? JSONObject()
+            call["arguments"] = ["a": "[REDACTED]"]
+            msgs[1] = .object(call)
+            a["messages"] = .array(msgs)
+        }
+        #expect(
+            out["input"]?.arrayValue?.last == [
+                "type": "function_call", "id": "fc_1", "call_id": "c1", "name": "f",
+                "arguments": #"{"a":"[REDACTED]"}"#,
+                "status": "completed",
+            ])
+    }
+
+    @Test func unexpressibleFieldsAreRejected() throws {
+        let body = #"{"model":"m","input":"hi"}"#
+        #expect(throws: RelayError.self) { _ = try reencode(body) { a in a["params"] = ["stop": ["x"]] } }
+        #expect(throws: RelayError.self) {
+            _ = try reencode(body) { a in a["instructions"] = [["type": "text", "text": "x"]] }
+        }
+        #expect(throws: RelayError.self) {
+            _ = try reencode(body) { a in
+                a["messages"] = [["role": "tool", "tool_call_id": "c", "content": "chat-only"]]
+            }
+        }
+    }
+
+    @Test func freshAssistantTextIsOutputText() throws {
+        let out = try reencode(#"{"model":"m","input":[{"role":"user","content":"hi"}]}"#) { a in
+            var msgs = a["messages"]?.arrayValue ?? []
+            msgs.append(["role": "assistant", "content": [["type": "text", "text": "hello"]]])
+            a["messages"] = .array(msgs)
+        }
+        #expect(
+            out["input"]?.arrayValue?.last == [
+                "type": "message", "role": "assistant", "content": [["type": "output_text", "text": "hello"]],
+            ])
+    }
+}

@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: Apache-2.0
+// Codec micro-benchmark: µs per decode, encode (unchanged and with one edit) and decode_response of a
+// realistic 20-message request with 3 tools, for each built-in codec.
+// Run: swift run -c release --scratch-path .build-codec CodecBench
+
+import NemoRelay
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Monotonic time in nanoseconds.
+func nowNanos() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}
+
+/// Keeps results observable so the optimizer cannot drop the measured work.
+nonisolated(unsafe) var sink = 0
+
+func consume(_ v: JSON) {
+    if case .object(let o) = v { sink &+= o.count } else { sink &+= 1 }
+}
+
+/// Runs `body` in `rounds` rounds of at least `minSeconds` each (after a warm-up) and returns the best
+/// round's µs per call (the machine is shared, so the minimum is the least noisy estimate).
+func measure(rounds: Int = 5, minSeconds: Double = 0.15, _ body: () throws -> Void) rethrows -> Double {
+    for _ in 0..<200 { try body() }
+    var best = Double.infinity
+    for _ in 0..<rounds {
+        var iterations = 0
+        let start = nowNanos()
+        var elapsed: UInt64 = 0
+        repeat {
+            for _ in 0..<100 { try body() }
+            iterations += 100
+            elapsed = nowNanos() - start
+        } while Double(elapsed) < minSeconds * 1e9
+        best = min(best, Double(elapsed) / 1e3 / Double(iterations))
+    }
+    return best
+}
+
+let sentence = "The quick brown fox jumps over the lazy dog while the assistant reasons about the weather. "
+func text(_ i: Int) -> String { "Turn \(i): " + String(repeating: sentence, count: 2) }
+
+let weatherSchema: JSON = [
+    "type": "object",
+    "properties": [
+        "city": ["type": "string", "description": "City name"], "unit": ["type": "string", "enum": ["c", "f"]],
+    ],
+    "required": ["city"], "additionalProperties": false,
+]
+let toolSpecs: [(String, String, JSON)] = [
+    ("get_weather", "Get the current weather for a city", weatherSchema),
+    (
+        "get_time", "Get the local time in a time zone",
+        ["type": "object", "properties": ["tz": ["type": "string"]], "required": ["tz"]]
+    ),
+    (
+        "search_docs", "Search the internal documentation",
+        [
+            "type": "object", "properties": ["query": ["type": "string"], "limit": ["type": "integer"]],
+            "required": ["query"],
+        ]
+    ),
+]
+
+func chatRequest() -> JSON {
+    var messages: [JSON] = [["role": "system", "content": "You are a helpful assistant. Use tools when needed."]]
+    var i = 1
+    while messages.count < 20 {
+        messages.append(["role": "user", "content": .string(text(i))])
+        if i % 3 == 0, messages.count <= 17 {
+            let id = JSON.string("call_\(i)")
+            messages.append([
+                "role": "assistant", "content": .null,
+                "tool_calls": [
+                    [
+                        "id": id, "type": "function",
+                        "function": ["name": "get_weather", "arguments": #"{"city":"Paris"}"#],
+                    ]
+                ],
+            ])
+            messages.append(["role": "tool", "tool_call_id": id, "content": #"{"temp_c":18,"sky":"cloudy"}"#])
+        }
+        messages.append(["role": "assistant", "content": .string(text(i + 100))])
+        i += 1
+    }
+    let tools: [JSON] = toolSpecs.map { name, desc, schema in
+        ["type": "function", "function": ["name": .string(name), "description": .string(desc), "parameters": schema]]
+    }
+    return [
+        "model": "gpt-4o", "messages": .array(Array(messages.prefix(20))), "tools": .array(tools),
+        "tool_choice": "auto", "temperature": 0.2, "max_completion_tokens": 1024, "stream": false,
+        "user": "bench-user", "seed": 7,
+    ]
+}
+
+func responsesRequest() -> JSON {
+    var items: [JSON] = [["role": "developer", "content": "Use tools when needed."]]
+    var i = 1
+    while items.count < 20 {
+        items.append(["role": "user", "content": [["type": "input_text", "text": .string(text(i))]]])
+        if i % 3 == 0, items.count <= 17 {
+            let id = JSON.string("call_\(i)")
+            items.append([
+                "type": "function_call", "call_id": id, "name": "get_weather",
+                "arguments": #"{"city":"Paris"}"#,
+            ])
+            items.append(["type": "function_call_output", "call_id": id, "output": #"{"temp_c":18}"#])
+        }
+        items.append([
+            "type": "message", "role": "assistant",
+            "content": [["type": "output_text", "text": .string(text(i + 100)), "annotations": []]],
+        ])
+        i += 1
+    }
+    let tools: [JSON] = toolSpecs.map { name, desc, schema in
+        [
+            "type": "function", "name": .string(name), "description": .string(desc), "parameters": schema,
+            "strict": false,
+        ]
+    }
+    return [
+        "model": "gpt-5", "instructions": "You are a helpful assistant.", "input": .array(Array(items.prefix(20))),
+        "tools": .array(tools), "tool_choice": "auto", "temperature": 0.2, "max_output_tokens": 1024, "store": false,
+        "text": ["verbosity": "low"],
+    ]
+}
+
+func anthropicRequest() -> JSON {
+    var messages: [JSON] = []
+    var i = 1
+    while messages.count < 20 {
+        messages.append(["role": "user", "content": .string(text(i))])
+        if i % 3 == 0, messages.count <= 17 {
+            let id = JSON.string("toolu_\(i)")
+            messages.append([
+                "role": "assistant",
+                "content": [
+                    ["type": "text", "text": "Let me check."],
+                    ["type": "tool_use", "id": id, "name": "get_weather", "input": ["city": "Paris"]],
+                ],
+            ])
+            messages.append([
+                "role": "user", "content": [["type": "tool_result", "tool_use_id": id, "content": "18C"]],
+            ])
+        }
+        messages.append(["role": "assistant", "content": [["type": "text", "text": .string(text(i + 100))]]])
+        i += 1
+    }
+    var tools: [JSON] = toolSpecs.map { name, desc, schema in
+        ["name": .string(name), "description": .string(desc), "input_schema": schema]
+    }
+    tools[2] = [
+        "name": "search_docs", "description": "Search the internal documentation",
+        "input_schema": toolSpecs[2].2, "cache_control": ["type": "ephemeral"],
+    ]
+    return [
+        "model": "claude-sonnet-4-20250514", "max_tokens": 1024,
+        "system": [["type": "text", "text": "You are a helpful assistant.", "cache_control": ["type": "ephemeral"]]],
+        "messages": .array(Array(messages.prefix(20))), "tools": .array(tools), "tool_choice": ["type": "auto"],
+        "temperature": 0.2, "top_k": 40,
+    ]
+}
+
+let chatResponse: JSON = [
+    "id": "chatcmpl-1", "object": "chat.completion", "created": 1_735_689_600, "model": "gpt-4o-2024-08-06",
+    "choices": [
+        [
+            "index": 0, "finish_reason": "tool_calls", "logprobs": .null,
+            "message": [
+                "role": "assistant", "content": .string(text(1)),
+                "tool_calls": [
+                    [
+                        "id": "call_x", "type": "function",
+                        "function": ["name": "get_weather", "arguments": #"{"city":"Rome"}"#],
+                    ]
+                ],
+            ],
+        ]
+    ],
+    "usage": [
+        "prompt_tokens": 1200, "completion_tokens": 80, "total_tokens": 1280,
+        "prompt_tokens_details": ["cached_tokens": 1024],
+    ],
+    "system_fingerprint": "fp_1",
+]
+let responsesResponse: JSON = [
+    "id": "resp_1", "object": "response", "status": "completed", "model": "gpt-5",
+    "output": [
+        ["type": "reasoning", "id": "rs_1", "summary": []],
+        [
+            "type": "message", "id": "msg_1", "role": "assistant", "status": "completed",
+            "content": [["type": "output_text", "text": .string(text(2)), "annotations": []]],
+        ],
+        [
+            "type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "get_time",
+            "arguments": #"{"tz":"UTC"}"#,
+        ],
+    ],
+    "usage": [
+        "input_tokens": 1200, "input_tokens_details": ["cached_tokens": 1024], "output_tokens": 80,
+        "output_tokens_details": ["reasoning_tokens": 32], "total_tokens": 1280,
+    ],
+]
+let anthropicResponse: JSON = [
+    "id": "msg_1", "type": "message", "role": "assistant", "model": "claude-sonnet-4-20250514",
+    "content": [
+        ["type": "text", "text": .string(text(3))],
+        ["type": "tool_use", "id": "toolu_9", "name": "get_weather", "input": ["city": "Oslo"]],
+    ],
+    "stop_reason": "tool_use", "stop_sequence": .null,
+    "usage": ["input_tokens": 1200, "output_tokens": 80, "cache_read_input_tokens": 1024],
+]
+
+let cases: [(any SynchronousLLMCodec, JSON, JSON)] = [
+    (OpenAIChatCodec(), chatRequest(), chatResponse),
+    (OpenAIResponsesCodec(), responsesRequest(), responsesResponse),
+    (AnthropicMessagesCodec(), anthropicRequest(), anthropicResponse),
+]
+
+print("codec                decode µs  encode µs  encode+edit µs  decode_response µs  (body bytes)")
+for (codec, body, response) in cases {
+    let request = LLMRequest(headers: ["content-type": "application/json"], content: body)
+    do {
+        let annotated = try codec.decode(request)
+        // One edit: rewrite the text of the last user message (patched onto its original JSON).
+        guard case .object(var edited) = annotated, case .array(var msgs)? = edited["messages"],
+            let last = msgs.lastIndex(where: { $0["role"] == "user" }), case .object(var m) = msgs[last]
+        else {
+            print("\(codec.id): unexpected annotation shape")
+            continue
+        }
+        m["content"] = "Edited: what is the weather in Oslo?"
+        msgs[last] = .object(m)
+        edited["messages"] = .array(msgs)
+        let editedJSON = JSON.object(edited)
+        let unchanged = try codec.encode(annotated, original: request).content
+        if unchanged != body { print("\(codec.id): unchanged encode differs from the input") }
+
+        let dec = try measure { consume(try codec.decode(request)) }
+        let enc = try measure { consume(try codec.encode(annotated, original: request).content) }
+        let encEdit = try measure { consume(try codec.encode(editedJSON, original: request).content) }
+        let resp = try measure { consume(try codec.decodeResponse(response)) }
+        func col(_ v: Double, _ w: Int) -> String {
+            let s = String(Double(Int(v * 100)) / 100)
+            return String(repeating: " ", count: max(0, w - s.count)) + s
+        }
+        let name = codec.id + String(repeating: " ", count: max(0, 19 - codec.id.count))
+        print(
+            "\(name) \(col(dec, 10)) \(col(enc, 10)) \(col(encEdit, 15)) \(col(resp, 19))  (\(body.serialized().count))"
+        )
+    } catch {
+        print("\(codec.id): failed: \(error)")
+    }
+}
+if sink == 42 { print("") }
