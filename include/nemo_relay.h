@@ -54,14 +54,14 @@ extern "C" {
 /* ------------------------------------------------------------------------------------------ */
 
 #define NEMO_RELAY_VERSION_MAJOR 0
-#define NEMO_RELAY_VERSION_MINOR 1
+#define NEMO_RELAY_VERSION_MINOR 2
 #define NEMO_RELAY_VERSION_PATCH 0
 /** M*1000000 + m*1000 + p. */
-#define NEMO_RELAY_VERSION_NUMBER 1000
-#define NEMO_RELAY_VERSION_STRING "0.1.0"
+#define NEMO_RELAY_VERSION_NUMBER 2000
+#define NEMO_RELAY_VERSION_STRING "0.2.0"
 
 /**
- * @brief The library's version string, e.g. "0.1.0".
+ * @brief The library's version string, e.g. "0.2.0".
  * @return A static string.
  * Ownership: returned borrowed; static, never freed.
  */
@@ -812,6 +812,117 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_flush(nemo_relay_runtime_t *rt, in
  * Ownership: borrowed.
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_dropped_events(uint64_t *out, nemo_relay_runtime_t *rt);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Codecs                                                                                      */
+/* ------------------------------------------------------------------------------------------ */
+
+/**
+ * @brief Returns a built-in provider codec: "openai_chat", "openai_responses" or "anthropic_messages".
+ * @param out Receives the codec.
+ * @param id The codec id (NUL-terminated).
+ * @return NEMO_RELAY_OK, NEMO_RELAY_E_NOT_FOUND (unknown id), NEMO_RELAY_E_INVALID_ARGUMENT.
+ * Ownership: `*out` returned owned (nemo_relay_codec_free); `id` borrowed.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_codec_builtin(nemo_relay_codec_t **out, const char *id);
+
+#define NEMO_RELAY_CODEC_CALLBACKS_VERSION 1
+
+/**
+ * The methods of a custom codec, each a callback of the one completion protocol:
+ * - `decode`: in `{"headers", "content"}`; out the annotated request.
+ * - `encode`: in `{"annotated": ..., "original": {"headers", "content"}}`; out `{"headers", "content"}`.
+ * - `decode_response`: in the provider response; out the annotated response.
+ * A method left with a NULL `fn` makes that operation fail with NEMO_RELAY_E_INVALID_ARGUMENT.
+ * A failing decode or encode is reported as `internal error: Codec decode() failed: <type>: <message>`
+ * (likewise encode()); a failing decode_response in a managed call only omits the annotation.
+ */
+typedef struct nemo_relay_codec_callbacks_t {
+    uint32_t version;                      /**< NEMO_RELAY_CODEC_CALLBACKS_VERSION */
+    nemo_relay_callback_t decode;
+    nemo_relay_callback_t encode;
+    nemo_relay_callback_t decode_response;
+} nemo_relay_codec_callbacks_t;
+
+/**
+ * @brief Creates a custom codec from callbacks; usable wherever a built-in codec is.
+ * @param out Receives the codec.
+ * @param id A name for the codec (its identity kind is "opaque").
+ * @param callbacks The three methods.
+ * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT, NEMO_RELAY_E_VERSION. On failure every
+ *         non-NULL user_data_free runs at once.
+ * Ownership: `*out` returned owned (nemo_relay_codec_free); callbacks copied; the library owns their
+ *            user data and frees it when the codec and every call using it are gone.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_codec_new(nemo_relay_codec_t **out, const char *id,
+                                                        const nemo_relay_codec_callbacks_t *callbacks);
+
+/**
+ * @brief Releases a codec handle. NULL is ignored. Calls already using the codec keep it alive.
+ * @param codec The codec.
+ * Ownership: takes ownership of `codec`.
+ */
+NEMO_RELAY_API void nemo_relay_codec_free(nemo_relay_codec_t *codec);
+
+/**
+ * @brief Decodes a request `{"headers", "content"}` into an annotated request, without a managed call.
+ * @param out Receives the annotated request JSON.
+ * @param out_len Receives its length.
+ * @param codec The codec.
+ * @param request The request JSON.
+ * @param request_len Its length.
+ * @return NEMO_RELAY_OK; the codec's error (NEMO_RELAY_E_INVALID_ARGUMENT, NEMO_RELAY_E_INTERNAL);
+ *         NEMO_RELAY_E_INVALID_JSON; NEMO_RELAY_E_MISUSE.
+ * Ownership: `*out` returned owned (nemo_relay_free); inputs borrowed.
+ * Thread: a custom codec method that answers later is waited for on the calling thread.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_codec_decode(char **out, size_t *out_len, const nemo_relay_codec_t *codec,
+                                                           const char *request, size_t request_len);
+
+/**
+ * @brief Writes an annotated request back onto `original`, keeping every field the annotation does not model.
+ * @param out Receives the encoded request `{"headers", "content"}` (the original headers).
+ * @param out_len Receives its length.
+ * @param codec The codec.
+ * @param annotated The annotated request JSON.
+ * @param annotated_len Its length.
+ * @param original The original request `{"headers", "content"}`.
+ * @param original_len Its length.
+ * @return As nemo_relay_codec_decode.
+ * Ownership: `*out` returned owned (nemo_relay_free); inputs borrowed.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_codec_encode(char **out, size_t *out_len, const nemo_relay_codec_t *codec,
+                                                           const char *annotated, size_t annotated_len,
+                                                           const char *original, size_t original_len);
+
+/**
+ * @brief Decodes a provider response into an annotated response.
+ * @param out Receives the annotated response JSON.
+ * @param out_len Receives its length.
+ * @param codec The codec.
+ * @param response The provider response JSON.
+ * @param response_len Its length.
+ * @return As nemo_relay_codec_decode (decode failures are NEMO_RELAY_E_INTERNAL:
+ *         `internal error: <Surface> response decode: ...`).
+ * Ownership: `*out` returned owned (nemo_relay_free); inputs borrowed.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_codec_decode_response(char **out, size_t *out_len,
+                                                                    const nemo_relay_codec_t *codec,
+                                                                    const char *response, size_t response_len);
+
+/**
+ * @brief Summarizes one streaming chunk as the `data` of an `llm.chunk` mark (provider, event type,
+ *        indices, finish reasons, normalized usage).
+ * @param out Receives the summary JSON.
+ * @param out_len Receives its length.
+ * @param chunk The chunk JSON.
+ * @param chunk_len Its length.
+ * @param chunk_index The 0-based index written as `chunk_index`.
+ * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_JSON, NEMO_RELAY_E_INVALID_ARGUMENT.
+ * Ownership: `*out` returned owned (nemo_relay_free); inputs borrowed.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_chunk_summary(char **out, size_t *out_len, const char *chunk,
+                                                            size_t chunk_len, uint64_t chunk_index);
 
 #ifdef __cplusplus
 }

@@ -12,7 +12,7 @@ public typealias CString = UnsafePointer<CChar>
 public typealias OutString = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
 public typealias OutHandle = UnsafeMutablePointer<OpaquePointer?>
 
-private let versionString: UnsafeMutablePointer<CChar> = strdup("0.1.0")!
+private let versionString: UnsafeMutablePointer<CChar> = strdup(NEMO_RELAY_VERSION_STRING)!
 
 // MARK: - Versions, errors, memory
 
@@ -20,7 +20,7 @@ private let versionString: UnsafeMutablePointer<CChar> = strdup("0.1.0")!
 public func nemo_relay_version() -> CString { CString(versionString) }
 
 @_cdecl("nemo_relay_version_number")
-public func nemo_relay_version_number() -> Int32 { 1000 }
+public func nemo_relay_version_number() -> Int32 { Int32(NEMO_RELAY_VERSION_NUMBER) }
 
 private let statusNames: [Int32: UnsafeMutablePointer<CChar>] = {
     let names: [(Int32, String)] = [

@@ -26,8 +26,8 @@ import Glibc
         #expect(sym != nil)
         #expect(dlsym(handle, "nemo_relay_scope_begin") != nil)
         #expect(dlsym(handle, "nemo_relay_internal_nonexistent") == nil)
-        if let sym { #expect(String(cString: unsafeBitCast(sym, to: VersionFn.self)()) == "0.1.0") }
-        #expect(String(cString: CNemoRelay.nemo_relay_version()) == "0.1.0")
+        if let sym { #expect(String(cString: unsafeBitCast(sym, to: VersionFn.self)()) == NEMO_RELAY_VERSION_STRING) }
+        #expect(String(cString: CNemoRelay.nemo_relay_version()) == NEMO_RELAY_VERSION_STRING)
         #expect(CNemoRelay.nemo_relay_version_number() == NEMO_RELAY_VERSION_NUMBER)
     }
 

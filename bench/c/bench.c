@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Prints ns per operation for the hot paths of the C ABI. Numbers, not assertions. */
+#include "nemo_relay.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+#define S(lit) lit, (sizeof lit - 1)
+#define REPORT(label, n, t0) printf("%-48s %10.0f ns/op\n", label, (now_ns() - (t0)) / (double)(n))
+
+static nemo_relay_status_t provider(nemo_relay_token_t *t, const char *json, size_t len, void *ud) {
+    (void)json; (void)len; (void)ud;
+    return nemo_relay_complete(t, NEMO_RELAY_OK, S("{\"id\":\"r\",\"choices\":[]}"));
+}
+
+static nemo_relay_status_t pass_intercept(nemo_relay_token_t *t, const char *json, size_t len, void *ud) {
+    (void)ud;
+    /* a request intercept that returns its input unchanged: {"request": ...} is a valid outcome */
+    return nemo_relay_complete(t, NEMO_RELAY_OK, json, len);
+}
+
+static void on_done(nemo_relay_status_t status, const char *json, size_t len, void *ud) {
+    (void)json; (void)len;
+    if (status != NEMO_RELAY_OK) { fprintf(stderr, "call failed: %d\n", status); exit(1); }
+    ++*(long *)ud;
+}
+
+static volatile long delivered;
+static void sink(const char *json, size_t len, void *ud) { (void)json; (void)len; (void)ud; delivered++; }
+
+static const char request[] = "{\"headers\":{\"authorization\":\"Bearer x\"},\"content\":{\"model\":\"gpt-4o\","
+                              "\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]}}";
+
+static void bench_execute(nemo_relay_runtime_t *rt, nemo_relay_stack_t *st, const char *label, long n) {
+    long ok = 0;
+    nemo_relay_callback_t p = {provider, NULL, NULL};
+    nemo_relay_done_t d = {on_done, &ok, NULL};
+    double t0 = now_ns();
+    for (long i = 0; i < n; i++) nemo_relay_llm_execute(NULL, rt, st, "openai", S(request), NULL, &p, &d);
+    REPORT(label, n, t0);
+    if (ok != n) { fprintf(stderr, "only %ld of %ld calls succeeded\n", ok, n); exit(1); }
+}
+
+int main(int argc, char **argv) {
+    long n = argc > 1 ? atol(argv[1]) : 200000;
+    nemo_relay_runtime_t *rt;
+    nemo_relay_stack_t *st;
+    nemo_relay_runtime_new(&rt, NULL);
+    nemo_relay_stack_new(&st, NULL);
+    printf("NemoRelay %s, %ld iterations per row\n", nemo_relay_version(), n);
+
+    double t0 = now_ns();
+    for (long i = 0; i < n; i++) {
+        nemo_relay_scope_t *s;
+        nemo_relay_scope_begin(&s, rt, st, "step", NEMO_RELAY_SCOPE_FUNCTION, NULL);
+        nemo_relay_scope_end(rt, st, s, NULL);
+        nemo_relay_scope_free(s);
+    }
+    REPORT("scope begin+end+free (no subscriber)", n, t0);
+
+    t0 = now_ns();
+    for (long i = 0; i < n; i++) nemo_relay_mark(rt, st, "tick", NULL);
+    REPORT("mark (no subscriber)", n, t0);
+
+    t0 = now_ns();
+    for (long i = 0; i < n; i++) {
+        nemo_relay_scope_t *h;
+        nemo_relay_llm_call(&h, rt, st, "openai", S(request), NULL);
+        nemo_relay_llm_call_end(rt, st, h, S("{\"ok\":true}"), NULL);
+        nemo_relay_scope_free(h);
+    }
+    REPORT("manual llm_call+llm_call_end (no subscriber)", n, t0);
+
+    bench_execute(rt, st, "managed llm_execute, no middleware", n);
+
+    nemo_relay_callback_t ic = {pass_intercept, NULL, NULL};
+    nemo_relay_register(rt, NULL, NEMO_RELAY_LLM_REQUEST_INTERCEPT, "pass", 0, 0, &ic);
+    bench_execute(rt, st, "managed llm_execute, one request intercept", n);
+    bool removed;
+    nemo_relay_deregister(&removed, rt, NULL, NEMO_RELAY_LLM_REQUEST_INTERCEPT, "pass");
+
+    nemo_relay_subscriber_register(rt, NULL, "sink", sink, NULL, NULL);
+    t0 = now_ns();
+    for (long i = 0; i < n; i++) {
+        nemo_relay_scope_t *s;
+        nemo_relay_scope_begin(&s, rt, st, "step", NEMO_RELAY_SCOPE_FUNCTION, NULL);
+        nemo_relay_scope_end(rt, st, s, NULL);
+        nemo_relay_scope_free(s);
+    }
+    REPORT("scope begin+end+free (one subscriber)", n, t0);
+    t0 = now_ns();
+    for (long i = 0; i < n; i++) nemo_relay_mark(rt, st, "tick", NULL);
+    REPORT("mark (one subscriber)", n, t0);
+    nemo_relay_flush(rt, -1);
+    bench_execute(rt, st, "managed llm_execute, one subscriber", n);
+    t0 = now_ns();
+    nemo_relay_flush(rt, -1);
+    printf("%-48s %10.1f ms (%ld events delivered)\n", "flush after the last row", (now_ns() - t0) / 1e6, delivered);
+    uint64_t dropped = 0;
+    nemo_relay_dropped_events(&dropped, rt);
+    printf("%-48s %10llu\n", "events dropped (queue full)", (unsigned long long)dropped);
+
+    nemo_relay_stack_free(st);
+    nemo_relay_runtime_free(rt);
+    return 0;
+}
