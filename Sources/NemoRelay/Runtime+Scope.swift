@@ -78,10 +78,7 @@ extension Runtime {
             handle.hasLocals.store(false, ordering: .releasing)
             return l
         }
-        for l in lanes {
-            l.close()
-            localLaneCount.subtract(1, ordering: .relaxed)
-        }
+        retireScopeLanes(lanes)
     }
 
     /// Queues a mark under `parent` (or the current top).

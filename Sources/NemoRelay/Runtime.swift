@@ -34,6 +34,8 @@ public final class Runtime: @unchecked Sendable {
     /// Scope-local subscriber lanes alive anywhere (fast check for the no-subscriber path).
     let localLaneCount = Atomic<Int>(0)
     private var closedLanes: [SubscriberLane] = []
+    /// Scope-local lanes still open, so `flush` and `droppedEvents` see them too.
+    private var scopeLanes: [SubscriberLane] = []
     let subscriberOptions: SubscriberOptions
     private let droppedClosed = Atomic<UInt64>(0)
 
@@ -90,14 +92,17 @@ public final class Runtime: @unchecked Sendable {
 
     /// Registers a subscriber owned by `scope`: it sees events queued while the scope is on the stack.
     public func registerSubscriber(scope: ScopeHandle, name: String, _ fn: @escaping Subscriber) throws(RelayError) {
+        var lane: SubscriberLane?
         try scope.lock.withLock { () throws(RelayError) in
             if scope.popped_ { throw .notFound("scope \(scope.uuid) not found") }
             if scope.localLanes_.contains(where: { $0.name == name }) {
                 throw .alreadyExists("\(name) subscriber already exists")
             }
-            scope.localLanes_.append(SubscriberLane(name: name, options: subscriberOptions, fn: fn))
+            lane = SubscriberLane(name: name, options: subscriberOptions, fn: fn)
+            scope.localLanes_.append(lane!)
             scope.hasLocals.store(true, ordering: .releasing)
         }
+        lanesLock.withLock { scopeLanes.append(lane!) }
         localLaneCount.add(1, ordering: .relaxed)
     }
 
@@ -109,10 +114,19 @@ public final class Runtime: @unchecked Sendable {
             return scope.localLanes_.remove(at: i)
         }
         guard let lane else { return false }
-        lane.close()
-        lanesLock.withLock { closedLanes.append(lane) }
-        localLaneCount.subtract(1, ordering: .relaxed)
+        retireScopeLanes([lane])
         return true
+    }
+
+    /// Closes scope-local lanes (deregistered, or their scope ended); `flush` still waits for them.
+    func retireScopeLanes(_ retired: [SubscriberLane]) {
+        guard !retired.isEmpty else { return }
+        for l in retired { l.close() }
+        lanesLock.withLock {
+            scopeLanes.removeAll { l in retired.contains { $0 === l } }
+            closedLanes.append(contentsOf: retired)
+        }
+        localLaneCount.subtract(retired.count, ordering: .relaxed)
     }
 
     /// Events dropped because a subscriber's queue was full, summed over all subscribers.
@@ -120,6 +134,7 @@ public final class Runtime: @unchecked Sendable {
         lanesLock.withLock {
             var n = droppedClosed.load(ordering: .relaxed)
             for l in lanes { n &+= l.dropped }
+            for l in scopeLanes { n &+= l.dropped }
             for l in closedLanes { n &+= l.dropped }
             return n
         }
@@ -143,7 +158,7 @@ public final class Runtime: @unchecked Sendable {
                     return true
                 }()
             }
-            return (lanes + closedLanes).map { ($0, $0.enqueuedCount) }
+            return (lanes + scopeLanes + closedLanes).map { ($0, $0.enqueuedCount) }
         }
         var ok = true
         for (l, t) in targets where !l.wait(until: t, deadline: deadline) { ok = false }
