@@ -172,11 +172,14 @@ struct JSONParser {
         while pos < b.count {
             let c = b[pos]
             if c == UInt8(ascii: "\"") {
-                pos += 1
-                let s = scratch
-                return try s.withUnsafeBufferPointer { buf throws(JSONParseError) in
-                    try validatedString(buf, base: start)
+                // Validate the raw input bytes, not the unescaped ones, so the offset points into the
+                // input. Escapes are ASCII and decode to whole, valid sequences, so the unescaped
+                // text is valid exactly when the raw bytes are.
+                if let bad = firstInvalidUTF8(UnsafeBufferPointer(rebasing: b[start..<pos])) {
+                    throw error("invalid UTF-8 in string", at: start + bad)
                 }
+                pos += 1
+                return String(decoding: scratch, as: UTF8.self)
             }
             if c < 0x20 { throw error("control character in string") }
             if c != UInt8(ascii: "\\") {

@@ -135,8 +135,11 @@ final class LLMExecution: @unchecked Sendable {
         handle = h
         let fresh = stack.consumeFreshness(parent: parentUUID)
         guard rt.wantsEvents(stack) else { return execute(h) }
+        // Without a request codec there is no annotation to record (1.7): one an intercept returned is
+        // only passed along the intercept chain.
         rt.buildLLMStart(
-            h, request: request, annotated: annotated, codec: p.codec, fresh: fresh, locals: locals, stack: stack
+            h, request: request, annotated: p.codec == nil ? nil : annotated, codec: p.codec, fresh: fresh,
+            locals: locals, stack: stack
         ) { [self] ev in
             rt.publish(ev, stack: stack) { [self] in
                 if !pendingMarks.isEmpty { rt.publishPendingMarks(pendingMarks, under: h, stack: stack) }

@@ -78,7 +78,7 @@ extension Runtime {
             handle.hasLocals.store(false, ordering: .releasing)
             return l
         }
-        for l in lanes { retireScopeLane(l) }
+        retireScopeLanes(lanes)
     }
 
     /// Queues a mark under `parent` (or the current top).

@@ -34,7 +34,7 @@ public final class Runtime: @unchecked Sendable {
     /// Scope-local subscriber lanes alive anywhere (fast check for the no-subscriber path).
     let localLaneCount = Atomic<Int>(0)
     private var closedLanes: [SubscriberLane] = []
-    /// Open scope-local lanes, so `flush` waits for them too.
+    /// Scope-local lanes still open, so `flush` and `droppedEvents` see them too.
     private var scopeLanes: [SubscriberLane] = []
     let subscriberOptions: SubscriberOptions
     private let droppedClosed = Atomic<UInt64>(0)
@@ -92,16 +92,17 @@ public final class Runtime: @unchecked Sendable {
 
     /// Registers a subscriber owned by `scope`: it sees events queued while the scope is on the stack.
     public func registerSubscriber(scope: ScopeHandle, name: String, _ fn: @escaping Subscriber) throws(RelayError) {
+        var lane: SubscriberLane?
         try scope.lock.withLock { () throws(RelayError) in
             if scope.popped_ { throw .notFound("scope \(scope.uuid) not found") }
             if scope.localLanes_.contains(where: { $0.name == name }) {
                 throw .alreadyExists("\(name) subscriber already exists")
             }
-            let lane = SubscriberLane(name: name, options: subscriberOptions, fn: fn)
-            scope.localLanes_.append(lane)
+            lane = SubscriberLane(name: name, options: subscriberOptions, fn: fn)
+            scope.localLanes_.append(lane!)
             scope.hasLocals.store(true, ordering: .releasing)
-            lanesLock.withLock { scopeLanes.append(lane) }
         }
+        lanesLock.withLock { scopeLanes.append(lane!) }
         localLaneCount.add(1, ordering: .relaxed)
     }
 
@@ -113,18 +114,19 @@ public final class Runtime: @unchecked Sendable {
             return scope.localLanes_.remove(at: i)
         }
         guard let lane else { return false }
-        retireScopeLane(lane)
+        retireScopeLanes([lane])
         return true
     }
 
-    /// Closes a scope-local lane; `flush` keeps waiting for what it still has to deliver.
-    func retireScopeLane(_ lane: SubscriberLane) {
-        lane.close()
+    /// Closes scope-local lanes (deregistered, or their scope ended); `flush` still waits for them.
+    func retireScopeLanes(_ retired: [SubscriberLane]) {
+        guard !retired.isEmpty else { return }
+        for l in retired { l.close() }
         lanesLock.withLock {
-            scopeLanes.removeAll { $0 === lane }
-            closedLanes.append(lane)
+            scopeLanes.removeAll { l in retired.contains { $0 === l } }
+            closedLanes.append(contentsOf: retired)
         }
-        localLaneCount.subtract(1, ordering: .relaxed)
+        localLaneCount.subtract(retired.count, ordering: .relaxed)
     }
 
     /// Events dropped because a subscriber's queue was full, summed over all subscribers.
@@ -132,8 +134,8 @@ public final class Runtime: @unchecked Sendable {
         lanesLock.withLock {
             var n = droppedClosed.load(ordering: .relaxed)
             for l in lanes { n &+= l.dropped }
-            for l in closedLanes { n &+= l.dropped }
             for l in scopeLanes { n &+= l.dropped }
+            for l in closedLanes { n &+= l.dropped }
             return n
         }
     }

@@ -36,6 +36,8 @@ final class SubscriberLane: @unchecked Sendable {
     private var delivered: UInt64 = 0
     private(set) var dropped: UInt64 = 0
     private var closed = false
+    /// Set when the delivery thread has exited (or never started): nothing more will be delivered.
+    private var exited = false
     private var sleeping = false
     private var flushWaiters = 0
 
@@ -59,7 +61,10 @@ final class SubscriberLane: @unchecked Sendable {
             pthread_detach(tid)
         } else {
             Unmanaged<SubscriberLane>.fromOpaque(arg).release()
-            lock.withLock { closed = true }
+            lock.withLock {
+                closed = true
+                exited = true
+            }
         }
     }
 
@@ -116,6 +121,7 @@ final class SubscriberLane: @unchecked Sendable {
             delivered &+= n
             if flushWaiters > 0 { progress.broadcast() }
         }
+        exited = true
         lock.unlock()
         progress.broadcast()
     }
@@ -129,7 +135,10 @@ final class SubscriberLane: @unchecked Sendable {
         defer { lock.unlock() }
         flushWaiters += 1
         defer { flushWaiters -= 1 }
+        // A closed lane still delivers what it queued (the batch in flight included), so wait for
+        // the thread to deliver rather than for the queue to look empty.
         while delivered < target {
+            if exited { return false }
             if let deadline {
                 if monotonicNanos() >= deadline { return false }
                 _ = progress.wait(lock, untilMonotonic: deadline)

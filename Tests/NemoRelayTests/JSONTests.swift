@@ -11,4 +11,223 @@ import Testing
         #expect(v["c"] == .uint(UInt64.max))
         #expect(v.jsonString() == text)
     }
+
+    // MARK: Parse errors
+
+    static let errorCases: [(String, Int, String)] = [
+        ("", 0, "unexpected end of input"),
+        ("[1,]", 3, "unexpected character"),
+        (#"{"a" 1}"#, 5, "expected ':'"),
+        (#"{"a":1,}"#, 7, "expected a string key"),
+        ("[1 2]", 3, "expected ',' or ']'"),
+        (#"{"a":1 "b":2}"#, 7, "expected ',' or '}'"),
+        ("tru", 0, "invalid literal"),
+        ("nulx", 3, "invalid literal"),
+        ("01", 1, "leading zero in number"),
+        ("1.", 2, "expected digits after '.'"),
+        ("1e+", 3, "expected digits in exponent"),
+        ("-", 1, "invalid number"),
+        ("1e400", 0, "number out of range"),
+        (#""abc"#, 0, "unterminated string"),
+        (#""a\qb""#, 3, "invalid escape"),
+        (#""\u12G4""#, 5, #"invalid hex digit in \u escape"#),
+        ("\"a\u{01}b\"", 2, "control character in string"),
+        ("[1] x", 4, "unexpected trailing characters"),
+        ("{", 1, "expected a string key"),
+        ("[", 1, "unexpected end of input"),
+    ]
+
+    @Test(arguments: errorCases)
+    func parseErrorsCarryReasonAndOffset(_ c: (String, Int, String)) {
+        #expect(throws: JSONParseError(reason: c.2, offset: c.1)) { try JSON.parse(c.0) }
+    }
+
+    @Test func parseErrorDescriptionNamesTheByte() {
+        #expect(JSONParseError(reason: "x", offset: 7).description == "x at byte 7")
+    }
+
+    // MARK: UTF-8 and surrogates
+
+    @Test func invalidUTF8IsRejectedWithItsOffset() {
+        // "ab<0xFF>" inside a string: the bad byte is at offset 3.
+        #expect(throws: JSONParseError(reason: "invalid UTF-8 in string", offset: 3)) {
+            try JSON.parse([0x22, 0x61, 0x62, 0xFF, 0x22])
+        }
+        // Overlong encoding of '/', a UTF-16 surrogate encoded in UTF-8, and a truncated sequence.
+        for bad: [UInt8] in [[0x22, 0xC0, 0xAF, 0x22], [0x22, 0xED, 0xA0, 0x80, 0x22], [0x22, 0xE2, 0x82, 0x22]] {
+            #expect(throws: JSONParseError.self) { try JSON.parse(bad) }
+        }
+        // Invalid UTF-8 after escapes (the slow path) is rejected with its offset in the input,
+        // not in the unescaped text: `"\n\n\n<0xFF>"` has the bad byte at offset 7.
+        #expect(throws: JSONParseError(reason: "invalid UTF-8 in string", offset: 7)) {
+            try JSON.parse([0x22, 0x5C, 0x6E, 0x5C, 0x6E, 0x5C, 0x6E, 0xFF, 0x22])
+        }
+        // A lead byte cut short by an escape is invalid, whatever the escape decodes to.
+        #expect(throws: JSONParseError(reason: "invalid UTF-8 in string", offset: 1)) {
+            try JSON.parse([0x22, 0xC3, 0x5C, 0x75, 0x30, 0x30, 0x61, 0x39, 0x22])  // "<C3>\u00a9"
+        }
+        // A raw byte outside a string.
+        #expect(throws: JSONParseError(reason: "unexpected character", offset: 0)) { try JSON.parse([0xFF]) }
+    }
+
+    @Test func validUTF8AndEscapesDecode() throws {
+        #expect(try JSON.parse("\"h\u{E9}llo \u{1F600}\"") == .string("h\u{E9}llo \u{1F600}"))
+        #expect(try JSON.parse(#""\u00e9\ud83d\ude00\n\t\/\"\\""#) == .string("\u{E9}\u{1F600}\n\t/\"\\"))
+    }
+
+    @Test func loneSurrogatesAreRejected() {
+        #expect(throws: JSONParseError.self) { try JSON.parse(#""\ud800""#) }
+        #expect(throws: JSONParseError.self) { try JSON.parse(#""\ud800x""#) }
+        #expect(throws: JSONParseError.self) { try JSON.parse(#""\udc00""#) }
+        #expect(throws: JSONParseError.self) { try JSON.parse(#""\ud800\u0041""#) }
+        #expect(throws: JSONParseError.self) { try JSON.parse(#""\ud800\ud800""#) }
+    }
+
+    // MARK: Nesting
+
+    @Test func nestingUpToTheLimitParses() throws {
+        let n = JSON.maxParseDepth
+        let text = String(repeating: "[", count: n) + String(repeating: "]", count: n)
+        var v = try JSON.parse(text)
+        var depth = 0
+        while case .array(let a) = v {
+            depth += 1
+            guard let f = a.first else { break }
+            v = f
+        }
+        #expect(depth == n)
+        let objs = String(repeating: #"{"a":"#, count: n) + "1" + String(repeating: "}", count: n)
+        #expect(throws: Never.self) { try JSON.parse(objs) }
+    }
+
+    @Test func nestingBeyondTheLimitFails() {
+        let n = JSON.maxParseDepth + 1
+        #expect(throws: JSONParseError(reason: "nesting too deep", offset: n - 1)) {
+            try JSON.parse(String(repeating: "[", count: n) + String(repeating: "]", count: n))
+        }
+        // Far too deep input fails cleanly instead of exhausting the stack.
+        #expect(throws: JSONParseError.self) { try JSON.parse(String(repeating: "[", count: 100_000)) }
+        #expect(throws: JSONParseError.self) {
+            try JSON.parse(String(repeating: #"{"a":"#, count: n) + "1" + String(repeating: "}", count: n))
+        }
+    }
+
+    // MARK: Numbers
+
+    @Test func integerEdges() throws {
+        #expect(try JSON.parse("9223372036854775807") == .int(Int64.max))
+        #expect(try JSON.parse("9223372036854775808") == .uint(9_223_372_036_854_775_808))
+        #expect(try JSON.parse("-9223372036854775808") == .int(Int64.min))
+        #expect(try JSON.parse("18446744073709551615") == .uint(UInt64.max))
+        // Outside both ranges: a double.
+        guard case .double(let d) = try JSON.parse("18446744073709551616") else {
+            Issue.record("expected a double")
+            return
+        }
+        #expect(d == 18446744073709551616.0)
+        guard case .double(let m) = try JSON.parse("-9223372036854775809") else {
+            Issue.record("expected a double")
+            return
+        }
+        #expect(m == -9223372036854775809.0)
+        #expect(try JSON.parse("0") == .int(0))
+        #expect(try JSON.parse("-0") == .int(0))
+        // Exact integers survive a round trip as text.
+        for t in ["9223372036854775807", "-9223372036854775808", "18446744073709551615", "0", "-1", "42"] {
+            #expect(try JSON.parse(t).jsonString() == t)
+        }
+        #expect(JSON.uint(UInt64.max).int64Value == nil)
+        #expect(JSON.uint(5).int64Value == 5)
+        #expect(JSON.double(3.0).int64Value == 3)
+        #expect(JSON.double(3.5).int64Value == nil)
+    }
+
+    @Test func doublesRoundTrip() throws {
+        let values: [Double] = [
+            0.1, 0.2, 0.30000000000000004, 1e-7, 1.5e300, -2.5e-300, 5e-324, 1.7976931348623157e308, 123456.789,
+            2.2250738585072014e-308, 1.0, -0.0, 9007199254740993.0, 0.000123,
+        ]
+        for d in values {
+            let text = JSON.double(d).jsonString()
+            guard case .double(let back) = try JSON.parse(text) else {
+                Issue.record("\(text) did not parse as a double")
+                continue
+            }
+            #expect(back == d && back.sign == d.sign, "\(d) -> \(text) -> \(back)")
+        }
+        // Parsing: correctly rounded in both the fast and the slow path.
+        #expect(try JSON.parse("0.1") == .double(0.1))
+        #expect(try JSON.parse("1.25e2") == .double(125))
+        #expect(try JSON.parse("3.141592653589793238462643383279") == .double(3.141592653589793))
+        #expect(try JSON.parse("-1E-2") == .double(-0.01))
+        #expect(JSON.double(.nan).jsonString() == "null")
+        #expect(JSON.double(.infinity).jsonString() == "null")
+    }
+
+    @Test func structuralEqualityComparesNumbersByValue() throws {
+        #expect(JSON.int(1) == JSON.double(1.0))
+        #expect(JSON.double(1.0) == JSON.int(1))
+        #expect(JSON.uint(9_223_372_036_854_775_808) == JSON.double(9_223_372_036_854_775_808.0))
+        #expect(JSON.int(1) == JSON.uint(1))
+        #expect(JSON.int(-1) != JSON.uint(UInt64.max))
+        #expect(JSON.int(1) != JSON.double(1.5))
+        #expect(JSON.int(Int64.max) != JSON.double(9_223_372_036_854_775_808.0))
+        #expect(JSON.int(1) != JSON.string("1"))
+        #expect(JSON.bool(true) != JSON.int(1))
+        #expect(try JSON.parse(#"{"a":1,"b":[1.0,2]}"#) == JSON.parse(#"{"b":[1,2.0],"a":1.0}"#))
+        #expect(try JSON.parse(#"{"a":1}"#) != JSON.parse(#"{"a":1,"b":null}"#))
+        #expect(try JSON.parse("[1,2]") != JSON.parse("[2,1]"))
+    }
+
+    // MARK: Objects
+
+    @Test func keyOrderIsPreservedAndSortable() throws {
+        let text = #"{"z":1,"a":{"y":2,"b":3},"m":[{"k2":1,"k1":2}]}"#
+        let v = try JSON.parse(text)
+        #expect(v.jsonString() == text)
+        #expect(v.objectValue?.keys == ["z", "a", "m"])
+        #expect(v.jsonString(sortedKeys: true) == #"{"a":{"b":3,"y":2},"m":[{"k1":2,"k2":1}],"z":1}"#)
+        // Byte order, not locale order: uppercase before lowercase.
+        #expect(try JSON.parse(#"{"b":1,"B":2,"a":3}"#).jsonString(sortedKeys: true) == #"{"B":2,"a":3,"b":1}"#)
+    }
+
+    @Test func objectEditsKeepPositions() {
+        var o = JSONObject()
+        for i in 0..<20 { o["k\(i)"] = .int(Int64(i)) }  // crosses the hash-index threshold
+        o["k3"] = "three"
+        #expect(o.keys[3] == "k3")
+        #expect(o["k3"] == "three")
+        o["k5"] = nil
+        #expect(o.count == 19)
+        #expect(o["k5"] == nil)
+        #expect(o["k19"] == .int(19))
+        #expect(o.keys[5] == "k6")
+        o["new"] = true
+        #expect(o.keys.last == "new")
+        #expect(o["new"] == true)
+        // Duplicate keys in input: the last value wins, the first position stays.
+        let v = try? JSON.parse(#"{"a":1,"b":2,"a":3}"#)
+        #expect(v?.objectValue?.keys == ["a", "b"])
+        #expect(v?["a"] == .int(3))
+    }
+
+    // MARK: Serializer
+
+    @Test func serializerEscapes() {
+        let s = JSON.string("q\" b\\ n\n r\r t\t b\u{08} f\u{0C} nul\u{00} us\u{1F} del\u{7F} / \u{E9} \u{1F600} \u{2028}")
+        #expect(
+            s.jsonString()
+                == "\"q\\\" b\\\\ n\\n r\\r t\\t b\\b f\\f nul\\u0000 us\\u001f del\u{7F} / \u{E9} \u{1F600} \u{2028}\"")
+        // What the serializer writes parses back to the same string.
+        #expect((try? JSON.parse(s.jsonString())) == s)
+        // Keys are escaped the same way.
+        #expect(JSON.object(["a\"b": 1]).jsonString() == #"{"a\"b":1}"#)
+    }
+
+    @Test func compactForms() {
+        let v: JSON = ["a": [1, 2.5, "x", nil, true, false], "b": [:], "c": []]
+        #expect(v.jsonString() == #"{"a":[1,2.5,"x",null,true,false],"b":{},"c":[]}"#)
+        #expect(JSON.int(Int64.min).jsonString() == "-9223372036854775808")
+        #expect(JSON.uint(UInt64.max).jsonString() == "18446744073709551615")
+    }
 }

@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: Apache-2.0
+import Foundation
+@testable import NemoRelay
+
+/// Collects every delivered event (its canonical bytes and the struct) in delivery order.
+final class EventCollector: @unchecked Sendable {
+    private let lock = NSLock()
+    private var records_: [EventRecord] = []
+
+    func add(_ r: EventRecord) {
+        _ = r.bytes  // serialize on the delivery thread, like a real exporter
+        lock.withLock { records_.append(r) }
+    }
+
+    var records: [EventRecord] { lock.withLock { records_ } }
+    var events: [Event] { records.map(\.event) }
+    /// The canonical lines parsed back into JSON.
+    var json: [JSON] { records.map { (try? JSON.parse($0.bytes)) ?? .null } }
+    var lines: [String] { records.map { String(decoding: $0.bytes, as: UTF8.self) } }
+}
+
+/// A runtime with a manual clock and one global collecting subscriber.
+func makeRuntime(
+    clock: ManualClock = ManualClock(), options: SubscriberOptions = SubscriberOptions()
+) -> (Runtime, EventCollector) {
+    let rt = Runtime(clock: clock, subscriberOptions: options)
+    let c = EventCollector()
+    try! rt.registerSubscriber(name: "collector") { c.add($0) }
+    return (rt, c)
+}
+
+/// A thread-safe box for values written by callbacks.
+final class Box<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value_: T
+    init(_ v: T) { value_ = v }
+    var value: T {
+        get { lock.withLock { value_ } }
+        set { lock.withLock { value_ = newValue } }
+    }
+    func mutate(_ f: (inout T) -> Void) { lock.withLock { f(&value_) } }
+}
+
+/// Runs `llmExecute` and waits (up to 10 s) for `done`.
+func runLLM(
+    _ rt: Runtime, _ p: LLMCallParams, stack: ScopeStack, control: CallControl = CallControl(),
+    provider: @escaping LLMProvider
+) -> Result<JSON, RelayError>? {
+    let sem = DispatchSemaphore(value: 0)
+    let out = Box<Result<JSON, RelayError>?>(nil)
+    rt.llmExecute(p, stack: stack, control: control, provider: provider) { r in
+        out.value = r
+        sem.signal()
+    }
+    guard sem.wait(timeout: .now() + 10) == .success else { return nil }
+    return out.value
+}
+
+/// Runs `toolExecute` and waits (up to 10 s) for `done`.
+func runTool(
+    _ rt: Runtime, _ p: ToolCallParams, stack: ScopeStack, control: CallControl = CallControl(),
+    tool: @escaping ToolFunction
+) -> Result<ToolResult, RelayError>? {
+    let sem = DispatchSemaphore(value: 0)
+    let out = Box<Result<ToolResult, RelayError>?>(nil)
+    rt.toolExecute(p, stack: stack, control: control, tool: tool) { r in
+        out.value = r
+        sem.signal()
+    }
+    guard sem.wait(timeout: .now() + 10) == .success else { return nil }
+    return out.value
+}
+
+extension Result {
+    var failure: Failure? {
+        if case .failure(let e) = self { return e }
+        return nil
+    }
+    var success: Success? {
+        if case .success(let v) = self { return v }
+        return nil
+    }
+}
+
+/// A provider that answers `value` at once.
+func returning(_ value: JSON) -> LLMProvider { { _, c in c.resume(returning: value) } }
+
+/// A simple chat request body.
+func chatRequest(_ text: String, headers: JSONObject = JSONObject()) -> LLMRequest {
+    LLMRequest(headers: headers, content: ["model": "gpt-4o", "messages": [["role": "user", "content": .string(text)]]])
+}
