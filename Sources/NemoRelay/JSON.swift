@@ -208,6 +208,11 @@ public struct JSONObject: Sendable, Equatable, Sequence {
     }
 
     @usableFromInline mutating func append(_ key: String, _ value: JSON) {
+        if keys_.capacity == 0 {
+            // Most objects hold a handful of keys: skip the 1 -> 2 -> 4 regrowth.
+            keys_.reserveCapacity(4)
+            values_.reserveCapacity(4)
+        }
         keys_.append(key)
         values_.append(value)
         if index != nil {

@@ -72,8 +72,11 @@ let credentialHeaders: Set<String> = [
 ]
 
 extension JSONObject {
-    /// A copy without the keys whose lowercase form is in `names`.
+    /// A copy without the keys whose lowercase form is in `names` (`self` when none matches).
     func removingKeys(caseInsensitive names: Set<String>) -> JSONObject {
+        var hit = false
+        forEach { k, _ in if !hit && names.contains(asciiLowercased(k)) { hit = true } }
+        guard hit else { return self }
         var out = JSONObject(minimumCapacity: count)
         forEach { k, v in
             if !names.contains(asciiLowercased(k)) { out[k] = v }
@@ -82,6 +85,7 @@ extension JSONObject {
     }
 }
 
+/// `s` with ASCII capitals lowered; allocation-free when there are none.
 @inline(__always) func asciiLowercased(_ s: String) -> String {
     var needs = false
     for c in s.utf8 where c >= 65 && c <= 90 {

@@ -151,9 +151,7 @@ final class LLMExecution: @unchecked Sendable {
     // 8. Trace header, 9. execution intercepts around the provider.
     func execute(_ h: ScopeHandle) {
         var headers = request.headers.removingKeys(caseInsensitive: ["traceparent", "tracestate"])
-        let trace = (stack.outermostScope() ?? h.uuid).hex
-        let span = String(h.uuid.hex.suffix(16))
-        headers["traceparent"] = .string("00-\(trace)-\(span)-01")
+        headers["traceparent"] = .string(h.uuid.traceparent(traceID: stack.outermostScope() ?? h.uuid))
         let req = LLMRequest(headers: headers, content: request.content)
         let list = merged(rt.global.llmExecution, locals, \.llmExecution)
         let ctx = CodecContext(requestCodec: p.codec, responseCodec: p.responseCodec)

@@ -57,6 +57,19 @@ public struct RelayUUID: Sendable, Hashable, Comparable, CustomStringConvertible
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// The W3C `traceparent` value `00-<trace id>-<span id>-01`, with this span's low 64 bits as the span id.
+    func traceparent(traceID: RelayUUID) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(55)
+        out.append(contentsOf: [48, 48, 45])  // "00-"
+        Self.hexDigits(traceID.high, 16, &out)
+        Self.hexDigits(traceID.low, 16, &out)
+        out.append(45)
+        Self.hexDigits(low, 16, &out)
+        out.append(contentsOf: [45, 48, 49])  // "-01"
+        return String(decoding: out, as: UTF8.self)
+    }
+
     func write(into out: inout [UInt8]) {
         Self.hexDigits(high >> 32, 8, &out)
         out.append(UInt8(ascii: "-"))
