@@ -54,14 +54,14 @@ extern "C" {
 /* ------------------------------------------------------------------------------------------ */
 
 #define NEMO_RELAY_VERSION_MAJOR 0
-#define NEMO_RELAY_VERSION_MINOR 2
+#define NEMO_RELAY_VERSION_MINOR 3
 #define NEMO_RELAY_VERSION_PATCH 0
 /** M*1000000 + m*1000 + p. */
-#define NEMO_RELAY_VERSION_NUMBER 2000
-#define NEMO_RELAY_VERSION_STRING "0.2.0"
+#define NEMO_RELAY_VERSION_NUMBER 3000
+#define NEMO_RELAY_VERSION_STRING "0.3.0"
 
 /**
- * @brief The library's version string, e.g. "0.2.0".
+ * @brief The library's version string, e.g. "0.3.0".
  * @return A static string.
  * Ownership: returned borrowed; static, never freed.
  */
@@ -252,6 +252,26 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_runtime_new(nemo_relay_runtime_t *
  * Ownership: takes ownership of `rt`. Registered callbacks' `user_data_free` run once no call uses them.
  */
 NEMO_RELAY_API void nemo_relay_runtime_free(nemo_relay_runtime_t *rt);
+
+/**
+ * @brief Receives a runtime diagnostic (a failing sanitizer, injector or response codec, ...).
+ *
+ * `level` is a NEMO_RELAY_SEVERITY_* value; `message` is UTF-8, borrowed for the call. Runs on the
+ * thread where the diagnostic arose. The library never prints by itself.
+ */
+typedef void (*nemo_relay_log_fn)(int32_t level, const char *message, size_t len, void *user_data);
+
+/**
+ * @brief Routes the runtime's diagnostics to `fn`, replacing any previous sink; NULL `fn` removes it.
+ * @param rt The runtime.
+ * @param fn The sink, or NULL.
+ * @param user_data Passed to `fn`.
+ * @param user_data_free May be NULL; runs when the sink is replaced or the runtime is freed.
+ * @return NEMO_RELAY_OK, NEMO_RELAY_E_MISUSE (then `user_data_free` runs at once).
+ * Ownership: the library owns `user_data` from now on.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_runtime_set_log_callback(nemo_relay_runtime_t *rt, nemo_relay_log_fn fn,
+                                                                       void *user_data, void (*user_data_free)(void *));
 
 /* ------------------------------------------------------------------------------------------ */
 /* Stacks                                                                                      */
@@ -747,6 +767,74 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_register(nemo_relay_runtime_t *rt,
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_deregister(bool *out_removed, nemo_relay_runtime_t *rt,
                                                          nemo_relay_scope_t *owner, int32_t kind, const char *name);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Chain helpers                                                                               */
+/* ------------------------------------------------------------------------------------------ */
+
+/**
+ * @brief Runs only the LLM conditional-execution guardrails (guardrail scope events are emitted;
+ *        no rejection mark, no LLM events).
+ * @param rt The runtime.
+ * @param stack The stack, or NULL for the calling thread's default.
+ * @param request `{"headers", "content"}`.
+ * @param request_len Its length.
+ * @param done Receives NEMO_RELAY_OK with `null`, NEMO_RELAY_E_GUARDRAIL_REJECTED with
+ *        `guardrail rejected: <reason>`, or a callback failure.
+ * @return NEMO_RELAY_OK once started; otherwise `done` is not called (its user_data_free runs):
+ *         NEMO_RELAY_E_INVALID_ARGUMENT, NEMO_RELAY_E_INVALID_JSON, NEMO_RELAY_E_MISUSE.
+ * Ownership: inputs borrowed; `done` copied.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_llm_conditional_execution(nemo_relay_runtime_t *rt,
+                                                                        nemo_relay_stack_t *stack, const char *request,
+                                                                        size_t request_len,
+                                                                        const nemo_relay_done_t *done);
+
+/**
+ * @brief Runs only the LLM request-intercept chain, without a codec and without emitting anything.
+ * @param rt The runtime.
+ * @param stack The stack, or NULL.
+ * @param name The call name passed to the intercepts.
+ * @param request `{"headers", "content"}`.
+ * @param request_len Its length.
+ * @param done Receives NEMO_RELAY_OK with `{"request", "annotated_request", "pending_marks"}`, or a failure.
+ * @return As nemo_relay_llm_conditional_execution.
+ * Ownership: inputs borrowed; `done` copied.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_llm_request_intercepts(nemo_relay_runtime_t *rt, nemo_relay_stack_t *stack,
+                                                                     const char *name, const char *request,
+                                                                     size_t request_len, const nemo_relay_done_t *done);
+
+/**
+ * @brief Runs only the tool conditional-execution guardrails for tool `name`.
+ * @param rt The runtime.
+ * @param stack The stack, or NULL.
+ * @param name The tool name.
+ * @param args The arguments JSON.
+ * @param args_len Its length.
+ * @param done Receives NEMO_RELAY_OK with `null`, NEMO_RELAY_E_GUARDRAIL_REJECTED, or a failure.
+ * @return As nemo_relay_llm_conditional_execution.
+ * Ownership: inputs borrowed; `done` copied.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_tool_conditional_execution(nemo_relay_runtime_t *rt,
+                                                                         nemo_relay_stack_t *stack, const char *name,
+                                                                         const char *args, size_t args_len,
+                                                                         const nemo_relay_done_t *done);
+
+/**
+ * @brief Runs only the tool request-intercept chain for tool `name`, emitting nothing.
+ * @param rt The runtime.
+ * @param stack The stack, or NULL.
+ * @param name The tool name.
+ * @param args The arguments JSON.
+ * @param args_len Its length.
+ * @param done Receives NEMO_RELAY_OK with the transformed args, or a failure.
+ * @return As nemo_relay_llm_conditional_execution.
+ * Ownership: inputs borrowed; `done` copied.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_tool_request_intercepts(nemo_relay_runtime_t *rt, nemo_relay_stack_t *stack,
+                                                                      const char *name, const char *args,
+                                                                      size_t args_len, const nemo_relay_done_t *done);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Subscribers                                                                                 */

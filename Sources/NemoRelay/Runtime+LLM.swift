@@ -298,8 +298,10 @@ extension Runtime {
 
 extension Runtime {
     /// Runs conditional-execution guardrails with their guardrail scope events; `then` gets nil to proceed.
+    ///
+    /// A rejection emits a mark named `callName`; standalone checks pass nil and emit none.
     func runConditional<F>(
-        _ list: [Registration<F>], _ i: Int, callName: String, parent: RelayUUID, stack: ScopeStack,
+        _ list: [Registration<F>], _ i: Int, callName: String?, parent: RelayUUID, stack: ScopeStack,
         control: CallControl?, startData: JSON, invoke: @escaping (F, Continuation<String?>) -> Void,
         then: @escaping (RelayError?) -> Void
     ) {
@@ -330,6 +332,9 @@ extension Runtime {
                             .scopeEnd, end,
                             ["allowed": false, "rejected": true, "rejection_reason": .string(reason)]),
                         stack: stack)
+                }
+                // Standalone guardrail checks (no call name) emit no rejection mark.
+                if emit, let callName {
                     let t = clock.now()
                     publish(
                         Event(

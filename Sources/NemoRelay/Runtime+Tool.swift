@@ -156,8 +156,8 @@ extension Runtime {
         }
     }
 
-    private func runToolIntercepts(
-        _ list: [Registration<ToolRequestIntercept>], _ i: Int, name: String, args: JSON, control: CallControl,
+    func runToolIntercepts(
+        _ list: [Registration<ToolRequestIntercept>], _ i: Int, name: String, args: JSON, control: CallControl?,
         _ then: @escaping (Result<JSON, RelayError>) -> Void
     ) {
         guard i < list.count else { return then(.success(args)) }

@@ -135,6 +135,52 @@ static nemo_relay_status_t tool_ok(nemo_relay_token_t *t, const char *json, size
     return nemo_relay_complete(t, NEMO_RELAY_OK, buf, (size_t)n);
 }
 
+
+static nemo_relay_status_t add_header_intercept(nemo_relay_token_t *t, const char *json, size_t len, void *ud) {
+    (void)json; (void)len; (void)ud;
+    return nemo_relay_complete(t, NEMO_RELAY_OK,
+        S("{\"request\":{\"headers\":{\"x-tenant\":\"t1\"},\"content\":{\"messages\":[]}},"
+          "\"pending_marks\":[{\"name\":\"tagged\",\"severity\":\"info\"}]}"));
+}
+
+static nemo_relay_status_t upper_args(nemo_relay_token_t *t, const char *json, size_t len, void *ud) {
+    (void)json; (void)len; (void)ud;
+    return nemo_relay_complete(t, NEMO_RELAY_OK, S("{\"q\":\"REWRITTEN\"}"));
+}
+
+static int log_lines;
+static void on_log(int32_t level, const char *msg, size_t len, void *ud) {
+    (void)level; (void)msg; (void)len; (void)ud;
+    __sync_fetch_and_add(&log_lines, 1);
+}
+
+static nemo_relay_status_t failing_sanitizer(nemo_relay_token_t *t, const char *json, size_t len, void *ud) {
+    (void)t; (void)json; (void)len; (void)ud;
+    return NEMO_RELAY_E_CALLBACK;
+}
+
+/* A custom codec whose decode annotates {"messages": [], "custom": true} and whose encode keeps the original. */
+static nemo_relay_status_t custom_decode(nemo_relay_token_t *t, const char *json, size_t len, void *ud) {
+    (void)json; (void)len; (void)ud;
+    return nemo_relay_complete(t, NEMO_RELAY_OK, S("{\"messages\":[],\"custom\":true}"));
+}
+static nemo_relay_status_t custom_encode(nemo_relay_token_t *t, const char *json, size_t len, void *ud) {
+    (void)ud;
+    const char *orig = strstr(json, "\"original\":");
+    if (!orig) return NEMO_RELAY_E_CALLBACK;
+    orig += strlen("\"original\":");
+    size_t n = (size_t)(json + len - orig) - 1; /* drop the enclosing object's closing brace */
+    return nemo_relay_complete(t, NEMO_RELAY_OK, orig, n);
+}
+
+static nemo_relay_runtime_t *exit_rt;
+static struct events exit_ev = {PTHREAD_MUTEX_INITIALIZER, 0, {0}, 0};
+static void flush_at_exit(void) {
+    /* flush is safe from an atexit handler; it must not hang */
+    if (nemo_relay_flush(exit_rt, 2000000000LL) != NEMO_RELAY_OK) _exit(3);
+    nemo_relay_runtime_free(exit_rt);
+}
+
 int main(void) {
     /* versions and errors */
     EXPECT(strcmp(nemo_relay_version(), NEMO_RELAY_VERSION_STRING) == 0);
@@ -322,6 +368,81 @@ int main(void) {
     EXPECT(out.calls == 1 && out.status == NEMO_RELAY_OK);
     /* a token without a next step */
     EXPECT(nemo_relay_token_next(NULL, S("{}"), &done) == NEMO_RELAY_E_INVALID_ARGUMENT);
+
+
+    /* chain helpers */
+    nemo_relay_callback_t hdr = {add_header_intercept, NULL, NULL};
+    EXPECT(nemo_relay_register(rt, NULL, NEMO_RELAY_LLM_REQUEST_INTERCEPT, "hdr", 5, NEMO_RELAY_BREAK_CHAIN, &hdr) == NEMO_RELAY_OK);
+    memset(&out, 0, sizeof out);
+    EXPECT(nemo_relay_llm_request_intercepts(rt, stack, "openai", S(req), &done) == NEMO_RELAY_OK);
+    EXPECT(out.calls == 1 && out.status == NEMO_RELAY_OK && strstr(out.text, "x-tenant") && strstr(out.text, "\"tagged\""));
+    EXPECT(nemo_relay_deregister(&removed, rt, NULL, NEMO_RELAY_LLM_REQUEST_INTERCEPT, "hdr") == NEMO_RELAY_OK && removed);
+    EXPECT(nemo_relay_register(rt, NULL, NEMO_RELAY_LLM_CONDITIONAL_EXECUTION, "no-secrets", 1, 0, &guard) == NEMO_RELAY_OK);
+    memset(&out, 0, sizeof out);
+    EXPECT(nemo_relay_llm_conditional_execution(rt, stack, S("{\"headers\":{},\"content\":\"secret\"}"), &done) == NEMO_RELAY_OK);
+    EXPECT(out.calls == 1 && out.status == NEMO_RELAY_E_GUARDRAIL_REJECTED);
+    memset(&out, 0, sizeof out);
+    EXPECT(nemo_relay_llm_conditional_execution(rt, stack, S("{\"headers\":{},\"content\":\"fine\"}"), &done) == NEMO_RELAY_OK);
+    EXPECT(out.calls == 1 && out.status == NEMO_RELAY_OK && strcmp(out.text, "null") == 0);
+    EXPECT(nemo_relay_deregister(&removed, rt, NULL, NEMO_RELAY_LLM_CONDITIONAL_EXECUTION, "no-secrets") == NEMO_RELAY_OK && removed);
+    nemo_relay_callback_t up = {upper_args, NULL, NULL};
+    EXPECT(nemo_relay_register(rt, NULL, NEMO_RELAY_TOOL_REQUEST_INTERCEPT, "up", 0, 0, &up) == NEMO_RELAY_OK);
+    memset(&out, 0, sizeof out);
+    EXPECT(nemo_relay_tool_request_intercepts(rt, stack, "search", S("{\"q\":\"x\"}"), &done) == NEMO_RELAY_OK);
+    EXPECT(out.calls == 1 && strcmp(out.text, "{\"q\":\"REWRITTEN\"}") == 0);
+    memset(&out, 0, sizeof out);
+    EXPECT(nemo_relay_tool_conditional_execution(rt, stack, "search", S("{}"), &done) == NEMO_RELAY_OK);
+    EXPECT(out.calls == 1 && out.status == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_deregister(&removed, rt, NULL, NEMO_RELAY_TOOL_REQUEST_INTERCEPT, "up") == NEMO_RELAY_OK && removed);
+    freed_count = 0;
+    EXPECT(nemo_relay_tool_request_intercepts(NULL, stack, "search", S("{}"), &(nemo_relay_done_t){on_done, &out, count_free}) == NEMO_RELAY_E_MISUSE);
+    EXPECT(freed_count == 1);
+
+    /* log sink receives diagnostics (a failing sanitizer) */
+    log_lines = 0;
+    EXPECT(nemo_relay_runtime_set_log_callback(rt, on_log, NULL, NULL) == NEMO_RELAY_OK);
+    nemo_relay_callback_t badsan = {failing_sanitizer, NULL, NULL};
+    EXPECT(nemo_relay_register(rt, NULL, NEMO_RELAY_LLM_SANITIZE_REQUEST, "bad", 0, 0, &badsan) == NEMO_RELAY_OK);
+    memset(&out, 0, sizeof out);
+    EXPECT(nemo_relay_llm_execute(NULL, rt, stack, "openai", S(req), &lo, &prov, &done) == NEMO_RELAY_OK);
+    EXPECT(out.status == NEMO_RELAY_OK && log_lines >= 1);
+    EXPECT(nemo_relay_deregister(&removed, rt, NULL, NEMO_RELAY_LLM_SANITIZE_REQUEST, "bad") == NEMO_RELAY_OK && removed);
+    EXPECT(nemo_relay_runtime_set_log_callback(rt, NULL, NULL, NULL) == NEMO_RELAY_OK);
+
+    /* a custom codec in a managed call, and the built-in one with a content edit rejected */
+    nemo_relay_codec_callbacks_t cc;
+    memset(&cc, 0, sizeof cc);
+    cc.version = NEMO_RELAY_CODEC_CALLBACKS_VERSION;
+    cc.decode = (nemo_relay_callback_t){custom_decode, NULL, count_free};
+    cc.encode = (nemo_relay_callback_t){custom_encode, NULL, count_free};
+    nemo_relay_codec_t *custom = NULL;
+    EXPECT(nemo_relay_codec_new(&custom, "framework", &cc) == NEMO_RELAY_OK);
+    lo.codec = custom;
+    memset(&out, 0, sizeof out);
+    EXPECT(nemo_relay_llm_execute(NULL, rt, stack, "openai", S(req), &lo, &prov, &done) == NEMO_RELAY_OK);
+    EXPECT(out.calls == 1 && out.status == NEMO_RELAY_OK);
+    nemo_relay_codec_t *chat = NULL;
+    EXPECT(nemo_relay_codec_builtin(&chat, "openai_chat") == NEMO_RELAY_OK);
+    lo.codec = chat;
+    lo.response_codec = chat;
+    EXPECT(nemo_relay_register(rt, NULL, NEMO_RELAY_LLM_REQUEST_INTERCEPT, "hdr", 5, 0, &hdr) == NEMO_RELAY_OK);
+    memset(&out, 0, sizeof out);
+    EXPECT(nemo_relay_llm_execute(NULL, rt, stack, "openai", S("{\"headers\":{},\"content\":{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}}"), &lo, &prov, &done) == NEMO_RELAY_OK);
+    EXPECT(out.calls == 1 && out.status == NEMO_RELAY_E_INVALID_ARGUMENT &&
+           strstr(out.text, "changed request.content while a request codec is active"));
+    EXPECT(nemo_relay_deregister(&removed, rt, NULL, NEMO_RELAY_LLM_REQUEST_INTERCEPT, "hdr") == NEMO_RELAY_OK && removed);
+    lo.codec = NULL;
+    lo.response_codec = NULL;
+    freed_count = 0;
+    nemo_relay_codec_free(custom);
+    EXPECT(freed_count == 2);
+    nemo_relay_codec_free(chat);
+
+    /* flush from an atexit handler */
+    EXPECT(nemo_relay_runtime_new(&exit_rt, NULL) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_subscriber_register(exit_rt, NULL, "late", collect, &exit_ev, NULL) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_mark(exit_rt, NULL, "at-exit", NULL) == NEMO_RELAY_OK);
+    atexit(flush_at_exit);
 
     /* manual LLM lifecycle */
     nemo_relay_scope_t *llm = NULL;
