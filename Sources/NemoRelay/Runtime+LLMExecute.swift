@@ -227,10 +227,8 @@ extension Runtime {
                     p, stack: stack, control: control,
                     provider: { req, c in
                         Task {
-                            do { c.resume(returning: try await provider(req)) } catch let e as RelayError {
-                                c.resume(throwing: e)
-                            } catch {
-                                c.resume(throwing: .callback(String(describing: type(of: error)), "\(error)"))
+                            do { c.resume(returning: try await provider(req)) } catch {
+                                c.resume(throwing: RelayError.wrapping(error))
                             }
                         }
                     },
