@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import Synchronization
 
 /// The three lifecycle event shapes of ATOF 0.1.
 public enum EventKind: Sendable, Equatable {
@@ -131,18 +132,17 @@ public struct Event: Sendable {
 public final class EventRecord: @unchecked Sendable {
     /// The event as it was published (after injectors and sanitizers).
     public let event: Event
-    private let lock = PThreadLock()
-    private var bytes_: [UInt8]?
+    private let bytes_ = Mutex<[UInt8]?>(nil)
 
     init(_ event: Event) { self.event = event }
 
     /// The canonical JSON line; computed by the first consumer that asks, then shared.
     public var bytes: [UInt8] {
-        lock.withLock {
-            if let b = bytes_ { return b }
-            let b = event.serialized()
-            bytes_ = b
-            return b
+        bytes_.withLock { b in
+            if let b { return b }
+            let made = event.serialized()
+            b = made
+            return made
         }
     }
 }

@@ -47,11 +47,7 @@ final class DoneBox: @unchecked Sendable {
     deinit { userDataFree?(userData) }
 
     func call(_ status: Int32, _ bytes: [UInt8]) {
-        bytes.withUnsafeBufferPointer { b in
-            b.baseAddress!.withMemoryRebound(to: CChar.self, capacity: max(b.count, 1)) { p in
-                fn(status, p, b.count, userData)
-            }
-        }
+        withCBytes(bytes) { p, n in fn(status, p, n, userData) }
     }
 
     func call(_ r: Result<JSON, RelayError>) {
@@ -113,11 +109,7 @@ func invoke<T>(
     let h = HandleTable.shared.insert(token, .token)
     token.handle = h
     let bytes = input.serialized()
-    let rc = bytes.withUnsafeBufferPointer { b in
-        b.baseAddress!.withMemoryRebound(to: CChar.self, capacity: max(b.count, 1)) { p in
-            box.fn(h, p, b.count, box.userData)
-        }
-    }
+    let rc = withCBytes(bytes) { p, n in box.fn(h, p, n, box.userData) }
     if rc == Int32(NEMO_RELAY_PENDING) || token.done.load(ordering: .acquiring) { return }
     if rc == Int32(NEMO_RELAY_OK) {
         _ = token.finish(.failure(.callback(nil, "callback returned NEMO_RELAY_OK without completing its token")))

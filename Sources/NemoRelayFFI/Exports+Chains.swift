@@ -100,12 +100,7 @@ final class LogBox: @unchecked Sendable {
     deinit { userDataFree?(userData) }
 
     func log(_ level: LogLevel, _ message: String) {
-        var m = message
-        m.withUTF8 { b in
-            b.baseAddress!.withMemoryRebound(to: CChar.self, capacity: max(b.count, 1)) { p in
-                fn(level.rawValue, p, b.count, userData)
-            }
-        }
+        withCBytes(Array(message.utf8)) { p, n in fn(level.rawValue, p, n, userData) }
     }
 }
 

@@ -636,10 +636,7 @@ final class SubscriberBox: @unchecked Sendable {
     deinit { userDataFree?(userData) }
 
     func deliver(_ r: EventRecord) {
-        let bytes = r.bytes
-        bytes.withUnsafeBufferPointer { b in
-            b.baseAddress!.withMemoryRebound(to: CChar.self, capacity: b.count) { p in fn(p, b.count, userData) }
-        }
+        withCBytes(r.bytes) { p, n in fn(p, n, userData) }
     }
 }
 

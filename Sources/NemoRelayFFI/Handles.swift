@@ -233,3 +233,16 @@ func optionalScopeArg(_ p: OpaquePointer?, _ what: String = "parent") throws -> 
     guard p != nil else { return nil }
     return try scopeArg(p, what)
 }
+
+// MARK: - Outputs to callbacks
+
+private let emptyCString: UnsafeMutablePointer<CChar> = strdup("")!
+
+/// Hands `bytes` to `body` as a C pointer and length; an empty buffer still gets a valid pointer.
+@inline(__always)
+func withCBytes<R>(_ bytes: [UInt8], _ body: (UnsafePointer<CChar>, Int) -> R) -> R {
+    bytes.withUnsafeBufferPointer { b in
+        guard let base = b.baseAddress, b.count > 0 else { return body(UnsafePointer(emptyCString), 0) }
+        return base.withMemoryRebound(to: CChar.self, capacity: b.count) { body($0, b.count) }
+    }
+}

@@ -68,6 +68,12 @@ static nemo_relay_status_t failing_provider(nemo_relay_token_t *t, const char *j
     return NEMO_RELAY_E_CALLBACK;
 }
 
+static nemo_relay_status_t empty_error_provider(nemo_relay_token_t *t, const char *json, size_t len, void *ud) {
+    (void)json; (void)len; (void)ud;
+    nemo_relay_complete(t, NEMO_RELAY_E_CALLBACK, S("{\"type\":\"ValueError\",\"message\":\"\"}"));
+    return NEMO_RELAY_E_CALLBACK;
+}
+
 static nemo_relay_status_t lazy_provider(nemo_relay_token_t *t, const char *json, size_t len, void *ud) {
     (void)t; (void)json; (void)len; (void)ud;
     return NEMO_RELAY_OK; /* forgot to complete: a failure */
@@ -314,6 +320,11 @@ int main(void) {
     nemo_relay_callback_t failp = {failing_provider, NULL, NULL};
     EXPECT(nemo_relay_llm_execute(NULL, rt, stack, "openai", S(req), &lo, &failp, &done) == NEMO_RELAY_OK);
     EXPECT(out.calls == 1 && out.status == NEMO_RELAY_E_CALLBACK && strcmp(out.text, "upstream timeout") == 0);
+    /* an empty failure message reaches done as an empty, valid buffer */
+    memset(&out, 0, sizeof out);
+    nemo_relay_callback_t emptyp = {empty_error_provider, NULL, NULL};
+    EXPECT(nemo_relay_llm_execute(NULL, rt, stack, "openai", S(req), &lo, &emptyp, &done) == NEMO_RELAY_OK);
+    EXPECT(out.calls == 1 && out.status == NEMO_RELAY_E_CALLBACK && out.text[0] == 0);
     /* OK without completing is a failure */
     memset(&out, 0, sizeof out);
     nemo_relay_callback_t lazyp = {lazy_provider, NULL, NULL};
