@@ -80,7 +80,7 @@ private func waitFor<T>(_ start: (@escaping Completion<T>) -> Void) -> Result<T,
     }
     slot.lock.lock()
     while slot.value == nil { slot.lock.wait() }
-    let v = slot.value!
+    let v = slot.value ?? .failure(.internalError("codec finished without a result"))
     slot.lock.unlock()
     return v
 }

@@ -12,7 +12,7 @@ public typealias CString = UnsafePointer<CChar>
 public typealias OutString = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
 public typealias OutHandle = UnsafeMutablePointer<OpaquePointer?>
 
-private let versionString: UnsafeMutablePointer<CChar> = strdup(NEMO_RELAY_VERSION_STRING)!
+private let versionString = cStringConstant(NEMO_RELAY_VERSION_STRING)
 
 // MARK: - Versions, errors, memory
 
@@ -37,10 +37,10 @@ private let statusNames: [Int32: UnsafeMutablePointer<CChar>] = {
         (Int32(NEMO_RELAY_E_SCOPE_STACK_EMPTY), "NEMO_RELAY_E_SCOPE_STACK_EMPTY"),
     ]
     var d: [Int32: UnsafeMutablePointer<CChar>] = [:]
-    for (k, v) in names { d[k] = strdup(v)! }
+    for (k, v) in names { d[k] = cStringConstant(v) }
     return d
 }()
-private let unknownStatus: UnsafeMutablePointer<CChar> = strdup("NEMO_RELAY_E_UNKNOWN")!
+private let unknownStatus = cStringConstant("NEMO_RELAY_E_UNKNOWN")
 
 @_cdecl("nemo_relay_status_str")
 public func nemo_relay_status_str(_ status: Int32) -> CString {
@@ -349,7 +349,7 @@ public func nemo_relay_token_next(
         }
         guard let next = token.next else { throw FFIError.invalid("this token has no next step") }
         let input = try jsonInput(json, len, "next input") ?? .null
-        let b = box!
+        guard let b = box else { return }
         box = nil
         try next(input, b)
     }
@@ -456,7 +456,8 @@ private func startManaged(
             throw error
         }
         let control = CallControl()
-        try body(pbox!, dbox!, control)
+        guard let pbox, let dbox else { throw FFIError.invalid("callbacks are missing") }
+        try body(pbox, dbox, control)
         if let outCall { outCall.pointee = HandleTable.shared.insert(CallRef(control), .call) }
     }
 }

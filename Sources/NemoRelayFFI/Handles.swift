@@ -36,7 +36,8 @@ final class HandleTable: @unchecked Sendable {
         next &+= 1
         objects[key] = o
         pthread_mutex_unlock(&lock)
-        return OpaquePointer(bitPattern: key)!
+        // key >= 8: never the NULL pointer.
+        return OpaquePointer(bitPattern: key) ?? OpaquePointer(UnsafeRawPointer(emptyCString))
     }
 
     func get<T: AnyObject>(_ p: OpaquePointer?, _ tag: HandleTag, as: T.Type) -> T? {
@@ -69,7 +70,6 @@ enum LastError {
         pthread_key_create(&k) { p in free(p) }
         return k
     }()
-    private static let empty: UnsafeMutablePointer<CChar> = strdup("")!
 
     /// Clears the slot; exports call this on entry so it never holds an old message.
     @inline(__always) static func clear() {
@@ -86,7 +86,7 @@ enum LastError {
 
     static var message: UnsafePointer<CChar> {
         if let p = pthread_getspecific(key) { return UnsafePointer(p.assumingMemoryBound(to: CChar.self)) }
-        return UnsafePointer(empty)
+        return UnsafePointer(emptyCString)
     }
 }
 
@@ -180,7 +180,8 @@ func optionalString(_ p: UnsafePointer<CChar>?, _ what: String) throws -> String
 func writeOut(_ bytes: [UInt8], _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
               _ outLen: UnsafeMutablePointer<Int>?) throws {
     guard let out, let outLen else { throw FFIError.invalid("out and out_len must not be NULL") }
-    let buf = malloc(bytes.count + 1)!.assumingMemoryBound(to: CChar.self)
+    guard let raw = malloc(bytes.count + 1) else { throw FFIError(Int32(NEMO_RELAY_E_INTERNAL), "internal error: out of memory") }
+    let buf = raw.assumingMemoryBound(to: CChar.self)
     bytes.withUnsafeBytes { src in
         if let b = src.baseAddress { memcpy(buf, b, bytes.count) }
     }
@@ -236,7 +237,15 @@ func optionalScopeArg(_ p: OpaquePointer?, _ what: String = "parent") throws -> 
 
 // MARK: - Outputs to callbacks
 
-private let emptyCString: UnsafeMutablePointer<CChar> = strdup("")!
+/// A process-lifetime C string (never freed), for static texts handed out by the library.
+func cStringConstant(_ s: String) -> UnsafeMutablePointer<CChar> {
+    let bytes = Array(s.utf8CString)
+    let p = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count)
+    p.initialize(from: bytes, count: bytes.count)
+    return p
+}
+
+let emptyCString = cStringConstant("")
 
 /// Hands `bytes` to `body` as a C pointer and length; an empty buffer still gets a valid pointer.
 @inline(__always)
