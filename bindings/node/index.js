@@ -860,7 +860,7 @@ module.exports = {
   // errors
   getLastCallbackError, clearLastCallbackError,
   // codecs
-  OpenAIChatCodec, OpenAIResponsesCodec, AnthropicMessagesCodec,
+  BuiltinCodec, OpenAIChatCodec, OpenAIResponsesCodec, AnthropicMessagesCodec,
 };
 
 // Internal hooks for ./typed.js (not part of the public surface).

@@ -281,3 +281,10 @@ test('custom JS codec object through typedLlmExecute; decodeResponse failures ar
 test('streaming is reported as not supported yet', () => {
   assert.throws(() => relay.llmStreamCallExecute('s', req(1), () => {}), { code: 'ERR_NEMO_RELAY_NOT_SUPPORTED' });
 });
+
+test('index.d.ts declares every runtime export', () => {
+  const dts = fs.readFileSync(path.join(__dirname, '..', 'index.d.ts'), 'utf8');
+  for (const name of Object.keys(relay)) {
+    assert.match(dts, new RegExp(`export (declare )?(function|const|class|abstract class|declare abstract class) ${name}\\b`), name);
+  }
+});
