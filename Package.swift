@@ -23,6 +23,8 @@ let package = Package(
             swiftSettings: releaseSettings,
             linkerSettings: [.unsafeFlags(["-Xlinker", "--version-script=\(exportsMap)"])]
         ),
+        .systemLibrary(name: "CFFI", pkgConfig: "libffi", providers: [.apt(["libffi-dev"])]),
+        .executableTarget(name: "NemoRelayHelper", dependencies: ["CFFI"]),
         .executableTarget(name: "CodecBench", dependencies: ["NemoRelay"], path: "bench/CodecBench"),
         .testTarget(name: "NemoRelayTests", dependencies: ["NemoRelay"]),
         .testTarget(name: "NemoRelayFFITests", dependencies: ["NemoRelayFFI", "NemoRelay", "CNemoRelay"]),

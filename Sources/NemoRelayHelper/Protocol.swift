@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: Apache-2.0
+// MARK: - Message kinds (mirror of bindings/node/lib/protocol.js)
+
+/// Every message kind of the helper protocol, declared once; `lib/protocol.js` lists the same names.
+enum Op: String {
+    /// Helper to Node, first line of the sync channel: protocol and library versions.
+    case hello
+    /// Node to helper: describe an export's C signature once (`fn`, `ret`, `params`, `err`, `free`).
+    case declare
+    /// Node to helper: call a declared export with typed arguments (`fn`, `args`).
+    case call
+    /// Node to helper: create a libffi closure (`ret`, `value`, `params`); answers `{closure, fn}`.
+    case closure
+    /// Node to helper: free a closure (`closure`).
+    case release
+    /// Helper to Node: C called a closure (`closure`, `args`); answered through later `call`s.
+    case invoke
+}
+
+/// The argument kinds a declaration may use; `lib/protocol.js` lists the same names.
+enum Kind: String {
+    case i32, u32, i64, u64, bool, usize, ptr
+    /// `const char *`, NUL-terminated (or NULL).
+    case str
+    /// `const char *json, size_t len`: two C arguments, one JS string (or null).
+    case json
+    /// As `json` for closure parameters whose bytes are JSON: embedded verbatim in the message.
+    case rawjson
+    /// Returns only: nothing, or a borrowed NUL-terminated string.
+    case void, cstr
+    /// Out parameters: `void **`, `char **out, size_t *out_len` (freed with the declared `free`), `bool *`, `uint64_t *`.
+    case out_ptr, out_str, out_bool, out_u64
+
+    /// Protocol version: bumped when a message kind or argument kind changes meaning.
+    static let protocolVersion = 1
+}

@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: Apache-2.0
+// The Node FFI host: loads libnemorelay.so and calls its exports through libffi on behalf of Node.
+//
+// Two channels, both JSON Lines of `{id, op, args}` requests and `{id, ok|error}` responses:
+// - sync: a pair of FIFOs in the directory given by `--fifo-dir`. Node writes a request and blocks in
+//   readSync until the answer; this is what lets `pushScope`, `registerX` or `decode` stay synchronous
+//   in JavaScript. The first line on it is the `hello` with the versions.
+// - async: stdin/stdout. stdout carries the helper's own `invoke` requests (C called a closure) and the
+//   answers to async requests; requests flagged `bg` (e.g. `nemo_relay_flush`, which blocks) run on a
+//   thread of their own. The helper exits on stdin EOF.
+import CFFI
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+setvbuf(stdout, nil, _IOFBF, 1 << 16)
+signal(SIGPIPE, SIG_IGN)
+
+// MARK: - Startup
+
+var fifoDir: String?
+for a in CommandLine.arguments.dropFirst() where a.hasPrefix("--fifo-dir=") {
+    fifoDir = String(a.dropFirst("--fifo-dir=".count))
+}
+guard let fifoDir else {
+    FileHandle.standardError.write("usage: NemoRelayHelper --fifo-dir=<dir> (started by nemo-relay-node)\n".data(using: .utf8)!)
+    exit(2)
+}
+
+let requestPath = fifoDir + "/req"
+let responsePath = fifoDir + "/res"
+// Create both FIFOs under temporary names and rename them into place: Node polls for `res` and
+// must never see a FIFO that is not ready.
+for p in [requestPath, responsePath] {
+    let tmp = p + ".tmp"
+    unlink(tmp)
+    guard mkfifo(tmp, 0o600) == 0 else {
+        FileHandle.standardError.write("nemo-relay-helper: mkfifo \(tmp) failed: errno \(errno)\n".data(using: .utf8)!)
+        exit(3)
+    }
+}
+rename(requestPath + ".tmp", requestPath)
+rename(responsePath + ".tmp", responsePath)
+
+@Sendable func libraryPath() -> String {
+    if let p = ProcessInfo.processInfo.environment["NEMO_RELAY_LIB_PATH"], !p.isEmpty { return p }
+    let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    return (exe as NSString).deletingLastPathComponent + "/libnemorelay.so"
+}
+
+let output = Output(fd: 1)
+nonisolated(unsafe) var library: Library?
+let libraryReady = DispatchSemaphore(value: 0)
+let closuresLock = NSLock()
+var closures: [Int: Closure] = [:]
+var nextClosure = 0
+
+// MARK: - Requests
+
+/// Runs one request and returns its response line (without the newline).
+@Sendable func handle(_ line: Substring, lib: Library) -> (id: Int, bg: Bool, run: () -> String) {
+    guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8), options: []) as? [String: Any] else {
+        return (0, false, { "{\"id\":0,\"error\":\"malformed request\"}" })
+    }
+    let id = (obj["id"] as? NSNumber)?.intValue ?? 0
+    let args = obj["args"] as? [String: Any] ?? [:]
+    let run: () -> String = {
+        do {
+            guard let op = Op(rawValue: obj["op"] as? String ?? "") else {
+                throw ProtocolError("unknown op \(obj["op"] ?? "nil")")
+            }
+            let body: String
+            switch op {
+            case .declare:
+                try lib.declare(args)
+                body = "null"
+            case .call:
+                let e = try lib.export(args["fn"] as? String ?? "")
+                body = try e.call(args["args"] as? [Any] ?? [])
+            case .closure:
+                closuresLock.lock()
+                nextClosure += 1
+                let cid = nextClosure
+                closuresLock.unlock()
+                let c = try Closure(
+                    id: cid, ret: args["ret"] as? String ?? "void", value: try int64(args["value"]),
+                    params: args["params"] as? [String] ?? [], out: output)
+                closuresLock.lock()
+                closures[cid] = c
+                closuresLock.unlock()
+                body = "{\"closure\":\(cid),\"fn\":\(UInt(bitPattern: c.code))}"
+            case .release:
+                let cid = (args["closure"] as? NSNumber)?.intValue ?? 0
+                closuresLock.lock()
+                let c = closures.removeValue(forKey: cid)
+                closuresLock.unlock()
+                c?.release()
+                body = c == nil ? "false" : "true"
+            case .hello, .invoke:
+                throw ProtocolError("\(op.rawValue) is sent by the helper, not to it")
+            }
+            return "{\"id\":\(id),\"ok\":\(body)}"
+        } catch {
+            var s = "{\"id\":\(id),\"error\":"
+            appendQuoted(&s, "\(error)")
+            return s + "}"
+        }
+    }
+    return (id, (obj["bg"] as? NSNumber)?.boolValue ?? false, run)
+}
+
+/// Reads newline-terminated requests from `file` until EOF.
+@Sendable func readLines(_ file: UnsafeMutablePointer<FILE>, _ each: (Substring) -> Void) {
+    var buf: UnsafeMutablePointer<CChar>?
+    var cap = 0
+    while true {
+        let n = getline(&buf, &cap, file)
+        if n <= 0 { break }
+        let s = String(cString: buf!)
+        each(s.hasSuffix("\n") ? s.dropLast() : Substring(s))
+    }
+    free(buf)
+}
+
+// MARK: - Sync channel
+
+let syncThread = Thread {
+    // Opening blocks until Node opened the other end of each FIFO.
+    guard let req = fopen(requestPath, "r") else { exit(4) }
+    let res = open(responsePath, O_WRONLY)
+    guard res >= 0 else { exit(4) }
+    unlink(requestPath)
+    unlink(responsePath)
+    let lib: Library
+    do {
+        lib = try Library(path: libraryPath())
+        let ver = try Export(lib: lib, name: "nemo_relay_version", ret: "cstr", params: []).callCString()
+        var hello = "{\"id\":0,\"op\":\"\(Op.hello.rawValue)\",\"args\":{\"protocol\":\(Kind.protocolVersion),\"version\":"
+        appendQuoted(&hello, ver)
+        hello += ",\"pid\":\(getpid())}}\n"
+        _ = writeAll(res, Array(hello.utf8))
+    } catch {
+        var hello = "{\"id\":0,\"op\":\"\(Op.hello.rawValue)\",\"args\":{\"protocol\":\(Kind.protocolVersion),\"error\":"
+        appendQuoted(&hello, "\(error)")
+        hello += "}}\n"
+        _ = writeAll(res, Array(hello.utf8))
+        exit(5)
+    }
+    library = lib
+    libraryReady.signal()
+    readLines(req) { line in
+        let r = handle(line, lib: lib)
+        if !writeAll(res, Array((r.run() + "\n").utf8)) { exit(0) }
+    }
+    exit(0)  // Node closed the sync channel
+}
+syncThread.name = "nemo-relay-helper-sync"
+syncThread.stackSize = 8 << 20
+syncThread.start()
+
+// MARK: - Async channel (main thread)
+
+// Read stdin at once so that EOF ends the helper even while the FIFOs wait for Node.
+var asyncLib: Library?
+readLines(stdin) { line in
+    if asyncLib == nil {
+        libraryReady.wait()
+        asyncLib = library
+    }
+    let r = handle(line, lib: asyncLib!)
+    if r.bg {
+        Thread.detachNewThread { output.send(r.run() + "\n") }
+    } else {
+        output.send(r.run() + "\n")
+    }
+}
+exit(0)

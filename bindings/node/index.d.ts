@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: Apache-2.0
+// Hand-written declarations of nemo-relay-node (the root package). See README.md and spec/node-api.md.
+
+/** Any JSON value. */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+/** Optional positional parameters accept null or undefined. */
+type Opt<T> = T | null | undefined;
+
+export declare const ScopeType: {
+  readonly Agent: 0; readonly Function: 1; readonly Tool: 2; readonly Llm: 3; readonly Retriever: 4; readonly Embedder: 5;
+  readonly Reranker: 6; readonly Guardrail: 7; readonly Evaluator: 8; readonly Custom: 9; readonly Unknown: 10;
+};
+export type ScopeType = (typeof ScopeType)[keyof typeof ScopeType];
+export declare const LogSeverity: { readonly Trace: 0; readonly Debug: 1; readonly Info: 2; readonly Warn: 3; readonly Error: 4 };
+export type LogSeverity = (typeof LogSeverity)[keyof typeof LogSeverity];
+
+/** Errors of the runtime: `.code` is the C constant name (e.g. `NEMO_RELAY_E_NOT_FOUND`), `.status` its value. */
+export declare class NemoRelayError extends Error {
+  readonly code: string;
+  readonly status: number | undefined;
+}
+
+export declare class ScopeHandle {
+  private constructor();
+  readonly uuid: string;
+  readonly name: string;
+  readonly scopeType: ScopeType;
+  readonly attributes: number;
+  readonly parentUuid: string | null;
+  readonly data: Json | null;
+  readonly metadata: Json | null;
+}
+export declare class LlmHandle extends ScopeHandle {}
+export declare class ToolHandle extends ScopeHandle {}
+export declare class ScopeStack {
+  constructor();
+}
+
+export type LlmRequestJson = { headers: Record<string, Json>; content: Json };
+export declare class LlmRequest {
+  constructor(headers: Json, content: Json);
+  readonly headers: Record<string, Json>;
+  readonly content: Json;
+  toJSON(): LlmRequestJson;
+}
+
+export type ToolExecutionResult = { result: Json; annotation?: Json };
+export type PendingMarkSpec = {
+  name: string; category?: string; categoryProfile?: Json; data?: Json; dataSchema?: DataSchema; metadata?: Json;
+  severity?: 'trace' | 'debug' | 'info' | 'warn' | 'warning' | 'error';
+};
+export type ToolExecutionOutcome = ToolExecutionResult & { pendingMarks?: PendingMarkSpec[] };
+export type LlmRequestInterceptOutcome = {
+  request: LlmRequestJson; annotated?: Json | null; pendingMarks?: PendingMarkSpec[];
+};
+export type DataSchema = { name: string; version: string };
+export type EventSanitizeFields = { data?: Json; categoryProfile?: Json; metadata?: Json };
+export type CodecIdentity = { kind: 'none' } | { kind: 'builtin'; id: string } | { kind: 'runtime'; id: string } | { kind: 'opaque' };
+export type SanitizerContext = { codec: CodecIdentity; resolveCodec(): BuiltinCodec | null };
+
+/** An ATOF 0.1 event as delivered to subscribers (snake_case, canonical runtime JSON). */
+export type RelayEvent = {
+  kind: 'scope' | 'mark';
+  atof_version: '0.1';
+  uuid: string;
+  parent_uuid: string | null;
+  propagation_root_uuid?: string | null;
+  timestamp: string;
+  name: string;
+  scope_category?: 'start' | 'end';
+  attributes?: string[];
+  category?: string | null;
+  category_profile: { [key: string]: Json } | null;
+  data: Json;
+  data_schema: DataSchema | null;
+  metadata: { [key: string]: Json } | null;
+};
+
+/** Not available yet: the C ABI has no streaming (issue 5). */
+export declare class LlmStream {
+  private constructor();
+  next(): Promise<Json | null>;
+  close(): Promise<void>;
+}
+
+// Scopes
+export function getHandle(): ScopeHandle;
+export function pushScope(
+  name: string, scopeType: ScopeType, handle?: Opt<ScopeHandle>, attributes?: Opt<number>, data?: Opt<Json>,
+  metadata?: Opt<Json>, input?: Opt<Json>, timestamp?: Opt<number>): ScopeHandle;
+export function popScope(handle: ScopeHandle, output?: Opt<Json>, timestamp?: Opt<number>, metadata?: Opt<Json>): void;
+export function withScope<T>(
+  name: string, scopeType: ScopeType, callback: (handle: ScopeHandle, signal: AbortSignal) => T | Promise<T>,
+  handle?: Opt<ScopeHandle>, attributes?: Opt<number>, data?: Opt<Json>, metadata?: Opt<Json>, input?: Opt<Json>): Promise<unknown>;
+export function event(
+  name: string, handle?: Opt<ScopeHandle>, data?: Opt<Json>, metadata?: Opt<Json>, timestamp?: Opt<number>,
+  dataSchema?: Opt<DataSchema>, severity?: Opt<LogSeverity>): void;
+export function createScopeStack(): ScopeStack;
+export function currentScopeStack(): ScopeStack;
+export function withScopeStack<T>(stack: ScopeStack, callback: () => T): T;
+export function setThreadScopeStack(stack: ScopeStack): void;
+export function scopeStackActive(): boolean;
+
+// LLM calls
+export type CodecDecodeFn = (request: LlmRequestJson) => Json;
+export type CodecEncodeFn = (payload: { annotated: Json; original: LlmRequestJson }) => LlmRequestJson;
+export type ResponseCodecDecodeFn = (response: Json) => Json;
+export function llmCallExecute(
+  name: string, request: LlmRequestJson | LlmRequest, func: (request: LlmRequestJson, signal: AbortSignal) => unknown,
+  handle?: Opt<ScopeHandle>, attributes?: Opt<number>, data?: Opt<Json>, metadata?: Opt<Json>, modelName?: Opt<string>,
+  codecDecode?: Opt<CodecDecodeFn>, codecEncode?: Opt<CodecEncodeFn>, responseCodecDecode?: Opt<ResponseCodecDecodeFn>): Promise<unknown>;
+export const llmCallExecuteAsync: typeof llmCallExecute;
+/** Throws NemoRelayError (code ERR_NEMO_RELAY_NOT_SUPPORTED): streaming is not in the C ABI yet. */
+export function llmStreamCallExecute(
+  name: string, request: LlmRequestJson | LlmRequest, func: (request: Json, signal: AbortSignal) => unknown,
+  collector?: Opt<(chunk: Json) => void>, finalizer?: Opt<() => Json>, handle?: Opt<ScopeHandle>, attributes?: Opt<number>,
+  data?: Opt<Json>, metadata?: Opt<Json>, modelName?: Opt<string>, codecDecode?: Opt<CodecDecodeFn>,
+  codecEncode?: Opt<CodecEncodeFn>, responseCodecDecode?: Opt<ResponseCodecDecodeFn>): Promise<LlmStream>;
+export function llmCall(
+  name: string, request: LlmRequestJson | LlmRequest, handle?: Opt<ScopeHandle>, attributes?: Opt<number>, data?: Opt<Json>,
+  metadata?: Opt<Json>, modelName?: Opt<string>, timestamp?: Opt<number>): LlmHandle;
+export function llmCallEnd(handle: LlmHandle, response: Json, data?: Opt<Json>, metadata?: Opt<Json>, timestamp?: Opt<number>): void;
+/** Rejects: no C export for the partial pipeline yet. */
+export function llmConditionalExecution(request: LlmRequestJson | LlmRequest): Promise<void>;
+/** Rejects: no C export for the partial pipeline yet. */
+export function llmRequestIntercepts(name: string, request: LlmRequestJson | LlmRequest): Promise<{
+  request: LlmRequestJson; annotated: Json | null; pendingMarks: PendingMarkSpec[]; optimizationContributions: Json[] }>;
+
+// Tool calls
+export function toolCallExecute(
+  name: string, args: Json, func: (args: Json, signal: AbortSignal) => ToolExecutionResult | Promise<ToolExecutionResult>,
+  handle?: Opt<ScopeHandle>, attributes?: Opt<number>, data?: Opt<Json>, metadata?: Opt<Json>, toolCallId?: Opt<string>
+): Promise<ToolExecutionResult>;
+export const toolCallExecuteAsync: typeof toolCallExecute;
+export function toolCall(
+  name: string, args: Json, handle?: Opt<ScopeHandle>, attributes?: Opt<number>, data?: Opt<Json>, metadata?: Opt<Json>,
+  toolCallId?: Opt<string>, timestamp?: Opt<number>): ToolHandle;
+export function toolCallEnd(
+  handle: ToolHandle, result: ToolExecutionResult, data?: Opt<Json>, metadata?: Opt<Json>, timestamp?: Opt<number>): void;
+/** Rejects: no C export for the partial pipeline yet. */
+export function toolRequestIntercepts(name: string, args: Json): Promise<Json>;
+/** Rejects: no C export for the partial pipeline yet. */
+export function toolConditionalExecution(name: string, args: Json): Promise<void>;
+
+// Middleware (priority ascending: lower runs first)
+export function registerLlmRequestIntercept(name: string, priority: number, breakChain: boolean, callback: (input: { name: string; request: LlmRequestJson; annotated: Json | null }, signal: AbortSignal) => LlmRequestInterceptOutcome | Promise<LlmRequestInterceptOutcome>): void;
+export function scopeRegisterLlmRequestIntercept(scopeUuid: string, name: string, priority: number, breakChain: boolean, callback: (input: { name: string; request: LlmRequestJson; annotated: Json | null }, signal: AbortSignal) => LlmRequestInterceptOutcome | Promise<LlmRequestInterceptOutcome>): void;
+export function deregisterLlmRequestIntercept(name: string): boolean;
+export function scopeDeregisterLlmRequestIntercept(scopeUuid: string, name: string): boolean;
+export function registerLlmExecutionIntercept(name: string, priority: number, callback: (request: LlmRequestJson, next: (request: LlmRequestJson | LlmRequest) => Promise<Json>, signal: AbortSignal) => Json | Promise<Json>): void;
+export function scopeRegisterLlmExecutionIntercept(scopeUuid: string, name: string, priority: number, callback: (request: LlmRequestJson, next: (request: LlmRequestJson | LlmRequest) => Promise<Json>, signal: AbortSignal) => Json | Promise<Json>): void;
+export function deregisterLlmExecutionIntercept(name: string): boolean;
+export function scopeDeregisterLlmExecutionIntercept(scopeUuid: string, name: string): boolean;
+export function registerLlmConditionalExecutionGuardrail(name: string, priority: number, callback: (request: LlmRequestJson, signal: AbortSignal) => string | null | undefined | Promise<string | null | undefined>): void;
+export function scopeRegisterLlmConditionalExecutionGuardrail(scopeUuid: string, name: string, priority: number, callback: (request: LlmRequestJson, signal: AbortSignal) => string | null | undefined | Promise<string | null | undefined>): void;
+export function deregisterLlmConditionalExecutionGuardrail(name: string): boolean;
+export function scopeDeregisterLlmConditionalExecutionGuardrail(scopeUuid: string, name: string): boolean;
+export function registerLlmSanitizeRequestGuardrail(name: string, priority: number, callback: (request: LlmRequestJson, context: SanitizerContext, signal: AbortSignal) => Json | Promise<Json>): void;
+export function scopeRegisterLlmSanitizeRequestGuardrail(scopeUuid: string, name: string, priority: number, callback: (request: LlmRequestJson, context: SanitizerContext, signal: AbortSignal) => Json | Promise<Json>): void;
+export function deregisterLlmSanitizeRequestGuardrail(name: string): boolean;
+export function scopeDeregisterLlmSanitizeRequestGuardrail(scopeUuid: string, name: string): boolean;
+export function registerLlmSanitizeResponseGuardrail(name: string, priority: number, callback: (response: Json, context: SanitizerContext, signal: AbortSignal) => Json | Promise<Json>): void;
+export function scopeRegisterLlmSanitizeResponseGuardrail(scopeUuid: string, name: string, priority: number, callback: (response: Json, context: SanitizerContext, signal: AbortSignal) => Json | Promise<Json>): void;
+export function deregisterLlmSanitizeResponseGuardrail(name: string): boolean;
+export function scopeDeregisterLlmSanitizeResponseGuardrail(scopeUuid: string, name: string): boolean;
+export function registerToolRequestIntercept(name: string, priority: number, breakChain: boolean, callback: (toolName: string, args: Json, signal: AbortSignal) => Json | Promise<Json>): void;
+export function scopeRegisterToolRequestIntercept(scopeUuid: string, name: string, priority: number, breakChain: boolean, callback: (toolName: string, args: Json, signal: AbortSignal) => Json | Promise<Json>): void;
+export function deregisterToolRequestIntercept(name: string): boolean;
+export function scopeDeregisterToolRequestIntercept(scopeUuid: string, name: string): boolean;
+export function registerToolExecutionIntercept(name: string, priority: number, callback: (args: Json, next: (args: Json) => Promise<ToolExecutionResult>, signal: AbortSignal) => ToolExecutionOutcome | Promise<ToolExecutionOutcome>): void;
+export function scopeRegisterToolExecutionIntercept(scopeUuid: string, name: string, priority: number, callback: (args: Json, next: (args: Json) => Promise<ToolExecutionResult>, signal: AbortSignal) => ToolExecutionOutcome | Promise<ToolExecutionOutcome>): void;
+export function deregisterToolExecutionIntercept(name: string): boolean;
+export function scopeDeregisterToolExecutionIntercept(scopeUuid: string, name: string): boolean;
+export function registerToolConditionalExecutionGuardrail(name: string, priority: number, callback: (toolName: string, args: Json, signal: AbortSignal) => string | null | undefined | Promise<string | null | undefined>): void;
+export function scopeRegisterToolConditionalExecutionGuardrail(scopeUuid: string, name: string, priority: number, callback: (toolName: string, args: Json, signal: AbortSignal) => string | null | undefined | Promise<string | null | undefined>): void;
+export function deregisterToolConditionalExecutionGuardrail(name: string): boolean;
+export function scopeDeregisterToolConditionalExecutionGuardrail(scopeUuid: string, name: string): boolean;
+export function registerToolSanitizeRequestGuardrail(name: string, priority: number, callback: (toolName: string, args: Json, signal: AbortSignal) => Json | Promise<Json>): void;
+export function scopeRegisterToolSanitizeRequestGuardrail(scopeUuid: string, name: string, priority: number, callback: (toolName: string, args: Json, signal: AbortSignal) => Json | Promise<Json>): void;
+export function deregisterToolSanitizeRequestGuardrail(name: string): boolean;
+export function scopeDeregisterToolSanitizeRequestGuardrail(scopeUuid: string, name: string): boolean;
+export function registerToolSanitizeResponseGuardrail(name: string, priority: number, callback: (toolName: string, result: Json, signal: AbortSignal) => Json | Promise<Json>): void;
+export function scopeRegisterToolSanitizeResponseGuardrail(scopeUuid: string, name: string, priority: number, callback: (toolName: string, result: Json, signal: AbortSignal) => Json | Promise<Json>): void;
+export function deregisterToolSanitizeResponseGuardrail(name: string): boolean;
+export function scopeDeregisterToolSanitizeResponseGuardrail(scopeUuid: string, name: string): boolean;
+export function registerMarkSanitizeGuardrail(name: string, priority: number, callback: (event: RelayEvent, fields: EventSanitizeFields) => EventSanitizeFields | Promise<EventSanitizeFields>): void;
+export function scopeRegisterMarkSanitizeGuardrail(scopeUuid: string, name: string, priority: number, callback: (event: RelayEvent, fields: EventSanitizeFields) => EventSanitizeFields | Promise<EventSanitizeFields>): void;
+export function deregisterMarkSanitizeGuardrail(name: string): boolean;
+export function scopeDeregisterMarkSanitizeGuardrail(scopeUuid: string, name: string): boolean;
+export function registerScopeSanitizeStartGuardrail(name: string, priority: number, callback: (event: RelayEvent, fields: EventSanitizeFields) => EventSanitizeFields | Promise<EventSanitizeFields>): void;
+export function scopeRegisterScopeSanitizeStartGuardrail(scopeUuid: string, name: string, priority: number, callback: (event: RelayEvent, fields: EventSanitizeFields) => EventSanitizeFields | Promise<EventSanitizeFields>): void;
+export function deregisterScopeSanitizeStartGuardrail(name: string): boolean;
+export function scopeDeregisterScopeSanitizeStartGuardrail(scopeUuid: string, name: string): boolean;
+export function registerScopeSanitizeEndGuardrail(name: string, priority: number, callback: (event: RelayEvent, fields: EventSanitizeFields) => EventSanitizeFields | Promise<EventSanitizeFields>): void;
+export function scopeRegisterScopeSanitizeEndGuardrail(scopeUuid: string, name: string, priority: number, callback: (event: RelayEvent, fields: EventSanitizeFields) => EventSanitizeFields | Promise<EventSanitizeFields>): void;
+export function deregisterScopeSanitizeEndGuardrail(name: string): boolean;
+export function scopeDeregisterScopeSanitizeEndGuardrail(scopeUuid: string, name: string): boolean;
+export function registerEventMetadataInjector(name: string, priority: number, callback: (event: RelayEvent) => Record<string, string | number | boolean | string[] | number[] | boolean[]> | null | undefined): void;
+export function scopeRegisterEventMetadataInjector(scopeUuid: string, name: string, priority: number, callback: (event: RelayEvent) => Record<string, string | number | boolean | string[] | number[] | boolean[]> | null | undefined): void;
+export function deregisterEventMetadataInjector(name: string): boolean;
+export function scopeDeregisterEventMetadataInjector(scopeUuid: string, name: string): boolean;
+
+// Subscribers
+export function registerSubscriber(name: string, callback: (event: RelayEvent) => void | Promise<void>): void;
+export function deregisterSubscriber(name: string): boolean;
+export function scopeRegisterSubscriber(scopeUuid: string, name: string, callback: (event: RelayEvent) => void | Promise<void>): void;
+export function scopeDeregisterSubscriber(scopeUuid: string, name: string): boolean;
+export function flushSubscribers(): Promise<void>;
+export function droppedEvents(): number;
+export function getLastCallbackError(): string | null;
+export function clearLastCallbackError(): void;
+
+// Codecs
+export declare abstract class BuiltinCodec {
+  readonly id: string;
+  decode(request: LlmRequestJson | LlmRequest): Json;
+  encode(annotated: Json, original: LlmRequestJson | LlmRequest): LlmRequestJson;
+  decodeResponse(response: Json): Json;
+}
+export declare class OpenAIChatCodec extends BuiltinCodec { constructor(); }
+export declare class OpenAIResponsesCodec extends BuiltinCodec { constructor(); }
+export declare class AnthropicMessagesCodec extends BuiltinCodec { constructor(); }

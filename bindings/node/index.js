@@ -1,0 +1,870 @@
+// SPDX-License-Identifier: Apache-2.0
+'use strict';
+/**
+ * nemo-relay-node: the NemoRelay runtime for Node, in plain JavaScript over the NemoRelayHelper
+ * process (see README.md). Scopes, managed and manual LLM/tool calls, middleware of every kind
+ * (global and scope-local), subscribers, flush and provider codecs.
+ * @module nemo-relay-node
+ */
+const { AsyncLocalStorage } = require('node:async_hooks');
+const ffi = require('./lib/ffi');
+const { helper } = require('./lib/helper');
+const { Op } = require('./lib/protocol');
+const { NemoRelayError, Status } = require('./lib/errors');
+const { toJsonValue, jsonArg, PLAIN } = require('./lib/json');
+
+// MARK: - Enums and constants
+
+/** Scope types (event `category`). */
+const ScopeType = Object.freeze({
+  Agent: 0, Function: 1, Tool: 2, Llm: 3, Retriever: 4, Embedder: 5, Reranker: 6, Guardrail: 7, Evaluator: 8,
+  Custom: 9, Unknown: 10,
+});
+/** Mark severities. */
+const LogSeverity = Object.freeze({ Trace: 0, Debug: 1, Info: 2, Warn: 3, Error: 4 });
+
+const OPTIONS_VERSION = 1;
+const SEVERITY_NONE = -1;
+/** Middleware kinds of nemo_relay_register. */
+const K = Object.freeze({
+  LLM_CONDITIONAL: 0, LLM_REQUEST: 1, LLM_EXECUTION: 2, LLM_SANITIZE_REQUEST: 4, LLM_SANITIZE_RESPONSE: 5,
+  TOOL_CONDITIONAL: 6, TOOL_REQUEST: 7, TOOL_EXECUTION: 8, TOOL_SANITIZE_REQUEST: 9, TOOL_SANITIZE_RESPONSE: 10,
+  MARK_SANITIZE: 11, SCOPE_START_SANITIZE: 12, SCOPE_END_SANITIZE: 13, METADATA_INJECTOR: 14,
+});
+const BREAK_CHAIN = 1;
+
+// MARK: - Runtime state
+
+const als = new AsyncLocalStorage();
+const state = {
+  rt: 0,
+  /** The one stack shared by every async flow outside runtime-invoked callbacks (the "thread stack"). */
+  threadStack: null,
+  fn: { callback: 0, done: 0, subscriber: 0, free: 0 },
+  closureKind: new Map(),
+};
+/** JS callbacks by the integer handed to C as user_data. */
+const registry = new Map();
+let nextUserData = 1;
+function addEntry(entry) {
+  const id = nextUserData++;
+  registry.set(id, entry);
+  return id;
+}
+
+const stackRegistry = new FinalizationRegistry((ptr) => helper.post(Op.CALL, { fn: 'nemo_relay_stack_free', args: [ptr] }));
+const scopeRegistry = new FinalizationRegistry((ptr) => helper.post(Op.CALL, { fn: 'nemo_relay_scope_free', args: [ptr] }));
+
+function init() {
+  if (state.rt) return;
+  helper.ensure();
+  helper.onInvoke = onInvoke;
+  // Four trampolines serve every callback: C hands back our integer user_data, which names the JS function.
+  const mk = (kind, ret, params) => {
+    const r = helper.callSync(Op.CLOSURE, { ret, value: Status.PENDING, params });
+    state.closureKind.set(r.closure, kind);
+    state.fn[kind] = r.fn;
+  };
+  mk('callback', 'i32', ['ptr', 'rawjson', 'ptr']);
+  mk('done', 'void', ['i32', 'json', 'ptr']);
+  mk('subscriber', 'void', ['rawjson', 'ptr']);
+  mk('free', 'void', ['ptr']);
+  for (const name of ['nemo_relay_scope_free', 'nemo_relay_stack_free', 'nemo_relay_codec_free', 'nemo_relay_call_free']) {
+    ffi.declare(name);
+  }
+  const [rt] = ffi.call('nemo_relay_runtime_new', [null, null]);
+  const [st] = ffi.call('nemo_relay_stack_new', [null, 0]);
+  state.rt = rt;
+  state.threadStack = wrapStack(st);
+}
+
+function rt() {
+  if (!state.rt) init();
+  return state.rt;
+}
+
+function onInvoke(closure, args) {
+  const kind = state.closureKind.get(closure);
+  if (kind === 'callback') {
+    const [token, input, id] = args;
+    const e = registry.get(id);
+    if (!e) return complete(token, Status.E_CALLBACK, JSON.stringify({ type: 'Error', message: 'callback released' }));
+    e.onCall(token, input);
+  } else if (kind === 'done') {
+    const [status, text, id] = args;
+    const e = registry.get(id);
+    registry.delete(id);
+    e?.onDone(status, text);
+  } else if (kind === 'subscriber') {
+    const [event, id] = args;
+    registry.get(id)?.onEvent(event);
+  } else if (kind === 'free') {
+    registry.delete(args[0]);
+  }
+}
+
+function complete(token, status, json) {
+  // MISUSE here means the call was cancelled or already answered: nothing left to tell.
+  ffi.rawCall('nemo_relay_complete', [token, status, json]);
+}
+
+// MARK: - Callback errors
+
+let lastCallbackError = null;
+/** Recent callback errors by message, so a failure reported by C is re-raised as the JS error itself. */
+const thrown = new Map();
+
+function remember(err) {
+  const msg = errorMessage(err);
+  if (err instanceof Error) {
+    thrown.set(msg, err);
+    if (thrown.size > 256) thrown.delete(thrown.keys().next().value);
+  }
+  return msg;
+}
+
+function errorMessage(err) {
+  return err instanceof Error ? String(err.message) : String(err);
+}
+
+function recordCallbackError(where, err) {
+  lastCallbackError = `${where}: ${errorMessage(err)}`;
+  process.stderr.write(`nemo-relay-node: ${lastCallbackError}\n`);
+}
+
+/** The last failure that could not surface as an exception (sanitizer, subscriber), or null. */
+function getLastCallbackError() {
+  return lastCallbackError;
+}
+
+function clearLastCallbackError() {
+  lastCallbackError = null;
+}
+
+/** Turns a failure status and text from C into the error to throw. */
+function failure(status, text) {
+  if (status === Status.E_CALLBACK && thrown.has(text)) return thrown.get(text);
+  return new NemoRelayError(text, status);
+}
+
+// MARK: - Stacks
+
+/** A scope stack; `new ScopeStack()` is a fresh, isolated stack with its own root. */
+class ScopeStack {
+  constructor() {
+    const [p] = ffi.call('nemo_relay_stack_new', [null, (rt(), 0)]);
+    attachStack(this, p);
+  }
+}
+
+function attachStack(obj, ptr) {
+  Object.defineProperty(obj, '_ptr', { value: ptr });
+  stackRegistry.register(obj, ptr);
+  return obj;
+}
+
+function wrapStack(ptr) {
+  return attachStack(Object.create(ScopeStack.prototype), ptr);
+}
+
+function effectiveStack() {
+  rt();
+  return als.getStore()?.stack ?? state.threadStack;
+}
+
+/** @returns {ScopeStack} a fresh, isolated stack. */
+function createScopeStack() {
+  return new ScopeStack();
+}
+
+/** @returns {ScopeStack} the stack in effect here. */
+function currentScopeStack() {
+  return effectiveStack();
+}
+
+/**
+ * Runs `callback()` with `stack` in effect; a returned Promise keeps it for its continuation.
+ * @template T
+ * @param {ScopeStack} stack
+ * @param {() => T} callback
+ * @returns {T}
+ */
+function withScopeStack(stack, callback) {
+  if (!(stack instanceof ScopeStack)) throw new TypeError('stack must be a ScopeStack');
+  rt();
+  return als.run({ stack }, callback);
+}
+
+/** Inside a callback, replaces the stack of the current store; otherwise rebinds the thread stack. */
+function setThreadScopeStack(stack) {
+  if (!(stack instanceof ScopeStack)) throw new TypeError('stack must be a ScopeStack');
+  rt();
+  const store = als.getStore();
+  if (store) als.enterWith({ stack });
+  else state.threadStack = stack;
+}
+
+/** @returns {boolean} whether a callback store is active here. */
+function scopeStackActive() {
+  return als.getStore() !== undefined;
+}
+
+// MARK: - Handles
+
+const liveScopes = new Map(); // uuid -> WeakRef<ScopeHandle>
+
+/** A scope, LLM or tool span. Handles come from the runtime; there is no public constructor. */
+class ScopeHandle {
+  constructor() {
+    throw new TypeError('ScopeHandle has no public constructor');
+  }
+  /** @returns {string} */ get uuid() { return this._info.uuid; }
+  /** @returns {string} */ get name() { return this._info.name; }
+  /** @returns {number} */ get scopeType() { return this._info.scope_type; }
+  /** @returns {number} */ get attributes() { return this._info.attributes; }
+  /** @returns {string | null} */ get parentUuid() { return this._info.parent_uuid ?? null; }
+  /** @returns {any} */ get data() { return this._info.data ?? null; }
+  /** @returns {any} */ get metadata() { return this._info.metadata ?? null; }
+}
+/** An LLM span from llmCall. */
+class LlmHandle extends ScopeHandle {}
+/** A tool span from toolCall. */
+class ToolHandle extends ScopeHandle {}
+
+function wrapHandle(ptr, cls = ScopeHandle) {
+  const h = Object.create(cls.prototype);
+  const [info] = ffi.call('nemo_relay_scope_info', [null, ptr]);
+  Object.defineProperty(h, '_ptr', { value: ptr });
+  Object.defineProperty(h, '_info', { value: JSON.parse(info) });
+  scopeRegistry.register(h, ptr);
+  liveScopes.set(h._info.uuid, new WeakRef(h));
+  return h;
+}
+
+function handlePtr(handle, what = 'handle') {
+  if (handle === null || handle === undefined) return 0;
+  if (!(handle instanceof ScopeHandle)) throw new TypeError(`${what} must be a ScopeHandle`);
+  return handle._ptr;
+}
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+function scopeByUuid(uuid) {
+  if (typeof uuid !== 'string' || !UUID_RE.test(uuid)) throw new NemoRelayError(`invalid UUID: ${uuid}`, Status.E_INVALID_ARGUMENT);
+  const h = liveScopes.get(uuid.toLowerCase())?.deref();
+  if (!h) throw new NemoRelayError(`not found: scope ${uuid} not found`, Status.E_NOT_FOUND);
+  return h._ptr;
+}
+
+// MARK: - Argument helpers
+
+function timestampNs(ts) {
+  if (ts === null || ts === undefined) return [false, '0'];
+  if (!Number.isSafeInteger(ts)) throw new TypeError('timestamp must be a safe integer number of Unix microseconds');
+  return [true, (BigInt(ts) * 1000n).toString()];
+}
+
+function opt(v, d) {
+  return v === null || v === undefined ? d : v;
+}
+
+/** A JS LLM request (instance or `{headers, content}`) as `{headers, content}` JSON. */
+function requestJson(request, what = 'invalid LlmRequest') {
+  if (request instanceof LlmRequest) return JSON.stringify(request.toJSON());
+  if (request === null || typeof request !== 'object' || Array.isArray(request)) {
+    throw new NemoRelayError(`${what}: expected an object with headers and content`, Status.E_INVALID_ARGUMENT);
+  }
+  if (!('headers' in request) || !('content' in request)) {
+    throw new NemoRelayError(`${what}: missing field \`${'headers' in request ? 'content' : 'headers'}\``, Status.E_INVALID_ARGUMENT);
+  }
+  const h = request.headers;
+  if (h === null || typeof h !== 'object' || Array.isArray(h)) {
+    throw new NemoRelayError(`${what}: headers must be an object`, Status.E_INVALID_ARGUMENT);
+  }
+  return JSON.stringify(toJsonValue({ headers: h, content: request.content }, 'request'));
+}
+
+/** An LLM request: `new LlmRequest(headers, content)`; non-object headers become `{}`. */
+class LlmRequest {
+  /**
+   * @param {Record<string, any>} headers
+   * @param {any} content
+   */
+  constructor(headers, content) {
+    const h = headers !== null && typeof headers === 'object' && !Array.isArray(headers) ? headers : {};
+    this.#json = JSON.stringify(toJsonValue({ headers: h, content: content === undefined ? null : content }, 'LlmRequest'));
+  }
+  #json;
+  /** @returns {Record<string, any>} a copy */ get headers() { return JSON.parse(this.#json).headers; }
+  /** @returns {any} a copy */ get content() { return JSON.parse(this.#json).content; }
+  /** @returns {{headers: Record<string, any>, content: any}} */
+  toJSON() { return JSON.parse(this.#json); }
+}
+Object.defineProperty(LlmRequest.prototype, PLAIN, { value: true });
+
+// MARK: - Scopes
+
+/**
+ * Pushes a scope onto the effective stack.
+ * @returns {ScopeHandle}
+ */
+function pushScope(name, scopeType, handle, attributes, data, metadata, input, timestamp) {
+  const [hasTs, ts] = timestampNs(timestamp);
+  const st = effectiveStack();
+  const opts = [OPTIONS_VERSION, opt(attributes, 0) & 3, handlePtr(handle), jsonArg(data, 'data'), jsonArg(metadata, 'metadata'),
+    jsonArg(input, 'input'), hasTs, ts];
+  const [p] = ffi.call('nemo_relay_scope_begin', [null, rt(), st._ptr, String(name), scopeType, opts]);
+  return wrapHandle(p);
+}
+
+/** Pops `handle`, which must be on top of the effective stack. */
+function popScope(handle, output, timestamp, metadata) {
+  const [hasTs, ts] = timestampNs(timestamp);
+  const ptr = handlePtr(handle);
+  const opts = [OPTIONS_VERSION, 0, 0, null, jsonArg(metadata, 'metadata'), jsonArg(output, 'output'), hasTs, ts];
+  ffi.call('nemo_relay_scope_end', [rt(), effectiveStack()._ptr, ptr, opts]);
+}
+
+/** @returns {ScopeHandle} the top of the effective stack (its root when nothing was pushed). */
+function getHandle() {
+  const [p] = ffi.call('nemo_relay_scope_current', [null, effectiveStack()._ptr]);
+  return wrapHandle(p);
+}
+
+/**
+ * Runs `callback(handle, signal)` inside a new scope, always popped with OK or ERROR status metadata.
+ * @returns {Promise<any>} the callback's value after JSON normalisation
+ */
+async function withScope(name, scopeType, callback, handle, attributes, data, metadata, input) {
+  const stack = effectiveStack();
+  const h = als.run({ stack }, () => pushScope(name, scopeType, handle, attributes, data, metadata, input));
+  const ac = new AbortController();
+  let value;
+  try {
+    value = await als.run({ stack }, () => callback(h, ac.signal));
+    value = toJsonValue(value, 'withScope result');
+  } catch (err) {
+    const e = err instanceof Error ? err : new NemoRelayError(`internal error: ${String(err)}`, Status.E_INTERNAL);
+    als.run({ stack }, () => popScope(h, null, null, { 'otel.status_code': 'ERROR', 'otel.status_description': errorMessage(err) }));
+    throw e;
+  }
+  als.run({ stack }, () => popScope(h, null, null, { 'otel.status_code': 'OK' }));
+  return value;
+}
+
+/** Emits a mark event. */
+function event(name, handle, data, metadata, timestamp, dataSchema, severity) {
+  const [hasTs, ts] = timestampNs(timestamp);
+  if (severity !== null && severity !== undefined && metadata !== null && metadata !== undefined &&
+    (typeof metadata !== 'object' || Array.isArray(metadata))) {
+    throw new NemoRelayError('invalid argument: severity requires metadata to be an object', Status.E_INVALID_ARGUMENT);
+  }
+  const opts = [OPTIONS_VERSION, opt(severity, SEVERITY_NONE), handlePtr(handle), jsonArg(data, 'data'),
+    jsonArg(dataSchema, 'dataSchema'), jsonArg(metadata, 'metadata'), hasTs, ts];
+  ffi.call('nemo_relay_mark', [rt(), effectiveStack()._ptr, String(name), opts]);
+}
+
+// MARK: - Invoking JS callbacks
+
+/**
+ * Runs a JS callback for a C token and completes the token with its (converted) result.
+ * @param {number} token
+ * @param {() => any} run calls the user function
+ * @param {(v: any) => any} convert maps the JS result to the C result document
+ * @param {{sync?: boolean, stack?: ScopeStack}} [o]
+ */
+function answer(token, run, convert, o = {}) {
+  let result;
+  try {
+    result = o.stack ? als.run({ stack: o.stack }, run) : run();
+  } catch (err) {
+    return fail(token, err, o.record);
+  }
+  if (!o.sync && result !== null && typeof result === 'object' && typeof result.then === 'function') {
+    helper.hold();
+    result.then((v) => { helper.release(); ok(token, v, convert, o.record); }, (err) => { helper.release(); fail(token, err, o.record); });
+  } else {
+    ok(token, result, convert, o.record);
+  }
+}
+
+function ok(token, v, convert, record) {
+  let json;
+  try {
+    json = JSON.stringify(toJsonValue(convert(v), 'callback result'));
+  } catch (err) {
+    return fail(token, err, record);
+  }
+  complete(token, Status.OK, json);
+}
+
+function fail(token, err, record) {
+  if (record) recordCallbackError(record, err);
+  const message = remember(err);
+  const type = err instanceof Error ? err.name : 'Error';
+  complete(token, Status.E_CALLBACK, JSON.stringify({ type, message }));
+}
+
+/** Registers a callback entry and returns the C `nemo_relay_callback_t` fields for it. */
+function callbackStruct(onCall) {
+  rt();
+  const id = addEntry({ onCall });
+  return [state.fn.callback, id, state.fn.free];
+}
+
+/** A Promise settled by a done callback; `start(doneStruct)` makes the C call. */
+function withDone(start, map) {
+  rt();
+  return new Promise((resolve, reject) => {
+    const id = addEntry({
+      onDone(status, text) {
+        helper.release();
+        if (status === Status.OK) {
+          let v;
+          try {
+            v = map(JSON.parse(text));
+          } catch (e) {
+            return reject(e);
+          }
+          resolve(v);
+        } else {
+          reject(failure(status, text));
+        }
+      },
+    });
+    helper.hold();
+    let r;
+    try {
+      r = start([state.fn.done, id, 0]);
+    } catch (e) {
+      registry.delete(id);
+      helper.release();
+      return reject(e);
+    }
+    if (typeof r.ret === 'number' && r.ret > 0 && registry.has(id)) {
+      registry.delete(id);
+      helper.release();
+      reject(new NemoRelayError(r.err || 'call did not start', r.ret));
+    }
+  });
+}
+
+function toolResultOut(v, what) {
+  if (v === null || typeof v !== 'object' || Array.isArray(v) || !('result' in v)) {
+    throw new TypeError(`${what} must return ToolExecutionResult`);
+  }
+  const out = { result: v.result === undefined ? null : v.result };
+  if (v.annotation !== null && v.annotation !== undefined) out.annotation = v.annotation;
+  if (v.pendingMarks !== undefined && v.pendingMarks !== null) out.pending_marks = pendingMarks(v.pendingMarks);
+  return out;
+}
+
+function toolResultIn(v) {
+  const out = { result: v?.result ?? null };
+  if (v?.annotation !== null && v?.annotation !== undefined) out.annotation = v.annotation;
+  return out;
+}
+
+const MARK_KEYS = { name: 'name', category: 'category', categoryProfile: 'category_profile', data: 'data', dataSchema: 'data_schema', metadata: 'metadata', severity: 'severity' };
+function pendingMarks(list) {
+  if (!Array.isArray(list)) throw new TypeError('pendingMarks must be an array');
+  return list.map((m) => {
+    const o = {};
+    for (const [k, v] of Object.entries(m ?? {})) {
+      if (!(k in MARK_KEYS)) throw new TypeError(`unknown pending mark key ${k}`);
+      o[MARK_KEYS[k]] = v;
+    }
+    return o;
+  });
+}
+
+// MARK: - Codecs passed as functions
+
+/** A C codec for JS codec functions (slots 9-11 of llmCallExecute), or 0. */
+function jsCodec(decode, encode, decodeResponse) {
+  if (!decode && !encode && !decodeResponse) return 0;
+  const method = (f) => (f
+    ? callbackStruct((token, input) => answer(token, () => f(input), (v) => v, { sync: true }))
+    : [0, 0, 0]);
+  const [p] = ffi.call('nemo_relay_codec_new', [null, 'js', [1, ...method(decode), ...method(encode), ...method(decodeResponse)]]);
+  return p;
+}
+
+function codecPair(codecDecode, codecEncode, responseCodecDecode) {
+  const hasD = typeof codecDecode === 'function';
+  const hasE = typeof codecEncode === 'function';
+  if (hasD !== hasE) throw new NemoRelayError('invalid argument: codecDecode and codecEncode must be provided together', Status.E_INVALID_ARGUMENT);
+  const req = hasD ? jsCodec(codecDecode, (payload) => codecEncode(payload), null) : 0;
+  const res = typeof responseCodecDecode === 'function' ? jsCodec(null, null, responseCodecDecode) : 0;
+  return [req, res];
+}
+
+// MARK: - LLM calls
+
+function llmOptions(handle, attributes, data, metadata, modelName, codec, responseCodec, timestamp) {
+  const [hasTs, ts] = timestampNs(timestamp);
+  return [OPTIONS_VERSION, opt(attributes, 0) & 3, handlePtr(handle), jsonArg(data, 'data'), jsonArg(metadata, 'metadata'),
+    modelName === null || modelName === undefined ? null : String(modelName), null, codec, responseCodec, hasTs, ts];
+}
+
+/** The managed LLM pipeline with C codec pointers (shared by the raw and the typed API). */
+function llmExecuteWith(name, request, func, handle, attributes, data, metadata, modelName, codec, responseCodec) {
+  const req = requestJson(request);
+  if (typeof func !== 'function') throw new TypeError('func must be a function');
+  const stack = effectiveStack();
+  const opts = llmOptions(handle, attributes, data, metadata, modelName, codec, responseCodec);
+  const provider = callbackStruct((token, input) => answer(token, () => func(input, new AbortController().signal), (v) => v, { stack }));
+  return withDone(
+    (done) => ffi.rawCall('nemo_relay_llm_execute', [null, rt(), stack._ptr, String(name), req, opts, provider, done]),
+    (v) => v,
+  );
+}
+
+/**
+ * Runs a managed LLM call; resolves with the provider's (or an execution intercept's) response.
+ * @returns {Promise<any>}
+ */
+function llmCallExecute(name, request, func, handle, attributes, data, metadata, modelName, codecDecode, codecEncode, responseCodecDecode) {
+  const [c, rc] = codecPair(codecDecode, codecEncode, responseCodecDecode);
+  try {
+    return llmExecuteWith(name, request, func, handle, attributes, data, metadata, modelName, c, rc);
+  } finally {
+    // The call holds its own references; release ours.
+    if (c) ffi.rawCall('nemo_relay_codec_free', [c]);
+    if (rc) ffi.rawCall('nemo_relay_codec_free', [rc]);
+  }
+}
+
+/** Same as llmCallExecute (both await async providers). */
+const llmCallExecuteAsync = llmCallExecute;
+
+/** Streaming is not in this C ABI yet (issue 5): always throws. */
+function llmStreamCallExecute() {
+  throw new NemoRelayError(
+    'not supported yet: llmStreamCallExecute needs the streaming C ABI (issue 5), which libnemorelay does not export yet',
+    undefined, 'ERR_NEMO_RELAY_NOT_SUPPORTED');
+}
+
+/** Starts a manual LLM span. @returns {LlmHandle} */
+function llmCall(name, request, handle, attributes, data, metadata, modelName, timestamp) {
+  const req = requestJson(request);
+  const opts = llmOptions(handle, attributes, data, metadata, modelName, 0, 0, timestamp);
+  const [p] = ffi.call('nemo_relay_llm_call', [null, rt(), effectiveStack()._ptr, String(name), req, opts]);
+  return wrapHandle(p, LlmHandle);
+}
+
+/** Ends a manual LLM span. */
+function llmCallEnd(handle, response, data, metadata, timestamp) {
+  const [hasTs, ts] = timestampNs(timestamp);
+  const opts = [OPTIONS_VERSION, jsonArg(data, 'data'), jsonArg(metadata, 'metadata'), null, 0, hasTs, ts];
+  ffi.call('nemo_relay_llm_call_end', [rt(), effectiveStack()._ptr, handlePtr(handle), jsonArg(response, 'response'), opts]);
+}
+
+// MARK: - Tool calls
+
+function toolOptions(handle, attributes, data, metadata, toolCallId, timestamp) {
+  const [hasTs, ts] = timestampNs(timestamp);
+  return [OPTIONS_VERSION, opt(attributes, 0) & 1, handlePtr(handle), jsonArg(data, 'data'), jsonArg(metadata, 'metadata'),
+    toolCallId === null || toolCallId === undefined ? null : String(toolCallId), hasTs, ts];
+}
+
+/**
+ * Runs a managed tool call; `func(args, signal)` returns `{result, annotation?}`.
+ * @returns {Promise<{result: any, annotation?: any}>}
+ */
+function toolCallExecute(name, args, func, handle, attributes, data, metadata, toolCallId) {
+  const a = JSON.stringify(toJsonValue(args, 'args'));
+  if (typeof func !== 'function') throw new TypeError('func must be a function');
+  const stack = effectiveStack();
+  const opts = toolOptions(handle, attributes, data, metadata, toolCallId);
+  const tool = callbackStruct((token, input) => answer(
+    token, () => func(input, new AbortController().signal), (v) => toolResultOut(v, 'tool callback'), { stack }));
+  return withDone(
+    (done) => ffi.rawCall('nemo_relay_tool_execute', [null, rt(), stack._ptr, String(name), a, opts, tool, done]),
+    toolResultIn,
+  );
+}
+
+const toolCallExecuteAsync = toolCallExecute;
+
+/** Starts a manual tool span. @returns {ToolHandle} */
+function toolCall(name, args, handle, attributes, data, metadata, toolCallId, timestamp) {
+  const opts = toolOptions(handle, attributes, data, metadata, toolCallId, timestamp);
+  const [p] = ffi.call('nemo_relay_tool_call', [null, rt(), effectiveStack()._ptr, String(name), JSON.stringify(toJsonValue(args, 'args')), opts]);
+  return wrapHandle(p, ToolHandle);
+}
+
+/** Ends a manual tool span with `{result, annotation?}`. */
+function toolCallEnd(handle, result, data, metadata, timestamp) {
+  const [hasTs, ts] = timestampNs(timestamp);
+  const opts = [OPTIONS_VERSION, 0, 0, jsonArg(data, 'data'), jsonArg(metadata, 'metadata'), null, hasTs, ts];
+  const r = result === null || result === undefined ? null : JSON.stringify(toJsonValue(toolResultIn(result), 'result'));
+  ffi.call('nemo_relay_tool_call_end', [rt(), effectiveStack()._ptr, handlePtr(handle), r, opts]);
+}
+
+function notInAbi(name, missing) {
+  return () => Promise.reject(new NemoRelayError(
+    `not supported yet: ${name} needs a C export (${missing}) that libnemorelay does not have`, undefined, 'ERR_NEMO_RELAY_NOT_SUPPORTED'));
+}
+const llmConditionalExecution = notInAbi('llmConditionalExecution', 'nemo_relay_llm_conditional_execution');
+const llmRequestIntercepts = notInAbi('llmRequestIntercepts', 'nemo_relay_llm_request_intercepts');
+const toolConditionalExecution = notInAbi('toolConditionalExecution', 'nemo_relay_tool_conditional_execution');
+const toolRequestIntercepts = notInAbi('toolRequestIntercepts', 'nemo_relay_tool_request_intercepts');
+
+// MARK: - Middleware
+
+function sanitizerContext(codec) {
+  const c = codec ?? { kind: 'none' };
+  return {
+    codec: c,
+    resolveCodec() {
+      return c.kind === 'builtin' && BUILTIN_CLASSES[c.id] ? new BUILTIN_CLASSES[c.id]() : null;
+    },
+  };
+}
+
+function fieldsIn(f) {
+  return { data: f?.data ?? null, categoryProfile: f?.category_profile ?? null, metadata: f?.metadata ?? null };
+}
+
+function fieldsOut(v) {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new TypeError('event sanitizer must return EventSanitizeFields');
+  const out = {};
+  if ('data' in v) out.data = v.data ?? null;
+  if ('categoryProfile' in v) out.category_profile = v.categoryProfile ?? null;
+  if ('metadata' in v) out.metadata = v.metadata ?? null;
+  if (Object.keys(out).length === 0) throw new TypeError('event sanitizer must return at least one field');
+  return out;
+}
+
+function nextFor(token, kind) {
+  let active = true;
+  const next = (value) => {
+    let json;
+    if (kind === 'llm') json = requestJson(value, 'invalid LlmRequest from JS next');
+    else json = JSON.stringify(toJsonValue(value, 'args'));
+    return withDone((done) => ffi.rawCall('nemo_relay_token_next', [token, json, done]), kind === 'llm' ? (v) => v : toolResultIn);
+  };
+  return { next, close() { active = false; }, get active() { return active; } };
+}
+
+/** How each middleware kind calls its JS callback and converts the answer (node-api.md section 7). */
+const MIDDLEWARE = {
+  LlmRequestIntercept: {
+    kind: K.LLM_REQUEST, breakChain: true,
+    call: (fn, i, s) => fn({ name: i.name, request: i.request, annotated: i.annotated_request ?? null }, s),
+    out: (v) => {
+      if (v === null || typeof v !== 'object' || !v.request || typeof v.request !== 'object') {
+        throw new TypeError('invalid JS LLM request intercept outcome');
+      }
+      const o = { request: JSON.parse(requestJson(v.request, 'invalid JS LLM request intercept outcome')) };
+      if (v.annotated !== undefined && v.annotated !== null) o.annotated_request = v.annotated;
+      if (v.pendingMarks) o.pending_marks = pendingMarks(v.pendingMarks);
+      return o;
+    },
+  },
+  LlmExecutionIntercept: { kind: K.LLM_EXECUTION, next: 'llm', call: (fn, i, s, next) => fn(i.request, next, s), out: (v) => v },
+  LlmConditionalExecutionGuardrail: { kind: K.LLM_CONDITIONAL, call: (fn, i, s) => fn(i.request, s), out: reason },
+  LlmSanitizeRequestGuardrail: {
+    kind: K.LLM_SANITIZE_REQUEST, recordErrors: true,
+    call: (fn, i, s) => fn(i.request, sanitizerContext(i.context?.request_codec), s), out: (v) => v ?? null,
+  },
+  LlmSanitizeResponseGuardrail: {
+    kind: K.LLM_SANITIZE_RESPONSE, recordErrors: true,
+    call: (fn, i, s) => fn(i.response, sanitizerContext(i.context?.response_codec), s), out: (v) => v ?? null,
+  },
+  ToolRequestIntercept: { kind: K.TOOL_REQUEST, breakChain: true, call: (fn, i, s) => fn(i.tool_name, i.args, s), out: (v) => v },
+  ToolExecutionIntercept: {
+    kind: K.TOOL_EXECUTION, next: 'tool', call: (fn, i, s, next) => fn(i.args, next, s),
+    out: (v) => toolResultOut(v, 'tool execution intercept'),
+  },
+  ToolConditionalExecutionGuardrail: { kind: K.TOOL_CONDITIONAL, call: (fn, i, s) => fn(i.tool_name, i.args, s), out: reason },
+  ToolSanitizeRequestGuardrail: { kind: K.TOOL_SANITIZE_REQUEST, recordErrors: true, call: (fn, i, s) => fn(i.tool_name, i.args, s), out: (v) => v },
+  ToolSanitizeResponseGuardrail: { kind: K.TOOL_SANITIZE_RESPONSE, recordErrors: true, call: (fn, i, s) => fn(i.tool_name, i.result, s), out: (v) => v },
+  MarkSanitizeGuardrail: { kind: K.MARK_SANITIZE, recordErrors: true, call: (fn, i) => fn(i.event, fieldsIn(i.fields)), out: fieldsOut },
+  ScopeSanitizeStartGuardrail: { kind: K.SCOPE_START_SANITIZE, recordErrors: true, call: (fn, i) => fn(i.event, fieldsIn(i.fields)), out: fieldsOut },
+  ScopeSanitizeEndGuardrail: { kind: K.SCOPE_END_SANITIZE, recordErrors: true, call: (fn, i) => fn(i.event, fieldsIn(i.fields)), out: fieldsOut },
+  EventMetadataInjector: {
+    kind: K.METADATA_INJECTOR, recordErrors: true, call: (fn, i) => fn(i.event),
+    out: (v) => {
+      if (v === null || v === undefined) return {};
+      if (typeof v !== 'object' || Array.isArray(v)) throw new TypeError('metadata injector must return a flat object');
+      return v;
+    },
+  },
+};
+
+function reason(v) {
+  if (v === null || v === undefined) return null;
+  if (typeof v !== 'string') throw new TypeError('a conditional guardrail returns null or a rejection reason string');
+  return v;
+}
+
+function register(spec, owner, name, priority, breakChain, cb) {
+  if (typeof cb !== 'function') throw new TypeError('callback must be a function');
+  const label = `${name}`;
+  const onCall = (token, input) => {
+    const signal = new AbortController().signal;
+    let cont = null;
+    if (spec.next) cont = nextFor(token, spec.next);
+    answer(token, () => spec.call(cb, input, signal, cont?.next), spec.out, { record: spec.recordErrors ? label : null });
+  };
+  const cbs = callbackStruct(onCall);
+  ffi.call('nemo_relay_register', [rt(), owner, spec.kind, String(name), priority | 0, breakChain ? BREAK_CHAIN : 0, cbs]);
+}
+
+function deregister(spec, owner, name) {
+  const [removed] = ffi.call('nemo_relay_deregister', [null, rt(), owner, spec.kind, String(name)]);
+  return removed;
+}
+
+const middlewareExports = {};
+for (const [suffix, spec] of Object.entries(MIDDLEWARE)) {
+  if (spec.breakChain) {
+    middlewareExports[`register${suffix}`] = (name, priority, breakChain, cb) => register(spec, 0, name, priority, breakChain, cb);
+    middlewareExports[`scopeRegister${suffix}`] = (uuid, name, priority, breakChain, cb) => register(spec, scopeByUuid(uuid), name, priority, breakChain, cb);
+  } else {
+    middlewareExports[`register${suffix}`] = (name, priority, cb) => register(spec, 0, name, priority, false, cb);
+    middlewareExports[`scopeRegister${suffix}`] = (uuid, name, priority, cb) => register(spec, scopeByUuid(uuid), name, priority, false, cb);
+  }
+  middlewareExports[`deregister${suffix}`] = (name) => deregister(spec, 0, name);
+  middlewareExports[`scopeDeregister${suffix}`] = (uuid, name) => deregister(spec, scopeByUuid(uuid), name);
+}
+
+// MARK: - Subscribers
+
+const deliveries = new Set();
+
+function subscribe(owner, name, cb) {
+  if (typeof cb !== 'function') throw new TypeError('callback must be a function');
+  rt();
+  const label = `subscriber ${name}`;
+  const id = addEntry({
+    onEvent(event) {
+      let r;
+      try {
+        r = cb(event);
+      } catch (e) {
+        return recordCallbackError(label, e);
+      }
+      if (r && typeof r.then === 'function') {
+        const p = Promise.resolve(r).catch((e) => recordCallbackError(label, e)).finally(() => deliveries.delete(p));
+        deliveries.add(p);
+      }
+    },
+  });
+  try {
+    ffi.call('nemo_relay_subscriber_register', [rt(), owner, String(name), state.fn.subscriber, id, state.fn.free]);
+  } catch (e) {
+    registry.delete(id);
+    throw e;
+  }
+}
+
+/** Registers a subscriber receiving every event as a fresh plain object. */
+function registerSubscriber(name, cb) {
+  subscribe(0, name, cb);
+}
+
+/** @returns {boolean} whether a subscriber was removed. */
+function deregisterSubscriber(name) {
+  return ffi.call('nemo_relay_subscriber_deregister', [null, rt(), 0, String(name)])[0];
+}
+
+function scopeRegisterSubscriber(uuid, name, cb) {
+  subscribe(scopeByUuid(uuid), name, cb);
+}
+
+function scopeDeregisterSubscriber(uuid, name) {
+  return ffi.call('nemo_relay_subscriber_deregister', [null, rt(), scopeByUuid(uuid), String(name)])[0];
+}
+
+/**
+ * Resolves once every event queued before the call was delivered, including the Promises subscribers returned.
+ * The wait happens on a helper thread, never on the event loop.
+ * @returns {Promise<void>}
+ */
+async function flushSubscribers() {
+  const r = await ffi.callAsync('nemo_relay_flush', [rt(), '-1']);
+  if (r.ret > 0) throw new NemoRelayError(r.err || 'flush failed', r.ret);
+  while (deliveries.size) await Promise.allSettled([...deliveries]);
+}
+
+/** @returns {number} events dropped because a subscriber's queue was full. */
+function droppedEvents() {
+  return Number(ffi.call('nemo_relay_dropped_events', [null, rt()])[0]);
+}
+
+// MARK: - Built-in codecs
+
+const builtinPtrs = new Map();
+function builtinPtr(id) {
+  let p = builtinPtrs.get(id);
+  if (!p) {
+    rt();
+    [p] = ffi.call('nemo_relay_codec_builtin', [null, id]);
+    builtinPtrs.set(id, p);
+  }
+  return p;
+}
+
+/** A built-in provider codec; every method is synchronous and throws on malformed input. */
+class BuiltinCodec {
+  /** @param {string} id */
+  constructor(id) {
+    Object.defineProperty(this, 'id', { value: id, enumerable: true });
+  }
+  /** @returns {any} the annotated request */
+  decode(request) {
+    return JSON.parse(ffi.call('nemo_relay_codec_decode', [null, builtinPtr(this.id), requestJson(request)])[0]);
+  }
+  /** @returns {{headers: object, content: any}} `original` with the annotation written back */
+  encode(annotated, original) {
+    const a = JSON.stringify(toJsonValue(annotated, 'annotated'));
+    return JSON.parse(ffi.call('nemo_relay_codec_encode', [null, builtinPtr(this.id), a, requestJson(original)])[0]);
+  }
+  /** @returns {any} the annotated response */
+  decodeResponse(response) {
+    return JSON.parse(ffi.call('nemo_relay_codec_decode_response', [null, builtinPtr(this.id), JSON.stringify(toJsonValue(response, 'response'))])[0]);
+  }
+  /** @internal the C codec pointer */
+  get _ptr() {
+    return builtinPtr(this.id);
+  }
+}
+
+class OpenAIChatCodec extends BuiltinCodec {
+  constructor() { super('openai_chat'); }
+}
+class OpenAIResponsesCodec extends BuiltinCodec {
+  constructor() { super('openai_responses'); }
+}
+class AnthropicMessagesCodec extends BuiltinCodec {
+  constructor() { super('anthropic_messages'); }
+}
+const BUILTIN_CLASSES = { openai_chat: OpenAIChatCodec, openai_responses: OpenAIResponsesCodec, anthropic_messages: AnthropicMessagesCodec };
+
+module.exports = {
+  // types
+  ScopeType, LogSeverity, ScopeHandle, LlmHandle, ToolHandle, ScopeStack, LlmRequest, NemoRelayError,
+  // scopes
+  getHandle, pushScope, popScope, withScope, event,
+  createScopeStack, currentScopeStack, withScopeStack, setThreadScopeStack, scopeStackActive,
+  // llm
+  llmCallExecute, llmCallExecuteAsync, llmStreamCallExecute, llmCall, llmCallEnd, llmConditionalExecution, llmRequestIntercepts,
+  // tools
+  toolCallExecute, toolCallExecuteAsync, toolCall, toolCallEnd, toolConditionalExecution, toolRequestIntercepts,
+  // middleware
+  ...middlewareExports,
+  // subscribers
+  registerSubscriber, deregisterSubscriber, scopeRegisterSubscriber, scopeDeregisterSubscriber, flushSubscribers, droppedEvents,
+  // errors
+  getLastCallbackError, clearLastCallbackError,
+  // codecs
+  BuiltinCodec, OpenAIChatCodec, OpenAIResponsesCodec, AnthropicMessagesCodec,
+};
+
+// Internal hooks for ./typed.js (not part of the public surface).
+Object.defineProperty(module.exports, '__internal', {
+  value: { llmExecuteWith, jsCodec, BuiltinCodec, rt },
+  enumerable: false,
+});

@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: Apache-2.0
+'use strict';
+/**
+ * The helper process (esbuild's design): one `NemoRelayHelper` started lazily on first use and reused,
+ * versions checked on its first line, JSON Lines both ways, every pending request rejected when it
+ * exits, and the process unref'd while nothing is in flight so it never keeps Node alive.
+ *
+ * Two channels:
+ * - sync: a FIFO pair. `callSync` writes a request and blocks in `readSync` until the answer, which is
+ *   what keeps `pushScope`, `register*` and codec methods synchronous as the Node API requires.
+ * - async: the child's stdin/stdout. stdout carries the helper's `invoke` requests (C called a JS
+ *   callback) and answers to `callAsync` (used for `nemo_relay_flush`, which blocks, run off-thread).
+ * stderr is inherited.
+ * @module
+ */
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { PROTOCOL_VERSION, Op } = require('./protocol');
+const { NemoRelayError } = require('./errors');
+
+/** The library version this binding targets: same major, at least this minor. */
+const TARGET_MAJOR = 0;
+const TARGET_MINOR = 2;
+
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+function sleepMs(ms) {
+  Atomics.wait(sleepCell, 0, 0, ms);
+}
+
+/** Where the helper binary is: `NEMO_RELAY_HELPER_PATH`, else `native/` next to the package, else a SwiftPM build. */
+function helperPath() {
+  const env = process.env.NEMO_RELAY_HELPER_PATH;
+  if (env) return env;
+  const candidates = [
+    path.join(__dirname, '..', 'native', 'NemoRelayHelper'),
+    path.join(__dirname, '..', '..', '..', '.build', 'debug', 'NemoRelayHelper'),
+  ];
+  return candidates.find((p) => fs.existsSync(p)) ?? candidates[0];
+}
+
+class Helper {
+  constructor() {
+    this.child = null;
+    this.dead = null;
+    this.nextId = 1;
+    /** @type {Map<number, {resolve: Function, reject: Function}>} */
+    this.pending = new Map();
+    this.inFlight = 0;
+    this.buffered = '';
+    this.readBuf = Buffer.allocUnsafe(1 << 16);
+    /** @type {(closure: number, args: any[]) => void} */
+    this.onInvoke = () => {};
+    this.version = null;
+  }
+
+  /** Starts the helper if needed; throws synchronously when it cannot. */
+  ensure() {
+    if (this.dead) throw this.dead;
+    if (this.child) return;
+    const exe = helperPath();
+    try {
+      fs.accessSync(exe, fs.constants.X_OK);
+    } catch {
+      throw new NemoRelayError(
+        `cannot start the NemoRelay helper: ${exe} is not an executable (set NEMO_RELAY_HELPER_PATH)`, undefined, 'ERR_NEMO_RELAY_HELPER');
+    }
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nemo-relay-'));
+    const child = spawn(exe, [`--fifo-dir=${dir}`], { stdio: ['pipe', 'pipe', 'inherit'], windowsHide: true });
+    this.child = child;
+    child.on('error', (e) => this.fail(`the NemoRelay helper failed: ${e.message}`));
+    child.on('exit', (code, sig) => this.fail(`the NemoRelay helper exited (${sig ?? code})`));
+    child.stdin.on('error', () => {});
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk) => this.onData(chunk));
+
+    // The helper renames both FIFOs into place once they exist; poll briefly for them.
+    const req = path.join(dir, 'req');
+    const res = path.join(dir, 'res');
+    const deadline = Date.now() + 15000;
+    while (!fs.existsSync(res)) {
+      if (Date.now() > deadline || child.pid === undefined) {
+        try { child.kill(); } catch {}
+        throw new NemoRelayError(`the NemoRelay helper ${exe} did not start`, undefined, 'ERR_NEMO_RELAY_HELPER');
+      }
+      sleepMs(1);
+    }
+    this.reqFd = fs.openSync(req, fs.constants.O_WRONLY);
+    this.resFd = fs.openSync(res, fs.constants.O_RDONLY);
+    fs.rmSync(dir, { recursive: true, force: true });
+
+    const hello = JSON.parse(this.readLine());
+    const a = hello.args ?? {};
+    if (hello.op !== Op.HELLO || a.error) {
+      this.dead = new NemoRelayError(`the NemoRelay helper failed to start: ${a.error ?? 'no hello'}`, undefined, 'ERR_NEMO_RELAY_HELPER');
+      throw this.dead;
+    }
+    if (a.protocol !== PROTOCOL_VERSION) {
+      this.dead = new NemoRelayError(
+        `helper protocol ${a.protocol} does not match the binding's ${PROTOCOL_VERSION}`, 10, 'NEMO_RELAY_E_VERSION');
+      throw this.dead;
+    }
+    const [major, minor] = String(a.version).split('.').map(Number);
+    if (major !== TARGET_MAJOR || minor < TARGET_MINOR) {
+      this.dead = new NemoRelayError(
+        `libnemorelay ${a.version} is not compatible with nemo-relay-node (needs ${TARGET_MAJOR}.${TARGET_MINOR}.x or a later minor)`,
+        10, 'NEMO_RELAY_E_VERSION');
+      throw this.dead;
+    }
+    this.version = a.version;
+    this.setRef(false);
+  }
+
+  /** Holds the helper ref'd while something waits for it (a managed call, a flush). */
+  hold() {
+    if (this.inFlight++ === 0) this.setRef(true);
+  }
+
+  release() {
+    if (--this.inFlight === 0) this.setRef(false);
+  }
+
+  setRef(on) {
+    const c = this.child;
+    if (!c) return;
+    const m = on ? 'ref' : 'unref';
+    c[m]();
+    c.stdout[m]?.();
+    c.stdin[m]?.();
+  }
+
+  fail(reason) {
+    if (!this.dead) this.dead = new NemoRelayError(reason, undefined, 'ERR_NEMO_RELAY_HELPER');
+    const pend = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of pend) p.reject(this.dead);
+  }
+
+  readLine() {
+    let parts = [];
+    for (;;) {
+      let n;
+      try {
+        n = fs.readSync(this.resFd, this.readBuf, 0, this.readBuf.length, null);
+      } catch (e) {
+        if (e.code === 'EAGAIN' || e.code === 'EINTR') continue;
+        throw e;
+      }
+      if (n === 0) {
+        this.fail('the NemoRelay helper closed its sync channel');
+        throw this.dead;
+      }
+      const nl = this.readBuf.indexOf(10, 0);
+      if (nl >= 0 && nl < n) {
+        parts.push(Buffer.from(this.readBuf.subarray(0, nl)));
+        return Buffer.concat(parts).toString('utf8');
+      }
+      parts.push(Buffer.from(this.readBuf.subarray(0, n)));
+    }
+  }
+
+  /** Sends a request on the sync channel and returns its `ok` value; throws on protocol errors. */
+  callSync(op, args) {
+    this.ensure();
+    const id = this.nextId++;
+    const line = JSON.stringify({ id, op, args }) + '\n';
+    fs.writeSync(this.reqFd, line);
+    const msg = JSON.parse(this.readLine());
+    if (msg.error !== undefined) throw new NemoRelayError(`helper: ${msg.error}`, undefined, 'ERR_NEMO_RELAY_HELPER');
+    return msg.ok;
+  }
+
+  /** Sends a request on the async channel; `bg` runs it on a helper thread of its own. */
+  callAsync(op, args, bg = false) {
+    this.ensure();
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.hold();
+      this.child.stdin.write(JSON.stringify(bg ? { id, op, args, bg } : { id, op, args }) + '\n');
+    }).finally(() => this.release());
+  }
+
+  /** Sends a request on the async channel without waiting for its answer (releases from finalizers). */
+  post(op, args) {
+    if (!this.child || this.dead) return;
+    this.child.stdin.write(JSON.stringify({ id: 0, op, args }) + '\n');
+  }
+
+  onData(chunk) {
+    let text = this.buffered + chunk;
+    let start = 0;
+    for (;;) {
+      const nl = text.indexOf('\n', start);
+      if (nl < 0) break;
+      const line = text.slice(start, nl);
+      start = nl + 1;
+      let msg;
+      try {
+        msg = JSON.parse(line);
+      } catch (e) {
+        process.emitWarning(`nemo-relay-node: unreadable helper line: ${e.message}`);
+        continue;
+      }
+      if (msg.op === Op.INVOKE) {
+        this.onInvoke(msg.args.closure, msg.args.args);
+      } else if (msg.id) {
+        const p = this.pending.get(msg.id);
+        if (!p) continue;
+        this.pending.delete(msg.id);
+        if (msg.error !== undefined) p.reject(new NemoRelayError(`helper: ${msg.error}`, undefined, 'ERR_NEMO_RELAY_HELPER'));
+        else p.resolve(msg.ok);
+      }
+    }
+    this.buffered = text.slice(start);
+  }
+}
+
+const helper = new Helper();
+module.exports = { helper, helperPath, Helper };

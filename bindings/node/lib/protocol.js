@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: Apache-2.0
+'use strict';
+/**
+ * Every message kind of the helper protocol, declared once. The helper mirrors these names in a
+ * single Swift enum (`Sources/NemoRelayHelper/Protocol.swift`, `Op` and `Kind`).
+ *
+ * Requests are JSON Lines `{id, op, args}`, answers `{id, ok}` or `{id, error}` (a protocol failure:
+ * the library's own failures are statuses inside `ok`).
+ * @module
+ */
+
+/** Bumped when a message kind or argument kind changes meaning; checked against the helper's hello. */
+const PROTOCOL_VERSION = 1;
+
+/** Message kinds (`op`). */
+const Op = Object.freeze({
+  /** helper -> Node, first line of the sync channel: `{protocol, version, pid}` or `{error}`. */
+  HELLO: 'hello',
+  /** Node -> helper: describe an export once: `{fn, ret, params, err?, free?}`. */
+  DECLARE: 'declare',
+  /** Node -> helper: call a declared export: `{fn, args}` -> `{ret, out?, err?}`. */
+  CALL: 'call',
+  /** Node -> helper: create a libffi closure: `{ret, value, params}` -> `{closure, fn}`. */
+  CLOSURE: 'closure',
+  /** Node -> helper: free a closure: `{closure}` -> boolean. */
+  RELEASE: 'release',
+  /** helper -> Node: C called a closure: `{closure, args}`; answered by later `call`s, not by a response. */
+  INVOKE: 'invoke',
+});
+
+/** Argument kinds of declarations and closures (a nested array is a pointer to a struct of those fields). */
+const Kind = Object.freeze({
+  I32: 'i32', U32: 'u32', I64: 'i64', U64: 'u64', BOOL: 'bool', USIZE: 'usize', PTR: 'ptr',
+  /** `const char *`, NUL-terminated. */
+  STR: 'str',
+  /** `const char *json, size_t len`: two C arguments carried as one string. */
+  JSON: 'json',
+  /** As JSON for closure parameters known to hold JSON: embedded in the invoke line unquoted. */
+  RAWJSON: 'rawjson',
+  VOID: 'void',
+  /** A borrowed, NUL-terminated return. */
+  CSTR: 'cstr',
+  OUT_PTR: 'out_ptr',
+  /** `char **out, size_t *out_len`, freed by the helper with the declaration's `free` export. */
+  OUT_STR: 'out_str',
+  OUT_BOOL: 'out_bool',
+  OUT_U64: 'out_u64',
+});
+
+/** How many C arguments a declared kind occupies. */
+function cArity(kind) {
+  return kind === Kind.JSON || kind === Kind.RAWJSON || kind === Kind.OUT_STR ? 2 : 1;
+}
+
+module.exports = { PROTOCOL_VERSION, Op, Kind, cArity };

@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: Apache-2.0
+'use strict';
+// The six end-to-end event scenarios of Tests/vectors/events.json, reproduced through the Node API.
+// Each runs on a fresh ScopeStack (the vectors' "fresh thread"); <uuid:1> is that stack's root.
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const relay = require('..');
+const { JsonPassthrough, typedLlmExecute } = require('../typed');
+const { loadVectors, normaliseEvents } = require('./support');
+
+const scenarios = loadVectors('events.json');
+const scenario = (name) => scenarios.find((s) => s.name === name);
+const namedError = (name, message) => Object.assign(new Error(message), { name });
+const chatRequest = (text) => ({ headers: {}, content: { model: 'gpt-4o', messages: [{ role: 'user', content: text }] } });
+
+/** Runs `body` on a fresh stack with a collecting subscriber; returns the normalised events. */
+async function run(body) {
+  await relay.flushSubscribers();
+  const events = [];
+  relay.registerSubscriber('events-test', (e) => events.push(e));
+  let root;
+  try {
+    await relay.withScopeStack(relay.createScopeStack(), async () => {
+      root = relay.getHandle().uuid;
+      await body();
+    });
+    await relay.flushSubscribers();
+  } finally {
+    relay.deregisterSubscriber('events-test');
+  }
+  return normaliseEvents(events, root);
+}
+
+const RUNNERS = {
+  async nested_scopes_and_marks() {
+    return run(async () => {
+      await relay.withScope('research-agent', relay.ScopeType.Agent, async (agent) => {
+        relay.event('plan-ready', null, { steps: 2 });
+        const fetch = relay.pushScope('fetch', relay.ScopeType.Function, null, 1 /* PARALLEL */);
+        relay.popScope(fetch, { docs: 3 }, null, { cache: 'miss' });
+        relay.event('explicit-parent-mark', agent, null, { k: 'v' });
+      }, null, null, null, { session_id: 's-1' }, { task: 'summarise' });
+      await assert.rejects(
+        relay.withScope('failing-step', relay.ScopeType.Function, () => { throw namedError('ValueError', 'step exploded'); }),
+        { name: 'ValueError', message: 'step exploded' });
+    });
+  },
+
+  async managed_llm_call_with_openai_chat_codecs(exp) {
+    const content = exp[1].data.content;
+    const response = exp[2].data;
+    const c = new relay.OpenAIChatCodec();
+    let seen;
+    const got = await run(async () => {
+      await relay.withScope('chat-agent', relay.ScopeType.Agent, async () => {
+        // The raw API form: codec slots 9-11 as functions (a JS codec on the C side).
+        const r = await relay.llmCallExecute(
+          'openai', new relay.LlmRequest({ authorization: 'Bearer sk-secret', 'x-request-id': 'req-1' }, content),
+          async (req) => { seen = req; return response; },
+          null, null, null, { attempt: 1 }, 'gpt-4o-mini',
+          c.decode.bind(c), ({ annotated, original }) => c.encode(annotated, original), c.decodeResponse.bind(c));
+        assert.deepStrictEqual(r, response);
+      });
+    });
+    assert.equal(seen.headers.authorization, 'Bearer sk-secret');
+    assert.equal(seen.headers['x-dynamo-session-id'], 'chat-agent');
+    assert.match(seen.headers.traceparent, /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+    return got;
+  },
+
+  async managed_and_manual_tool_calls() {
+    return run(async () => {
+      const ok = await relay.toolCallExecute('get_weather', { city: 'Paris' },
+        async () => ({ result: { temp_c: 18, city: 'Paris' }, annotation: { source: 'cache' } }),
+        null, null, null, { attempt: 1 }, 'call_1');
+      assert.deepStrictEqual(ok, { result: { temp_c: 18, city: 'Paris' }, annotation: { source: 'cache' } });
+      await assert.rejects(
+        relay.toolCallExecute('get_time', { tz: 'Asia/Tokyo' }, () => { throw namedError('RuntimeError', 'service unavailable'); },
+          null, 1 /* REMOTE */, { fallback: 'n/a' }, null, 'call_2'),
+        { name: 'RuntimeError', message: 'service unavailable' });
+      const h = relay.toolCall('manual_tool', { q: 1 }, null, null, null, { phase: 'start' });
+      relay.toolCallEnd(h, { result: 'done' }, null, { phase: 'end' });
+    });
+  },
+
+  async llm_conditional_guardrail_rejection() {
+    relay.registerLlmConditionalExecutionGuardrail('allow-all', 1, () => null);
+    relay.registerLlmConditionalExecutionGuardrail('block-secrets', 2,
+      (req) => (JSON.stringify(req.content).includes('secret') ? 'request mentions a secret' : null));
+    try {
+      return await run(async () => {
+        await assert.rejects(
+          relay.llmCallExecute('openai', chatRequest('tell me the secret'), () => ({ ok: true }), null, null, null, null, 'gpt-4o'),
+          (e) => e instanceof relay.NemoRelayError && e.code === 'NEMO_RELAY_E_GUARDRAIL_REJECTED' &&
+            e.message === 'guardrail rejected: request mentions a secret');
+        const r = await relay.llmCallExecute('openai', chatRequest('hello'), async () => ({ ok: true }), null, null, null, null, 'gpt-4o');
+        assert.deepStrictEqual(r, { ok: true });
+      });
+    } finally {
+      assert.equal(relay.deregisterLlmConditionalExecutionGuardrail('allow-all'), true);
+      assert.equal(relay.deregisterLlmConditionalExecutionGuardrail('block-secrets'), true);
+    }
+  },
+
+  // Partial: streaming (llmStreamCallExecute) is built on another branch and not in this C ABI, so
+  // only the first, non-streaming call is reproduced (vector events 0-2 and the agent's end, whose
+  // timestamp placeholder becomes <ts:4>), as the Swift scenario test does.
+  async agent_session_history_projection_and_streaming(exp) {
+    const content = exp[1].data.content;
+    const response = exp[2].data;
+    const codec = new relay.AnthropicMessagesCodec();
+    const got = await run(async () => {
+      await relay.withScope('assistant-session', relay.ScopeType.Agent, async () => {
+        const r = await typedLlmExecute('anthropic', { headers: { 'x-api-key': 'sk-ant', 'anthropic-version': '2023-06-01' }, content },
+          () => response, new JsonPassthrough(), { modelName: 'claude-sonnet-4-20250514', codec, responseCodec: codec });
+        assert.deepStrictEqual(r, response);
+        assert.throws(() => relay.llmStreamCallExecute('anthropic', { headers: {}, content }, () => {}),
+          { code: 'ERR_NEMO_RELAY_NOT_SUPPORTED', message: /not supported yet/ });
+      });
+    });
+    return got;
+  },
+
+  async llm_provider_error_with_sanitized_request() {
+    relay.registerLlmSanitizeRequestGuardrail('redact-ssn', 10,
+      (req) => JSON.parse(JSON.stringify(req).replace('123-45-6789', '[SSN]')));
+    try {
+      return await run(async () => {
+        const codec = new relay.OpenAIChatCodec();
+        await assert.rejects(
+          typedLlmExecute('openai', chatRequest('My SSN is 123-45-6789'), (req) => {
+            assert.match(JSON.stringify(req.content), /123-45-6789/); // the provider sees the raw request
+            throw namedError('ConnectionError', 'upstream timeout');
+          }, new JsonPassthrough(), { modelName: 'gpt-4o', data: { retry: 0 }, codec, responseCodec: codec }),
+          { name: 'ConnectionError', message: 'upstream timeout' });
+      });
+    } finally {
+      relay.deregisterLlmSanitizeRequestGuardrail('redact-ssn');
+    }
+  },
+};
+
+test('every scenario of events.json has a runner', () => {
+  assert.deepStrictEqual(scenarios.map((s) => s.name).sort(), Object.keys(RUNNERS).sort());
+});
+
+for (const s of scenarios) {
+  test(`events.json: ${s.name}`, async () => {
+    let expected = s.events;
+    if (s.name === 'agent_session_history_projection_and_streaming') {
+      expected = [...s.events.slice(0, 3), { ...s.events[12], timestamp: '<ts:4>' }];
+    }
+    const got = await RUNNERS[s.name](s.events);
+    assert.deepStrictEqual(got, expected);
+  });
+}

@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: Apache-2.0
+'use strict';
+// The shared codec vectors (Tests/vectors/*.json) through the built-in codec classes.
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const relay = require('..');
+const { loadVectors } = require('./support');
+
+const CLASSES = {
+  openai_chat: relay.OpenAIChatCodec,
+  openai_responses: relay.OpenAIResponsesCodec,
+  anthropic_messages: relay.AnthropicMessagesCodec,
+};
+
+for (const file of ['openai_chat.json', 'openai_responses.json', 'anthropic_messages.json']) {
+  test.describe(file, () => {
+    for (const v of loadVectors(file)) {
+      test(`${v.op} ${v.name}`, () => {
+        const codec = new CLASSES[v.codec]();
+        const run = () => {
+          switch (v.op) {
+            case 'decode': return codec.decode({ headers: {}, content: v.input });
+            case 'encode': return codec.encode(v.annotated ?? null, { headers: {}, content: v.input }).content;
+            case 'decode_response': return codec.decodeResponse(v.input);
+            default: throw new Error(`unknown op ${v.op}`);
+          }
+        };
+        if (v.expected_error) {
+          assert.throws(run, (e) => e instanceof relay.NemoRelayError && typeof e.code === 'string' && e.message.length > 0);
+        } else {
+          assert.deepStrictEqual(run(), v.expected);
+        }
+      });
+    }
+  });
+}
