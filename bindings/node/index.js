@@ -601,14 +601,49 @@ function toolCallEnd(handle, result, data, metadata, timestamp) {
   ffi.call('nemo_relay_tool_call_end', [rt(), effectiveStack()._ptr, handlePtr(handle), r, opts]);
 }
 
-function notInAbi(name, missing) {
-  return () => Promise.reject(new NemoRelayError(
-    `not supported yet: ${name} needs a C export (${missing}) that libnemorelay does not have`, undefined, 'ERR_NEMO_RELAY_NOT_SUPPORTED'));
+// MARK: - Chain helpers
+
+/** Runs only the LLM conditional-execution guardrails; rejects when one blocks. @returns {Promise<void>} */
+function llmConditionalExecution(request) {
+  const req = requestJson(request);
+  const stack = effectiveStack();
+  return withDone((done) => ffi.rawCall('nemo_relay_llm_conditional_execution', [rt(), stack._ptr, req, done]), () => undefined);
 }
-const llmConditionalExecution = notInAbi('llmConditionalExecution', 'nemo_relay_llm_conditional_execution');
-const llmRequestIntercepts = notInAbi('llmRequestIntercepts', 'nemo_relay_llm_request_intercepts');
-const toolConditionalExecution = notInAbi('toolConditionalExecution', 'nemo_relay_tool_conditional_execution');
-const toolRequestIntercepts = notInAbi('toolRequestIntercepts', 'nemo_relay_tool_request_intercepts');
+
+/**
+ * Runs only the LLM request-intercept chain (no codec, nothing emitted).
+ * @returns {Promise<{request: any, annotated: any, pendingMarks: any[], optimizationContributions: any[]}>}
+ */
+function llmRequestIntercepts(name, request) {
+  const req = requestJson(request);
+  const stack = effectiveStack();
+  return withDone(
+    (done) => ffi.rawCall('nemo_relay_llm_request_intercepts', [rt(), stack._ptr, String(name), req, done]),
+    (v) => ({
+      request: v.request,
+      annotated: v.annotated_request ?? null,
+      pendingMarks: (v.pending_marks ?? []).map((m) => ({
+        name: m.name, category: m.category, categoryProfile: m.category_profile, data: m.data,
+        dataSchema: m.data_schema, metadata: m.metadata, severity: m.severity,
+      })),
+      optimizationContributions: [],
+    }),
+  );
+}
+
+/** Runs only the tool conditional-execution guardrails; rejects when one blocks. @returns {Promise<void>} */
+function toolConditionalExecution(name, args) {
+  const a = JSON.stringify(toJsonValue(args, 'args'));
+  const stack = effectiveStack();
+  return withDone((done) => ffi.rawCall('nemo_relay_tool_conditional_execution', [rt(), stack._ptr, String(name), a, done]), () => undefined);
+}
+
+/** Runs only the tool request-intercept chain; resolves with the transformed args. @returns {Promise<any>} */
+function toolRequestIntercepts(name, args) {
+  const a = JSON.stringify(toJsonValue(args, 'args'));
+  const stack = effectiveStack();
+  return withDone((done) => ffi.rawCall('nemo_relay_tool_request_intercepts', [rt(), stack._ptr, String(name), a, done]), (v) => v);
+}
 
 // MARK: - Middleware
 

@@ -74,6 +74,11 @@ const EXPORTS = [
   ['nemo_relay_codec_encode', 'i32', ['out_str', 'ptr', 'json', 'json']],
   ['nemo_relay_codec_decode_response', 'i32', ['out_str', 'ptr', 'json']],
   ['nemo_relay_chunk_summary', 'i32', ['out_str', 'json', 'u64']],
+  ['nemo_relay_llm_conditional_execution', 'i32', ['ptr', 'ptr', 'json', S.CALLBACK]],
+  ['nemo_relay_llm_request_intercepts', 'i32', ['ptr', 'ptr', 'str', 'json', S.CALLBACK]],
+  ['nemo_relay_tool_conditional_execution', 'i32', ['ptr', 'ptr', 'str', 'json', S.CALLBACK]],
+  ['nemo_relay_tool_request_intercepts', 'i32', ['ptr', 'ptr', 'str', 'json', S.CALLBACK]],
+  ['nemo_relay_runtime_set_log_callback', 'i32', ['ptr', 'ptr', 'ptr', 'ptr']],
 ];
 const TABLE = new Map(EXPORTS.map((e) => [e[0], e]));
 const declared = new Set();

@@ -288,3 +288,29 @@ test('index.d.ts declares every runtime export', () => {
     assert.match(dts, new RegExp(`export (declare )?(function|const|class|abstract class|declare abstract class) ${name}\\b`), name);
   }
 });
+
+test('chain helpers run one chain without a managed call', async () => {
+  relay.registerLlmConditionalExecutionGuardrail('no-secrets', 1, (request) => (JSON.stringify(request.content).includes('secret') ? 'mentions a secret' : null));
+  relay.registerLlmRequestIntercept('tag', 1, false, ({ request }) => ({
+    request: { headers: { ...request.headers, 'x-tag': '1' }, content: request.content },
+    pendingMarks: [{ name: 'tagged' }],
+  }));
+  relay.registerToolRequestIntercept('double', 1, false, (name, args) => ({ ...args, x: args.x * 2 }));
+  relay.registerToolConditionalExecutionGuardrail('no-rm', 1, (name) => (name === 'rm' ? 'rm is not allowed' : null));
+  try {
+    await relay.llmConditionalExecution(req('fine'));
+    await assert.rejects(relay.llmConditionalExecution(req('a secret')), /guardrail rejected: mentions a secret/);
+    const out = await relay.llmRequestIntercepts('p', req({ n: 1 }));
+    assert.equal(out.request.headers['x-tag'], '1');
+    assert.equal(out.annotated, null);
+    assert.deepStrictEqual(out.pendingMarks.map((m) => m.name), ['tagged']);
+    assert.deepStrictEqual(await relay.toolRequestIntercepts('calc', { x: 2 }), { x: 4 });
+    await relay.toolConditionalExecution('ls', {});
+    await assert.rejects(relay.toolConditionalExecution('rm', {}), /guardrail rejected: rm is not allowed/);
+  } finally {
+    relay.deregisterLlmConditionalExecutionGuardrail('no-secrets');
+    relay.deregisterLlmRequestIntercept('tag');
+    relay.deregisterToolRequestIntercept('double');
+    relay.deregisterToolConditionalExecutionGuardrail('no-rm');
+  }
+});
