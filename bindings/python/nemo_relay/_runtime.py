@@ -123,11 +123,9 @@ class _Handle(Managed):
     _attr_cls: type = ScopeAttributes
 
     def __init__(self, ptr: int) -> None:
-        super().__init__(ptr)
+        self._ptr = ptr
+        self._parent = None
         self._info: dict[str, Any] | None = None
-
-    def __init_subclass__(cls, **kw: Any) -> None:
-        super().__init_subclass__(**kw)
 
     def _i(self) -> dict[str, Any]:
         info = self._info

@@ -227,13 +227,14 @@ def attributes_arg(v: Any, cls: type[_Flags]) -> int:
 class LLMRequest:
     """A provider request: ``headers`` (a dict) and ``content`` (any JSON value). Getters copy."""
 
-    __slots__ = ("_headers", "_content")
+    __slots__ = ("_headers", "_content", "_body")
 
     def __init__(self, headers: dict[str, Any], content: Json) -> None:
         if not isinstance(headers, dict):
             raise _not_instance(headers, "dict")
         self._headers = _json.convert(headers)
         self._content = _json.convert(content)
+        self._body: bytes | None = None
 
     @classmethod
     def _from_wire(cls, doc: Any) -> "LLMRequest":
@@ -243,7 +244,15 @@ class LLMRequest:
         h = doc.get("headers")
         r._headers = h if isinstance(h, dict) else {}
         r._content = doc.get("content")
+        r._body = None
         return r
+
+    def _serialized(self) -> bytes:
+        """The wire form; cached, since a request never changes."""
+        b = self._body
+        if b is None:
+            b = self._body = _json.dumps({"headers": self._headers, "content": self._content})
+        return b
 
     def _wire(self) -> dict[str, Any]:
         return {"headers": self._headers, "content": self._content}

@@ -135,7 +135,7 @@ def execute(
         or response_codec is not None
     ):
         opts = byref(_options(handle, attributes, data, metadata, model_name, codec, response_codec, None, keep))
-    body = _json.dumps(req._wire())
+    body = req._serialized()
     fut = loop.create_future()
     state = CallState(loop, fut, _loads)
     provider = callback_struct(_Provider(func))

@@ -22,6 +22,9 @@ from ._types import (
 
 __all__ = ["get_handle", "push", "pop", "event", "scope", "metric"]
 
+_scope_begin = lib.nemo_relay_scope_begin
+_scope_end = lib.nemo_relay_scope_end
+
 
 def _set_json(opts: Any, field: str, value: Any) -> None:
     if value is not None:
@@ -49,28 +52,38 @@ def push(
     timestamp: Any = None,
 ) -> ScopeHandle:
     st = scope_type_arg(scope_type)
-    opts = _ffi.ScopeOptions(_ffi.SCOPE_OPTIONS_VERSION, attributes_arg(attributes, ScopeAttributes), parent_arg(handle))
-    _set_json(opts, "data", data)
-    _set_json(opts, "metadata", metadata)
-    _set_json(opts, "payload", input)
-    ts = timestamp_ns(timestamp)
-    if ts is not None:
-        opts.has_timestamp, opts.timestamp_ns = True, ts
+    opts: Any = None
+    if handle is not None or attributes is not None or data is not None or metadata is not None or input is not None or timestamp is not None:
+        o = _ffi.ScopeOptions(_ffi.SCOPE_OPTIONS_VERSION, attributes_arg(attributes, ScopeAttributes), parent_arg(handle))
+        _set_json(o, "data", data)
+        _set_json(o, "metadata", metadata)
+        _set_json(o, "payload", input)
+        ts = timestamp_ns(timestamp)
+        if ts is not None:
+            o.has_timestamp, o.timestamp_ns = True, ts
+        opts = byref(o)
     out = c_void_p()
-    _errors.check(lib.nemo_relay_scope_begin(byref(out), runtime(), stack_ptr(), name.encode(), st, byref(opts)))
+    rc = _scope_begin(byref(out), runtime(), stack_ptr(), name.encode(), st, opts)
+    if rc:
+        raise _errors.last_error(rc)
     return ScopeHandle(out.value)
 
 
 def pop(handle: ScopeHandle, *, output: Any = None, metadata: Any = None, timestamp: Any = None) -> None:
     if type(handle) is not ScopeHandle:
         raise TypeError(f"'{type(handle).__name__}' object is not an instance of 'ScopeHandle'")
-    opts = _ffi.ScopeOptions(_ffi.SCOPE_OPTIONS_VERSION)
-    _set_json(opts, "payload", output)
-    _set_json(opts, "metadata", metadata)
-    ts = timestamp_ns(timestamp)
-    if ts is not None:
-        opts.has_timestamp, opts.timestamp_ns = True, ts
-    _errors.check(lib.nemo_relay_scope_end(runtime(), stack_ptr(), handle._handle(), byref(opts)))
+    opts: Any = None
+    if output is not None or metadata is not None or timestamp is not None:
+        o = _ffi.ScopeOptions(_ffi.SCOPE_OPTIONS_VERSION)
+        _set_json(o, "payload", output)
+        _set_json(o, "metadata", metadata)
+        ts = timestamp_ns(timestamp)
+        if ts is not None:
+            o.has_timestamp, o.timestamp_ns = True, ts
+        opts = byref(o)
+    rc = _scope_end(runtime(), stack_ptr(), handle._handle(), opts)
+    if rc:
+        raise _errors.last_error(rc)
 
 
 def event(

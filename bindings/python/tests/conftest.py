@@ -7,13 +7,17 @@ import asyncio
 import contextvars
 import itertools
 import json
+import sys
 import threading
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
 
-import nemo_relay
+# Run from a checkout without installing: the package sits next to the tests.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import nemo_relay  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[3]
 VECTORS = REPO / "Tests" / "vectors"
