@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Sets up a fresh machine, builds everything and runs every test suite: Swift, then C.
+# Sets up a fresh machine, builds everything and runs every test suite: Swift, then C, then Python.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
@@ -11,3 +11,19 @@ echo "== swift tests"
 swift test
 echo "== C tests"
 bash Tests/c/run.sh "$(swift build --show-bin-path)"
+
+echo "== Python binding tests"
+bin="$(swift build --show-bin-path)"
+set +e
+NEMO_RELAY_LIB_PATH="$bin/libnemorelay.so" python3 -m pytest -q bindings/python/tests
+rc=$?
+set -e
+if [ "$rc" -eq 5 ]; then
+    echo "error: pytest collected no tests in bindings/python/tests" >&2
+    exit 1
+elif [ "$rc" -ne 0 ]; then
+    echo "error: Python binding tests failed (pytest exit status $rc)" >&2
+    exit "$rc"
+fi
+echo "-- Python example"
+NEMO_RELAY_LIB_PATH="$bin/libnemorelay.so" PYTHONPATH=bindings/python python3 examples/python/agent.py >/dev/null
