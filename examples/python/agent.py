@@ -40,12 +40,19 @@ async def fake_model(request: LLMRequest) -> dict[str, Any]:
     assert messages[0]["role"] == "system", "the intercept's system prompt reached the provider"
     if messages[-1]["role"] == "tool":
         text = f"It is {json.loads(messages[-1]['content'])['temp_c']} C in Paris."
-        return {"id": "c2", "model": "gpt-4o-mini", "choices": [{"message": {"role": "assistant", "content": text},
-                                                                  "finish_reason": "stop"}]}
+        return {
+            "id": "c2",
+            "model": "gpt-4o-mini",
+            "choices": [{"message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        }
     call = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
-    return {"id": "c1", "model": "gpt-4o-mini",
-            "choices": [{"message": {"role": "assistant", "content": None, "tool_calls": [call]},
-                         "finish_reason": "tool_calls"}]}
+    return {
+        "id": "c1",
+        "model": "gpt-4o-mini",
+        "choices": [
+            {"message": {"role": "assistant", "content": None, "tool_calls": [call]}, "finish_reason": "tool_calls"}
+        ],
+    }
 
 
 async def get_weather(args: dict[str, Any]) -> ToolExecutionResult[dict[str, Any]]:
@@ -65,7 +72,9 @@ async def run_agent(question: str) -> str:
             messages.append(message)
             for call in message.get("tool_calls") or []:
                 result = await nemo_relay.tools.execute(
-                    call["function"]["name"], json.loads(call["function"]["arguments"]), get_weather,
+                    call["function"]["name"],
+                    json.loads(call["function"]["arguments"]),
+                    get_weather,
                     tool_call_id=call["id"],
                 )
                 messages.append({"role": "tool", "tool_call_id": call["id"], "content": json.dumps(result.result)})

@@ -48,7 +48,9 @@ def check_priority(priority: Any) -> int:
     if isinstance(priority, bool) or not isinstance(priority, int):
         raise TypeError(f"'{type(priority).__name__}' object cannot be interpreted as an integer")
     if not -(2**31) <= priority < 2**31:
-        raise OverflowError("signed integer is greater than maximum" if priority > 0 else "signed integer is less than minimum")
+        raise OverflowError(
+            "signed integer is greater than maximum" if priority > 0 else "signed integer is less than minimum"
+        )
     return priority
 
 
@@ -189,8 +191,11 @@ def llm_conditional(fn: Any) -> Callable[[int, bytes], int]:
 
 
 def request_outcome_wire(v: Any) -> bytes:
-    if isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], LLMRequest) and (
-        v[1] is None or isinstance(v[1], AnnotatedLLMRequest)
+    if (
+        isinstance(v, tuple)
+        and len(v) == 2
+        and isinstance(v[0], LLMRequest)
+        and (v[1] is None or isinstance(v[1], AnnotatedLLMRequest))
     ):
         # Accept both (python-api.md 13 #1): the seeds' (request, annotated) tuple.
         v = LLMRequestInterceptOutcome(v[0], v[1])
@@ -366,7 +371,9 @@ def event_sanitize(fn: Any) -> Callable[[int, bytes], int]:
 
         def finish(v: Any) -> bytes:
             if not isinstance(v, dict):
-                raise _errors.InternalError(f"internal error: event sanitizer returned unexpected type: {type(v).__name__}")
+                raise _errors.InternalError(
+                    f"internal error: event sanitizer returned unexpected type: {type(v).__name__}"
+                )
             return _encode(v)
 
         return run(

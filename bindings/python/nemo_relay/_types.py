@@ -83,7 +83,19 @@ class ScopeType(int):
 
 
 for _i, _n in enumerate(
-    ["Agent", "Function", "Tool", "Llm", "Retriever", "Embedder", "Reranker", "Guardrail", "Evaluator", "Custom", "Unknown"]
+    [
+        "Agent",
+        "Function",
+        "Tool",
+        "Llm",
+        "Retriever",
+        "Embedder",
+        "Reranker",
+        "Guardrail",
+        "Evaluator",
+        "Custom",
+        "Unknown",
+    ]
 ):
     _m = int.__new__(ScopeType, _i)
     ScopeType._names[_i] = _n
@@ -122,7 +134,9 @@ class LogSeverity:
 
 for _i, _n in enumerate(["Trace", "Debug", "Info", "Warn", "Error"]):
     setattr(LogSeverity, _n, LogSeverity(_n, _i))
-_SEVERITY_BY_LABEL = {getattr(LogSeverity, n).label: getattr(LogSeverity, n) for n in ["Trace", "Debug", "Info", "Warn", "Error"]}
+_SEVERITY_BY_LABEL = {
+    getattr(LogSeverity, n).label: getattr(LogSeverity, n) for n in ["Trace", "Debug", "Info", "Warn", "Error"]
+}
 
 
 def severity_arg(v: Any) -> LogSeverity | None:
@@ -504,7 +518,16 @@ def _text_of(content: Any) -> str | None:
 
 # ---- AnnotatedLLMResponse ---------------------------------------------------------------------
 
-_RESP_FIELDS = ("id", "model", "message", "tool_calls", "finish_reason", "usage", "optimization_summary", "api_specific")
+_RESP_FIELDS = (
+    "id",
+    "model",
+    "message",
+    "tool_calls",
+    "finish_reason",
+    "usage",
+    "optimization_summary",
+    "api_specific",
+)
 _FINISH = {"complete", "length", "tool_use", "content_filter", "stop_sequence"}
 
 

@@ -77,7 +77,9 @@ class _BuiltinCodec:
         if not isinstance(request, LLMRequest):
             raise _not_instance(request, "LLMRequest")
         b = _json.dumps(request._wire())
-        return AnnotatedLLMRequest._from_wire(_json.loads(_call_out(lib.nemo_relay_codec_decode, self._handle(), b, len(b))))
+        return AnnotatedLLMRequest._from_wire(
+            _json.loads(_call_out(lib.nemo_relay_codec_decode, self._handle(), b, len(b)))
+        )
 
     def encode(self, annotated: AnnotatedLLMRequest, original: LLMRequest) -> LLMRequest:
         if not isinstance(annotated, AnnotatedLLMRequest):

@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 from ._middleware import deregister_kind, register_kind
 
-__all__ = ['register_injector', 'deregister_injector']
+__all__ = ["register_injector", "deregister_injector"]
 
 
 def register_injector(name: str, priority: int, injector: Callable[..., Any]) -> None:

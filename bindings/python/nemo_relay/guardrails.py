@@ -7,7 +7,26 @@ from typing import Any, Callable
 
 from ._middleware import deregister_kind, register_kind
 
-__all__ = ['register_llm_conditional_execution', 'deregister_llm_conditional_execution', 'register_tool_conditional_execution', 'deregister_tool_conditional_execution', 'register_llm_sanitize_request', 'deregister_llm_sanitize_request', 'register_llm_sanitize_response', 'deregister_llm_sanitize_response', 'register_tool_sanitize_request', 'deregister_tool_sanitize_request', 'register_tool_sanitize_response', 'deregister_tool_sanitize_response', 'register_mark_sanitize', 'deregister_mark_sanitize', 'register_scope_sanitize_start', 'deregister_scope_sanitize_start', 'register_scope_sanitize_end', 'deregister_scope_sanitize_end']
+__all__ = [
+    "register_llm_conditional_execution",
+    "deregister_llm_conditional_execution",
+    "register_tool_conditional_execution",
+    "deregister_tool_conditional_execution",
+    "register_llm_sanitize_request",
+    "deregister_llm_sanitize_request",
+    "register_llm_sanitize_response",
+    "deregister_llm_sanitize_response",
+    "register_tool_sanitize_request",
+    "deregister_tool_sanitize_request",
+    "register_tool_sanitize_response",
+    "deregister_tool_sanitize_response",
+    "register_mark_sanitize",
+    "deregister_mark_sanitize",
+    "register_scope_sanitize_start",
+    "deregister_scope_sanitize_start",
+    "register_scope_sanitize_end",
+    "deregister_scope_sanitize_end",
+]
 
 
 def register_llm_conditional_execution(name: str, priority: int, guardrail: Callable[..., Any]) -> None:

@@ -7,7 +7,23 @@ from typing import Any, Callable
 
 from ._middleware import deregister_kind, register_kind
 
-__all__ = ['register_llm_request', 'deregister_llm_request', 'register_llm_execution', 'deregister_llm_execution', 'register_tool_request', 'deregister_tool_request', 'register_tool_execution', 'deregister_tool_execution', 'register_llm_stream_execution', 'deregister_llm_stream_execution', 'LlmRequestIntercept', 'LlmExecutionIntercept', 'LlmStreamExecutionIntercept', 'ToolRequestIntercept', 'ToolExecutionIntercept']
+__all__ = [
+    "register_llm_request",
+    "deregister_llm_request",
+    "register_llm_execution",
+    "deregister_llm_execution",
+    "register_tool_request",
+    "deregister_tool_request",
+    "register_tool_execution",
+    "deregister_tool_execution",
+    "register_llm_stream_execution",
+    "deregister_llm_stream_execution",
+    "LlmRequestIntercept",
+    "LlmExecutionIntercept",
+    "LlmStreamExecutionIntercept",
+    "ToolRequestIntercept",
+    "ToolExecutionIntercept",
+]
 
 
 def register_llm_request(name: str, priority: int, break_chain: bool, fn: Callable[..., Any]) -> None:
@@ -44,7 +60,9 @@ def deregister_tool_execution(name: str) -> bool:
 
 def register_llm_stream_execution(name: str, priority: int, fn: Callable[..., Any]) -> None:
     """Not available yet: the C API has no streaming export."""
-    raise NotImplementedError("stream-execution intercepts need llm.stream_execute, which libnemorelay does not export yet")
+    raise NotImplementedError(
+        "stream-execution intercepts need llm.stream_execute, which libnemorelay does not export yet"
+    )
 
 
 def deregister_llm_stream_execution(name: str) -> bool:

@@ -142,7 +142,9 @@ def execute(
     done = done_struct(state.on_done)
     out = c_void_p()
     with enter(state):
-        rc = _execute(byref(out), runtime(), stack_ptr(), name.encode(), body, len(body), opts, byref(provider), byref(done))
+        rc = _execute(
+            byref(out), runtime(), stack_ptr(), name.encode(), body, len(body), opts, byref(provider), byref(done)
+        )
     if rc != _OK:
         raise _errors.last_error(rc)
     if fut.done():
@@ -184,7 +186,9 @@ def call(
     opts = _options(handle, attributes, data, metadata, model_name, None, None, timestamp, keep)
     body = _json.dumps(req._wire())
     out = c_void_p()
-    _errors.check(lib.nemo_relay_llm_call(byref(out), runtime(), stack_ptr(), name.encode(), body, len(body), byref(opts)))
+    _errors.check(
+        lib.nemo_relay_llm_call(byref(out), runtime(), stack_ptr(), name.encode(), body, len(body), byref(opts))
+    )
     return LLMHandle(out.value)
 
 
@@ -243,7 +247,9 @@ def _check_rejection(v: Any) -> None:
         return
     if isinstance(v, str):
         raise _errors.GuardrailRejectedError(f"guardrail rejected: {v}")
-    raise _errors.InternalError(f"internal error: LLM conditional guardrail returned unexpected type: {type(v).__name__}")
+    raise _errors.InternalError(
+        f"internal error: LLM conditional guardrail returned unexpected type: {type(v).__name__}"
+    )
 
 
 def _run_sync(coro: Any) -> Any:
@@ -274,9 +280,7 @@ async def _intercepts_async(name: str, request: LLMRequest) -> LLMRequestInterce
         request_outcome_wire(v)  # validates the shape
         if isinstance(v, tuple):
             v = LLMRequestInterceptOutcome(v[0], v[1])
-        outcome = LLMRequestInterceptOutcome(
-            v.request, v.annotated_request, [*outcome.pending_marks, *v.pending_marks]
-        )
+        outcome = LLMRequestInterceptOutcome(v.request, v.annotated_request, [*outcome.pending_marks, *v.pending_marks])
         if brk:
             break
     return outcome

@@ -53,8 +53,17 @@ def push(
 ) -> ScopeHandle:
     st = scope_type_arg(scope_type)
     opts: Any = None
-    if handle is not None or attributes is not None or data is not None or metadata is not None or input is not None or timestamp is not None:
-        o = _ffi.ScopeOptions(_ffi.SCOPE_OPTIONS_VERSION, attributes_arg(attributes, ScopeAttributes), parent_arg(handle))
+    if (
+        handle is not None
+        or attributes is not None
+        or data is not None
+        or metadata is not None
+        or input is not None
+        or timestamp is not None
+    ):
+        o = _ffi.ScopeOptions(
+            _ffi.SCOPE_OPTIONS_VERSION, attributes_arg(attributes, ScopeAttributes), parent_arg(handle)
+        )
         _set_json(o, "data", data)
         _set_json(o, "metadata", metadata)
         _set_json(o, "payload", input)

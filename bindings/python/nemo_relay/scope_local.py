@@ -9,7 +9,40 @@ from ._middleware import deregister_kind, register_kind
 from ._runtime import ScopeHandle
 from .subscribers import _deregister_subscriber, _register_subscriber
 
-__all__ = ['register_llm_request', 'deregister_llm_request', 'register_llm_execution', 'deregister_llm_execution', 'register_tool_request', 'deregister_tool_request', 'register_tool_execution', 'deregister_tool_execution', 'register_llm_conditional_execution', 'deregister_llm_conditional_execution', 'register_llm_sanitize_request', 'deregister_llm_sanitize_request', 'register_llm_sanitize_response', 'deregister_llm_sanitize_response', 'register_tool_conditional_execution', 'deregister_tool_conditional_execution', 'register_tool_sanitize_request', 'deregister_tool_sanitize_request', 'register_tool_sanitize_response', 'deregister_tool_sanitize_response', 'register_mark_sanitize', 'deregister_mark_sanitize', 'register_scope_sanitize_start', 'deregister_scope_sanitize_start', 'register_scope_sanitize_end', 'deregister_scope_sanitize_end', 'register_event_metadata_injector', 'deregister_event_metadata_injector', 'register_llm_stream_execution', 'deregister_llm_stream_execution', 'register_subscriber', 'deregister_subscriber']
+__all__ = [
+    "register_llm_request",
+    "deregister_llm_request",
+    "register_llm_execution",
+    "deregister_llm_execution",
+    "register_tool_request",
+    "deregister_tool_request",
+    "register_tool_execution",
+    "deregister_tool_execution",
+    "register_llm_conditional_execution",
+    "deregister_llm_conditional_execution",
+    "register_llm_sanitize_request",
+    "deregister_llm_sanitize_request",
+    "register_llm_sanitize_response",
+    "deregister_llm_sanitize_response",
+    "register_tool_conditional_execution",
+    "deregister_tool_conditional_execution",
+    "register_tool_sanitize_request",
+    "deregister_tool_sanitize_request",
+    "register_tool_sanitize_response",
+    "deregister_tool_sanitize_response",
+    "register_mark_sanitize",
+    "deregister_mark_sanitize",
+    "register_scope_sanitize_start",
+    "deregister_scope_sanitize_start",
+    "register_scope_sanitize_end",
+    "deregister_scope_sanitize_end",
+    "register_event_metadata_injector",
+    "deregister_event_metadata_injector",
+    "register_llm_stream_execution",
+    "deregister_llm_stream_execution",
+    "register_subscriber",
+    "deregister_subscriber",
+]
 
 
 def register_llm_request(
@@ -48,7 +81,9 @@ def deregister_tool_execution(scope_handle: ScopeHandle, name: str) -> bool:
     return deregister_kind(scope_handle, "tool_execution", name)
 
 
-def register_llm_conditional_execution(scope_handle: ScopeHandle, name: str, priority: int, fn: Callable[..., Any]) -> None:
+def register_llm_conditional_execution(
+    scope_handle: ScopeHandle, name: str, priority: int, fn: Callable[..., Any]
+) -> None:
     register_kind(scope_handle, "llm_conditional_execution", name, priority, False, fn)
 
 
@@ -72,7 +107,9 @@ def deregister_llm_sanitize_response(scope_handle: ScopeHandle, name: str) -> bo
     return deregister_kind(scope_handle, "llm_sanitize_response", name)
 
 
-def register_tool_conditional_execution(scope_handle: ScopeHandle, name: str, priority: int, fn: Callable[..., Any]) -> None:
+def register_tool_conditional_execution(
+    scope_handle: ScopeHandle, name: str, priority: int, fn: Callable[..., Any]
+) -> None:
     register_kind(scope_handle, "tool_conditional_execution", name, priority, False, fn)
 
 
@@ -88,7 +125,9 @@ def deregister_tool_sanitize_request(scope_handle: ScopeHandle, name: str) -> bo
     return deregister_kind(scope_handle, "tool_sanitize_request", name)
 
 
-def register_tool_sanitize_response(scope_handle: ScopeHandle, name: str, priority: int, fn: Callable[..., Any]) -> None:
+def register_tool_sanitize_response(
+    scope_handle: ScopeHandle, name: str, priority: int, fn: Callable[..., Any]
+) -> None:
     register_kind(scope_handle, "tool_sanitize_response", name, priority, False, fn)
 
 
@@ -120,7 +159,9 @@ def deregister_scope_sanitize_end(scope_handle: ScopeHandle, name: str) -> bool:
     return deregister_kind(scope_handle, "scope_sanitize_end", name)
 
 
-def register_event_metadata_injector(scope_handle: ScopeHandle, name: str, priority: int, fn: Callable[..., Any]) -> None:
+def register_event_metadata_injector(
+    scope_handle: ScopeHandle, name: str, priority: int, fn: Callable[..., Any]
+) -> None:
     register_kind(scope_handle, "event_metadata_injector", name, priority, False, fn)
 
 
@@ -130,7 +171,9 @@ def deregister_event_metadata_injector(scope_handle: ScopeHandle, name: str) -> 
 
 def register_llm_stream_execution(scope_handle: ScopeHandle, name: str, priority: int, fn: Callable[..., Any]) -> None:
     """Not available yet: the C API has no streaming export."""
-    raise NotImplementedError("stream-execution intercepts need llm.stream_execute, which libnemorelay does not export yet")
+    raise NotImplementedError(
+        "stream-execution intercepts need llm.stream_execute, which libnemorelay does not export yet"
+    )
 
 
 def deregister_llm_stream_execution(scope_handle: ScopeHandle, name: str) -> bool:

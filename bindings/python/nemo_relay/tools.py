@@ -30,7 +30,9 @@ __all__ = ["execute", "call", "call_end", "conditional_execution", "request_inte
 _encode = _json.encode
 
 
-def _options(handle: Any, attributes: Any, data: Any, metadata: Any, tool_call_id: Any, timestamp: Any) -> _ffi.ToolOptions:
+def _options(
+    handle: Any, attributes: Any, data: Any, metadata: Any, tool_call_id: Any, timestamp: Any
+) -> _ffi.ToolOptions:
     o = _ffi.ToolOptions(_ffi.TOOL_OPTIONS_VERSION, attributes_arg(attributes, ToolAttributes), parent_arg(handle))
     if data is not None:
         b = _encode(data)
@@ -77,7 +79,13 @@ def execute(
     loop = loop_or_raise()
     body = _encode(args)
     opts = None
-    if handle is not None or attributes is not None or data is not None or metadata is not None or tool_call_id is not None:
+    if (
+        handle is not None
+        or attributes is not None
+        or data is not None
+        or metadata is not None
+        or tool_call_id is not None
+    ):
         opts = byref(_options(handle, attributes, data, metadata, tool_call_id, None))
     fut = loop.create_future()
     state = CallState(loop, fut, tool_result_from)
@@ -115,12 +123,19 @@ def call(
     body = _encode(args)
     o = _options(handle, attributes, data, metadata, tool_call_id, timestamp)
     out = c_void_p()
-    _errors.check(lib.nemo_relay_tool_call(byref(out), runtime(), stack_ptr(), name.encode(), body, len(body), byref(o)))
+    _errors.check(
+        lib.nemo_relay_tool_call(byref(out), runtime(), stack_ptr(), name.encode(), body, len(body), byref(o))
+    )
     return ToolHandle(out.value)
 
 
 def call_end(
-    handle: ToolHandle, result: ToolExecutionResult[Any], *, data: Any = None, metadata: Any = None, timestamp: Any = None
+    handle: ToolHandle,
+    result: ToolExecutionResult[Any],
+    *,
+    data: Any = None,
+    metadata: Any = None,
+    timestamp: Any = None,
 ) -> None:
     """Ends a manual tool span (no status is added)."""
     if type(handle) is not ToolHandle:
@@ -144,7 +159,9 @@ async def _conditional_async(name: str, args: Any) -> None:
             continue
         if isinstance(v, str):
             raise _errors.GuardrailRejectedError(f"guardrail rejected: {v}")
-        raise _errors.InternalError(f"internal error: tool conditional guardrail returned unexpected type: {type(v).__name__}")
+        raise _errors.InternalError(
+            f"internal error: tool conditional guardrail returned unexpected type: {type(v).__name__}"
+        )
 
 
 async def _intercepts_async(name: str, args: Any) -> Any:

@@ -98,5 +98,7 @@ def differences(got: list[dict[str, Any]], expected: list[dict[str, Any]]) -> li
     for i, (g, e) in enumerate(zip(got, expected)):
         for k in sorted(set(g) | set(e)):
             if g.get(k, "<absent>") != e.get(k, "<absent>"):
-                out.append(f"event {i} ({e.get('name')}) field {k}: got {g.get(k, '<absent>')!r}, expected {e.get(k, '<absent>')!r}")
+                out.append(
+                    f"event {i} ({e.get('name')}) field {k}: got {g.get(k, '<absent>')!r}, expected {e.get(k, '<absent>')!r}"
+                )
     return out

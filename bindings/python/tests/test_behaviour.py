@@ -79,7 +79,9 @@ def test_argument_type_errors() -> None:
         scope.push("x", ScopeType.Function, attributes=1)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="'dict' object is not an instance of 'LLMRequest'"):
         llm.call("x", {"headers": {}, "content": {}})  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="^Failed to convert to JSON: unexpected type: 'int' object is not an instance of 'str'$"):
+    with pytest.raises(
+        ValueError, match="^Failed to convert to JSON: unexpected type: 'int' object is not an instance of 'str'$"
+    ):
         scope.event("m", data={1: "x"})
     with pytest.raises(ValueError, match="^Failed to convert to JSON: unsupported type object$"):
         scope.event("m", data=object())
@@ -192,7 +194,9 @@ def test_concurrent_failures_keep_their_own_exceptions() -> None:
 
             return p
 
-        results = await asyncio.gather(*(llm.execute("p", req(), provider_for(e)) for e in errs), return_exceptions=True)
+        results = await asyncio.gather(
+            *(llm.execute("p", req(), provider_for(e)) for e in errs), return_exceptions=True
+        )
         assert all(r is e for r, e in zip(results, errs))
 
     arun(main)
@@ -430,7 +434,9 @@ def test_scope_local_subscriber_and_intercept() -> None:
 
 
 def test_chain_helpers_dual_mode() -> None:
-    nemo_relay.guardrails.register_llm_conditional_execution("chain-block", 1, lambda r: "no" if "bad" in str(r.content) else None)
+    nemo_relay.guardrails.register_llm_conditional_execution(
+        "chain-block", 1, lambda r: "no" if "bad" in str(r.content) else None
+    )
     try:
         assert llm.conditional_execution(req("fine")) is None
         with pytest.raises(RuntimeError, match="^guardrail rejected: no$"):

@@ -43,7 +43,9 @@ def chat(text: str) -> LLMRequest:
 
 
 async def nested_scopes_and_marks() -> None:
-    with scope.scope("research-agent", ScopeType.Agent, input={"task": "summarise"}, metadata={"session_id": "s-1"}) as agent:
+    with scope.scope(
+        "research-agent", ScopeType.Agent, input={"task": "summarise"}, metadata={"session_id": "s-1"}
+    ) as agent:
         scope.event("plan-ready", data={"steps": 2})
         fetch = scope.push("fetch", ScopeType.Function, attributes=ScopeAttributes(ScopeAttributes.PARALLEL))
         scope.pop(fetch, output={"docs": 3}, metadata={"cache": "miss"})
@@ -83,7 +85,9 @@ async def managed_and_manual_tool_calls() -> None:
     def ok(args: Any) -> Any:
         return ToolExecutionResult({"temp_c": 18, "city": args["city"]}, annotation={"source": "cache"})
 
-    r = await nemo_relay.tools.execute("get_weather", {"city": "Paris"}, ok, tool_call_id="call_1", metadata={"attempt": 1})
+    r = await nemo_relay.tools.execute(
+        "get_weather", {"city": "Paris"}, ok, tool_call_id="call_1", metadata={"attempt": 1}
+    )
     assert r.result == {"city": "Paris", "temp_c": 18} and r.annotation == {"source": "cache"}
 
     boom = RuntimeError("service unavailable")

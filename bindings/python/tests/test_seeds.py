@@ -86,7 +86,12 @@ def test_seed001_custom_framework_codec(collector: Any) -> None:
 
             request = nemo_relay.LLMRequest(
                 {},
-                {"turns": [{"role": "user", "content": "hi"}], "model_name": "fw-1", "temperature": 0.5, "tenant_id": None},
+                {
+                    "turns": [{"role": "user", "content": "hi"}],
+                    "model_name": "fw-1",
+                    "temperature": 0.5,
+                    "tenant_id": None,
+                },
             )
             out = await nemo_relay.llm.execute("framework", request, provider, codec=codec)
         finally:
