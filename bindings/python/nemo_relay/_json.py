@@ -23,17 +23,37 @@ _decoder = json.JSONDecoder(object_pairs_hook=_sorted_pairs)
 _plain_decoder = json.JSONDecoder()
 
 
+_scan_sorted = _decoder.scan_once
+_scan_plain = _plain_decoder.scan_once
+
+
 def loads(data: bytes | str) -> Any:
-    """Parses runtime output into new objects with object keys in sorted order."""
-    if isinstance(data, bytes):
+    """Parses runtime output into new objects with object keys in sorted order.
+
+    The runtime writes compact JSON, so the C scanner is called directly (no whitespace regex);
+    anything else falls back to the full decoder.
+    """
+    if type(data) is bytes:
         data = data.decode("utf-8")
-    return _decoder.decode(data)
+    try:
+        value, end = _scan_sorted(data, 0)
+    except StopIteration:
+        return _decoder.decode(data)
+    if end != len(data):
+        return _decoder.decode(data)
+    return value
 
 
 def loads_plain(data: bytes | str) -> Any:
-    if isinstance(data, bytes):
+    if type(data) is bytes:
         data = data.decode("utf-8")
-    return _plain_decoder.decode(data)
+    try:
+        value, end = _scan_plain(data, 0)
+    except StopIteration:
+        return _plain_decoder.decode(data)
+    if end != len(data):
+        return _plain_decoder.decode(data)
+    return value
 
 
 def convert(value: Any) -> Any:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from ctypes import byref, c_bool, c_void_p
+from ctypes import byref, c_bool
 from typing import Any, Callable
 
 from . import _errors, _ffi, _json
@@ -136,7 +136,7 @@ def _make_next(token: int, convert: Callable[[bytes], Any], wire: Callable[[Any]
         fut = loop.create_future() if loop is not None else _SyncFuture()
         st = CallState(loop, fut, convert)
         st.parent = current_call() or outer
-        done = done_struct(st.on_done)
+        done = done_struct(st)
         with enter(st.parent):
             rc = lib.nemo_relay_token_next(token, body, len(body), byref(done))
         if rc != _ffi.OK:

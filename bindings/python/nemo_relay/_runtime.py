@@ -461,7 +461,7 @@ def _callback_tramp(token: int, ptr: int, n: int, ud: int) -> int:
 
 def _done_tramp(status: int, ptr: int, n: int, ud: int) -> None:
     try:
-        _slots[ud](status, string_at(ptr, n) if ptr else b"")
+        _slots[ud].on_done(status, string_at(ptr, n) if ptr else b"")
     except BaseException:  # noqa: BLE001
         log.exception("nemo_relay: done callback failed")
 
@@ -485,8 +485,23 @@ def callback_struct(handler: Callable[[int, bytes], int]) -> _ffi.Callback:
     return _ffi.Callback(CALLBACK, add_slot(handler), FREE)
 
 
-def done_struct(handler: Callable[[int, bytes], None]) -> _ffi.Done:
-    return _ffi.Done(DONE, add_slot(handler), FREE)
+def done_struct(state: "CallState") -> _ffi.Done:
+    return _ffi.Done(DONE, add_slot(state), FREE)
+
+
+def managed_structs(state: "CallState") -> tuple[Any, Any]:
+    """The provider and done structs of one managed call, sharing one slot (``state``).
+
+    The library copies both structs on entry, so each thread reuses one pair. The provider entry has
+    no destructor: the done entry's destructor, which runs last, releases the slot.
+    """
+    ud = add_slot(state)
+    pair = getattr(_tls, "structs", None)
+    if pair is None:
+        pair = _tls.structs = (_ffi.Callback(CALLBACK, 0), _ffi.Done(DONE, 0, FREE))
+    pair[0].user_data = ud
+    pair[1].user_data = ud
+    return byref(pair[0]), byref(pair[1])
 
 
 def null_callback() -> _ffi.Callback:

@@ -279,11 +279,6 @@ class LLMRequest:
     def content(self) -> Json:
         return _json.copy(self._content)
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in ("headers", "content"):
-            raise AttributeError(f"attribute '{name}' of 'LLMRequest' objects is not writable")
-        object.__setattr__(self, name, value)
-
     def __repr__(self) -> str:
         return f"LLMRequest(headers={self._headers!r}, content={self._content!r})"
 

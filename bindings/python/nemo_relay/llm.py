@@ -12,11 +12,10 @@ from ._middleware import mirrored, request_outcome_wire
 from ._runtime import (
     CallState,
     LLMHandle,
+    _tls,
     ScopeHandle,
-    callback_struct,
-    done_struct,
-    enter,
     lib,
+    managed_structs,
     loop_or_raise,
     parent_arg,
     run,
@@ -79,13 +78,10 @@ def _options(
     return o
 
 
-class _Provider:
-    """The per-call provider callback: builds the request, runs ``func``, answers the token."""
+class _LLMCall(CallState):
+    """One managed LLM call; calling it is the provider callback (builds the request, runs ``func``)."""
 
     __slots__ = ("func", "req")
-
-    def __init__(self, func: Callable[[LLMRequest], Any]) -> None:
-        self.func = func
 
     def __call__(self, token: int, doc: bytes) -> int:
         self.req = LLMRequest._from_wire(_json.loads_plain(doc))
@@ -137,14 +133,18 @@ def execute(
         opts = byref(_options(handle, attributes, data, metadata, model_name, codec, response_codec, None, keep))
     body = req._serialized()
     fut = loop.create_future()
-    state = CallState(loop, fut, _loads)
-    provider = callback_struct(_Provider(func))
-    done = done_struct(state.on_done)
+    state = _LLMCall(loop, fut, _loads)
+    state.func = func
+    provider, done = managed_structs(state)
     out = c_void_p()
-    with enter(state):
-        rc = _execute(
-            byref(out), runtime(), stack_ptr(), name.encode(), body, len(body), opts, byref(provider), byref(done)
-        )
+    tls = _tls
+    prev = getattr(tls, "call", None)
+    state.parent = prev
+    tls.call = state
+    try:
+        rc = _execute(byref(out), runtime(), stack_ptr(), name.encode(), body, len(body), opts, provider, done)
+    finally:
+        tls.call = prev
     if rc != _OK:
         raise _errors.last_error(rc)
     if fut.done():

@@ -13,9 +13,8 @@ from ._runtime import (
     CallState,
     ScopeHandle,
     ToolHandle,
-    callback_struct,
-    done_struct,
     enter,
+    managed_structs,
     lib,
     loop_or_raise,
     parent_arg,
@@ -50,11 +49,10 @@ def _options(
     return o
 
 
-class _Tool:
-    __slots__ = ("func", "args")
+class _ToolCall(CallState):
+    """One managed tool call; calling it is the tool callback."""
 
-    def __init__(self, func: Callable[[Any], Any]) -> None:
-        self.func = func
+    __slots__ = ("func", "args")
 
     def __call__(self, token: int, doc: bytes) -> int:
         self.args = _json.loads(doc)
@@ -88,13 +86,13 @@ def execute(
     ):
         opts = byref(_options(handle, attributes, data, metadata, tool_call_id, None))
     fut = loop.create_future()
-    state = CallState(loop, fut, tool_result_from)
-    tool = callback_struct(_Tool(func))
-    done = done_struct(state.on_done)
+    state = _ToolCall(loop, fut, tool_result_from)
+    state.func = func
+    tool, done = managed_structs(state)
     out = c_void_p()
     with enter(state):
         rc = lib.nemo_relay_tool_execute(
-            byref(out), runtime(), stack_ptr(), name.encode(), body, len(body), opts, byref(tool), byref(done)
+            byref(out), runtime(), stack_ptr(), name.encode(), body, len(body), opts, tool, done
         )
     if rc != _ffi.OK:
         raise _errors.last_error(rc)
