@@ -273,6 +273,9 @@ class CallState:
             except BaseException as e:  # noqa: BLE001 - conversion failure goes to the caller
                 fut.set_exception(e)
             return
+        if status == _ffi.E_CANCELLED:
+            fut.cancel(payload.decode("utf-8", "replace"))
+            return
         fut.set_exception(self.error(status, payload))
 
     def error(self, status: int, payload: bytes) -> BaseException:
@@ -282,8 +285,6 @@ class CallState:
             if exc is not None:
                 return exc
             return _errors.CallbackError(message)
-        if status == _ffi.E_CANCELLED:
-            return asyncio.CancelledError(message)
         return _errors.error_for(status, message)
 
 
