@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Sets up a fresh machine, builds everything and runs every test suite: Swift, C, then Node.
+# Sets up a fresh machine, builds everything and runs every test suite: Swift, C, Python, then Node.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
@@ -12,8 +12,25 @@ swift test
 echo "== C tests"
 bin="$(swift build --show-bin-path)"
 bash Tests/c/run.sh "$bin"
+
+echo "== Python binding tests"
+set +e
+NEMO_RELAY_LIB_PATH="$bin/libnemorelay.so" python3 -m pytest -q bindings/python/tests
+rc=$?
+set -e
+if [ "$rc" -eq 5 ]; then
+    echo "error: pytest collected no tests in bindings/python/tests" >&2
+    exit 1
+elif [ "$rc" -ne 0 ]; then
+    echo "error: Python binding tests failed (pytest exit status $rc)" >&2
+    exit "$rc"
+fi
+echo "-- Python example"
+NEMO_RELAY_LIB_PATH="$bin/libnemorelay.so" PYTHONPATH=bindings/python python3 examples/python/agent.py >/dev/null
+
 echo "== Node tests"
 # `swift build --build-tests` above built every target, the NemoRelayHelper executable included.
 export NEMO_RELAY_LIB_PATH="$bin/libnemorelay.so" NEMO_RELAY_HELPER_PATH="$bin/NemoRelayHelper"
 node --test bindings/node/test/
+echo "-- Node example"
 node examples/node/agent.js >/dev/null

@@ -1,0 +1,522 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The process runtime, scope stacks per context, handles and the callback bridge.
+
+Callbacks: every C callback goes through one of the module-level ``CFUNCTYPE`` trampolines below
+(never collected), with an integer slot of ``_slots`` as user data; the ``user_data_free``
+trampoline releases the slot. A Python callback answers through the completion protocol: now, or
+(when its coroutine really suspends) later from a task on the loop. Its exception is stored in the
+``CallState`` of the managed call it ran for and re-raised, as the same object, by that call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextvars
+import ctypes
+import itertools
+import logging
+import threading
+from ctypes import byref, c_size_t, c_void_p, string_at
+from types import CoroutineType
+from typing import Any, Callable
+
+from . import _errors, _ffi, _json
+from ._managed import Managed
+from ._types import LLMAttributes, ScopeAttributes, ScopeType, ToolAttributes, _SCOPE_TYPES
+
+lib = _ffi.lib
+log = logging.getLogger("nemo_relay")
+OK = _ffi.OK
+PENDING = _ffi.PENDING
+E_CALLBACK = _ffi.E_CALLBACK
+_complete = lib.nemo_relay_complete
+
+# ---- the process runtime ----------------------------------------------------------------------
+
+_rt_lock = threading.Lock()
+_rt: int | None = None
+_rt_closed = False
+
+
+def runtime() -> int:
+    """The process-wide runtime, created on first use."""
+    rt = _rt
+    if rt is not None:
+        return rt
+    return _create_runtime()
+
+
+def _create_runtime() -> int:
+    global _rt
+    with _rt_lock:
+        if _rt is None:
+            if _rt_closed:
+                raise _errors.MisuseError("misuse: the nemo_relay runtime was shut down at interpreter exit")
+            out = c_void_p()
+            _errors.check(lib.nemo_relay_runtime_new(byref(out), None))
+            _rt = out.value
+        return _rt
+
+
+def _shutdown() -> None:
+    """atexit: deliver what is queued, then stop every subscriber thread so none calls into Python
+    after finalization (python-api.md 12.6a)."""
+    global _rt, _rt_closed
+    with _rt_lock:
+        rt, _rt, _rt_closed = _rt, None, True
+    if rt:
+        lib.nemo_relay_flush(rt, 10_000_000_000)
+        lib.nemo_relay_runtime_free(rt)
+
+
+atexit.register(_shutdown)
+
+# ---- stacks follow contextvars ----------------------------------------------------------------
+
+
+class ScopeStack(Managed):
+    """A scope stack (opaque)."""
+
+    __slots__ = ()
+    _free = lib.nemo_relay_stack_free
+    _what = "scope stack"
+
+    def __repr__(self) -> str:
+        return "<ScopeStack>"
+
+
+_stack_var: contextvars.ContextVar[ScopeStack] = contextvars.ContextVar("nemo_relay_scope_stack")
+
+
+def new_stack(parent: ScopeStack | None = None) -> ScopeStack:
+    out = c_void_p()
+    _errors.check(lib.nemo_relay_stack_new(byref(out), parent._handle() if parent else None))
+    return ScopeStack(out.value, parent)
+
+
+def current_stack() -> ScopeStack:
+    s = _stack_var.get(None)
+    if s is None:
+        s = new_stack()
+        _stack_var.set(s)
+    return s
+
+
+def stack_ptr() -> int:
+    s = _stack_var.get(None)
+    if s is None:
+        s = new_stack()
+        _stack_var.set(s)
+    return s._ptr  # type: ignore[return-value]
+
+
+# ---- handles ----------------------------------------------------------------------------------
+
+
+class _Handle(Managed):
+    """A scope, LLM or tool span handle. Properties come from ``nemo_relay_scope_info`` once."""
+
+    __slots__ = ("_info",)
+    _free = lib.nemo_relay_scope_free
+    _what = "handle"
+    _attr_cls: type = ScopeAttributes
+
+    def __init__(self, ptr: int) -> None:
+        self._ptr = ptr
+        self._parent = None
+        self._info: dict[str, Any] | None = None
+
+    def _i(self) -> dict[str, Any]:
+        info = self._info
+        if info is None:
+            out, n = c_void_p(), c_size_t()
+            _errors.check(lib.nemo_relay_scope_info(byref(out), byref(n), self._handle()))
+            info = self._info = _json.loads(_ffi.take_string(out, n))
+        return info
+
+    @property
+    def uuid(self) -> str:
+        return self._i()["uuid"]
+
+    @property
+    def name(self) -> str:
+        return self._i()["name"]
+
+    @property
+    def parent_uuid(self) -> str | None:
+        return self._i()["parent_uuid"]
+
+    @property
+    def attributes(self) -> Any:
+        return self._attr_cls(self._i()["attributes"])
+
+    @property
+    def data(self) -> Any:
+        return _json.copy(self._i()["data"])
+
+    @property
+    def metadata(self) -> Any:
+        return _json.copy(self._i()["metadata"])
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, uuid={self.uuid!r})"
+
+
+class ScopeHandle(_Handle):
+    __slots__ = ()
+
+    @property
+    def scope_type(self) -> ScopeType:
+        return _SCOPE_TYPES[self._i()["scope_type"]]
+
+
+class LLMHandle(_Handle):
+    __slots__ = ()
+    _attr_cls = LLMAttributes
+
+
+class ToolHandle(_Handle):
+    __slots__ = ()
+    _attr_cls = ToolAttributes
+
+
+def parent_arg(handle: Any) -> int | None:
+    if handle is None:
+        return None
+    if type(handle) is not ScopeHandle:
+        raise TypeError(f"'{type(handle).__name__}' object is not an instance of 'ScopeHandle'")
+    return handle._handle()
+
+
+# ---- the callback registry --------------------------------------------------------------------
+
+_slots: dict[int, Any] = {}
+_next_slot = itertools.count(1).__next__
+
+
+def add_slot(obj: Any) -> int:
+    i = _next_slot()
+    _slots[i] = obj
+    return i
+
+
+def _free_slot(ud: int | None) -> None:
+    try:
+        _slots.pop(ud, None)
+    except Exception:  # interpreter shutdown
+        pass
+
+
+_tls = threading.local()
+
+
+class CallState:
+    """One managed call (or chain helper): its loop, future, stored exceptions and live tasks."""
+
+    __slots__ = ("loop", "future", "errors", "tasks", "call", "thread", "convert", "parent")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop | None, future: Any, convert: Callable[[bytes], Any]) -> None:
+        self.loop = loop
+        self.future = future
+        self.errors: dict[str, BaseException] | None = None
+        self.tasks: set[asyncio.Task[Any]] | None = None
+        self.call: int | None = None
+        self.thread = threading.get_ident()
+        self.convert = convert
+        self.parent: CallState | None = None
+
+    def store(self, message: str, exc: BaseException) -> None:
+        if self.errors is None:
+            self.errors = {}
+        self.errors[message] = exc
+
+    def take(self, message: str) -> BaseException | None:
+        s: CallState | None = self
+        while s is not None:
+            if s.errors and message in s.errors:
+                return s.errors.pop(message)
+            s = s.parent
+        return _thread_errors().pop(message, None)
+
+    def add_task(self, t: asyncio.Task[Any]) -> None:
+        if self.tasks is None:
+            self.tasks = set()
+        self.tasks.add(t)
+        t.add_done_callback(self.tasks.discard)
+
+    def cancel_tasks(self) -> None:
+        for t in list(self.tasks or ()):
+            t.cancel()
+
+    # -- done ---------------------------------------------------------------------------------
+
+    def on_done(self, status: int, payload: bytes) -> None:
+        if self.loop is None or threading.get_ident() == self.thread:
+            self.resolve(status, payload)
+        else:
+            try:
+                self.loop.call_soon_threadsafe(self.resolve, status, payload)
+            except RuntimeError:  # the loop is closed: nobody is waiting any more
+                pass
+
+    def resolve(self, status: int, payload: bytes) -> None:
+        fut = self.future
+        call, self.call = self.call, None
+        if call:
+            lib.nemo_relay_call_free(call)
+        if fut.done():
+            return
+        if status == OK:
+            try:
+                fut.set_result(self.convert(payload))
+            except BaseException as e:  # noqa: BLE001 - conversion failure goes to the caller
+                fut.set_exception(e)
+            return
+        if status == _ffi.E_CANCELLED:
+            fut.cancel(payload.decode("utf-8", "replace"))
+            return
+        fut.set_exception(self.error(status, payload))
+
+    def error(self, status: int, payload: bytes) -> BaseException:
+        message = payload.decode("utf-8", "replace")
+        if status == E_CALLBACK:
+            exc = self.take(message)
+            if exc is not None:
+                return exc
+            return _errors.CallbackError(message)
+        return _errors.error_for(status, message)
+
+
+def _thread_errors() -> dict[str, BaseException]:
+    d = getattr(_tls, "errors", None)
+    if d is None:
+        d = _tls.errors = {}
+    elif len(d) > 64:
+        d.clear()
+    return d
+
+
+def current_call() -> CallState | None:
+    return getattr(_tls, "call", None)
+
+
+class enter:
+    """Makes ``state`` the current call of this thread around a C call that may run callbacks."""
+
+    __slots__ = ("state", "prev")
+
+    def __init__(self, state: CallState | None) -> None:
+        self.state = state
+
+    def __enter__(self) -> None:
+        self.prev = getattr(_tls, "call", None)
+        if self.state is not None and self.state is not self.prev and self.state.parent is None:
+            self.state.parent = self.prev
+        _tls.call = self.state
+
+    def __exit__(self, *a: object) -> None:
+        _tls.call = self.prev
+
+
+# ---- completing tokens ------------------------------------------------------------------------
+
+
+def fail(token: int, exc: BaseException, state: CallState | None, store: bool = True) -> None:
+    """Completes ``token`` with ``exc``; the exception object is kept for the call to re-raise."""
+    message = str(exc)
+    if store:
+        if state is not None:
+            state.store(message, exc)
+        else:
+            _thread_errors()[message] = exc
+    payload = _json.dumps({"type": type(exc).__name__, "message": message})
+    _complete(token, E_CALLBACK, payload, len(payload))
+
+
+def succeed(token: int, payload: bytes) -> None:
+    rc = _complete(token, OK, payload, len(payload))
+    if rc != OK and rc != _ffi.E_MISUSE:
+        log.debug("nemo_relay_complete failed: %s", _errors.last_error(rc))
+
+
+class _Resume:
+    """Continues a coroutine that was started inline, as if the task had run its first step."""
+
+    __slots__ = ("coro", "first")
+
+    def __init__(self, coro: Any, first: Any) -> None:
+        self.coro = coro
+        self.first = first
+
+    def __await__(self) -> Any:
+        coro, value = self.coro, self.first
+        self.first = None
+        while True:
+            try:
+                sent = yield value
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as e:  # noqa: BLE001 - forwarded into the coroutine (cancellation too)
+                try:
+                    value = coro.throw(e)
+                except StopIteration as s:
+                    return s.value
+            else:
+                try:
+                    value = coro.send(sent)
+                except StopIteration as s:
+                    return s.value
+
+
+async def _resume(coro: Any, first: Any) -> Any:
+    return await _Resume(coro, first)
+
+
+async def _await_any(aw: Any) -> Any:
+    return await aw
+
+
+def run(token: int, produce: Callable[[], Any], finish: Callable[[Any], bytes], store: bool = True) -> int:
+    """Runs one Python callback and answers its token now, or later if its coroutine suspends."""
+    state = getattr(_tls, "call", None)
+    try:
+        value = produce()
+        if type(value) is CoroutineType or hasattr(value, "__await__"):
+            return _drive(token, value, finish, state, store)
+        payload = finish(value)
+    except BaseException as e:  # noqa: BLE001 - every failure goes back through the token
+        fail(token, e, state, store)
+        return OK
+    succeed(token, payload)
+    return OK
+
+
+def _drive(token: int, aw: Any, finish: Callable[[Any], bytes], state: CallState | None, store: bool) -> int:
+    """Steps the coroutine inline (like an eager task); only a real suspension goes to the loop."""
+    coro = aw if type(aw) is CoroutineType else _await_any(aw)
+    ctx = contextvars.copy_context()
+    try:
+        first = ctx.run(coro.send, None)
+    except StopIteration as s:
+        try:
+            payload = finish(s.value)
+        except BaseException as e:  # noqa: BLE001
+            fail(token, e, state, store)
+            return OK
+        succeed(token, payload)
+        return OK
+    except BaseException as e:  # noqa: BLE001
+        fail(token, e, state, store)
+        return OK
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        coro.close()
+        fail(
+            token,
+            _errors.InternalError("internal error: awaitable Python middleware requires an async caller"),
+            state,
+            store,
+        )
+        return OK
+    task = loop.create_task(_resume(coro, first), context=ctx)
+    if state is not None:
+        state.add_task(task)
+    task.add_done_callback(lambda t: _task_done(token, finish, state, store, t))
+    return PENDING
+
+
+def _task_done(token: int, finish: Callable[[Any], bytes], state: CallState | None, store: bool, t: Any) -> None:
+    with enter(state):
+        if t.cancelled():
+            # Cancelled together with its call: the token is already completed as cancelled.
+            fail(token, asyncio.CancelledError("cancelled"), state, False)
+            return
+        exc = t.exception()
+        if exc is not None:
+            fail(token, exc, state, store)
+            return
+        try:
+            payload = finish(t.result())
+        except BaseException as e:  # noqa: BLE001
+            fail(token, e, state, store)
+            return
+        succeed(token, payload)
+
+
+# ---- trampolines ------------------------------------------------------------------------------
+
+
+def _callback_tramp(token: int, ptr: int, n: int, ud: int) -> int:
+    try:
+        return _slots[ud](token, string_at(ptr, n) if ptr else b"null")
+    except BaseException as e:  # noqa: BLE001 - never let an exception unwind into C
+        try:
+            fail(token, e, getattr(_tls, "call", None))
+        except Exception:
+            pass
+        return OK
+
+
+def _done_tramp(status: int, ptr: int, n: int, ud: int) -> None:
+    try:
+        _slots[ud].on_done(status, string_at(ptr, n) if ptr else b"")
+    except BaseException:  # noqa: BLE001
+        log.exception("nemo_relay: done callback failed")
+
+
+def _subscriber_tramp(ptr: int, n: int, ud: int) -> None:
+    try:
+        fn = _slots.get(ud)
+        if fn is not None:
+            fn(string_at(ptr, n))
+    except BaseException:  # noqa: BLE001
+        pass
+
+
+CALLBACK = _ffi.CALLBACK_FN(_callback_tramp)
+DONE = _ffi.DONE_FN(_done_tramp)
+SUBSCRIBER = _ffi.SUBSCRIBER_FN(_subscriber_tramp)
+FREE = _ffi.FREE_FN(_free_slot)
+
+
+def callback_struct(handler: Callable[[int, bytes], int]) -> _ffi.Callback:
+    return _ffi.Callback(CALLBACK, add_slot(handler), FREE)
+
+
+def done_struct(state: "CallState") -> _ffi.Done:
+    return _ffi.Done(DONE, add_slot(state), FREE)
+
+
+def managed_structs(state: "CallState") -> tuple[Any, Any]:
+    """The provider and done structs of one managed call, sharing one slot (``state``).
+
+    The library copies both structs on entry, so each thread reuses one pair. The provider entry has
+    no destructor: the done entry's destructor, which runs last, releases the slot.
+    """
+    ud = add_slot(state)
+    pair = getattr(_tls, "structs", None)
+    if pair is None:
+        pair = _tls.structs = (_ffi.Callback(CALLBACK, 0), _ffi.Done(DONE, 0, FREE))
+    pair[0].user_data = ud
+    pair[1].user_data = ud
+    return byref(pair[0]), byref(pair[1])
+
+
+def null_callback() -> _ffi.Callback:
+    return _ffi.Callback()
+
+
+def loop_or_raise() -> asyncio.AbstractEventLoop:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        raise RuntimeError("no running event loop") from None
+
+
+def dropped_events() -> int:
+    out = ctypes.c_uint64()
+    _errors.check(lib.nemo_relay_dropped_events(byref(out), runtime()))
+    return out.value

@@ -1,0 +1,239 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Provider codecs: the built-ins through the C entry points, custom Python codecs as callbacks."""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from ctypes import byref, c_size_t, c_void_p
+from typing import Any, Protocol, runtime_checkable
+
+from . import _errors, _ffi, _json
+from ._managed import Managed
+from ._runtime import callback_struct, lib, run
+from ._types import AnnotatedLLMRequest, AnnotatedLLMResponse, LLMRequest, _not_instance
+
+__all__ = [
+    "LlmCodec",
+    "LlmResponseCodec",
+    "OpenAIChatCodec",
+    "OpenAIResponsesCodec",
+    "AnthropicMessagesCodec",
+    "GeminiGenerateContentCodec",
+    "OCIGenAIChatCodec",
+]
+
+log = logging.getLogger("nemo_relay")
+
+
+@runtime_checkable
+class LlmCodec(Protocol):
+    """A request codec: ``decode(request)`` and ``encode(annotated, original)``."""
+
+    def decode(self, request: LLMRequest) -> AnnotatedLLMRequest: ...
+
+    def encode(self, annotated: AnnotatedLLMRequest, original: LLMRequest) -> LLMRequest: ...
+
+
+@runtime_checkable
+class LlmResponseCodec(Protocol):
+    """A response codec: ``decode_response(response)``."""
+
+    def decode_response(self, response: Any) -> AnnotatedLLMResponse: ...
+
+
+class _NativeCodec(Managed):
+    __slots__ = ()
+    _free = lib.nemo_relay_codec_free
+    _what = "codec"
+
+
+def _call_out(fn: Any, *args: Any) -> bytes:
+    out, n = c_void_p(), c_size_t()
+    _errors.check(fn(byref(out), byref(n), *args))
+    return _ffi.take_string(out, n)
+
+
+class _BuiltinCodec:
+    """A built-in codec; its three methods call the C entry points."""
+
+    _id = ""
+    __slots__ = ("_native", "__weakref__")
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        if cls.__module__ != __name__:
+            raise TypeError(f"type 'builtins.{cls.__mro__[1].__name__}' is not an acceptable base type")
+        super().__init_subclass__(**kw)
+
+    def __init__(self) -> None:
+        out = c_void_p()
+        _errors.check(lib.nemo_relay_codec_builtin(byref(out), self._id.encode()))
+        self._native = _NativeCodec(out.value)
+
+    def _handle(self) -> int:
+        return self._native._handle()
+
+    def decode(self, request: LLMRequest) -> AnnotatedLLMRequest:
+        if not isinstance(request, LLMRequest):
+            raise _not_instance(request, "LLMRequest")
+        b = _json.dumps(request._wire())
+        return AnnotatedLLMRequest._from_wire(
+            _json.loads(_call_out(lib.nemo_relay_codec_decode, self._handle(), b, len(b)))
+        )
+
+    def encode(self, annotated: AnnotatedLLMRequest, original: LLMRequest) -> LLMRequest:
+        if not isinstance(annotated, AnnotatedLLMRequest):
+            raise _not_instance(annotated, "AnnotatedLLMRequest")
+        if not isinstance(original, LLMRequest):
+            raise _not_instance(original, "LLMRequest")
+        a = _json.dumps(annotated._wire())
+        o = _json.dumps(original._wire())
+        doc = _json.loads(_call_out(lib.nemo_relay_codec_encode, self._handle(), a, len(a), o, len(o)))
+        return LLMRequest._from_wire(doc)
+
+    def decode_response(self, response: Any) -> AnnotatedLLMResponse:
+        b = _json.encode(response)
+        doc = _json.loads(_call_out(lib.nemo_relay_codec_decode_response, self._handle(), b, len(b)))
+        return AnnotatedLLMResponse._from_wire(doc)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class OpenAIChatCodec(_BuiltinCodec):
+    __slots__ = ()
+    _id = "openai_chat"
+
+
+class OpenAIResponsesCodec(_BuiltinCodec):
+    __slots__ = ()
+    _id = "openai_responses"
+
+
+class AnthropicMessagesCodec(_BuiltinCodec):
+    __slots__ = ()
+    _id = "anthropic_messages"
+
+
+class GeminiGenerateContentCodec(_BuiltinCodec):
+    """Not in libnemorelay yet: constructing it raises ``NotImplementedError``."""
+
+    __slots__ = ()
+    _id = "gemini_generate_content"
+
+    def __init__(self) -> None:
+        raise NotImplementedError("GeminiGenerateContentCodec is not available in libnemorelay yet")
+
+
+class OCIGenAIChatCodec(_BuiltinCodec):
+    """Not in libnemorelay yet: constructing it raises ``NotImplementedError``."""
+
+    __slots__ = ()
+    _id = "oci_genai"
+
+    def __init__(self) -> None:
+        raise NotImplementedError("OCIGenAIChatCodec is not available in libnemorelay yet")
+
+
+_BUILTINS = {c._id: c for c in (OpenAIChatCodec, OpenAIResponsesCodec, AnthropicMessagesCodec)}
+
+
+def _builtin_by_id(codec_id: str) -> Any:
+    cls = _BUILTINS.get(codec_id)
+    return cls() if cls else None
+
+
+# ---- custom codecs: native handles built from callbacks ---------------------------------------
+
+
+def _decode_handler(obj: Any) -> Any:
+    def handler(token: int, doc: bytes) -> int:
+        def produce() -> Any:
+            return obj.decode(LLMRequest._from_wire(_json.loads(doc)))
+
+        def finish(v: Any) -> bytes:
+            # A wrong type answers null, so the runtime reports its own contract message.
+            return _json.dumps(v._wire()) if isinstance(v, AnnotatedLLMRequest) else b"null"
+
+        return run(token, produce, finish, store=False)
+
+    return handler
+
+
+def _encode_handler(obj: Any) -> Any:
+    def handler(token: int, doc: bytes) -> int:
+        def produce() -> Any:
+            d = _json.loads(doc)
+            return obj.encode(AnnotatedLLMRequest._from_wire(d["annotated"]), LLMRequest._from_wire(d["original"]))
+
+        def finish(v: Any) -> bytes:
+            return _json.dumps(v._wire()) if isinstance(v, LLMRequest) else b"null"
+
+        return run(token, produce, finish, store=False)
+
+    return handler
+
+
+def _response_handler(obj: Any) -> Any:
+    def handler(token: int, doc: bytes) -> int:
+        def produce() -> Any:
+            return obj.decode_response(_json.loads(doc))
+
+        def finish(v: Any) -> bytes:
+            if not isinstance(v, AnnotatedLLMResponse):
+                log.warning(
+                    "Response codec decode_response() returned unexpected type (expected AnnotatedLLMResponse): %s",
+                    type(v).__name__,
+                )
+                return b"null"
+            return _json.dumps(v._wire())
+
+        def produce_logged() -> Any:
+            try:
+                return produce()
+            except Exception as e:
+                log.warning("Response codec decode_response() failed: %s: %s", type(e).__name__, e)
+                raise
+
+        return run(token, produce_logged, finish, store=False)
+
+    return handler
+
+
+_custom: "weakref.WeakKeyDictionary[Any, _NativeCodec]" = weakref.WeakKeyDictionary()
+_custom_strong: dict[int, tuple[Any, _NativeCodec]] = {}
+
+
+def native_codec(obj: Any, role: str) -> tuple[int, Any]:
+    """The native handle for a codec object (and what keeps it alive for the call)."""
+    if isinstance(obj, _BuiltinCodec):
+        return obj._handle(), obj
+    try:
+        cached = _custom.get(obj)
+    except TypeError:
+        cached = None
+        entry = _custom_strong.get(id(obj))
+        if entry is not None and entry[0] is obj:
+            cached = entry[1]
+    if cached is not None:
+        return cached._handle(), cached
+    has_req = callable(getattr(obj, "decode", None)) and callable(getattr(obj, "encode", None))
+    has_resp = callable(getattr(obj, "decode_response", None))
+    if role == "codec" and not has_req:
+        raise _not_instance(obj, "LlmCodec")
+    if role == "response_codec" and not has_resp:
+        raise _not_instance(obj, "LlmResponseCodec")
+    cbs = _ffi.CodecCallbacks(_ffi.CODEC_CALLBACKS_VERSION)
+    if has_req:
+        cbs.decode = callback_struct(_decode_handler(obj))
+        cbs.encode = callback_struct(_encode_handler(obj))
+    if has_resp:
+        cbs.decode_response = callback_struct(_response_handler(obj))
+    out = c_void_p()
+    _errors.check(lib.nemo_relay_codec_new(byref(out), type(obj).__name__.encode(), byref(cbs)))
+    native = _NativeCodec(out.value)
+    try:
+        _custom[obj] = native
+    except TypeError:
+        _custom_strong[id(obj)] = (obj, native)
+    return native._handle(), native

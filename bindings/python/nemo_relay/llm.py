@@ -1,0 +1,299 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Managed and manual LLM calls (python-api.md section 5)."""
+
+from __future__ import annotations
+
+import asyncio
+from ctypes import byref, c_void_p
+from typing import Any, Awaitable, Callable
+
+from . import _errors, _ffi, _json
+from ._middleware import mirrored, request_outcome_wire
+from ._runtime import (
+    CallState,
+    LLMHandle,
+    _tls,
+    ScopeHandle,
+    lib,
+    managed_structs,
+    loop_or_raise,
+    parent_arg,
+    run,
+    runtime,
+    stack_ptr,
+)
+from ._types import (
+    AnnotatedLLMRequest,
+    LLMAttributes,
+    LLMRequest,
+    LLMRequestInterceptOutcome,
+    annotated_response_arg,
+    attributes_arg,
+    request_arg,
+    timestamp_ns,
+)
+from .codecs import native_codec
+
+__all__ = ["execute", "stream_execute", "call", "call_end", "conditional_execution", "request_intercepts"]
+
+_loads = _json.loads
+_encode = _json.encode
+_execute = lib.nemo_relay_llm_execute
+_OK = _ffi.OK
+
+
+def _options(
+    handle: Any,
+    attributes: Any,
+    data: Any,
+    metadata: Any,
+    model_name: Any,
+    codec: Any,
+    response_codec: Any,
+    timestamp: Any,
+    keep: list[Any],
+) -> _ffi.LLMOptions:
+    o = _ffi.LLMOptions(_ffi.LLM_OPTIONS_VERSION, attributes_arg(attributes, LLMAttributes), parent_arg(handle))
+    if data is not None:
+        b = _encode(data)
+        o.data, o.data_len = b, len(b)
+    if metadata is not None:
+        b = _encode(metadata)
+        o.metadata, o.metadata_len = b, len(b)
+    if model_name is not None:
+        if not isinstance(model_name, str):
+            raise TypeError(f"'{type(model_name).__name__}' object is not an instance of 'str'")
+        o.model_name = model_name.encode()
+    if codec is not None:
+        h, k = native_codec(codec, "codec")
+        o.codec = h
+        keep.append(k)
+    if response_codec is not None:
+        h, k = native_codec(response_codec, "response_codec")
+        o.response_codec = h
+        keep.append(k)
+    ts = timestamp_ns(timestamp)
+    if ts is not None:
+        o.has_timestamp, o.timestamp_ns = True, ts
+    return o
+
+
+class _LLMCall(CallState):
+    """One managed LLM call; calling it is the provider callback (builds the request, runs ``func``)."""
+
+    __slots__ = ("func", "req")
+
+    def __call__(self, token: int, doc: bytes) -> int:
+        self.req = LLMRequest._from_wire(_json.loads_plain(doc))
+        return run(token, self._produce, _encode)
+
+    def _produce(self) -> Any:
+        return self.func(self.req)
+
+
+def _cancel_hook(state: CallState) -> Callable[[Any], None]:
+    def hook(fut: Any) -> None:
+        if fut.cancelled():
+            call, state.call = state.call, None
+            state.cancel_tasks()
+            if call:
+                lib.nemo_relay_call_cancel(call)
+                lib.nemo_relay_call_free(call)
+
+    return hook
+
+
+def execute(
+    name: str,
+    request: LLMRequest,
+    func: Callable[[LLMRequest], Any],
+    *,
+    handle: ScopeHandle | None = None,
+    attributes: LLMAttributes | None = None,
+    data: Any = None,
+    metadata: Any = None,
+    model_name: str | None = None,
+    codec: Any = None,
+    response_codec: Any = None,
+) -> "asyncio.Future[Any]":
+    """Runs a managed LLM call; the returned future resolves to a JSON copy of the response."""
+    loop = loop_or_raise()
+    req = request_arg(request)
+    keep: list[Any] = []
+    opts = None
+    if (
+        handle is not None
+        or attributes is not None
+        or data is not None
+        or metadata is not None
+        or model_name is not None
+        or codec is not None
+        or response_codec is not None
+    ):
+        opts = byref(_options(handle, attributes, data, metadata, model_name, codec, response_codec, None, keep))
+    body = req._serialized()
+    fut = loop.create_future()
+    state = _LLMCall(loop, fut, _loads)
+    state.func = func
+    provider, done = managed_structs(state)
+    out = c_void_p()
+    tls = _tls
+    prev = getattr(tls, "call", None)
+    state.parent = prev
+    tls.call = state
+    try:
+        rc = _execute(byref(out), runtime(), stack_ptr(), name.encode(), body, len(body), opts, provider, done)
+    finally:
+        tls.call = prev
+    if rc != _OK:
+        raise _errors.last_error(rc)
+    if fut.done():
+        lib.nemo_relay_call_free(out)
+    else:
+        state.call = out.value
+        fut.add_done_callback(_cancel_hook(state))
+    return fut
+
+
+def stream_execute(
+    name: str,
+    request: LLMRequest,
+    func: Callable[[LLMRequest], Any],
+    collector: Callable[[Any], None],
+    finalizer: Callable[[], Any],
+    **kwargs: Any,
+) -> "asyncio.Future[Any]":
+    """Not available yet: ``nemo_relay.h`` has no streaming export (it lands on another branch)."""
+    raise NotImplementedError(
+        "nemo_relay.llm.stream_execute is not available: libnemorelay's C API has no streaming export yet"
+    )
+
+
+def call(
+    name: str,
+    request: LLMRequest,
+    *,
+    handle: ScopeHandle | None = None,
+    attributes: LLMAttributes | None = None,
+    data: Any = None,
+    metadata: Any = None,
+    model_name: str | None = None,
+    timestamp: Any = None,
+) -> LLMHandle:
+    """Starts a manual LLM span and queues its start event."""
+    req = request_arg(request)
+    keep: list[Any] = []
+    opts = _options(handle, attributes, data, metadata, model_name, None, None, timestamp, keep)
+    body = _json.dumps(req._wire())
+    out = c_void_p()
+    _errors.check(
+        lib.nemo_relay_llm_call(byref(out), runtime(), stack_ptr(), name.encode(), body, len(body), byref(opts))
+    )
+    return LLMHandle(out.value)
+
+
+def call_end(
+    handle: LLMHandle,
+    response: Any,
+    *,
+    data: Any = None,
+    metadata: Any = None,
+    annotated_response: Any = None,
+    response_codec: Any = None,
+    timestamp: Any = None,
+) -> None:
+    """Ends a manual LLM span; codec failures only omit the annotation."""
+    if type(handle) is not LLMHandle:
+        raise TypeError(f"'{type(handle).__name__}' object is not an instance of 'LLMHandle'")
+    ann = annotated_response_arg(annotated_response)
+    o = _ffi.LLMEndOptions(_ffi.LLM_END_OPTIONS_VERSION)
+    keep: list[Any] = []
+    if data is not None:
+        b = _encode(data)
+        o.data, o.data_len = b, len(b)
+    if metadata is not None:
+        b = _encode(metadata)
+        o.metadata, o.metadata_len = b, len(b)
+    if ann is not None:
+        b = _json.dumps(ann)
+        o.annotated_response, o.annotated_response_len = b, len(b)
+    if response_codec is not None:
+        h, k = native_codec(response_codec, "response_codec")
+        o.response_codec = h
+        keep.append(k)
+    ts = timestamp_ns(timestamp)
+    if ts is not None:
+        o.has_timestamp, o.timestamp_ns = True, ts
+    body = _encode(response)
+    _errors.check(lib.nemo_relay_llm_call_end(runtime(), stack_ptr(), handle._handle(), body, len(body), byref(o)))
+
+
+# ---- chain helpers ----------------------------------------------------------------------------
+# The C API has no export that runs only one middleware chain, so these run the globally registered
+# Python entries (priority, then name) in Python. Scope-local entries and guardrail scope events
+# are not covered (see the binding report).
+
+
+async def _conditional_async(request: LLMRequest) -> None:
+    for _p, _n, _b, fn in mirrored(_ffi.LLM_CONDITIONAL_EXECUTION):
+        v = fn(request)
+        if hasattr(v, "__await__"):
+            v = await v
+        _check_rejection(v)
+
+
+def _check_rejection(v: Any) -> None:
+    if v is None:
+        return
+    if isinstance(v, str):
+        raise _errors.GuardrailRejectedError(f"guardrail rejected: {v}")
+    raise _errors.InternalError(
+        f"internal error: LLM conditional guardrail returned unexpected type: {type(v).__name__}"
+    )
+
+
+def _run_sync(coro: Any) -> Any:
+    try:
+        coro.send(None)
+    except StopIteration as s:
+        return s.value
+    coro.close()
+    raise _errors.InternalError("internal error: awaitable Python middleware requires an async caller")
+
+
+def conditional_execution(request: LLMRequest) -> Any:
+    """Runs the LLM conditional guardrails; a rejection raises ``guardrail rejected: <reason>``."""
+    request_arg(request)
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return _run_sync(_conditional_async(request))
+    return loop.create_task(_conditional_async(request))
+
+
+async def _intercepts_async(name: str, request: LLMRequest) -> LLMRequestInterceptOutcome:
+    outcome = LLMRequestInterceptOutcome(request, None)
+    for _p, _n, brk, fn in mirrored(_ffi.LLM_REQUEST_INTERCEPT):
+        v = fn(name, outcome.request, None)
+        if hasattr(v, "__await__"):
+            v = await v
+        request_outcome_wire(v)  # validates the shape
+        if isinstance(v, tuple):
+            v = LLMRequestInterceptOutcome(v[0], v[1])
+        outcome = LLMRequestInterceptOutcome(v.request, v.annotated_request, [*outcome.pending_marks, *v.pending_marks])
+        if brk:
+            break
+    return outcome
+
+
+def request_intercepts(name: str, request: LLMRequest) -> Any:
+    """Runs the LLM request-intercept chain without a codec; emits nothing."""
+    request_arg(request)
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return _run_sync(_intercepts_async(name, request))
+    return loop.create_task(_intercepts_async(name, request))
+
+
+_ = (AnnotatedLLMRequest, Awaitable)

@@ -1,0 +1,147 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Value codecs and typed execute wrappers (python-api.md section 10): pure Python over llm/tools."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import pickle
+from typing import Any, Awaitable, Callable, Generic, TypeVar
+
+from . import llm, tools
+from ._types import LLMRequest, ToolExecutionResult
+
+__all__ = [
+    "Codec",
+    "JsonPassthrough",
+    "DataclassCodec",
+    "PydanticCodec",
+    "BestEffortAnyCodec",
+    "tool_execute",
+    "llm_execute",
+    "llm_stream_execute",
+]
+
+T = TypeVar("T")
+TArgs = TypeVar("TArgs")
+TResult = TypeVar("TResult")
+TResponse = TypeVar("TResponse")
+
+
+class Codec(Generic[T]):
+    def to_json(self, value: T) -> Any:
+        raise NotImplementedError
+
+    def from_json(self, data: Any) -> T:
+        raise NotImplementedError
+
+
+class JsonPassthrough(Codec[Any]):
+    def to_json(self, value: Any) -> Any:
+        return value
+
+    def from_json(self, data: Any) -> Any:
+        return data
+
+
+class DataclassCodec(Codec[T]):
+    def __init__(self, cls: type[T]) -> None:
+        self.cls = cls
+
+    def to_json(self, value: T) -> Any:
+        return dataclasses.asdict(value)  # type: ignore[call-overload]
+
+    def from_json(self, data: Any) -> T:
+        return self.cls(**data)
+
+
+class PydanticCodec(Codec[T]):
+    def __init__(self, model_cls: type[T]) -> None:
+        self.model_cls = model_cls
+
+    def to_json(self, value: T) -> Any:
+        return value.model_dump(mode="json")  # type: ignore[attr-defined]
+
+    def from_json(self, data: Any) -> T:
+        return self.model_cls.model_validate(data)  # type: ignore[attr-defined]
+
+
+_SEEN: dict[str, type] = {}
+_SAFE_PICKLE = (dict, list, tuple, set, frozenset, str, int, float, bool, bytes, type(None))
+
+
+def _qual(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+class BestEffortAnyCodec(Codec[Any]):
+    """Tries pydantic, dataclass, plain JSON, a base64 pickle, then ``str()``."""
+
+    def to_json(self, value: Any) -> Any:
+        if hasattr(value, "model_dump") and hasattr(type(value), "model_validate"):
+            _SEEN[_qual(type(value))] = type(value)
+            return {"__nv_pydantic__": _qual(type(value)), "data": value.model_dump(mode="json")}
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            _SEEN[_qual(type(value))] = type(value)
+            return {"__nv_dataclass__": _qual(type(value)), "data": dataclasses.asdict(value)}
+        try:
+            from . import _json
+
+            return _json.convert(value)
+        except ValueError:
+            pass
+        try:
+            return {"__nv_pickle__": base64.b64encode(pickle.dumps(value)).decode()}
+        except Exception:
+            return {"__nv_fallback_str__": str(value)}
+
+    def from_json(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            if "__nv_pydantic__" in data and data["__nv_pydantic__"] in _SEEN:
+                return _SEEN[data["__nv_pydantic__"]].model_validate(data.get("data"))  # type: ignore[attr-defined]
+            if "__nv_dataclass__" in data and data["__nv_dataclass__"] in _SEEN:
+                return _SEEN[data["__nv_dataclass__"]](**data.get("data", {}))
+            if "__nv_pickle__" in data:
+                obj = pickle.loads(base64.b64decode(data["__nv_pickle__"]))
+                return obj if isinstance(obj, _SAFE_PICKLE) else data
+        return data
+
+
+async def tool_execute(
+    name: str,
+    args: TArgs,
+    func: Callable[[TArgs], Any],
+    args_codec: Codec[TArgs],
+    result_codec: Codec[TResult],
+    **kwargs: Any,
+) -> ToolExecutionResult[TResult]:
+    async def call(raw: Any) -> ToolExecutionResult[Any]:
+        r = func(args_codec.from_json(raw))
+        if hasattr(r, "__await__"):
+            r = await r
+        if not isinstance(r, ToolExecutionResult):
+            raise TypeError("typed tool callback must return ToolExecutionResult")
+        return ToolExecutionResult(result_codec.to_json(r.result), r.annotation)
+
+    out = await tools.execute(name, args_codec.to_json(args), call, **kwargs)
+    return ToolExecutionResult(result_codec.from_json(out.result), out.annotation)
+
+
+async def llm_execute(
+    name: str,
+    request: LLMRequest,
+    func: Callable[[LLMRequest], Awaitable[TResponse] | TResponse],
+    response_json_codec: Codec[TResponse],
+    **kwargs: Any,
+) -> TResponse:
+    async def call(req: LLMRequest) -> Any:
+        r = func(req)
+        if hasattr(r, "__await__"):
+            r = await r
+        return response_json_codec.to_json(r)  # type: ignore[arg-type]
+
+    return response_json_codec.from_json(await llm.execute(name, request, call, **kwargs))
+
+
+async def llm_stream_execute(*args: Any, **kwargs: Any) -> Any:
+    return llm.stream_execute(*args, **kwargs)
