@@ -78,6 +78,8 @@ DONE_FN = CFUNCTYPE(None, c_int32, c_void_p, c_size_t, c_void_p)
 SUBSCRIBER_FN = CFUNCTYPE(None, c_void_p, c_size_t, c_void_p)
 #: void free(user_data)
 FREE_FN = CFUNCTYPE(None, c_void_p)
+#: void fn(level, message, len, user_data)
+LOG_FN = CFUNCTYPE(None, c_int32, c_void_p, c_size_t, c_void_p)
 
 # ---- structs ----------------------------------------------------------------------------------
 
@@ -247,6 +249,11 @@ PROTOTYPES: list[tuple[str, object, list[object]]] = [
     ("nemo_relay_codec_encode", _status, [_out_str, _out_len, _p, c_char_p, c_size_t, c_char_p, c_size_t]),
     ("nemo_relay_codec_decode_response", _status, [_out_str, _out_len, _p, c_char_p, c_size_t]),
     ("nemo_relay_chunk_summary", _status, [_out_str, _out_len, c_char_p, c_size_t, c_uint64]),
+    ("nemo_relay_llm_conditional_execution", _status, [_p, _p, c_char_p, c_size_t, POINTER(Done)]),
+    ("nemo_relay_llm_request_intercepts", _status, [_p, _p, c_char_p, c_char_p, c_size_t, POINTER(Done)]),
+    ("nemo_relay_tool_conditional_execution", _status, [_p, _p, c_char_p, c_char_p, c_size_t, POINTER(Done)]),
+    ("nemo_relay_tool_request_intercepts", _status, [_p, _p, c_char_p, c_char_p, c_size_t, POINTER(Done)]),
+    ("nemo_relay_runtime_set_log_callback", _status, [_p, LOG_FN, _p, FREE_FN]),
 ]
 
 
