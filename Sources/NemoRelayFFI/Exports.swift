@@ -575,6 +575,8 @@ public func nemo_relay_register(
                 name, priority: priority, breakChain: brk, scope: scope, Adapt.llmRequest(box))
         case .llmExecutionIntercept:
             try rt.registerLLMExecutionIntercept(name, priority: priority, scope: scope, Adapt.llmExecution(box))
+        case .llmStreamExecutionIntercept:
+            throw FFIError.invalid("unknown middleware kind \(kind)")
         case .llmSanitizeRequest:
             try rt.registerLLMSanitizeRequest(name, priority: priority, scope: scope, Adapt.llmSanitizeRequest(box))
         case .llmSanitizeResponse:
