@@ -11,7 +11,7 @@ public enum StreamPushStatus: Sendable, Equatable {
     case full
     /// The consumer closed the stream, or the call was cancelled or failed: stop producing.
     case closed
-    /// This sink was already finished or failed; pushing to it is a contract violation.
+    /// This sink was already finished or failed by its producer; pushing to it is a contract violation.
     case finished
 }
 
@@ -21,7 +21,8 @@ public enum StreamPushStatus: Sendable, Equatable {
 /// of its own layer and usually hands it, or a sink of its own that transforms chunks, to `next`.
 /// Pushes to one sink must not run concurrently.
 public final class LLMStreamSink: @unchecked Sendable {
-    private let onChunk: (JSON) -> StreamPushStatus
+    /// Takes a chunk and, when the producer had them, its JSON bytes (handed to the consumer as they are).
+    private let onChunk: (JSON, [UInt8]?) -> StreamPushStatus
     private let onEnd: (Result<Void, RelayError>) -> Void
     private let ended = Atomic<Bool>(false)
     private let lock = PThreadLock()
@@ -31,11 +32,11 @@ public final class LLMStreamSink: @unchecked Sendable {
 
     /// A sink that forwards to closures, e.g. one an intercept passes to `next` to transform chunks.
     public init(push: @escaping (JSON) -> StreamPushStatus, end: @escaping (Result<Void, RelayError>) -> Void) {
-        onChunk = push
+        onChunk = { c, _ in push(c) }
         onEnd = end
     }
 
-    init(control: CallControl, push: @escaping (JSON) -> StreamPushStatus,
+    init(control: CallControl, push: @escaping (JSON, [UInt8]?) -> StreamPushStatus,
          end: @escaping (Result<Void, RelayError>) -> Void) {
         self.control = control
         onChunk = push
@@ -47,9 +48,14 @@ public final class LLMStreamSink: @unchecked Sendable {
 
     /// Offers one chunk to the consumer side.
     @discardableResult
-    public func push(_ chunk: JSON) -> StreamPushStatus {
-        if ended.load(ordering: .acquiring) { return .finished }
-        return onChunk(chunk)
+    public func push(_ chunk: JSON) -> StreamPushStatus { _push(chunk, bytes: nil) }
+
+    /// Pushes a chunk together with the JSON bytes it was parsed from, so the consumer gets them unchanged.
+    @discardableResult
+    public func _push(_ chunk: JSON, bytes: [UInt8]?) -> StreamPushStatus {
+        // A sink ended by a cancellation reports the cancellation, not a contract violation.
+        if ended.load(ordering: .acquiring) { return control?.isCancelled == true ? .closed : .finished }
+        return onChunk(chunk, bytes)
     }
 
     /// Ends the stream cleanly.
@@ -173,7 +179,10 @@ public final class LLMStream: @unchecked Sendable, AsyncSequence {
     deinit { release() }
 
     /// The next chunk or the outcome; waits up to `timeoutNanos` (0 polls, nil waits without limit).
-    public func next(timeoutNanos: Int64? = nil) -> LLMStreamRead { state.read(timeoutNanos: timeoutNanos) }
+    public func next(timeoutNanos: Int64? = nil) -> LLMStreamRead { state.read(timeoutNanos: timeoutNanos).0 }
+
+    /// As ``next(timeoutNanos:)``, with the chunk's JSON bytes as its producer pushed them, when it did.
+    public func _nextWithBytes(timeoutNanos: Int64?) -> (LLMStreamRead, [UInt8]?) { state.read(timeoutNanos: timeoutNanos) }
 
     /// Closes the stream early: cancels the producer, runs the finalizer and records a dropped end.
     /// After the stream ended it only discards unread chunks.
@@ -190,7 +199,7 @@ public final class LLMStream: @unchecked Sendable, AsyncSequence {
         public mutating func next() async throws -> JSON? {
             let state = stream.state
             while true {
-                switch state.read(timeoutNanos: 0) {
+                switch state.read(timeoutNanos: 0).0 {
                 case .chunk(let c): return c
                 case .finished: return nil
                 case .failed(let e): throw e
@@ -242,7 +251,7 @@ final class StreamState: @unchecked Sendable {
 
     private let lock = PThreadLock()
     private let readable = PThreadCondition()
-    private var buffer: [JSON] = []
+    private var buffer: [(chunk: JSON, bytes: [UInt8]?)] = []
     private var head = 0
     private var outcome: Result<Void, RelayError>?
     private var dropped: StreamDropReason?
@@ -291,7 +300,7 @@ final class StreamState: @unchecked Sendable {
     }
 
     /// One chunk from the outermost layer: collector, `llm.chunk` mark, consumer buffer.
-    func push(_ chunk: JSON) -> StreamPushStatus {
+    func push(_ chunk: JSON, bytes: [UInt8]?) -> StreamPushStatus {
         lock.lock()
         if outcome != nil {
             lock.unlock()
@@ -334,7 +343,7 @@ final class StreamState: @unchecked Sendable {
                 stack: stack)
         }
         lock.lock()
-        if dropped == nil { buffer.append(chunk) }
+        if dropped == nil { buffer.append((chunk, bytes)) }
         let waiter = asyncWaiter
         asyncWaiter = nil
         let wake = readers > 0
@@ -473,23 +482,25 @@ final class StreamState: @unchecked Sendable {
     // MARK: Consumer
 
     /// Pull mode: the next chunk or the outcome, waiting up to the timeout.
-    func read(timeoutNanos: Int64?) -> LLMStreamRead {
-        if options.onChunk != nil { return .failed(RelayError(.misuse, "this stream delivers chunks to its callback")) }
+    func read(timeoutNanos: Int64?) -> (LLMStreamRead, [UInt8]?) {
+        if options.onChunk != nil {
+            return (.failed(RelayError(.misuse, "this stream delivers chunks to its callback")), nil)
+        }
         let deadline = timeoutNanos.map { monotonicNanos() &+ max(0, $0) }
         lock.lock()
         defer { lock.unlock() }
         while true {
-            if let c = popFirst() { return .chunk(c) }
+            if let c = popFirst() { return (.chunk(c.chunk), c.bytes) }
             if let outcome {
                 switch outcome {
-                case .success: return .finished
-                case .failure(let e): return .failed(e)
+                case .success: return (.finished, nil)
+                case .failure(let e): return (.failed(e), nil)
                 }
             }
             readers += 1
             defer { readers -= 1 }
             if let deadline {
-                if monotonicNanos() >= deadline { return .timedOut }
+                if monotonicNanos() >= deadline { return (.timedOut, nil) }
                 _ = readable.wait(lock, untilMonotonic: deadline)
             } else {
                 readable.wait(lock)
@@ -514,10 +525,10 @@ final class StreamState: @unchecked Sendable {
     }
 
     /// Call with `lock` held.
-    private func popFirst() -> JSON? {
+    private func popFirst() -> (chunk: JSON, bytes: [UInt8]?)? {
         guard head < buffer.count else { return nil }
         let c = buffer[head]
-        buffer[head] = .null
+        buffer[head] = (.null, nil)
         head += 1
         if head == buffer.count {
             buffer.removeAll(keepingCapacity: true)
@@ -545,7 +556,7 @@ final class StreamState: @unchecked Sendable {
             if let c = popFirst() {
                 lock.unlock()
                 let turn = DeliveryTurn()
-                onChunk(c, Continuation { [self] r in
+                onChunk(c.chunk, Continuation { [self] r in
                     if case .failure = r { close(.consumerClosed) }
                     if turn.completed() {
                         lock.withLock { delivering = false }

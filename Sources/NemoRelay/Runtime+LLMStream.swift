@@ -41,7 +41,7 @@ final class LLMStreamExecution: LLMPipeline, @unchecked Sendable {
             return { r, outer in
                 let next = StreamNext(inner, control: control)
                 let mine = LLMStreamSink(
-                    control: control, push: { outer.push($0) },
+                    control: control, push: { outer._push($0, bytes: $1) },
                     end: { result in
                         next.active.store(false, ordering: .releasing)
                         outer.end(result)
@@ -51,7 +51,7 @@ final class LLMStreamExecution: LLMPipeline, @unchecked Sendable {
         }
         let state = state
         let pumpSink = LLMStreamSink(
-            control: control, push: { state.push($0) }, end: { state.producerEnded($0) })
+            control: control, push: { state.push($0, bytes: $1) }, end: { state.producerEnded($0) })
         layer(0)(req, pumpSink)
     }
 }

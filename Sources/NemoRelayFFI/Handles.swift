@@ -16,11 +16,13 @@ enum HandleTag: UInt {
     case call = 4
     case token = 5
     case codec = 6
+    case producer = 7
+    case stream = 8
 }
 
 /// Maps handle values to Swift objects so freed, foreign and double-freed handles are detected.
 ///
-/// A handle is `(id << 3) | tag` with a never-reused 61-bit id: a stale pointer finds no entry and
+/// A handle is `(id << 4) | tag` with a never-reused 60-bit id: a stale pointer finds no entry and
 /// yields `NEMO_RELAY_E_MISUSE` instead of touching freed memory.
 final class HandleTable: @unchecked Sendable {
     static let shared = HandleTable()
@@ -32,7 +34,7 @@ final class HandleTable: @unchecked Sendable {
 
     func insert(_ o: AnyObject, _ tag: HandleTag) -> OpaquePointer {
         pthread_mutex_lock(&lock)
-        let key = next << 3 | tag.rawValue
+        let key = next << 4 | tag.rawValue
         next &+= 1
         objects[key] = o
         pthread_mutex_unlock(&lock)
@@ -42,7 +44,7 @@ final class HandleTable: @unchecked Sendable {
     func get<T: AnyObject>(_ p: OpaquePointer?, _ tag: HandleTag, as: T.Type) -> T? {
         guard let p else { return nil }
         let key = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(p)))
-        guard key & 7 == tag.rawValue else { return nil }
+        guard key & 15 == tag.rawValue else { return nil }
         pthread_mutex_lock(&lock)
         let o = objects[key]
         pthread_mutex_unlock(&lock)
@@ -53,7 +55,7 @@ final class HandleTable: @unchecked Sendable {
     func remove(_ p: OpaquePointer?, _ tag: HandleTag) -> AnyObject? {
         guard let p else { return nil }
         let key = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(p)))
-        guard key & 7 == tag.rawValue else { return nil }
+        guard key & 15 == tag.rawValue else { return nil }
         pthread_mutex_lock(&lock)
         let o = objects.removeValue(forKey: key)
         pthread_mutex_unlock(&lock)

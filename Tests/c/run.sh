@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# The C-side checks: header as C99 and C++17 with -Werror, header/export diff, the ABI client test
-# (plain and under AddressSanitizer + UBSan), and every C example.
+# The C-side checks: header as C99 and C++17 with -Werror, header/export diff, the ABI client tests
+# (plain and under AddressSanitizer + UBSan) and every C example.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 lib=${1:?folder holding libnemorelay.so}
@@ -25,11 +25,13 @@ for src in examples/c/*.c; do
     "$exe" >/dev/null
 done
 
-echo "-- ABI client test under AddressSanitizer and UBSan"
-cc -std=c99 -D_GNU_SOURCE -g -fsanitize=address,undefined -fno-omit-frame-pointer "${flags[@]}" \
-    Tests/c/abi_test.c "${link[@]}" -o "$out/abi_test_asan"
-ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 "$out/abi_test_asan"
+for t in abi_test stream_test; do
+    echo "-- $t under AddressSanitizer and UBSan"
+    cc -std=c99 -D_GNU_SOURCE -g -fsanitize=address,undefined -fno-omit-frame-pointer "${flags[@]}" \
+        "Tests/c/$t.c" "${link[@]}" -o "$out/${t}_asan"
+    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 "$out/${t}_asan"
 
-echo "-- ABI client test"
-cc -std=c99 -D_GNU_SOURCE -O2 "${flags[@]}" Tests/c/abi_test.c "${link[@]}" -o "$out/abi_test"
-"$out/abi_test"
+    echo "-- $t"
+    cc -std=c99 -D_GNU_SOURCE -O2 "${flags[@]}" "Tests/c/$t.c" "${link[@]}" -o "$out/$t"
+    "$out/$t"
+done
