@@ -74,10 +74,10 @@ public func nemo_relay_llm_stream_execute(
     return ffi {
         // Box every callback first: on any failure below, the boxes' destructors free the user data.
         let so = streamOpts?.pointee ?? nemo_relay_stream_options_t()
-        let collector = streamOpts == nil ? nil : optionalCallback(so.collector)
-        let finalizer = streamOpts == nil ? nil : optionalCallback(so.finalizer)
-        let onChunk = streamOpts == nil ? nil : optionalCallback(so.on_chunk)
-        let onEnd = streamOpts == nil ? nil : optionalDone(so.on_end)
+        let collector = optionalCallback(so.collector)
+        let finalizer = optionalCallback(so.finalizer)
+        let onChunk = optionalCallback(so.on_chunk)
+        let onEnd = optionalDone(so.on_end)
         let pbox = try callbackArg(provider, "provider")
         if streamOpts != nil { try checkVersion(so.version, NEMO_RELAY_STREAM_OPTIONS_VERSION, "stream options") }
         if onChunk == nil && outStream == nil {
@@ -130,12 +130,7 @@ public func nemo_relay_stream_push(_ producer: OpaquePointer?, _ json: CString?,
         let bytes = json.withMemoryRebound(to: UInt8.self, capacity: max(len, 1)) {
             Array(UnsafeBufferPointer(start: $0, count: len))
         }
-        let chunk: JSON
-        do {
-            chunk = try JSON.parse(bytes)
-        } catch let e as JSONParseError {
-            throw FFIError(Int32(NEMO_RELAY_E_INVALID_JSON), "invalid JSON in chunk: \(e.description)")
-        }
+        let chunk = try bytes.withUnsafeBufferPointer { try parseInput($0, "chunk") }
         // The consumer gets these bytes as they are, unless an intercept replaces the chunk.
         switch sink._push(chunk, bytes: bytes) {
         case .accepted: return

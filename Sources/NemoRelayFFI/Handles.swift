@@ -149,12 +149,17 @@ func ffi(_ body: () throws -> Void) -> Int32 {
 /// Parses an optional JSON input; NULL means absent (`nil`).
 func jsonInput(_ p: UnsafePointer<CChar>?, _ len: Int, _ what: String) throws -> JSON? {
     guard let p else { return nil }
+    return try p.withMemoryRebound(to: UInt8.self, capacity: max(len, 1)) { u in
+        try parseInput(UnsafeBufferPointer(start: u, count: len), what)
+    }
+}
+
+/// Parses input bytes, mapping a parse error to NEMO_RELAY_E_INVALID_JSON.
+func parseInput(_ bytes: UnsafeBufferPointer<UInt8>, _ what: String) throws -> JSON {
     do {
-        return try p.withMemoryRebound(to: UInt8.self, capacity: max(len, 1)) { u in
-            try JSON.parse(UnsafeBufferPointer(start: u, count: len))
-        }
-    } catch let e as JSONParseError {
-        throw FFIError(Int32(NEMO_RELAY_E_INVALID_JSON), "invalid JSON in \(what): \(e.description)")
+        return try JSON.parse(bytes)
+    } catch {
+        throw FFIError(Int32(NEMO_RELAY_E_INVALID_JSON), "invalid JSON in \(what): \(error.description)")
     }
 }
 
