@@ -17,7 +17,8 @@
  *   completed a pending token) unless a declaration says otherwise. Subscribers are the exception:
  *   each subscriber runs on its own delivery thread, never on the emitting thread.
  * - The last-error slot is per thread: read it on the thread that got the failing status.
- * - No export blocks waiting for asynchronous work except `nemo_relay_flush`.
+ * - No export blocks waiting for asynchronous work except `nemo_relay_flush` and
+ *   `nemo_relay_stream_next` with a non-zero timeout.
  *
  * Conventions
  * -----------
@@ -54,14 +55,14 @@ extern "C" {
 /* ------------------------------------------------------------------------------------------ */
 
 #define NEMO_RELAY_VERSION_MAJOR 0
-#define NEMO_RELAY_VERSION_MINOR 3
+#define NEMO_RELAY_VERSION_MINOR 4
 #define NEMO_RELAY_VERSION_PATCH 0
 /** M*1000000 + m*1000 + p. */
-#define NEMO_RELAY_VERSION_NUMBER 3000
-#define NEMO_RELAY_VERSION_STRING "0.3.0"
+#define NEMO_RELAY_VERSION_NUMBER 4000
+#define NEMO_RELAY_VERSION_STRING "0.4.0"
 
 /**
- * @brief The library's version string, e.g. "0.3.0".
+ * @brief The library's version string, e.g. "0.4.0".
  * @return A static string.
  * Ownership: returned borrowed; static, never freed.
  */
@@ -95,7 +96,8 @@ enum {
     NEMO_RELAY_E_INVALID_JSON = 9,      /**< malformed JSON or invalid UTF-8 (message names the byte offset) */
     NEMO_RELAY_E_VERSION = 10,          /**< an options struct carries an unknown version */
     NEMO_RELAY_E_TIMEOUT = 11,          /**< flush did not finish in time */
-    NEMO_RELAY_E_SCOPE_STACK_EMPTY = 12 /**< `scope stack empty` */
+    NEMO_RELAY_E_SCOPE_STACK_EMPTY = 12,/**< `scope stack empty` */
+    NEMO_RELAY_E_FULL = 13              /**< a stream's consumer buffer is full; the chunk was not taken */
 };
 
 /**
@@ -136,6 +138,10 @@ typedef struct nemo_relay_call_t nemo_relay_call_t;
 typedef struct nemo_relay_token_t nemo_relay_token_t;
 /** A provider codec (built-in or custom). */
 typedef struct nemo_relay_codec_t nemo_relay_codec_t;
+/** The read end of a streaming LLM call. */
+typedef struct nemo_relay_stream_t nemo_relay_stream_t;
+/** The write end a stream provider (or stream execution intercept) pushes chunks into. */
+typedef struct nemo_relay_producer_t nemo_relay_producer_t;
 
 /* ------------------------------------------------------------------------------------------ */
 /* Callbacks and the completion protocol                                                       */
@@ -475,7 +481,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_mark(nemo_relay_runtime_t *rt, nem
 
 #define NEMO_RELAY_LLM_OPTIONS_VERSION 1
 
-/** Options of nemo_relay_llm_call and nemo_relay_llm_execute. */
+/** Options of nemo_relay_llm_call, nemo_relay_llm_execute and nemo_relay_llm_stream_execute. */
 typedef struct nemo_relay_llm_options_t {
     uint32_t version;                  /**< NEMO_RELAY_LLM_OPTIONS_VERSION */
     uint32_t attributes;               /**< NEMO_RELAY_LLM_* bits */
@@ -603,6 +609,191 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_call_cancel(nemo_relay_call_t *cal
 NEMO_RELAY_API void nemo_relay_call_free(nemo_relay_call_t *call);
 
 /* ------------------------------------------------------------------------------------------ */
+/* Streaming LLM calls                                                                         */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * A streaming call runs the same steps as nemo_relay_llm_execute up to the start event, then the
+ * stream execution intercepts (NEMO_RELAY_LLM_STREAM_EXECUTION_INTERCEPT) around the provider.
+ *
+ * Producer: the provider callback receives the request `{"headers", "content"}` and a token. It gets
+ * its producer with nemo_relay_token_producer, pushes chunks with nemo_relay_stream_push (now or later,
+ * from any thread, one push at a time), then completes the token: NEMO_RELAY_OK to finish, a failure
+ * status to fail the stream (as nemo_relay_complete's failure payload). Each accepted chunk is handed
+ * to the collector, recorded as an `llm.chunk` mark and buffered for the consumer, on the pushing
+ * thread.
+ *
+ * Consumer: either pull with nemo_relay_stream_next, or set `on_chunk` (and `on_end`) in the stream
+ * options to receive chunks through callbacks.
+ *
+ * Back-pressure: each stream buffers at most `buffer_capacity` chunks the consumer has not taken.
+ * A push beyond that returns NEMO_RELAY_E_FULL and the chunk is not taken (not collected, not
+ * recorded): push it again once the consumer has read. Memory per stream is therefore bounded by
+ * `buffer_capacity` chunks.
+ *
+ * Every stream whose start event was recorded records exactly one end event and calls the finalizer
+ * exactly once, whatever the consumer does:
+ * - the provider finishes: `otel.status_code: OK`, data = the finalizer's value (the handle data when
+ *   it is null; `null` when the finalizer failed), sanitized and decoded by the response codec;
+ *   `category_profile.time_to_first_chunk` (seconds) when a chunk arrived. A consumer that stopped
+ *   reading does not hold this back: unread chunks stay buffered.
+ * - the provider or the collector fails: ERROR with the error's metadata (`exception.type`, ...);
+ *   the consumer gets the chunks taken so far, then the failure.
+ * - the consumer closes early (nemo_relay_stream_close, or an `on_chunk` failure), frees a pulled
+ *   stream without closing it, or the runtime is freed while the stream runs: the producer is
+ *   cancelled (push returns NEMO_RELAY_E_CANCELLED, a pending provider token completes as cancelled,
+ *   nemo_relay_producer_on_cancel callbacks run) and the end is ERROR
+ *   `stream dropped before clean completion` with `nemo_relay.stream.end_reason` set to
+ *   `consumer_closed`, `consumer_released` or `runtime_shutdown`.
+ * A failure before the start event (guardrail rejection, decode error, ...) fails the stream with no
+ * LLM events and no finalizer call.
+ */
+
+#define NEMO_RELAY_STREAM_OPTIONS_VERSION 1
+
+/** Options of nemo_relay_llm_stream_execute. Callbacks with a NULL `fn` are absent. */
+typedef struct nemo_relay_stream_options_t {
+    uint32_t version;                  /**< NEMO_RELAY_STREAM_OPTIONS_VERSION */
+    /** Chunks buffered for the consumer before pushes report NEMO_RELAY_E_FULL; 0 means 1024. */
+    uint32_t buffer_capacity;
+    /** in: the chunk (a copy); complete with anything to accept it, fail to fail the stream. Must
+     *  complete its token before returning. */
+    nemo_relay_callback_t collector;
+    /** in: `null`; out: the end event's payload. Runs exactly once per started stream; must complete
+     *  its token before returning. */
+    nemo_relay_callback_t finalizer;
+    /** Callback consumer. in: the chunk. Complete NEMO_RELAY_OK to take the next chunk (returning
+     *  NEMO_RELAY_PENDING pauses delivery until then; the buffer fills meanwhile), or fail to close
+     *  the stream early. Runs on the thread that pushed or completed the previous chunk's token. */
+    nemo_relay_callback_t on_chunk;
+    /** Callback consumer: the outcome, exactly once, after the last chunk was handed over: OK, the
+     *  failure (NEMO_RELAY_E_CALLBACK with the provider's or collector's text, ...), or
+     *  NEMO_RELAY_E_CANCELLED once closed. Used only with `on_chunk`. */
+    nemo_relay_done_t on_end;
+} nemo_relay_stream_options_t;
+
+/**
+ * @brief Fills `opts` with defaults for `version` (no callbacks, default buffer capacity).
+ * @param opts The struct to fill.
+ * @param version NEMO_RELAY_STREAM_OPTIONS_VERSION.
+ * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT for NULL, NEMO_RELAY_E_VERSION.
+ * Ownership: `opts` borrowed.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_stream_options_init(nemo_relay_stream_options_t *opts,
+                                                                  uint32_t version);
+
+/**
+ * @brief Runs a managed streaming LLM call and returns its read end at once.
+ *
+ * The provider may run (and the stream may end) before this function returns.
+ * @param out_stream Receives the stream; may be NULL only when `stream_opts->on_chunk` is set.
+ * @param rt The runtime.
+ * @param stack The stack, or NULL for the calling thread's default.
+ * @param name Provider or call name.
+ * @param request `{"headers": {...}, "content": ...}`.
+ * @param request_len Its length.
+ * @param opts LLM options (parent, attributes, data, metadata, model name, codecs), or NULL.
+ * @param stream_opts Stream options (buffer, collector, finalizer, callback consumer), or NULL.
+ * @param provider The stream provider callback (see above).
+ * @return NEMO_RELAY_OK once started; otherwise the call did not start and every callback's
+ *         user_data_free ran: NEMO_RELAY_E_INVALID_ARGUMENT, NEMO_RELAY_E_INVALID_JSON,
+ *         NEMO_RELAY_E_MISUSE, NEMO_RELAY_E_VERSION.
+ * Ownership: `*out_stream` returned owned (nemo_relay_stream_free); inputs borrowed; callbacks copied,
+ *            the library owns their user data from now on.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_llm_stream_execute(nemo_relay_stream_t **out_stream,
+                                                                 nemo_relay_runtime_t *rt, nemo_relay_stack_t *stack,
+                                                                 const char *name, const char *request,
+                                                                 size_t request_len,
+                                                                 const nemo_relay_llm_options_t *opts,
+                                                                 const nemo_relay_stream_options_t *stream_opts,
+                                                                 const nemo_relay_callback_t *provider);
+
+/**
+ * @brief Gets the producer of a stream provider's or stream execution intercept's token.
+ *
+ * Call it before completing the token (completion invalidates the token).
+ * @param out Receives the producer.
+ * @param token The token the callback received.
+ * @return NEMO_RELAY_OK; NEMO_RELAY_E_MISUSE (bad or completed token); NEMO_RELAY_E_INVALID_ARGUMENT
+ *         (the token is not a stream provider's or stream intercept's).
+ * Ownership: `*out` returned owned (nemo_relay_producer_free); `token` borrowed.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_token_producer(nemo_relay_producer_t **out, nemo_relay_token_t *token);
+
+/**
+ * @brief Pushes one chunk into a stream.
+ * @param producer The producer.
+ * @param json The chunk JSON.
+ * @param len Its length.
+ * @return NEMO_RELAY_OK (taken); NEMO_RELAY_E_FULL (buffer full, not taken: push again after the
+ *         consumer read); NEMO_RELAY_E_CANCELLED (closed, cancelled or failed: stop producing);
+ *         NEMO_RELAY_E_MISUSE (bad handle, or the producer's token was already completed);
+ *         NEMO_RELAY_E_INVALID_JSON; NEMO_RELAY_E_INVALID_ARGUMENT (NULL chunk).
+ * Ownership: `json` borrowed (copied).
+ * Thread: any thread, one push at a time per producer; the chunk is observed on this thread.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_stream_push(nemo_relay_producer_t *producer, const char *json,
+                                                          size_t len);
+
+/**
+ * @brief Asks to be told when the stream is cancelled (closed early, released, runtime freed) before
+ *        this producer's token completes.
+ *
+ * `on_cancel.fn` runs at most once, with NEMO_RELAY_E_CANCELLED and
+ * "stream dropped before clean completion", on the thread that cancels (at once if already
+ * cancelled). Its `user_data_free` runs after that, or when the token completes without cancellation.
+ * @param producer The producer.
+ * @param on_cancel The notification.
+ * @return NEMO_RELAY_OK, NEMO_RELAY_E_MISUSE, NEMO_RELAY_E_INVALID_ARGUMENT. On failure
+ *         `user_data_free` runs at once.
+ * Ownership: `on_cancel` copied; the library owns its user data from now on.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_producer_on_cancel(nemo_relay_producer_t *producer,
+                                                                 const nemo_relay_done_t *on_cancel);
+
+/**
+ * @brief Releases a producer handle (it neither finishes nor cancels the stream). NULL is ignored.
+ * @param producer The producer.
+ * Ownership: takes ownership of `producer`.
+ */
+NEMO_RELAY_API void nemo_relay_producer_free(nemo_relay_producer_t *producer);
+
+/**
+ * @brief Takes the next chunk of a pulled stream, waiting at most `timeout_ns`.
+ * @param out Receives the chunk JSON, or NULL once the stream ended cleanly and every chunk was read.
+ * @param out_len Receives its length (0 with NULL).
+ * @param stream The stream.
+ * @param timeout_ns 0 polls; positive waits up to that many nanoseconds; negative waits without limit.
+ * @return NEMO_RELAY_OK (a chunk, or the clean end); NEMO_RELAY_E_TIMEOUT (nothing yet); after the
+ *         chunks taken before it, the stream's failure: NEMO_RELAY_E_CALLBACK (provider or collector,
+ *         with its text), NEMO_RELAY_E_GUARDRAIL_REJECTED, NEMO_RELAY_E_CANCELLED (closed or
+ *         cancelled), ...; NEMO_RELAY_E_MISUSE (bad handle, or a stream with `on_chunk`);
+ *         NEMO_RELAY_E_INVALID_ARGUMENT.
+ * Ownership: `*out` returned owned (nemo_relay_free); `stream` borrowed.
+ * Thread: blocks the calling thread up to `timeout_ns`.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_stream_next(char **out, size_t *out_len, nemo_relay_stream_t *stream,
+                                                          int64_t timeout_ns);
+
+/**
+ * @brief Closes a stream early: cancels the producer, runs the finalizer and records the dropped end
+ *        (`consumer_closed`). After the stream ended it only discards unread chunks. Idempotent.
+ * @param stream The stream.
+ * @return NEMO_RELAY_OK, NEMO_RELAY_E_MISUSE.
+ * Ownership: `stream` borrowed; the handle stays valid until nemo_relay_stream_free.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_stream_close(nemo_relay_stream_t *stream);
+
+/**
+ * @brief Releases a stream handle. A pulled stream still running is ended as `consumer_released`;
+ *        a stream with `on_chunk` keeps running. NULL is ignored.
+ * @param stream The stream.
+ * Ownership: takes ownership of `stream`.
+ */
+NEMO_RELAY_API void nemo_relay_stream_free(nemo_relay_stream_t *stream);
+
+/* ------------------------------------------------------------------------------------------ */
 /* Tool calls                                                                                  */
 /* ------------------------------------------------------------------------------------------ */
 
@@ -704,6 +895,11 @@ enum {
     NEMO_RELAY_LLM_REQUEST_INTERCEPT = 1,
     /** in `{"name", "request", "context"}`; out the response. Call nemo_relay_token_next to run the inner layers. */
     NEMO_RELAY_LLM_EXECUTION_INTERCEPT = 2,
+    /** Streaming calls only. in `{"name", "request", "context"}`. Its output is the producer of
+     *  nemo_relay_token_producer: push chunks there and/or call nemo_relay_token_next with a request
+     *  to run the inner layers, whose chunks then flow straight to this layer's output and whose end
+     *  reaches `done` (OK with `null`, or the failure). Completing the token ends this layer's output. */
+    NEMO_RELAY_LLM_STREAM_EXECUTION_INTERCEPT = 3,
     /** in `{"request", "context"}`; out the request to record, or `null` to drop it. */
     NEMO_RELAY_LLM_SANITIZE_REQUEST = 4,
     /** in `{"response", "context"}`; out the payload to record, or `null` to drop it. */

@@ -164,6 +164,29 @@ final class PThreadLock: @unchecked Sendable {
     var raw: UnsafeMutablePointer<pthread_mutex_t> { m }
 }
 
+/// A mutex the owning thread may take again, for work that can re-enter itself through a user callback.
+final class PThreadRecursiveLock: @unchecked Sendable {
+    private let m: UnsafeMutablePointer<pthread_mutex_t>
+
+    init() {
+        m = .allocate(capacity: 1)
+        m.initialize(to: pthread_mutex_t())
+        var attr = pthread_mutexattr_t()
+        pthread_mutexattr_init(&attr)
+        pthread_mutexattr_settype(&attr, Int32(PTHREAD_MUTEX_RECURSIVE))
+        pthread_mutex_init(m, &attr)
+        pthread_mutexattr_destroy(&attr)
+    }
+
+    deinit {
+        pthread_mutex_destroy(m)
+        m.deallocate()
+    }
+
+    @inline(__always) func lock() { pthread_mutex_lock(m) }
+    @inline(__always) func unlock() { pthread_mutex_unlock(m) }
+}
+
 /// A condition variable bound to a ``PThreadLock``.
 final class PThreadCondition: @unchecked Sendable {
     private let c: UnsafeMutablePointer<pthread_cond_t>

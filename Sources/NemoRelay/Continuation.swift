@@ -65,6 +65,21 @@ public final class CallControl: @unchecked Sendable {
         }
     }
 
+    /// Runs `body` when the call is cancelled, at once if it already was; the ticket (nil when it ran) removes it.
+    func whenCancelled(_ body: @escaping () -> Void) -> UInt64? {
+        lock.lock()
+        if cancelled {
+            lock.unlock()
+            body()
+            return nil
+        }
+        nextTicket &+= 1
+        let t = nextTicket
+        pending.append((t, body))
+        lock.unlock()
+        return t
+    }
+
     func removePending(_ t: UInt64) {
         lock.withLock {
             if let i = pending.lastIndex(where: { $0.ticket == t }) { pending.remove(at: i) }

@@ -107,6 +107,8 @@ public typealias LLMConditionalGuardrail = @Sendable (LLMRequest, Continuation<S
 public typealias LLMRequestIntercept = @Sendable (String, LLMRequest, JSON?, Continuation<RequestInterceptOutcome>) -> Void
 /// `intercept(name, request, context, next)`; `next` may be called zero or more times.
 public typealias LLMExecutionIntercept = @Sendable (String, LLMRequest, CodecContext, ExecutionNext, Continuation<JSON>) -> Void
+/// `intercept(name, request, context, next, sink)`: write chunks to `sink` (often by passing it to `next`), then end it.
+public typealias LLMStreamExecutionIntercept = @Sendable (String, LLMRequest, CodecContext, StreamNext, LLMStreamSink) -> Void
 /// `sanitizer(request, context)`: resume with the request to record, or nil to drop it.
 public typealias LLMSanitizeRequest = @Sendable (LLMRequest, CodecContext, Continuation<LLMRequest?>) -> Void
 /// `sanitizer(response, context)`: resume with the payload to record, or nil to drop it.
@@ -238,6 +240,7 @@ public final class Middleware: @unchecked Sendable {
     let llmConditional: Registry<LLMConditionalGuardrail>
     let llmRequest: Registry<LLMRequestIntercept>
     let llmExecution: Registry<LLMExecutionIntercept>
+    let llmStreamExecution: Registry<LLMStreamExecutionIntercept>
     let llmSanitizeRequest: Registry<LLMSanitizeRequest>
     let llmSanitizeResponse: Registry<LLMSanitizeResponse>
     let toolConditional: Registry<ToolConditionalGuardrail>
@@ -254,6 +257,7 @@ public final class Middleware: @unchecked Sendable {
         llmConditional = Registry(depth: depth)
         llmRequest = Registry(depth: depth)
         llmExecution = Registry(depth: depth)
+        llmStreamExecution = Registry(depth: depth)
         llmSanitizeRequest = Registry(depth: depth)
         llmSanitizeResponse = Registry(depth: depth)
         toolConditional = Registry(depth: depth)
@@ -271,6 +275,7 @@ public final class Middleware: @unchecked Sendable {
         llmConditional.removeAll()
         llmRequest.removeAll()
         llmExecution.removeAll()
+        llmStreamExecution.removeAll()
         llmSanitizeRequest.removeAll()
         llmSanitizeResponse.removeAll()
         toolConditional.removeAll()

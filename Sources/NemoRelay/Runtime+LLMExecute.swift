@@ -1,44 +1,40 @@
 // SPDX-License-Identifier: Apache-2.0
 
-/// One managed LLM call moving through the pipeline of semantics 3.1.
+/// Steps 1 to 8 of a managed LLM call (semantics 3.1), shared by plain and streaming execution.
 ///
 /// Each step hands its result to the next through a continuation, so the call runs start to end
 /// inside the caller's call when every callback answers at once, and resumes on whichever thread
 /// completes a callback that answered later. There is no thread pool and no executor hop.
-final class LLMExecution: @unchecked Sendable {
+/// Subclasses supply what happens after the trace header (``run(_:_:)``) and on an early failure.
+class LLMPipeline: @unchecked Sendable {
     let rt: Runtime
     let p: LLMCallParams
     let stack: ScopeStack
     let control: CallControl
-    let provider: LLMProvider
-    let done: (Result<JSON, RelayError>) -> Void
     let locals: [Middleware]
     let parentUUID: RelayUUID
 
     var request: LLMRequest
     var annotated: JSON?
     var pendingMarks: [PendingMark] = []
-    var handle: ScopeHandle?
 
-    init(
-        _ rt: Runtime, _ p: LLMCallParams, stack: ScopeStack, control: CallControl, provider: @escaping LLMProvider,
-        done: @escaping (Result<JSON, RelayError>) -> Void
-    ) {
+    init(_ rt: Runtime, _ p: LLMCallParams, stack: ScopeStack, control: CallControl) {
         self.rt = rt
         self.p = p
         self.stack = stack
         self.control = control
-        self.provider = provider
-        self.done = done
         locals = stack.mayHaveLocals ? stack.localMiddleware() : []
         parentUUID = p.parent?.uuid ?? stack.top.uuid
         request = p.request
     }
 
-    /// Fails before the span started: no LLM events.
-    func fail(_ e: RelayError) {
-        done(.failure(e))
-    }
+    /// Fails before the span started: no LLM events. Overridden by every subclass.
+    func fail(_ e: RelayError) {}
+
+    /// Runs the execution stage with the span started and the trace header set. Overridden by every subclass.
+    func run(_ h: ScopeHandle, _ req: LLMRequest) {}
+
+    var codecContext: CodecContext { CodecContext(requestCodec: p.codec, responseCodec: p.responseCodec) }
 
     // 1. Conditional-execution guardrails.
     func start() {
@@ -132,7 +128,6 @@ final class LLMExecution: @unchecked Sendable {
     // 6. Handle, 7. start event.
     func begin() {
         let h = rt.makeLLMHandle(p, stack: stack)
-        handle = h
         let fresh = stack.consumeFreshness(parent: parentUUID)
         guard rt.wantsEvents(stack) else { return execute(h) }
         // Without a request codec there is no annotation to record (1.7): one an intercept returned is
@@ -148,13 +143,36 @@ final class LLMExecution: @unchecked Sendable {
         }
     }
 
-    // 8. Trace header, 9. execution intercepts around the provider.
+    // 8. Trace header.
     func execute(_ h: ScopeHandle) {
         var headers = request.headers.removingKeys(caseInsensitive: ["traceparent", "tracestate"])
         headers["traceparent"] = .string(h.uuid.traceparent(traceID: stack.outermostScope() ?? h.uuid))
-        let req = LLMRequest(headers: headers, content: request.content)
+        run(h, LLMRequest(headers: headers, content: request.content))
+    }
+}
+
+/// One managed non-streaming LLM call: the shared steps, then execution intercepts around the provider.
+final class LLMExecution: LLMPipeline, @unchecked Sendable {
+    let provider: LLMProvider
+    let done: (Result<JSON, RelayError>) -> Void
+
+    init(
+        _ rt: Runtime, _ p: LLMCallParams, stack: ScopeStack, control: CallControl, provider: @escaping LLMProvider,
+        done: @escaping (Result<JSON, RelayError>) -> Void
+    ) {
+        self.provider = provider
+        self.done = done
+        super.init(rt, p, stack: stack, control: control)
+    }
+
+    override func fail(_ e: RelayError) {
+        done(.failure(e))
+    }
+
+    // 9. Execution intercepts around the provider.
+    override func run(_ h: ScopeHandle, _ req: LLMRequest) {
         let list = merged(rt.global.llmExecution, locals, \.llmExecution)
-        let ctx = CodecContext(requestCodec: p.codec, responseCodec: p.responseCodec)
+        let ctx = codecContext
         let name = p.name
         let control = control
         let provider = provider
@@ -188,9 +206,8 @@ final class LLMExecution: @unchecked Sendable {
         guard rt.wantsEvents(stack) else { return done(r) }
         switch r {
         case .success(let response):
-            let ctx = CodecContext(requestCodec: p.codec, responseCodec: p.responseCodec)
             rt.buildLLMEnd(
-                h, response: response, fallback: h.data, annotated: nil, context: ctx,
+                h, response: response, fallback: h.data, annotated: nil, context: codecContext,
                 metadata: .withStatus(h.metadata, ok: true), timestamp: nil, locals: locals
             ) { [self] ev in
                 rt.publish(ev, stack: stack) { [self] in done(r) }

@@ -107,6 +107,7 @@ public enum MiddlewareKind: Int32, Sendable, CaseIterable {
     case llmConditionalExecution = 0
     case llmRequestIntercept = 1
     case llmExecutionIntercept = 2
+    case llmStreamExecutionIntercept = 3
     case llmSanitizeRequest = 4
     case llmSanitizeResponse = 5
     case toolConditionalExecution = 6
@@ -148,6 +149,7 @@ extension Runtime {
         case .llmConditionalExecution: return m.llmConditional.remove(name: name)
         case .llmRequestIntercept: return m.llmRequest.remove(name: name)
         case .llmExecutionIntercept: return m.llmExecution.remove(name: name)
+        case .llmStreamExecutionIntercept: return m.llmStreamExecution.remove(name: name)
         case .llmSanitizeRequest: return m.llmSanitizeRequest.remove(name: name)
         case .llmSanitizeResponse: return m.llmSanitizeResponse.remove(name: name)
         case .toolConditionalExecution: return m.toolConditional.remove(name: name)
@@ -179,6 +181,11 @@ extension Runtime {
     public func registerLLMExecutionIntercept(
         _ name: String, priority: Int32, scope: ScopeHandle? = nil, _ fn: @escaping LLMExecutionIntercept
     ) throws(RelayError) { try add(\.llmExecution, scope: scope, name: name, priority: priority, fn) }
+
+    /// Registers an LLM stream execution intercept (an onion layer around stream production).
+    public func registerLLMStreamExecutionIntercept(
+        _ name: String, priority: Int32, scope: ScopeHandle? = nil, _ fn: @escaping LLMStreamExecutionIntercept
+    ) throws(RelayError) { try add(\.llmStreamExecution, scope: scope, name: name, priority: priority, fn) }
 
     /// Registers an LLM sanitize-request guardrail (changes only the recorded start payload).
     public func registerLLMSanitizeRequest(

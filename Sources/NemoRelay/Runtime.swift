@@ -27,6 +27,8 @@ public final class Runtime: @unchecked Sendable {
     /// The source of event timestamps.
     public let clock: any RelayClock
     let global = Middleware(depth: 0)
+    /// Streams whose end event is not recorded yet, so ``shutdown(timeoutNanos:)`` can end them.
+    let liveStreams = LiveStreams()
 
     private let lanesLock = PThreadLock()
     private var lanes: [SubscriberLane] = []
@@ -165,8 +167,9 @@ public final class Runtime: @unchecked Sendable {
         return ok
     }
 
-    /// Flushes with an optional timeout, then closes every subscriber.
+    /// Ends every stream still running (dropped, reason `runtime_shutdown`), flushes, then closes every subscriber.
     public func shutdown(timeoutNanos: Int64? = 5_000_000_000) {
+        for s in liveStreams.takeAll() { s.close(.runtimeShutdown) }
         flush(timeoutNanos: timeoutNanos)
         lanesLock.withLock {
             for l in lanes { l.close() }

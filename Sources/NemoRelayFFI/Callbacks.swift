@@ -79,6 +79,8 @@ final class Token: @unchecked Sendable {
     let next: ((JSON, DoneBox) throws -> Void)?
     let done = Atomic<Bool>(false)
     var handle: OpaquePointer?
+    /// The output of a stream provider or stream execution intercept.
+    var producer: LLMStreamSink?
 
     init(resume: @escaping (Result<JSON, RelayError>) -> Bool, next: ((JSON, DoneBox) throws -> Void)?) {
         self.resume = resume
@@ -96,7 +98,7 @@ final class Token: @unchecked Sendable {
 /// Calls a C callback with `input` and routes its answer, now or later, into `c` through `map`.
 func invoke<T>(
     _ box: CallbackBox, _ input: JSON, _ c: Continuation<T>, next: ((JSON, DoneBox) throws -> Void)? = nil,
-    map: @escaping (JSON) throws(RelayError) -> T
+    producer: LLMStreamSink? = nil, map: @escaping (JSON) throws(RelayError) -> T
 ) {
     let token = Token(
         resume: { r in
@@ -108,6 +110,11 @@ func invoke<T>(
         }, next: next)
     let h = HandleTable.shared.insert(token, .token)
     token.handle = h
+    if let producer {
+        token.producer = producer
+        // Closing the stream completes a pending producer token as cancelled.
+        producer.onCancel { [weak token] in _ = token?.finish(.failure(RelayError(.cancelled, "cancelled"))) }
+    }
     let bytes = input.serialized()
     let rc = withCBytes(bytes) { p, n in box.fn(h, p, n, box.userData) }
     if rc == Int32(NEMO_RELAY_PENDING) || token.done.load(ordering: .acquiring) { return }
@@ -115,6 +122,15 @@ func invoke<T>(
         _ = token.finish(.failure(.callback(nil, "callback returned NEMO_RELAY_OK without completing its token")))
     } else {
         _ = token.finish(.failure(.callback(nil, "callback failed with \(String(cString: nemo_relay_status_str(rc)))")))
+    }
+}
+
+/// The answer of a callback that completed before returning.
+final class SyncAnswer: Sendable {
+    private let slot = Mutex<Result<JSON, RelayError>?>(nil)
+    var value: Result<JSON, RelayError>? {
+        get { slot.withLock { $0 } }
+        set { slot.withLock { $0 = newValue } }
     }
 }
 
@@ -226,6 +242,38 @@ enum Adapt {
                 v throws(RelayError) in v
             }
         }
+    }
+
+    static func llmStreamExecution(_ box: CallbackBox) -> LLMStreamExecutionIntercept {
+        { name, req, ctx, next, sink in
+            // The inner layers' chunks go straight to this layer's output; `done` gets their end.
+            let inner: (JSON, DoneBox) throws -> Void = { input, done in
+                let r = try LLMRequest(json: input)
+                next(r, LLMStreamSink(push: { sink.push($0) }, end: { res in done.call(res.map { JSON.null }) }))
+            }
+            invoke(
+                box, ["name": .string(name), "request": req.json, "context": ctx.json],
+                Continuation { r in sink.end(r.map { _ in () }) }, next: inner, producer: sink
+            ) { v throws(RelayError) in v }
+        }
+    }
+
+    static func streamProvider(_ box: CallbackBox) -> LLMStreamProvider {
+        { req, sink in
+            invoke(box, req.json, Continuation { r in sink.end(r.map { _ in () }) }, producer: sink) {
+                v throws(RelayError) in v
+            }
+        }
+    }
+
+    /// A callback that must answer before it returns (stream collectors and finalizers).
+    static func synchronous(_ box: CallbackBox, _ input: JSON, _ what: String) throws(RelayError) -> JSON {
+        let answer = SyncAnswer()
+        invoke(box, input, Continuation { answer.value = $0 }) { v throws(RelayError) in v }
+        guard let r = answer.value else {
+            throw .callback(nil, "\(what) must complete its token before returning")
+        }
+        return try r.get()
     }
 
     static func llmSanitizeRequest(_ box: CallbackBox) -> LLMSanitizeRequest {

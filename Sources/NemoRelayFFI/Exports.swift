@@ -35,6 +35,7 @@ private let statusNames: [Int32: UnsafeMutablePointer<CChar>] = {
         (Int32(NEMO_RELAY_E_INVALID_JSON), "NEMO_RELAY_E_INVALID_JSON"),
         (Int32(NEMO_RELAY_E_VERSION), "NEMO_RELAY_E_VERSION"), (Int32(NEMO_RELAY_E_TIMEOUT), "NEMO_RELAY_E_TIMEOUT"),
         (Int32(NEMO_RELAY_E_SCOPE_STACK_EMPTY), "NEMO_RELAY_E_SCOPE_STACK_EMPTY"),
+        (Int32(NEMO_RELAY_E_FULL), "NEMO_RELAY_E_FULL"),
     ]
     var d: [Int32: UnsafeMutablePointer<CChar>] = [:]
     for (k, v) in names { d[k] = cStringConstant(v) }
@@ -356,12 +357,12 @@ public func nemo_relay_token_next(
     return rc
 }
 
-private func callbackArg(_ p: UnsafePointer<nemo_relay_callback_t>?, _ what: String) throws -> CallbackBox {
+func callbackArg(_ p: UnsafePointer<nemo_relay_callback_t>?, _ what: String) throws -> CallbackBox {
     guard let p else { throw FFIError.invalid("\(what) must not be NULL") }
     return try CallbackBox(p.pointee)
 }
 
-private func codecArg(_ p: OpaquePointer?) throws -> (any LLMCodec)? {
+func codecArg(_ p: OpaquePointer?) throws -> (any LLMCodec)? {
     guard p != nil else { return nil }
     guard let c = HandleTable.shared.get(p, .codec, as: CodecRef.self) else {
         throw FFIError.misuse("misuse: codec handle is invalid or was freed")
@@ -375,7 +376,7 @@ final class CodecRef {
     init(_ c: any LLMCodec) { codec = c }
 }
 
-private func llmParams(_ name: String, _ req: LLMRequest, _ opts: UnsafePointer<nemo_relay_llm_options_t>?) throws
+func llmParams(_ name: String, _ req: LLMRequest, _ opts: UnsafePointer<nemo_relay_llm_options_t>?) throws
     -> LLMCallParams
 {
     var p = LLMCallParams(name: name, request: req)
@@ -395,7 +396,7 @@ private func llmParams(_ name: String, _ req: LLMRequest, _ opts: UnsafePointer<
     return p
 }
 
-private func requestArg(_ json: CString?, _ len: Int) throws -> LLMRequest {
+func requestArg(_ json: CString?, _ len: Int) throws -> LLMRequest {
     guard let v = try jsonInput(json, len, "request") else { throw FFIError.invalid("request must not be NULL") }
     return try LLMRequest(json: v)
 }
@@ -576,6 +577,9 @@ public func nemo_relay_register(
                 name, priority: priority, breakChain: brk, scope: scope, Adapt.llmRequest(box))
         case .llmExecutionIntercept:
             try rt.registerLLMExecutionIntercept(name, priority: priority, scope: scope, Adapt.llmExecution(box))
+        case .llmStreamExecutionIntercept:
+            try rt.registerLLMStreamExecutionIntercept(
+                name, priority: priority, scope: scope, Adapt.llmStreamExecution(box))
         case .llmSanitizeRequest:
             try rt.registerLLMSanitizeRequest(name, priority: priority, scope: scope, Adapt.llmSanitizeRequest(box))
         case .llmSanitizeResponse:

@@ -16,11 +16,13 @@ enum HandleTag: UInt {
     case call = 4
     case token = 5
     case codec = 6
+    case producer = 7
+    case stream = 8
 }
 
 /// Maps handle values to Swift objects so freed, foreign and double-freed handles are detected.
 ///
-/// A handle is `(id << 3) | tag` with a never-reused 61-bit id: a stale pointer finds no entry and
+/// A handle is `(id << 4) | tag` with a never-reused 60-bit id: a stale pointer finds no entry and
 /// yields `NEMO_RELAY_E_MISUSE` instead of touching freed memory.
 final class HandleTable: @unchecked Sendable {
     static let shared = HandleTable()
@@ -32,7 +34,7 @@ final class HandleTable: @unchecked Sendable {
 
     func insert(_ o: AnyObject, _ tag: HandleTag) -> OpaquePointer {
         pthread_mutex_lock(&lock)
-        let key = next << 3 | tag.rawValue
+        let key = next << 4 | tag.rawValue
         next &+= 1
         objects[key] = o
         pthread_mutex_unlock(&lock)
@@ -43,7 +45,7 @@ final class HandleTable: @unchecked Sendable {
     func get<T: AnyObject>(_ p: OpaquePointer?, _ tag: HandleTag, as: T.Type) -> T? {
         guard let p else { return nil }
         let key = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(p)))
-        guard key & 7 == tag.rawValue else { return nil }
+        guard key & 15 == tag.rawValue else { return nil }
         pthread_mutex_lock(&lock)
         let o = objects[key]
         pthread_mutex_unlock(&lock)
@@ -54,7 +56,7 @@ final class HandleTable: @unchecked Sendable {
     func remove(_ p: OpaquePointer?, _ tag: HandleTag) -> AnyObject? {
         guard let p else { return nil }
         let key = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(p)))
-        guard key & 7 == tag.rawValue else { return nil }
+        guard key & 15 == tag.rawValue else { return nil }
         pthread_mutex_lock(&lock)
         let o = objects.removeValue(forKey: key)
         pthread_mutex_unlock(&lock)
@@ -147,12 +149,17 @@ func ffi(_ body: () throws -> Void) -> Int32 {
 /// Parses an optional JSON input; NULL means absent (`nil`).
 func jsonInput(_ p: UnsafePointer<CChar>?, _ len: Int, _ what: String) throws -> JSON? {
     guard let p else { return nil }
+    return try p.withMemoryRebound(to: UInt8.self, capacity: max(len, 1)) { u in
+        try parseInput(UnsafeBufferPointer(start: u, count: len), what)
+    }
+}
+
+/// Parses input bytes, mapping a parse error to NEMO_RELAY_E_INVALID_JSON.
+func parseInput(_ bytes: UnsafeBufferPointer<UInt8>, _ what: String) throws -> JSON {
     do {
-        return try p.withMemoryRebound(to: UInt8.self, capacity: max(len, 1)) { u in
-            try JSON.parse(UnsafeBufferPointer(start: u, count: len))
-        }
-    } catch let e as JSONParseError {
-        throw FFIError(Int32(NEMO_RELAY_E_INVALID_JSON), "invalid JSON in \(what): \(e.description)")
+        return try JSON.parse(bytes)
+    } catch {
+        throw FFIError(Int32(NEMO_RELAY_E_INVALID_JSON), "invalid JSON in \(what): \(error.description)")
     }
 }
 

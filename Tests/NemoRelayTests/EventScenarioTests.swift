@@ -81,7 +81,7 @@ func eventDifferences(_ got: [JSON], _ expected: [JSON]) -> [String] {
         ("managed_llm_call_with_openai_chat_codecs", managedLLMWithCodecs),
         ("managed_and_manual_tool_calls", toolCalls),
         ("llm_conditional_guardrail_rejection", guardrailRejection),
-        ("agent_session_history_projection_and_streaming", projectionFirstCall),
+        ("agent_session_history_projection_and_streaming", projectionAndStreaming),
         ("llm_provider_error_with_sanitized_request", providerErrorSanitized),
     ]
 
@@ -172,28 +172,79 @@ func eventDifferences(_ got: [JSON], _ expected: [JSON]) -> [String] {
         return (got, expected("llm_conditional_guardrail_rejection"))
     }
 
-    /// Streaming (`llm.stream_execute`) does not exist in the Swift core yet. This covers only the
-    /// first, non-streaming call of the scenario (agent start, LLM start with the full history, LLM
-    /// end) and the agent's end event; the streaming call's start (current-turn projection), its seven
-    /// `llm.chunk` marks and its end (vector events 4-12) are not exercised. The agent end is
-    /// compared with its timestamp placeholder renumbered (`<ts:13>` becomes `<ts:4>`).
-    static func projectionFirstCall() throws -> ([JSON], [JSON]) {
+    /// The seven Anthropic stream events whose `llm.chunk` summaries the scenario records.
+    static let anthropicChunks: [JSON] = [
+        [
+            "type": "message_start",
+            "message": [
+                "id": "msg_1", "type": "message", "role": "assistant", "model": "claude-sonnet-4-20250514",
+                "content": [], "stop_reason": nil, "stop_sequence": nil,
+                "usage": ["input_tokens": 25, "output_tokens": 1],
+            ],
+        ],
+        ["type": "content_block_start", "index": 0, "content_block": ["type": "text", "text": ""]],
+        ["type": "content_block_delta", "index": 0, "delta": ["type": "text_delta", "text": "Hello"]],
+        ["type": "content_block_delta", "index": 0, "delta": ["type": "text_delta", "text": " world"]],
+        ["type": "content_block_stop", "index": 0],
+        [
+            "type": "message_delta", "delta": ["stop_reason": "end_turn", "stop_sequence": nil],
+            "usage": ["output_tokens": 3],
+        ],
+        ["type": "message_stop"],
+    ]
+
+    /// A managed call under a fresh agent (full history on its start), then a streaming call under the
+    /// same agent: current-turn projection, one `llm.chunk` mark per chunk, and the end event with the
+    /// finalizer's Messages-shaped value, its annotation and `time_to_first_chunk`.
+    static func projectionAndStreaming() throws -> ([JSON], [JSON]) {
         let all = expected("agent_session_history_projection_and_streaming")
         let content = all[1]["data"]!["content"]!
         let response = all[2]["data"]!
+        let final = all[11]["data"]!
+        var streamed = content.objectValue!
+        streamed["messages"] = .array(
+            content["messages"]!.arrayValue! + [
+                ["role": "assistant", "content": "4"], ["role": "user", "content": "Say hello to the world"],
+            ])
+        streamed["stream"] = true
+        let headers: JSONObject = ["x-api-key": "sk-ant", "anthropic-version": "2023-06-01"]
         let got = try run { rt, s in
             let agent = rt.pushScope("assistant-session", type: .agent, stack: s)
-            let p = LLMCallParams(
-                name: "anthropic",
-                request: LLMRequest(headers: ["x-api-key": "sk-ant", "anthropic-version": "2023-06-01"], content: content),
-                modelName: "claude-sonnet-4-20250514", codec: AnthropicMessagesCodec(), responseCodec: AnthropicMessagesCodec())
+            var p = LLMCallParams(
+                name: "anthropic", request: LLMRequest(headers: headers, content: content),
+                modelName: "claude-sonnet-4-20250514", codec: AnthropicMessagesCodec(),
+                responseCodec: AnthropicMessagesCodec())
             let r = runLLM(rt, p, stack: s, provider: returning(response))
             #expect(r?.success == response)
+
+            p.request = LLMRequest(headers: headers, content: .object(streamed))
+            p.attributes = Attributes.streaming
+            let text = Box("")
+            let seen = Box<LLMRequest?>(nil)
+            let options = LLMStreamOptions(
+                collector: { chunk throws(RelayError) in
+                    if let t = chunk["delta"]?["text"]?.stringValue { text.mutate { $0 += t } }
+                },
+                finalizer: { () throws(RelayError) -> JSON in
+                    #expect(text.value == "Hello world")
+                    return final
+                })
+            let stream = rt.llmStreamExecute(p, stack: s, options: options) { req, sink in
+                seen.value = req
+                for c in anthropicChunks { #expect(sink.push(c) == .accepted) }
+                sink.finish()
+            }
+            var chunks: [JSON] = []
+            while case .chunk(let c) = stream.next(timeoutNanos: 0) { chunks.append(c) }
+            #expect(chunks == anthropicChunks)
+            #expect(stream.next(timeoutNanos: 0) == .finished)
+            // The provider receives the full history, with the session and trace headers.
+            #expect(seen.value?.content == .object(streamed))
+            #expect(seen.value?.headers["x-dynamo-session-id"] == "assistant-session")
+            #expect(seen.value?.headers["traceparent"] != nil)
             try rt.popScope(agent, stack: s, metadata: ok)
         }
-        var agentEnd = all[12].objectValue!
-        agentEnd["timestamp"] = "<ts:4>"
-        return (got, Array(all[0..<3]) + [.object(agentEnd)])
+        return (got, all)
     }
 
     static func providerErrorSanitized() throws -> ([JSON], [JSON]) {

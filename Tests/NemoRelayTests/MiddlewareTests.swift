@@ -128,6 +128,7 @@ import Testing
         try rt.registerLLMConditionalGuardrail("n", priority: 0) { _, c in c.resume(returning: nil) }
         try rt.registerLLMRequestIntercept("n", priority: 0) { _, r, a, c in c.resume(returning: .init(request: r, annotatedRequest: a)) }
         try rt.registerLLMExecutionIntercept("n", priority: 0) { _, r, _, next, c in next(r, c) }
+        try rt.registerLLMStreamExecutionIntercept("n", priority: 0) { _, r, _, next, sink in next(r, sink) }
         try rt.registerLLMSanitizeRequest("n", priority: 0) { r, _, c in c.resume(returning: r) }
         try rt.registerLLMSanitizeResponse("n", priority: 0) { r, _, c in c.resume(returning: r) }
         try rt.registerToolConditionalGuardrail("n", priority: 0) { _, _, c in c.resume(returning: nil) }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# The C-side checks: header as C99 and C++17 with -Werror, header/export diff, the ABI client test
-# (plain and under AddressSanitizer + UBSan), and every C example.
+# The C-side checks: header as C99 and C++17 with -Werror, header/export diff, the ABI client tests
+# (plain and under AddressSanitizer + UBSan), every C example, and the streaming stress test (plain,
+# under ASan + UBSan, and under ThreadSanitizer when clang can build it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 lib=${1:?folder holding libnemorelay.so}
@@ -25,11 +26,32 @@ for src in examples/c/*.c; do
     "$exe" >/dev/null
 done
 
-echo "-- ABI client test under AddressSanitizer and UBSan"
-cc -std=c99 -D_GNU_SOURCE -g -fsanitize=address,undefined -fno-omit-frame-pointer "${flags[@]}" \
-    Tests/c/abi_test.c "${link[@]}" -o "$out/abi_test_asan"
-ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 "$out/abi_test_asan"
+for t in abi_test stream_test; do
+    echo "-- $t under AddressSanitizer and UBSan"
+    cc -std=c99 -D_GNU_SOURCE -g -fsanitize=address,undefined -fno-omit-frame-pointer "${flags[@]}" \
+        "Tests/c/$t.c" "${link[@]}" -o "$out/${t}_asan"
+    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 "$out/${t}_asan"
 
-echo "-- ABI client test"
-cc -std=c99 -D_GNU_SOURCE -O2 "${flags[@]}" Tests/c/abi_test.c "${link[@]}" -o "$out/abi_test"
-"$out/abi_test"
+    echo "-- $t"
+    cc -std=c99 -D_GNU_SOURCE -O2 "${flags[@]}" "Tests/c/$t.c" "${link[@]}" -o "$out/$t"
+    "$out/$t"
+done
+
+echo "-- streaming stress test: 8 threads x 1000 streams x 50 chunks"
+cc -std=c99 -D_GNU_SOURCE -O2 "${flags[@]}" Tests/c/stream_stress.c "${link[@]}" -o "$out/stream_stress"
+"$out/stream_stress" 1000
+
+echo "-- streaming stress test under AddressSanitizer and UBSan (8 x 100 streams)"
+cc -std=c99 -D_GNU_SOURCE -g -fsanitize=address,undefined -fno-omit-frame-pointer "${flags[@]}" \
+    Tests/c/stream_stress.c "${link[@]}" -o "$out/stream_stress_asan"
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 "$out/stream_stress_asan" 100
+
+# The Swift library itself is not instrumented: TSan checks the C side and every synchronization
+# that goes through pthread (the library's locks), not the library's own memory accesses.
+if command -v clang >/dev/null; then
+    echo "-- streaming stress test under ThreadSanitizer (8 x 50 streams)"
+    rt_lib=$(dirname "$(command -v swift)")/../lib/swift/linux
+    clang -std=c99 -D_GNU_SOURCE -g -O1 -fsanitize=thread "${flags[@]}" Tests/c/stream_stress.c "${link[@]}" \
+        -L"$rt_lib" -ldispatch -lBlocksRuntime -Wl,-rpath,"$rt_lib" -o "$out/stream_stress_tsan"
+    TSAN_OPTIONS=halt_on_error=1 "$out/stream_stress_tsan" 50
+fi

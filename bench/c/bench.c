@@ -36,6 +36,52 @@ static void on_done(nemo_relay_status_t status, const char *json, size_t len, vo
 static volatile long delivered;
 static void sink(const char *json, size_t len, void *ud) { (void)json; (void)len; (void)ud; delivered++; }
 
+/* A streaming provider that keeps its token and producer: the benchmark pushes the chunks itself. */
+struct parked { nemo_relay_token_t *token; nemo_relay_producer_t *producer; };
+static nemo_relay_status_t parking_stream_provider(nemo_relay_token_t *t, const char *json, size_t len, void *ud) {
+    (void)json; (void)len;
+    struct parked *p = ud;
+    p->token = t;
+    return nemo_relay_token_producer(&p->producer, t) == NEMO_RELAY_OK ? NEMO_RELAY_PENDING : NEMO_RELAY_E_INTERNAL;
+}
+
+static const char chunk[] = "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1730000000,"
+                            "\"model\":\"gpt-4o\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\" token\"},"
+                            "\"finish_reason\":null}]}";
+
+/* Per chunk: nemo_relay_stream_push (parse, llm.chunk mark, buffer) plus nemo_relay_stream_next (copy
+ * out) and nemo_relay_free; a new stream every 1000 chunks (its start and end included). */
+static void bench_stream(nemo_relay_runtime_t *rt, nemo_relay_stack_t *st, const char *label, long n) {
+    static const char req[] = "{\"headers\":{},\"content\":{\"model\":\"gpt-4o\",\"stream\":true,"
+                              "\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]}}";
+    struct parked p = {NULL, NULL};
+    nemo_relay_callback_t prov = {parking_stream_provider, &p, NULL};
+    nemo_relay_stream_t *s = NULL;
+    double t0 = now_ns();
+    for (long i = 0; i < n; i++) {
+        if (i % 1000 == 0) {
+            if (s) {
+                nemo_relay_producer_free(p.producer);
+                nemo_relay_complete(p.token, NEMO_RELAY_OK, "null", 4);
+                nemo_relay_stream_free(s);
+            }
+            nemo_relay_llm_stream_execute(&s, rt, st, "openai", req, sizeof req - 1, NULL, NULL, &prov);
+        }
+        if (nemo_relay_stream_push(p.producer, chunk, sizeof chunk - 1) != NEMO_RELAY_OK) {
+            fprintf(stderr, "push failed: %s\n", nemo_relay_last_error_message());
+            exit(1);
+        }
+        char *out;
+        size_t len;
+        nemo_relay_stream_next(&out, &len, s, 0);
+        nemo_relay_free(out);
+    }
+    nemo_relay_producer_free(p.producer);
+    nemo_relay_complete(p.token, NEMO_RELAY_OK, "null", 4);
+    nemo_relay_stream_free(s);
+    REPORT(label, n, t0);
+}
+
 static const char request[] = "{\"headers\":{\"authorization\":\"Bearer x\"},\"content\":{\"model\":\"gpt-4o\","
                               "\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]}}";
 
@@ -80,6 +126,7 @@ int main(int argc, char **argv) {
     REPORT("manual llm_call+llm_call_end (no subscriber)", n, t0);
 
     bench_execute(rt, st, "managed llm_execute, no middleware", n);
+    bench_stream(rt, st, "stream chunk push+next (no subscriber)", n);
 
     nemo_relay_callback_t ic = {pass_intercept, NULL, NULL};
     nemo_relay_register(rt, NULL, NEMO_RELAY_LLM_REQUEST_INTERCEPT, "pass", 0, 0, &ic);
@@ -101,6 +148,8 @@ int main(int argc, char **argv) {
     REPORT("mark (one subscriber)", n, t0);
     nemo_relay_flush(rt, -1);
     bench_execute(rt, st, "managed llm_execute, one subscriber", n);
+    nemo_relay_flush(rt, -1);
+    bench_stream(rt, st, "stream chunk push+next (one subscriber)", n);
     t0 = now_ns();
     nemo_relay_flush(rt, -1);
     printf("%-48s %10.1f ms (%ld events delivered)\n", "flush after the last row", (now_ns() - t0) / 1e6, delivered);

@@ -23,6 +23,8 @@ const Struct = Object.freeze({
   CALLBACK: ['ptr', 'ptr', 'ptr'],
   /** nemo_relay_codec_callbacks_t: version, then three nemo_relay_callback_t (flattened; same layout). */
   CODEC_CALLBACKS: ['u32', 'ptr', 'ptr', 'ptr', 'ptr', 'ptr', 'ptr', 'ptr', 'ptr', 'ptr'],
+  /** nemo_relay_stream_options_t: version, buffer_capacity, then collector, finalizer, on_chunk, on_end (flattened). */
+  STREAM_OPTIONS: ['u32', 'u32', 'ptr', 'ptr', 'ptr', 'ptr', 'ptr', 'ptr', 'ptr', 'ptr', 'ptr', 'ptr', 'ptr', 'ptr'],
 });
 
 const S = Struct;
@@ -79,6 +81,15 @@ const EXPORTS = [
   ['nemo_relay_tool_conditional_execution', 'i32', ['ptr', 'ptr', 'str', 'json', S.CALLBACK]],
   ['nemo_relay_tool_request_intercepts', 'i32', ['ptr', 'ptr', 'str', 'json', S.CALLBACK]],
   ['nemo_relay_runtime_set_log_callback', 'i32', ['ptr', 'ptr', 'ptr', 'ptr']],
+  ['nemo_relay_stream_options_init', 'i32', [S.STREAM_OPTIONS, 'u32']],
+  ['nemo_relay_llm_stream_execute', 'i32', ['out_ptr', 'ptr', 'ptr', 'str', 'json', S.LLM_OPTIONS, S.STREAM_OPTIONS, S.CALLBACK]],
+  ['nemo_relay_token_producer', 'i32', ['out_ptr', 'ptr']],
+  ['nemo_relay_stream_push', 'i32', ['ptr', 'json']],
+  ['nemo_relay_producer_on_cancel', 'i32', ['ptr', S.CALLBACK]],
+  ['nemo_relay_producer_free', 'void', ['ptr']],
+  ['nemo_relay_stream_next', 'i32', ['out_str', 'ptr', 'i64']],
+  ['nemo_relay_stream_close', 'i32', ['ptr']],
+  ['nemo_relay_stream_free', 'void', ['ptr']],
 ];
 const TABLE = new Map(EXPORTS.map((e) => [e[0], e]));
 const declared = new Set();

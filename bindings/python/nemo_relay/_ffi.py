@@ -186,6 +186,17 @@ class CodecCallbacks(Structure):
     ]
 
 
+class StreamOptions(Structure):
+    _fields_ = [
+        ("version", c_uint32),
+        ("buffer_capacity", c_uint32),
+        ("collector", Callback),
+        ("finalizer", Callback),
+        ("on_chunk", Callback),
+        ("on_end", Done),
+    ]
+
+
 _status = c_int32
 _p = c_void_p
 _pp = POINTER(c_void_p)
@@ -254,6 +265,19 @@ PROTOTYPES: list[tuple[str, object, list[object]]] = [
     ("nemo_relay_tool_conditional_execution", _status, [_p, _p, c_char_p, c_char_p, c_size_t, POINTER(Done)]),
     ("nemo_relay_tool_request_intercepts", _status, [_p, _p, c_char_p, c_char_p, c_size_t, POINTER(Done)]),
     ("nemo_relay_runtime_set_log_callback", _status, [_p, LOG_FN, _p, FREE_FN]),
+    ("nemo_relay_stream_options_init", _status, [POINTER(StreamOptions), c_uint32]),
+    (
+        "nemo_relay_llm_stream_execute",
+        _status,
+        [_pp, _p, _p, c_char_p, c_char_p, c_size_t, POINTER(LLMOptions), POINTER(StreamOptions), POINTER(Callback)],
+    ),
+    ("nemo_relay_token_producer", _status, [_pp, _p]),
+    ("nemo_relay_stream_push", _status, [_p, c_char_p, c_size_t]),
+    ("nemo_relay_producer_on_cancel", _status, [_p, POINTER(Done)]),
+    ("nemo_relay_producer_free", None, [_p]),
+    ("nemo_relay_stream_next", _status, [_out_str, _out_len, _p, c_int64]),
+    ("nemo_relay_stream_close", _status, [_p]),
+    ("nemo_relay_stream_free", None, [_p]),
 ]
 
 
