@@ -36,8 +36,10 @@ public final class LLMStreamSink: @unchecked Sendable {
         onEnd = end
     }
 
-    init(control: CallControl, push: @escaping (JSON, [UInt8]?) -> StreamPushStatus,
-         end: @escaping (Result<Void, RelayError>) -> Void) {
+    init(
+        control: CallControl, push: @escaping (JSON, [UInt8]?) -> StreamPushStatus,
+        end: @escaping (Result<Void, RelayError>) -> Void
+    ) {
         self.control = control
         onChunk = push
         onEnd = end
@@ -182,7 +184,9 @@ public final class LLMStream: @unchecked Sendable, AsyncSequence {
     public func next(timeoutNanos: Int64? = nil) -> LLMStreamRead { state.read(timeoutNanos: timeoutNanos).0 }
 
     /// As ``next(timeoutNanos:)``, with the chunk's JSON bytes as its producer pushed them, when it did.
-    public func _nextWithBytes(timeoutNanos: Int64?) -> (LLMStreamRead, [UInt8]?) { state.read(timeoutNanos: timeoutNanos) }
+    public func _nextWithBytes(timeoutNanos: Int64?) -> (LLMStreamRead, [UInt8]?) {
+        state.read(timeoutNanos: timeoutNanos)
+    }
 
     /// Closes the stream early: cancels the producer, runs the finalizer and records a dropped end.
     /// After the stream ended it only discards unread chunks.
@@ -260,8 +264,10 @@ final class StreamState: @unchecked Sendable {
     private var delivering = false
     private var endDelivered = false
 
-    init(_ rt: Runtime, stack: ScopeStack, control: CallControl, options: LLMStreamOptions, codecs: CodecContext,
-         locals: [Middleware]) {
+    init(
+        _ rt: Runtime, stack: ScopeStack, control: CallControl, options: LLMStreamOptions, codecs: CodecContext,
+        locals: [Middleware]
+    ) {
         self.rt = rt
         self.stack = stack
         self.control = control
@@ -556,13 +562,15 @@ final class StreamState: @unchecked Sendable {
             if let c = popFirst() {
                 lock.unlock()
                 let turn = DeliveryTurn()
-                onChunk(c.chunk, Continuation { [self] r in
-                    if case .failure = r { close(.consumerClosed) }
-                    if turn.completed() {
-                        lock.withLock { delivering = false }
-                        drain()
-                    }
-                })
+                onChunk(
+                    c.chunk,
+                    Continuation { [self] r in
+                        if case .failure = r { close(.consumerClosed) }
+                        if turn.completed() {
+                            lock.withLock { delivering = false }
+                            drain()
+                        }
+                    })
                 if turn.parked() { return }
                 lock.lock()
                 continue

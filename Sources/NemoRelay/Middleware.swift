@@ -104,11 +104,14 @@ public typealias ToolFunction = @Sendable (JSON, Continuation<ToolResult>) -> Vo
 /// `guardrail(request)`: resume with nil to allow or a reason to reject.
 public typealias LLMConditionalGuardrail = @Sendable (LLMRequest, Continuation<String?>) -> Void
 /// `intercept(name, request, annotated)`.
-public typealias LLMRequestIntercept = @Sendable (String, LLMRequest, JSON?, Continuation<RequestInterceptOutcome>) -> Void
+public typealias LLMRequestIntercept =
+    @Sendable (String, LLMRequest, JSON?, Continuation<RequestInterceptOutcome>) -> Void
 /// `intercept(name, request, context, next)`; `next` may be called zero or more times.
-public typealias LLMExecutionIntercept = @Sendable (String, LLMRequest, CodecContext, ExecutionNext, Continuation<JSON>) -> Void
+public typealias LLMExecutionIntercept =
+    @Sendable (String, LLMRequest, CodecContext, ExecutionNext, Continuation<JSON>) -> Void
 /// `intercept(name, request, context, next, sink)`: write chunks to `sink` (often by passing it to `next`), then end it.
-public typealias LLMStreamExecutionIntercept = @Sendable (String, LLMRequest, CodecContext, StreamNext, LLMStreamSink) -> Void
+public typealias LLMStreamExecutionIntercept =
+    @Sendable (String, LLMRequest, CodecContext, StreamNext, LLMStreamSink) -> Void
 /// `sanitizer(request, context)`: resume with the request to record, or nil to drop it.
 public typealias LLMSanitizeRequest = @Sendable (LLMRequest, CodecContext, Continuation<LLMRequest?>) -> Void
 /// `sanitizer(response, context)`: resume with the payload to record, or nil to drop it.
@@ -291,7 +294,9 @@ public final class Middleware: @unchecked Sendable {
 }
 
 /// Merges the global list with scope-local lists into run order (4.3).
-func merged<F>(_ global: Registry<F>, _ locals: [Middleware], _ path: KeyPath<Middleware, Registry<F>>) -> [Registration<F>] {
+func merged<F>(_ global: Registry<F>, _ locals: [Middleware], _ path: KeyPath<Middleware, Registry<F>>)
+    -> [Registration<F>]
+{
     let g = global.snapshot
     if locals.isEmpty { return g }
     var all = g

@@ -143,8 +143,9 @@ extension Runtime {
         _ h: ScopeHandle, request: LLMRequest, annotated: JSON?, codec: (any LLMCodec)?, fresh: Bool,
         locals: [Middleware], stack: ScopeStack, then: @escaping (Event) -> Void
     ) {
-        var observed = LLMRequest(headers: request.headers.removingKeys(caseInsensitive: credentialHeaders),
-                                  content: request.content)
+        var observed = LLMRequest(
+            headers: request.headers.removingKeys(caseInsensitive: credentialHeaders),
+            content: request.content)
         var annotation = annotated
         let ctx = CodecContext(requestCodec: codec, responseCodec: nil)
         let sanitizers = merged(global.llmSanitizeRequest, locals, \.llmSanitizeRequest)
@@ -203,15 +204,17 @@ extension Runtime {
     ) {
         guard i < list.count else { return then(value) }
         let reg = list[i]
-        reg.fn(value, ctx, Continuation { [self] r in
-            switch r {
-            case .success(let v?): runSanitizeRequest(list, i + 1, v, ctx, then)
-            case .success(nil): then(nil)
-            case .failure(let e):
-                log(.warn, "LLM sanitize-request guardrail '\(reg.name)' failed: \(e.displayText)")
-                then(nil)
-            }
-        })
+        reg.fn(
+            value, ctx,
+            Continuation { [self] r in
+                switch r {
+                case .success(let v?): runSanitizeRequest(list, i + 1, v, ctx, then)
+                case .success(nil): then(nil)
+                case .failure(let e):
+                    log(.warn, "LLM sanitize-request guardrail '\(reg.name)' failed: \(e.displayText)")
+                    then(nil)
+                }
+            })
     }
 
     private func runSanitizeResponse(
@@ -220,15 +223,17 @@ extension Runtime {
     ) {
         guard i < list.count else { return then(value) }
         let reg = list[i]
-        reg.fn(value, ctx, Continuation { [self] r in
-            switch r {
-            case .success(let v?) where !v.isNull: runSanitizeResponse(list, i + 1, v, ctx, then)
-            case .success: then(nil)
-            case .failure(let e):
-                log(.warn, "LLM sanitize-response guardrail '\(reg.name)' failed: \(e.displayText)")
-                then(nil)
-            }
-        })
+        reg.fn(
+            value, ctx,
+            Continuation { [self] r in
+                switch r {
+                case .success(let v?) where !v.isNull: runSanitizeResponse(list, i + 1, v, ctx, then)
+                case .success: then(nil)
+                case .failure(let e):
+                    log(.warn, "LLM sanitize-response guardrail '\(reg.name)' failed: \(e.displayText)")
+                    then(nil)
+                }
+            })
     }
 
     /// Builds the LLM end event of a successful call: sanitized payload, then the response annotation.

@@ -7,7 +7,8 @@ final class LLMStreamExecution: LLMPipeline, @unchecked Sendable {
     let state: StreamState
 
     init(
-        _ rt: Runtime, _ p: LLMCallParams, stack: ScopeStack, control: CallControl, provider: @escaping LLMStreamProvider,
+        _ rt: Runtime, _ p: LLMCallParams, stack: ScopeStack, control: CallControl,
+        provider: @escaping LLMStreamProvider,
         state: StreamState
     ) {
         self.provider = provider

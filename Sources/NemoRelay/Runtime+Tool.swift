@@ -56,18 +56,22 @@ extension Runtime {
     ) {
         guard i < list.count else { return then(value) }
         let reg = list[i]
-        reg.fn(tool, value, Continuation { [self] r in
-            switch r {
-            case .success(let v?) where !v.isNull: runToolSanitize(list, i + 1, tool: tool, v, then)
-            case .success: then(.null)
-            case .failure(let e):
-                log(.warn, "Tool sanitize guardrail '\(reg.name)' failed: \(e.displayText)")
-                then(.null)
-            }
-        })
+        reg.fn(
+            tool, value,
+            Continuation { [self] r in
+                switch r {
+                case .success(let v?) where !v.isNull: runToolSanitize(list, i + 1, tool: tool, v, then)
+                case .success: then(.null)
+                case .failure(let e):
+                    log(.warn, "Tool sanitize guardrail '\(reg.name)' failed: \(e.displayText)")
+                    then(.null)
+                }
+            })
     }
 
-    func publishToolStart(_ h: ScopeHandle, args: JSON, locals: [Middleware], stack: ScopeStack, then: @escaping () -> Void) {
+    func publishToolStart(
+        _ h: ScopeHandle, args: JSON, locals: [Middleware], stack: ScopeStack, then: @escaping () -> Void
+    ) {
         guard wantsEvents(stack) else { return then() }
         let list = merged(global.toolSanitizeRequest, locals, \.toolSanitizeRequest)
         runToolSanitize(list, 0, tool: h.name, args) { [self] data in
@@ -119,7 +123,8 @@ extension Runtime {
         let locals = stack.mayHaveLocals ? stack.localMiddleware() : []
         publishToolEnd(
             h, result: result, fallback: data.isNull ? h.data : data, metadata: .mergeMetadata(h.metadata, metadata),
-            timestamp: timestamp, locals: locals, stack: stack) {}
+            timestamp: timestamp, locals: locals, stack: stack
+        ) {}
     }
 
     /// Runs a managed tool call (semantics 4.1); `done` receives the outcome exactly once.
@@ -194,29 +199,33 @@ extension Runtime {
                 }
             }
         }
-        layer(0)(args, Continuation { [self] r in
-            var r = r
-            if case .failure(let e) = r, e.kind == .cancelled || control.isCancelled {
-                r = .failure(RelayError(.cancelled, "tool execution cancelled"))
-            }
-            switch r {
-            case .success(let result):
-                if !result.pendingMarks.isEmpty { publishPendingMarks(result.pendingMarks, under: h, stack: stack) }
-                publishToolEnd(
-                    h, result: result, fallback: h.data, metadata: .withStatus(h.metadata, ok: true), timestamp: nil,
-                    locals: locals, stack: stack
-                ) { done(r) }
-            case .failure(let e):
-                guard wantsEvents(stack) else { return done(r) }
-                publish(
-                    Event(
-                        kind: .scopeEnd, uuid: h.uuid, parentUUID: h.parentUUID,
-                        propagationRootUUID: h.propagationRootUUID, timestamp: endTime(after: h.startTime, nil),
-                        name: h.name, attributes: h.attributeNames, category: "tool", categoryProfile: toolProfile(h),
-                        data: h.data, metadata: .withStatus(h.metadata, ok: false, error: e)),
-                    stack: stack
-                ) { done(r) }
-            }
-        })
+        layer(0)(
+            args,
+            Continuation { [self] r in
+                var r = r
+                if case .failure(let e) = r, e.kind == .cancelled || control.isCancelled {
+                    r = .failure(RelayError(.cancelled, "tool execution cancelled"))
+                }
+                switch r {
+                case .success(let result):
+                    if !result.pendingMarks.isEmpty { publishPendingMarks(result.pendingMarks, under: h, stack: stack) }
+                    publishToolEnd(
+                        h, result: result, fallback: h.data, metadata: .withStatus(h.metadata, ok: true),
+                        timestamp: nil,
+                        locals: locals, stack: stack
+                    ) { done(r) }
+                case .failure(let e):
+                    guard wantsEvents(stack) else { return done(r) }
+                    publish(
+                        Event(
+                            kind: .scopeEnd, uuid: h.uuid, parentUUID: h.parentUUID,
+                            propagationRootUUID: h.propagationRootUUID, timestamp: endTime(after: h.startTime, nil),
+                            name: h.name, attributes: h.attributeNames, category: "tool",
+                            categoryProfile: toolProfile(h),
+                            data: h.data, metadata: .withStatus(h.metadata, ok: false, error: e)),
+                        stack: stack
+                    ) { done(r) }
+                }
+            })
     }
 }

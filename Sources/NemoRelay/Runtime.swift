@@ -155,10 +155,11 @@ public final class Runtime: @unchecked Sendable {
         let targets: [(SubscriberLane, UInt64)] = lanesLock.withLock {
             closedLanes.removeAll { l in
                 // Forget closed lanes that finished delivering.
-                l.wait(until: l.enqueuedCount, deadline: monotonicNanos()) && {
-                    droppedClosed.add(l.dropped, ordering: .relaxed)
-                    return true
-                }()
+                l.wait(until: l.enqueuedCount, deadline: monotonicNanos())
+                    && {
+                        droppedClosed.add(l.dropped, ordering: .relaxed)
+                        return true
+                    }()
             }
             return (lanes + scopeLanes + closedLanes).map { ($0, $0.enqueuedCount) }
         }
@@ -230,27 +231,29 @@ public final class Runtime: @unchecked Sendable {
     ) {
         guard i < list.count else { return then(event) }
         let reg = list[i]
-        reg.fn(event, Continuation { [self] result in
-            var ev = event
-            switch result {
-            case .success(.object(let add)) where Runtime.isFlatMetadata(add):
-                var m: JSONObject
-                switch ev.metadata {
-                case .object(let o): m = o
-                case .null: m = JSONObject()
-                default:
-                    log(.warn, "Event metadata injector '\(reg.name)' skipped: event metadata is not an object")
-                    return inject(ev, list, i + 1, then)
+        reg.fn(
+            event,
+            Continuation { [self] result in
+                var ev = event
+                switch result {
+                case .success(.object(let add)) where Runtime.isFlatMetadata(add):
+                    var m: JSONObject
+                    switch ev.metadata {
+                    case .object(let o): m = o
+                    case .null: m = JSONObject()
+                    default:
+                        log(.warn, "Event metadata injector '\(reg.name)' skipped: event metadata is not an object")
+                        return inject(ev, list, i + 1, then)
+                    }
+                    add.forEach { k, v in m[k] = v }
+                    ev.metadata = .object(m)
+                case .success(let other):
+                    log(.warn, "Event metadata injector '\(reg.name)' returned invalid metadata: \(other.kindName)")
+                case .failure(let e):
+                    log(.warn, "Event metadata injector '\(reg.name)' failed: \(e.displayText)")
                 }
-                add.forEach { k, v in m[k] = v }
-                ev.metadata = .object(m)
-            case .success(let other):
-                log(.warn, "Event metadata injector '\(reg.name)' returned invalid metadata: \(other.kindName)")
-            case .failure(let e):
-                log(.warn, "Event metadata injector '\(reg.name)' failed: \(e.displayText)")
-            }
-            inject(ev, list, i + 1, then)
-        })
+                inject(ev, list, i + 1, then)
+            })
     }
 
     static func isFlatMetadata(_ o: JSONObject) -> Bool {
@@ -275,22 +278,24 @@ public final class Runtime: @unchecked Sendable {
         guard i < list.count else { return then(event) }
         let reg = list[i]
         let fields = EventFields(data: event.data, categoryProfile: event.categoryProfile, metadata: event.metadata)
-        reg.fn(event, fields, Continuation { [self] result in
-            var ev = event
-            switch result {
-            case .success(let f):
-                ev.data = f.data
-                ev.categoryProfile = f.categoryProfile
-                ev.metadata = f.metadata
-                sanitize(ev, list, i + 1, then)
-            case .failure(let e):
-                log(.warn, "Event sanitizer '\(reg.name)' failed: \(e.displayText)")
-                ev.data = .null
-                ev.categoryProfile = nil
-                ev.metadata = .null
-                then(ev)
-            }
-        })
+        reg.fn(
+            event, fields,
+            Continuation { [self] result in
+                var ev = event
+                switch result {
+                case .success(let f):
+                    ev.data = f.data
+                    ev.categoryProfile = f.categoryProfile
+                    ev.metadata = f.metadata
+                    sanitize(ev, list, i + 1, then)
+                case .failure(let e):
+                    log(.warn, "Event sanitizer '\(reg.name)' failed: \(e.displayText)")
+                    ev.data = .null
+                    ev.categoryProfile = nil
+                    ev.metadata = .null
+                    then(ev)
+                }
+            })
     }
 
     // MARK: Time

@@ -1,8 +1,9 @@
+import Synchronization
+
 // SPDX-License-Identifier: Apache-2.0
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
-import Synchronization
 
 /// The type of a scope; it decides the event `category`.
 public enum ScopeType: Int32, Sendable, CaseIterable {

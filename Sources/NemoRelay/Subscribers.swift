@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Receives delivered events on the subscriber's own delivery thread.
@@ -57,11 +58,13 @@ final class SubscriberLane: @unchecked Sendable {
     private func startThread() {
         var tid = pthread_t()
         let arg = Unmanaged.passRetained(self).toOpaque()
-        let rc = pthread_create(&tid, nil, { p in
-            let lane = Unmanaged<SubscriberLane>.fromOpaque(p!).takeRetainedValue()
-            lane.run()
-            return nil
-        }, arg)
+        let rc = pthread_create(
+            &tid, nil,
+            { p in
+                let lane = Unmanaged<SubscriberLane>.fromOpaque(p!).takeRetainedValue()
+                lane.run()
+                return nil
+            }, arg)
         if rc == 0 {
             pthread_detach(tid)
         } else {

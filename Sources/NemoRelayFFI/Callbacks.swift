@@ -4,7 +4,7 @@ import NemoRelay
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 // MARK: - Owned callbacks
@@ -104,7 +104,9 @@ func invoke<T>(
         resume: { r in
             switch r {
             case .success(let v):
-                do throws(RelayError) { return c.resume(returning: try map(v)) } catch { return c.resume(throwing: error) }
+                do throws(RelayError) { return c.resume(returning: try map(v)) } catch {
+                    return c.resume(throwing: error)
+                }
             case .failure(let e): return c.resume(throwing: e)
             }
         }, next: next)

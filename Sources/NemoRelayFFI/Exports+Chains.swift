@@ -22,7 +22,8 @@ private func voidResult(_ r: Result<Void, RelayError>) -> Result<JSON, RelayErro
 
 @_cdecl("nemo_relay_llm_conditional_execution")
 public func nemo_relay_llm_conditional_execution(
-    _ rtp: OpaquePointer?, _ stackp: OpaquePointer?, _ req: CString?, _ len: Int, _ done: UnsafePointer<nemo_relay_done_t>?
+    _ rtp: OpaquePointer?, _ stackp: OpaquePointer?, _ req: CString?, _ len: Int,
+    _ done: UnsafePointer<nemo_relay_done_t>?
 ) -> Int32 {
     withDone(done) { d in
         let rt = try runtimeArg(rtp)
@@ -90,8 +91,10 @@ final class LogBox: @unchecked Sendable {
     let userData: UnsafeMutableRawPointer?
     let userDataFree: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?
 
-    init(_ fn: nemo_relay_log_fn, _ ud: UnsafeMutableRawPointer?,
-         _ free: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?) {
+    init(
+        _ fn: nemo_relay_log_fn, _ ud: UnsafeMutableRawPointer?,
+        _ free: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?
+    ) {
         self.fn = fn
         userData = ud
         userDataFree = free

@@ -4,7 +4,7 @@ import NemoRelay
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A codec whose methods are C callbacks of the completion protocol.
@@ -37,7 +37,8 @@ final class CallbackCodec: LLMCodec, @unchecked Sendable {
         invoke(box, request.json, Continuation { completion($0.mapError { Self.wrap("decode", $0) }) }) {
             v throws(RelayError) in
             guard case .object = v else {
-                throw .internalError("Codec decode() returned unexpected type (expected AnnotatedLLMRequest): \(v.kindName)")
+                throw .internalError(
+                    "Codec decode() returned unexpected type (expected AnnotatedLLMRequest): \(v.kindName)")
             }
             return v
         }
@@ -62,7 +63,8 @@ final class CallbackCodec: LLMCodec, @unchecked Sendable {
             v throws(RelayError) in
             guard case .object = v else {
                 throw .internalError(
-                    "Response codec decode_response() returned unexpected type (expected AnnotatedLLMResponse): \(v.kindName)")
+                    "Response codec decode_response() returned unexpected type (expected AnnotatedLLMResponse): \(v.kindName)"
+                )
             }
             return v
         }
@@ -123,7 +125,8 @@ public func nemo_relay_codec_builtin(_ out: OutHandle?, _ id: CString?) -> Int32
         guard let out else { throw FFIError.invalid("out must not be NULL") }
         let id = try stringInput(id, "id")
         guard let c = BuiltinCodecs.named(id) else {
-            throw RelayError.notFound("codec '\(id)' is not a built-in codec (\(BuiltinCodecs.ids.joined(separator: ", ")))")
+            throw RelayError.notFound(
+                "codec '\(id)' is not a built-in codec (\(BuiltinCodecs.ids.joined(separator: ", ")))")
         }
         out.pointee = HandleTable.shared.insert(CodecRef(c), .codec)
     }
@@ -182,8 +185,12 @@ public func nemo_relay_codec_encode(
 ) -> Int32 {
     ffi {
         let c = try codecHandle(codec)
-        guard let a = try jsonInput(ann, annLen, "annotated") else { throw FFIError.invalid("annotated must not be NULL") }
-        guard let o = try jsonInput(orig, origLen, "original") else { throw FFIError.invalid("original must not be NULL") }
+        guard let a = try jsonInput(ann, annLen, "annotated") else {
+            throw FFIError.invalid("annotated must not be NULL")
+        }
+        guard let o = try jsonInput(orig, origLen, "original") else {
+            throw FFIError.invalid("original must not be NULL")
+        }
         let original = try LLMRequest(json: o)
         let encoded = try waitFor { c.encodeRequest(a, original: original, completion: $0) }.get()
         try writeOut(encoded.json.serialized(), out, outLen)

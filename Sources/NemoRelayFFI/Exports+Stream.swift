@@ -5,7 +5,7 @@ import CNemoRelay
 import NemoRelay
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The write end handed to a stream provider or stream execution intercept.
@@ -54,7 +54,9 @@ private func optionalDone(_ d: nemo_relay_done_t) -> DoneBox? {
 }
 
 @_cdecl("nemo_relay_stream_options_init")
-public func nemo_relay_stream_options_init(_ o: UnsafeMutablePointer<nemo_relay_stream_options_t>?, _ v: UInt32) -> Int32 {
+public func nemo_relay_stream_options_init(_ o: UnsafeMutablePointer<nemo_relay_stream_options_t>?, _ v: UInt32)
+    -> Int32
+{
     ffi {
         guard let o else { throw FFIError.invalid("stream options must not be NULL") }
         try checkVersion(v, NEMO_RELAY_STREAM_OPTIONS_VERSION, "stream options")
@@ -135,7 +137,8 @@ public func nemo_relay_stream_push(_ producer: OpaquePointer?, _ json: CString?,
         switch sink._push(chunk, bytes: bytes) {
         case .accepted: return
         case .full:
-            throw FFIError(Int32(NEMO_RELAY_E_FULL), "stream buffer is full: push the chunk again once the consumer has read")
+            throw FFIError(
+                Int32(NEMO_RELAY_E_FULL), "stream buffer is full: push the chunk again once the consumer has read")
         case .closed:
             throw FFIError(Int32(NEMO_RELAY_E_CANCELLED), "stream was closed or cancelled: stop producing")
         case .finished:
@@ -145,7 +148,9 @@ public func nemo_relay_stream_push(_ producer: OpaquePointer?, _ json: CString?,
 }
 
 @_cdecl("nemo_relay_producer_on_cancel")
-public func nemo_relay_producer_on_cancel(_ producer: OpaquePointer?, _ onCancel: UnsafePointer<nemo_relay_done_t>?) -> Int32 {
+public func nemo_relay_producer_on_cancel(_ producer: OpaquePointer?, _ onCancel: UnsafePointer<nemo_relay_done_t>?)
+    -> Int32
+{
     ffi {
         guard let onCancel else { throw FFIError.invalid("on_cancel must not be NULL") }
         let box = try DoneBox(onCancel.pointee)

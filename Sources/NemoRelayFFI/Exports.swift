@@ -5,7 +5,7 @@ import CNemoRelay
 import NemoRelay
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 public typealias CString = UnsafePointer<CChar>
@@ -56,8 +56,10 @@ public func nemo_relay_free(_ p: UnsafeMutableRawPointer?) { free(p) }
 
 // MARK: - Options init
 
-private func initOptions<T>(_ opts: UnsafeMutablePointer<T>?, _ version: UInt32, _ supported: Int32, _ what: String,
-                            _ value: T) -> Int32 {
+private func initOptions<T>(
+    _ opts: UnsafeMutablePointer<T>?, _ version: UInt32, _ supported: Int32, _ what: String,
+    _ value: T
+) -> Int32 {
     ffi {
         guard let opts else { throw FFIError.invalid("\(what) must not be NULL") }
         try checkVersion(version, supported, what)
@@ -66,14 +68,17 @@ private func initOptions<T>(_ opts: UnsafeMutablePointer<T>?, _ version: UInt32,
 }
 
 @_cdecl("nemo_relay_runtime_options_init")
-public func nemo_relay_runtime_options_init(_ o: UnsafeMutablePointer<nemo_relay_runtime_options_t>?, _ v: UInt32) -> Int32 {
+public func nemo_relay_runtime_options_init(_ o: UnsafeMutablePointer<nemo_relay_runtime_options_t>?, _ v: UInt32)
+    -> Int32
+{
     var d = nemo_relay_runtime_options_t()
     d.version = v
     return initOptions(o, v, NEMO_RELAY_RUNTIME_OPTIONS_VERSION, "runtime options", d)
 }
 
 @_cdecl("nemo_relay_scope_options_init")
-public func nemo_relay_scope_options_init(_ o: UnsafeMutablePointer<nemo_relay_scope_options_t>?, _ v: UInt32) -> Int32 {
+public func nemo_relay_scope_options_init(_ o: UnsafeMutablePointer<nemo_relay_scope_options_t>?, _ v: UInt32) -> Int32
+{
     var d = nemo_relay_scope_options_t()
     d.version = v
     return initOptions(o, v, NEMO_RELAY_SCOPE_OPTIONS_VERSION, "scope options", d)
@@ -95,7 +100,9 @@ public func nemo_relay_llm_options_init(_ o: UnsafeMutablePointer<nemo_relay_llm
 }
 
 @_cdecl("nemo_relay_llm_end_options_init")
-public func nemo_relay_llm_end_options_init(_ o: UnsafeMutablePointer<nemo_relay_llm_end_options_t>?, _ v: UInt32) -> Int32 {
+public func nemo_relay_llm_end_options_init(_ o: UnsafeMutablePointer<nemo_relay_llm_end_options_t>?, _ v: UInt32)
+    -> Int32
+{
     var d = nemo_relay_llm_end_options_t()
     d.version = v
     return initOptions(o, v, NEMO_RELAY_LLM_END_OPTIONS_VERSION, "LLM end options", d)
@@ -232,7 +239,9 @@ public func nemo_relay_scope_current(_ out: OutHandle?, _ stackp: OpaquePointer?
 }
 
 @_cdecl("nemo_relay_scope_info")
-public func nemo_relay_scope_info(_ out: OutString?, _ outLen: UnsafeMutablePointer<Int>?, _ scope: OpaquePointer?) -> Int32 {
+public func nemo_relay_scope_info(_ out: OutString?, _ outLen: UnsafeMutablePointer<Int>?, _ scope: OpaquePointer?)
+    -> Int32
+{
     ffi {
         let h = try scopeArg(scope)
         let kind: String
@@ -276,7 +285,9 @@ public func nemo_relay_mark(
         }
         var severity: LogLevel? = nil
         if o.severity != Int32(NEMO_RELAY_SEVERITY_NONE) {
-            guard let s = LogLevel(rawValue: o.severity) else { throw FFIError.invalid("unknown severity \(o.severity)") }
+            guard let s = LogLevel(rawValue: o.severity) else {
+                throw FFIError.invalid("unknown severity \(o.severity)")
+            }
             severity = s
         }
         rt.mark(
@@ -631,8 +642,10 @@ final class SubscriberBox: @unchecked Sendable {
     let userData: UnsafeMutableRawPointer?
     let userDataFree: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?
 
-    init(_ fn: nemo_relay_subscriber_fn, _ ud: UnsafeMutableRawPointer?,
-         _ free: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?) {
+    init(
+        _ fn: nemo_relay_subscriber_fn, _ ud: UnsafeMutableRawPointer?,
+        _ free: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?
+    ) {
         self.fn = fn
         userData = ud
         userDataFree = free

@@ -3,7 +3,7 @@ import CNemoRelay
 import NemoRelay
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 // MARK: - Handle table
@@ -184,10 +184,14 @@ func optionalString(_ p: UnsafePointer<CChar>?, _ what: String) throws -> String
 }
 
 /// Writes bytes to a library-owned buffer for `char **out, size_t *out_len`.
-func writeOut(_ bytes: [UInt8], _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
-              _ outLen: UnsafeMutablePointer<Int>?) throws {
+func writeOut(
+    _ bytes: [UInt8], _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+    _ outLen: UnsafeMutablePointer<Int>?
+) throws {
     guard let out, let outLen else { throw FFIError.invalid("out and out_len must not be NULL") }
-    guard let raw = malloc(bytes.count + 1) else { throw FFIError(Int32(NEMO_RELAY_E_INTERNAL), "internal error: out of memory") }
+    guard let raw = malloc(bytes.count + 1) else {
+        throw FFIError(Int32(NEMO_RELAY_E_INTERNAL), "internal error: out of memory")
+    }
     let buf = raw.assumingMemoryBound(to: CChar.self)
     bytes.withUnsafeBytes { src in
         if let b = src.baseAddress { memcpy(buf, b, bytes.count) }
@@ -200,7 +204,9 @@ func writeOut(_ bytes: [UInt8], _ out: UnsafeMutablePointer<UnsafeMutablePointer
 /// Checks an options struct's version: 0 < version <= supported.
 func checkVersion(_ v: UInt32, _ supported: Int32, _ what: String) throws {
     guard v >= 1 && v <= UInt32(supported) else {
-        throw FFIError(Int32(NEMO_RELAY_E_VERSION), "invalid argument: \(what) version \(v) is not supported (expected 1...\(supported))")
+        throw FFIError(
+            Int32(NEMO_RELAY_E_VERSION),
+            "invalid argument: \(what) version \(v) is not supported (expected 1...\(supported))")
     }
 }
 

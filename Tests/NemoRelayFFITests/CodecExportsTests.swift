@@ -22,7 +22,9 @@ import Testing
         guard rc == NEMO_RELAY_OK, let out else {
             return (rc, nil, String(cString: CNemoRelay.nemo_relay_last_error_message()))
         }
-        let bytes = out.withMemoryRebound(to: UInt8.self, capacity: len) { Array(UnsafeBufferPointer(start: $0, count: len)) }
+        let bytes = out.withMemoryRebound(to: UInt8.self, capacity: len) {
+            Array(UnsafeBufferPointer(start: $0, count: len))
+        }
         return (rc, try? JSON.parse(bytes), "")
     }
 
@@ -48,7 +50,9 @@ import Testing
             case "decode":
                 result = call { o, l in
                     request.withUnsafeBufferPointer { b in
-                        b.withMemoryRebound(to: CChar.self) { CNemoRelay.nemo_relay_codec_decode(o, l, codec, $0.baseAddress, $0.count) }
+                        b.withMemoryRebound(to: CChar.self) {
+                            CNemoRelay.nemo_relay_codec_decode(o, l, codec, $0.baseAddress, $0.count)
+                        }
                     }
                 }
             case "encode":
@@ -58,7 +62,8 @@ import Testing
                         request.withUnsafeBufferPointer { b in
                             a.withMemoryRebound(to: CChar.self) { ac in
                                 b.withMemoryRebound(to: CChar.self) { bc in
-                                    CNemoRelay.nemo_relay_codec_encode(o, l, codec, ac.baseAddress, ac.count, bc.baseAddress, bc.count)
+                                    CNemoRelay.nemo_relay_codec_encode(
+                                        o, l, codec, ac.baseAddress, ac.count, bc.baseAddress, bc.count)
                                 }
                             }
                         }
@@ -76,8 +81,11 @@ import Testing
                 }
             }
             if c["expected_error"]?.boolValue == true {
-                if result.0 == NEMO_RELAY_OK { failures.append("\(name): expected an error") }
-                else if !result.2.contains(": ") { failures.append("\(name): error text lacks its class prefix: \(result.2)") }
+                if result.0 == NEMO_RELAY_OK {
+                    failures.append("\(name): expected an error")
+                } else if !result.2.contains(": ") {
+                    failures.append("\(name): error text lacks its class prefix: \(result.2)")
+                }
             } else if result.0 != NEMO_RELAY_OK {
                 failures.append("\(name): status \(result.0): \(result.2)")
             } else if result.1 != c["expected"] {
@@ -116,8 +124,11 @@ import Testing
         let chunk = #"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}"#
         let r = Self.call { o, l in CNemoRelay.nemo_relay_chunk_summary(o, l, chunk, chunk.utf8.count, 2) }
         #expect(r.0 == NEMO_RELAY_OK)
-        #expect(r.1 == ["chunk_index": 2, "event_type": "content_block_delta", "indices": ["index": 0],
-                        "provider": "anthropic_messages"])
+        #expect(
+            r.1 == [
+                "chunk_index": 2, "event_type": "content_block_delta", "indices": ["index": 0],
+                "provider": "anthropic_messages",
+            ])
     }
 }
 
@@ -125,7 +136,9 @@ import Testing
 @Suite struct CustomCodecTests {
     static let decodeFn: nemo_relay_callback_fn = { token, json, len, _ in
         // Annotate as {"messages": [], "tenant": <content.tenant>}.
-        let bytes = json!.withMemoryRebound(to: UInt8.self, capacity: len) { Array(UnsafeBufferPointer(start: $0, count: len)) }
+        let bytes = json!.withMemoryRebound(to: UInt8.self, capacity: len) {
+            Array(UnsafeBufferPointer(start: $0, count: len))
+        }
         let req = (try? JSON.parse(bytes)) ?? .null
         if req["content"]?["boom"] != nil {
             let err = #"{"type":"KeyError","message":"'x'"}"#
@@ -134,7 +147,9 @@ import Testing
         }
         let out = Array((["messages": [], "tenant": req["content"]?["tenant"] ?? .null] as JSON).serialized())
         return out.withUnsafeBufferPointer { b in
-            b.withMemoryRebound(to: CChar.self) { CNemoRelay.nemo_relay_complete(token, Int32(NEMO_RELAY_OK), $0.baseAddress, $0.count) }
+            b.withMemoryRebound(to: CChar.self) {
+                CNemoRelay.nemo_relay_complete(token, Int32(NEMO_RELAY_OK), $0.baseAddress, $0.count)
+            }
         }
     }
 

@@ -2,11 +2,11 @@
 import CNemoRelay
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 @testable import NemoRelayFFI
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Calls the exports through the header's declarations, as an outside client would.
 @Suite struct ExportsTests {
@@ -37,7 +37,9 @@ import Glibc
         var stack: OpaquePointer?
         #expect(CNemoRelay.nemo_relay_stack_new(&stack, nil) == NEMO_RELAY_OK)
         var scope: OpaquePointer?
-        #expect(CNemoRelay.nemo_relay_scope_begin(&scope, rt, stack, "agent", Int32(NEMO_RELAY_SCOPE_AGENT), nil) == NEMO_RELAY_OK)
+        #expect(
+            CNemoRelay.nemo_relay_scope_begin(&scope, rt, stack, "agent", Int32(NEMO_RELAY_SCOPE_AGENT), nil)
+                == NEMO_RELAY_OK)
         #expect(CNemoRelay.nemo_relay_scope_end(rt, stack, scope, nil) == NEMO_RELAY_OK)
         #expect(CNemoRelay.nemo_relay_scope_end(rt, stack, scope, nil) == NEMO_RELAY_E_NOT_FOUND)
         #expect(String(cString: CNemoRelay.nemo_relay_last_error_message()) == "not found: scope handle not found")

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import Foundation
 import Testing
+
 @testable import NemoRelay
 
 // MARK: - Normalisation and comparison
@@ -45,7 +46,9 @@ func eventDifferences(_ got: [JSON], _ expected: [JSON]) -> [String] {
         }
         let keys = Set(g.keys).union(e.keys).sorted()
         for k in keys where g[k] != e[k] {
-            out.append("event \(i) (\(e["name"]?.stringValue ?? "?")) field \(k): got \(g[k]?.jsonString(sortedKeys: true) ?? "<absent>"), expected \(e[k]?.jsonString(sortedKeys: true) ?? "<absent>")")
+            out.append(
+                "event \(i) (\(e["name"]?.stringValue ?? "?")) field \(k): got \(g[k]?.jsonString(sortedKeys: true) ?? "<absent>"), expected \(e[k]?.jsonString(sortedKeys: true) ?? "<absent>")"
+            )
         }
     }
     return out
@@ -116,7 +119,8 @@ func eventDifferences(_ got: [JSON], _ expected: [JSON]) -> [String] {
             let agent = rt.pushScope("chat-agent", type: .agent, stack: s)
             let p = LLMCallParams(
                 name: "openai",
-                request: LLMRequest(headers: ["authorization": "Bearer sk-secret", "x-request-id": "req-1"], content: content),
+                request: LLMRequest(
+                    headers: ["authorization": "Bearer sk-secret", "x-request-id": "req-1"], content: content),
                 metadata: ["attempt": 1], modelName: "gpt-4o-mini", codec: OpenAIChatCodec(),
                 responseCodec: OpenAIChatCodec())
             let r = runLLM(rt, p, stack: s) { req, c in
@@ -136,9 +140,14 @@ func eventDifferences(_ got: [JSON], _ expected: [JSON]) -> [String] {
     static func toolCalls() throws -> ([JSON], [JSON]) {
         let got = try run { rt, s in
             let ok = runTool(
-                rt, ToolCallParams(name: "get_weather", args: ["city": "Paris"], metadata: ["attempt": 1], toolCallID: "call_1"),
+                rt,
+                ToolCallParams(
+                    name: "get_weather", args: ["city": "Paris"], metadata: ["attempt": 1], toolCallID: "call_1"),
                 stack: s
-            ) { _, c in c.resume(returning: ToolResult(result: ["temp_c": 18, "city": "Paris"], annotation: ["source": "cache"])) }
+            ) { _, c in
+                c.resume(
+                    returning: ToolResult(result: ["temp_c": 18, "city": "Paris"], annotation: ["source": "cache"]))
+            }
             #expect(ok?.success?.result == ["temp_c": 18, "city": "Paris"])
             let bad = runTool(
                 rt,
@@ -148,7 +157,8 @@ func eventDifferences(_ got: [JSON], _ expected: [JSON]) -> [String] {
                 stack: s
             ) { _, c in c.resume(throwing: .callback("RuntimeError", "service unavailable")) }
             #expect(bad?.failure == .callback("RuntimeError", "service unavailable"))
-            let h = rt.toolCall(ToolCallParams(name: "manual_tool", args: ["q": 1], metadata: ["phase": "start"]), stack: s)
+            let h = rt.toolCall(
+                ToolCallParams(name: "manual_tool", args: ["q": 1], metadata: ["phase": "start"]), stack: s)
             rt.toolCallEnd(h, result: ToolResult(result: "done"), metadata: ["phase": "end"], stack: s)
         }
         return (got, expected("managed_and_manual_tool_calls"))

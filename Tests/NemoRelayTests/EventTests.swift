@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import Testing
+
 @testable import NemoRelay
 
 @Suite struct EventTests {
@@ -32,7 +33,9 @@ import Testing
         #expect(lines[2]["scope_category"] == "end")
         let mark = lines[1]
         #expect(mark["kind"] == "mark")
-        for k in ["category", "category_profile", "data", "data_schema", "metadata"] { #expect(mark[k] == .null, "\(k)") }
+        for k in ["category", "category_profile", "data", "data_schema", "metadata"] {
+            #expect(mark[k] == .null, "\(k)")
+        }
         #expect(mark["parent_uuid"] == .string(h.uuid.description))
         // Start and end share uuid and parent.
         #expect(lines[0]["uuid"] == lines[2]["uuid"])
@@ -188,7 +191,10 @@ import Testing
         #expect(JSON.withStatus([1, 2], ok: true) == ["otel.status_code": "OK"])
         #expect(
             JSON.withStatus(nil, ok: false, error: .invalidArgument("bad"))
-                == ["otel.status_code": "ERROR", "otel.status_description": "invalid argument: bad", "error.type": "invalid_argument"])
+                == [
+                    "otel.status_code": "ERROR", "otel.status_description": "invalid argument: bad",
+                    "error.type": "invalid_argument",
+                ])
         #expect(
             JSON.withStatus(nil, ok: false, error: .callback("ValueError", "boom"))
                 == [
@@ -205,7 +211,8 @@ import Testing
         let s = ScopeStack()
         // Manual llm.call_end adds OK and drops a description; manual tools.call_end adds nothing.
         let l = rt.llmCall(
-            LLMCallParams(name: "l", request: chatRequest("x"), metadata: ["otel.status_description": "x", "a": 1]), stack: s)
+            LLMCallParams(name: "l", request: chatRequest("x"), metadata: ["otel.status_description": "x", "a": 1]),
+            stack: s)
         rt.llmCallEnd(l, LLMCallEndParams(response: 1, metadata: ["b": 2]), stack: s)
         let t = rt.toolCall(ToolCallParams(name: "t", args: 1, metadata: ["a": 1]), stack: s)
         rt.toolCallEnd(t, result: ToolResult(result: 2), metadata: ["b": 2], stack: s)
@@ -238,7 +245,8 @@ import Testing
     @Test func dataAndMetadataPassThroughAnyJSON() throws {
         let (rt, c) = makeRuntime()
         let s = ScopeStack()
-        let h = rt.pushScope("x", type: .function, stack: s, data: "never-emitted", metadata: "meta", input: [1, "two"])
+        let h = rt.pushScope(
+            "x", type: .function, stack: s, data: "never-emitted", metadata: "meta", input: [1, "two"])
         try rt.popScope(h, stack: s, output: "out")
         rt.flush()
         #expect(c.events[0].data == [1, "two"])
@@ -249,8 +257,10 @@ import Testing
 
     @Test func serializedMatchesJSONView() {
         let e = Event(
-            kind: .scopeStart, uuid: RelayUUID(high: 1, low: 2), parentUUID: nil, propagationRootUUID: nil, timestamp: 0,
-            name: "n\"q", attributes: ["parallel"], category: nil, categoryProfile: ["b": 1, "a": 2], data: ["z": 1, "y": 2])
+            kind: .scopeStart, uuid: RelayUUID(high: 1, low: 2), parentUUID: nil, propagationRootUUID: nil,
+            timestamp: 0,
+            name: "n\"q", attributes: ["parallel"], category: nil, categoryProfile: ["b": 1, "a": 2],
+            data: ["z": 1, "y": 2])
         let text = String(decoding: e.serialized(), as: UTF8.self)
         #expect(
             text

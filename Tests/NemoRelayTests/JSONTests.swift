@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 import Testing
+
 @testable import NemoRelay
 
 @Suite struct JSONTests {
     @Test func roundTripsExactIntegers() throws {
-        let text = #"{"a":9223372036854775807,"b":-9223372036854775808,"c":18446744073709551615,"d":0.1,"e":[true,false,null]}"#
+        let text =
+            #"{"a":9223372036854775807,"b":-9223372036854775808,"c":18446744073709551615,"d":0.1,"e":[true,false,null]}"#
         let v = try JSON.parse(text)
         #expect(v["a"] == .int(Int64.max))
         #expect(v["b"] == .int(Int64.min))
@@ -214,10 +216,12 @@ import Testing
     // MARK: Serializer
 
     @Test func serializerEscapes() {
-        let s = JSON.string("q\" b\\ n\n r\r t\t b\u{08} f\u{0C} nul\u{00} us\u{1F} del\u{7F} / \u{E9} \u{1F600} \u{2028}")
+        let s = JSON.string(
+            "q\" b\\ n\n r\r t\t b\u{08} f\u{0C} nul\u{00} us\u{1F} del\u{7F} / \u{E9} \u{1F600} \u{2028}")
         #expect(
             s.jsonString()
-                == "\"q\\\" b\\\\ n\\n r\\r t\\t b\\b f\\f nul\\u0000 us\\u001f del\u{7F} / \u{E9} \u{1F600} \u{2028}\"")
+                == "\"q\\\" b\\\\ n\\n r\\r t\\t b\\b f\\f nul\\u0000 us\\u001f del\u{7F} / \u{E9} \u{1F600} \u{2028}\""
+        )
         // What the serializer writes parses back to the same string.
         #expect((try? JSON.parse(s.jsonString())) == s)
         // Keys are escaped the same way.

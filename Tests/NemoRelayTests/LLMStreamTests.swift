@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 import Foundation
 import Testing
+
 @testable import NemoRelay
 
 /// A chat-completions chunk carrying `text`.
 func chatChunk(_ text: String, finish: String? = nil) -> JSON {
     [
         "object": "chat.completion.chunk",
-        "choices": [["index": 0, "delta": ["content": .string(text)], "finish_reason": finish.map(JSON.string) ?? .null]],
+        "choices": [
+            ["index": 0, "delta": ["content": .string(text)], "finish_reason": finish.map(JSON.string) ?? .null]
+        ],
     ]
 }
 
@@ -36,7 +39,8 @@ enum StreamEvents {
         return [
             "atof_version": "0.1", "category": nil, "category_profile": nil, "data": .object(data), "data_schema": nil,
             "kind": "mark", "metadata": nil, "name": "llm.chunk", "parent_uuid": "<uuid:2>",
-            "propagation_root_uuid": "<uuid:1>", "timestamp": .string("<ts:\(i + 2)>"), "uuid": .string("<uuid:\(i + 3)>"),
+            "propagation_root_uuid": "<uuid:1>", "timestamp": .string("<ts:\(i + 2)>"),
+            "uuid": .string("<uuid:\(i + 3)>"),
         ]
     }
 
@@ -142,7 +146,10 @@ func drainStream(_ s: LLMStream) -> ([JSON], LLMStreamRead) {
         }
         #expect(read.0 == Self.three && read.1 == .finished)
         #expect(obs.collected.value == 3 && obs.finalized.value == 1 && obs.text.value == "abc")
-        expectEvents(got, StreamEvents.all(chunks: 3, end: StreamEvents.end(chunks: 3, data: ["text": "abc"], metadata: StreamEvents.ok)))
+        expectEvents(
+            got,
+            StreamEvents.all(
+                chunks: 3, end: StreamEvents.end(chunks: 3, data: ["text": "abc"], metadata: StreamEvents.ok)))
     }
 
     @Test func normalCompletionWithNullFinalizerValueRecordsHandleData() {
@@ -152,7 +159,10 @@ func drainStream(_ s: LLMStream) -> ([JSON], LLMStreamRead) {
                 provider: pushing(Self.three))
             #expect(drainStream(stream).1 == .finished)
         }
-        expectEvents(got, StreamEvents.all(chunks: 3, end: StreamEvents.end(chunks: 3, data: ["handle": "data"], metadata: StreamEvents.ok)))
+        expectEvents(
+            got,
+            StreamEvents.all(
+                chunks: 3, end: StreamEvents.end(chunks: 3, data: ["handle": "data"], metadata: StreamEvents.ok)))
     }
 
     @Test func finalizerRaises() {
@@ -164,7 +174,8 @@ func drainStream(_ s: LLMStream) -> ([JSON], LLMStreamRead) {
             #expect(chunks.count == 3 && end == .finished)
         }
         #expect(obs.finalized.value == 1)
-        expectEvents(got, StreamEvents.all(chunks: 3, end: StreamEvents.end(chunks: 3, data: nil, metadata: StreamEvents.ok)))
+        expectEvents(
+            got, StreamEvents.all(chunks: 3, end: StreamEvents.end(chunks: 3, data: nil, metadata: StreamEvents.ok)))
     }
 
     @Test func providerRaisesMidStream() {
@@ -181,7 +192,8 @@ func drainStream(_ s: LLMStream) -> ([JSON], LLMStreamRead) {
             "otel.status_code": "ERROR", "otel.status_description": "internal error: ConnectionError: upstream reset",
             "error.type": "internal_error", "exception.type": "ConnectionError",
         ]
-        expectEvents(got, StreamEvents.all(chunks: 2, end: StreamEvents.end(chunks: 2, data: ["text": "ab"], metadata: md)))
+        expectEvents(
+            got, StreamEvents.all(chunks: 2, end: StreamEvents.end(chunks: 2, data: ["text": "ab"], metadata: md)))
     }
 
     @Test func providerRaisesWithFailingFinalizerRecordsHandleData() {
@@ -241,7 +253,10 @@ func drainStream(_ s: LLMStream) -> ([JSON], LLMStreamRead) {
             keep = stream
         }
         #expect(obs.finalized.value == 1)
-        expectEvents(got, StreamEvents.all(chunks: 3, end: StreamEvents.end(chunks: 3, data: ["text": "abc"], metadata: StreamEvents.ok)))
+        expectEvents(
+            got,
+            StreamEvents.all(
+                chunks: 3, end: StreamEvents.end(chunks: 3, data: ["text": "abc"], metadata: StreamEvents.ok)))
         // The unread chunks are still there; closing now changes nothing recorded.
         #expect(keep?.next(timeoutNanos: 0) == .chunk(Self.three[1]))
         keep?.close()
@@ -268,7 +283,10 @@ func drainStream(_ s: LLMStream) -> ([JSON], LLMStreamRead) {
         #expect(sinkBox.value?.push(Self.three[2]) == .closed)
         sinkBox.value?.finish()
         #expect(obs.finalized.value == 1)
-        expectEvents(got, StreamEvents.all(chunks: 2, end: StreamEvents.end(chunks: 2, data: ["text": "ab"], metadata: StreamEvents.dropped)))
+        expectEvents(
+            got,
+            StreamEvents.all(
+                chunks: 2, end: StreamEvents.end(chunks: 2, data: ["text": "ab"], metadata: StreamEvents.dropped)))
     }
 
     @Test func noChunks() {
@@ -297,7 +315,12 @@ func drainStream(_ s: LLMStream) -> ([JSON], LLMStreamRead) {
             }
         }
         #expect(obs.finalized.value == 1)
-        expectEvents(got, StreamEvents.all(chunks: 1, end: StreamEvents.end(chunks: 1, data: ["text": "a"], metadata: StreamEvents.dropped(.consumerReleased))))
+        expectEvents(
+            got,
+            StreamEvents.all(
+                chunks: 1,
+                end: StreamEvents.end(chunks: 1, data: ["text": "a"], metadata: StreamEvents.dropped(.consumerReleased))
+            ))
     }
 
     @Test func shutdownEndsRunningStreams() {
@@ -314,7 +337,12 @@ func drainStream(_ s: LLMStream) -> ([JSON], LLMStreamRead) {
         #expect(stream.next(timeoutNanos: 0) == .failed(RelayError(.cancelled, "stream closed")))
         var ph = Placeholders(root: stack.root.uuid)
         let got = c.json.map { ph.normalise($0) }
-        expectEvents(got, StreamEvents.all(chunks: 1, end: StreamEvents.end(chunks: 1, data: ["text": "a"], metadata: StreamEvents.dropped(.runtimeShutdown))))
+        expectEvents(
+            got,
+            StreamEvents.all(
+                chunks: 1,
+                end: StreamEvents.end(chunks: 1, data: ["text": "a"], metadata: StreamEvents.dropped(.runtimeShutdown)))
+        )
         stream.close()
         #expect(obs.finalized.value == 1)
     }
@@ -330,14 +358,16 @@ func drainStream(_ s: LLMStream) -> ([JSON], LLMStreamRead) {
             #expect(chunks.count == 1 && end == .failed(RelayError(.cancelled, "LLM execution cancelled")))
         }
         let md: JSON = ["otel.status_code": "ERROR", "otel.status_description": "LLM execution cancelled"]
-        expectEvents(got, StreamEvents.all(chunks: 1, end: StreamEvents.end(chunks: 1, data: ["handle": "data"], metadata: md)))
+        expectEvents(
+            got, StreamEvents.all(chunks: 1, end: StreamEvents.end(chunks: 1, data: ["handle": "data"], metadata: md)))
     }
 
     @Test func guardrailRejectionFailsTheStreamWithoutLLMEvents() throws {
         let obs = StreamObserver()
         let (rt, c) = makeRuntime()
         try rt.registerLLMConditionalGuardrail("no", priority: 1) { _, k in k.resume(returning: "nope") }
-        let stream = rt.llmStreamExecute(Self.params, stack: ScopeStack(), options: obs.options, provider: pushing(Self.three))
+        let stream = rt.llmStreamExecute(
+            Self.params, stack: ScopeStack(), options: obs.options, provider: pushing(Self.three))
         #expect(stream.next(timeoutNanos: 0) == .failed(RelayError(.guardrailRejected, "nope")))
         rt.flush()
         #expect(c.events.allSatisfy { $0.category != "llm" })
@@ -390,7 +420,8 @@ func drainStream(_ s: LLMStream) -> ([JSON], LLMStreamRead) {
                 }, onEnd: { r in ends.mutate { $0.append(r) } }),
             provider: pushing(Self.three))
         #expect(got.value == Self.three && ends.value.count == 1)
-        #expect(stream.next(timeoutNanos: 0) == .failed(RelayError(.misuse, "this stream delivers chunks to its callback")))
+        #expect(
+            stream.next(timeoutNanos: 0) == .failed(RelayError(.misuse, "this stream delivers chunks to its callback")))
         rt.flush()
     }
 
@@ -454,11 +485,14 @@ func drainStream(_ s: LLMStream) -> ([JSON], LLMStreamRead) {
             try rt.registerLLMStreamExecutionIntercept(name, priority: priority) { _, req, _, next, sink in
                 order.mutate { $0.append(name) }
                 // Tag every chunk on its way out.
-                next(req, LLMStreamSink(push: { c in
-                    guard case .object(var o) = c else { return sink.push(c) }
-                    o["via"] = .array((o["via"]?.arrayValue ?? []) + [.string(name)])
-                    return sink.push(.object(o))
-                }, end: { sink.end($0) }))
+                next(
+                    req,
+                    LLMStreamSink(
+                        push: { c in
+                            guard case .object(var o) = c else { return sink.push(c) }
+                            o["via"] = .array((o["via"]?.arrayValue ?? []) + [.string(name)])
+                            return sink.push(.object(o))
+                        }, end: { sink.end($0) }))
             }
         }
         let seenHeaders = Box<JSONObject>(JSONObject())

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import Testing
+
 @testable import NemoRelay
 
 @Suite struct MiddlewareTests {
@@ -80,7 +81,8 @@ import Testing
         #expect(log.value == [])
         // Work on this stack with another explicit parent does.
         _ = runLLM(
-            rt, LLMCallParams(name: "llm", request: chatRequest("hi"), parent: other.root), stack: s, provider: returning(1))
+            rt, LLMCallParams(name: "llm", request: chatRequest("hi"), parent: other.root), stack: s,
+            provider: returning(1))
         #expect(log.value == ["local"])
     }
 
@@ -126,7 +128,9 @@ import Testing
     @Test func everyKindRegistersAndDeregisters() throws {
         let rt = Runtime(clock: ManualClock())
         try rt.registerLLMConditionalGuardrail("n", priority: 0) { _, c in c.resume(returning: nil) }
-        try rt.registerLLMRequestIntercept("n", priority: 0) { _, r, a, c in c.resume(returning: .init(request: r, annotatedRequest: a)) }
+        try rt.registerLLMRequestIntercept("n", priority: 0) { _, r, a, c in
+            c.resume(returning: .init(request: r, annotatedRequest: a))
+        }
         try rt.registerLLMExecutionIntercept("n", priority: 0) { _, r, _, next, c in next(r, c) }
         try rt.registerLLMStreamExecutionIntercept("n", priority: 0) { _, r, _, next, sink in next(r, sink) }
         try rt.registerLLMSanitizeRequest("n", priority: 0) { r, _, c in c.resume(returning: r) }
@@ -185,7 +189,9 @@ import Testing
     @Test func injectorsThenSanitizers() throws {
         let (rt, c) = makeRuntime()
         let s = ScopeStack()
-        try rt.registerMetadataInjector("inj", priority: 0) { _, k in k.resume(returning: ["tenant": "t1", "drop": true]) }
+        try rt.registerMetadataInjector("inj", priority: 0) { _, k in
+            k.resume(returning: ["tenant": "t1", "drop": true])
+        }
         try rt.registerMetadataInjector("bad", priority: 1) { _, k in k.resume(returning: ["nested": ["x": 1]]) }
         try rt.registerMetadataInjector("list", priority: 2) { _, k in k.resume(returning: ["tags": ["a", "b"]]) }
         try rt.registerEventSanitizer(.mark, "san", priority: 0) { _, f, k in

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import Foundation
 import Testing
+
 @testable import NemoRelay
 
 /// The fake OpenAI Chat codec of the scenario tests, with switchable failures.
@@ -67,7 +68,11 @@ struct FailingCodec: SynchronousLLMCodec {
         #expect(r?.failure?.displayText == "guardrail rejected: nope")
         rt.flush()
         #expect(ran.value == [])
-        #expect(Self.names(c) == ["guardrail:allow:start", "guardrail:allow:end", "guardrail:block:start", "guardrail:block:end", "-:call:mark"])
+        #expect(
+            Self.names(c) == [
+                "guardrail:allow:start", "guardrail:allow:end", "guardrail:block:start", "guardrail:block:end",
+                "-:call:mark",
+            ])
         #expect(c.events[3].data == ["allowed": false, "rejected": true, "rejection_reason": "nope"])
         #expect(c.events[4].data == ["rejected": true, "rejection_reason": "nope"])
         #expect(c.events[4].parentUUID == s.root.uuid)
@@ -101,18 +106,27 @@ struct FailingCodec: SynchronousLLMCodec {
             r.content = ["messages": []]
             c.resume(returning: .init(request: r, annotatedRequest: a))
         }
-        let dropAnnotation: LLMRequestIntercept = { _, r, _, c in c.resume(returning: .init(request: r, annotatedRequest: nil)) }
+        let dropAnnotation: LLMRequestIntercept = { _, r, _, c in
+            c.resume(returning: .init(request: r, annotatedRequest: nil))
+        }
         let raise: LLMRequestIntercept = { _, _, _, c in c.resume(throwing: .callback("KeyError", "missing")) }
         let cases = [
-            Case(name: "decode", codec: FailingCodec(failDecode: true), intercept: nil,
-                 error: .invalidArgument("OpenAI Chat request is missing messages")),
+            Case(
+                name: "decode", codec: FailingCodec(failDecode: true), intercept: nil,
+                error: .invalidArgument("OpenAI Chat request is missing messages")),
             Case(name: "intercept raises", codec: nil, intercept: raise, error: .callback("KeyError", "missing")),
-            Case(name: "content edit", codec: FailingCodec(), intercept: changeContent,
-                 error: .invalidArgument("LLM request intercept 'ri' changed request.content while a request codec is active; modify annotated_request instead")),
-            Case(name: "null annotation", codec: FailingCodec(), intercept: dropAnnotation,
-                 error: .invalidArgument("LLM request intercept 'ri' omitted annotated_request while a request codec is active")),
-            Case(name: "encode", codec: FailingCodec(failEncode: true), intercept: nil,
-                 error: .invalidArgument("request contains fields that cannot be encoded for OpenAI Chat")),
+            Case(
+                name: "content edit", codec: FailingCodec(), intercept: changeContent,
+                error: .invalidArgument(
+                    "LLM request intercept 'ri' changed request.content while a request codec is active; modify annotated_request instead"
+                )),
+            Case(
+                name: "null annotation", codec: FailingCodec(), intercept: dropAnnotation,
+                error: .invalidArgument(
+                    "LLM request intercept 'ri' omitted annotated_request while a request codec is active")),
+            Case(
+                name: "encode", codec: FailingCodec(failEncode: true), intercept: nil,
+                error: .invalidArgument("request contains fields that cannot be encoded for OpenAI Chat")),
         ]
         for k in cases {
             let (rt, c) = makeRuntime()
@@ -120,7 +134,8 @@ struct FailingCodec: SynchronousLLMCodec {
             try Self.allowGuardrail(rt)
             if let i = k.intercept { try rt.registerLLMRequestIntercept("ri", priority: 0, i) }
             let called = Box(false)
-            let r = runLLM(rt, LLMCallParams(name: "call", request: chatRequest("x"), codec: k.codec), stack: s) { _, c in
+            let r = runLLM(rt, LLMCallParams(name: "call", request: chatRequest("x"), codec: k.codec), stack: s) {
+                _, c in
                 called.value = true
                 c.resume(returning: 1)
             }
@@ -172,7 +187,8 @@ struct FailingCodec: SynchronousLLMCodec {
             #expect(end.categoryProfile == ["model_name": "gpt"])
             #expect(
                 end.metadata == [
-                    "m": 1, "otel.status_code": "ERROR", "otel.status_description": "internal error: TimeoutError: slow",
+                    "m": 1, "otel.status_code": "ERROR",
+                    "otel.status_description": "internal error: TimeoutError: slow",
                     "error.type": "internal_error", "exception.type": "TimeoutError",
                 ])
         }
@@ -194,7 +210,8 @@ struct FailingCodec: SynchronousLLMCodec {
 
     @Test func providerReturnsNull() {
         let (rt, c) = makeRuntime()
-        let p = LLMCallParams(name: "call", request: chatRequest("x"), data: ["fallback": 1], responseCodec: FailingCodec())
+        let p = LLMCallParams(
+            name: "call", request: chatRequest("x"), data: ["fallback": 1], responseCodec: FailingCodec())
         let r = runLLM(rt, p, stack: ScopeStack(), provider: returning(nil))
         #expect(r?.success == .null)
         rt.flush()
@@ -218,7 +235,8 @@ struct FailingCodec: SynchronousLLMCodec {
         // A working response codec annotates without changing the result.
         let (rt2, c2) = makeRuntime()
         let r2 = runLLM(
-            rt2, LLMCallParams(name: "call", request: chatRequest("x"), responseCodec: FailingCodec()), stack: ScopeStack(),
+            rt2, LLMCallParams(name: "call", request: chatRequest("x"), responseCodec: FailingCodec()),
+            stack: ScopeStack(),
             provider: returning(Self.okResponse))
         #expect(r2?.success == Self.okResponse)
         rt2.flush()
@@ -239,7 +257,8 @@ struct FailingCodec: SynchronousLLMCodec {
             k.resume(returning: r)
         }
         let p = LLMCallParams(
-            name: "call", request: chatRequest("x"), modelName: "m", codec: FailingCodec(), responseCodec: FailingCodec())
+            name: "call", request: chatRequest("x"), modelName: "m", codec: FailingCodec(),
+            responseCodec: FailingCodec())
         let r = runLLM(rt, p, stack: ScopeStack(), provider: returning(Self.okResponse))
         #expect(r?.success == Self.okResponse)
         rt.flush()
@@ -284,10 +303,13 @@ struct FailingCodec: SynchronousLLMCodec {
         let out = Box<Result<JSON, RelayError>?>(nil)
         let finished = DispatchSemaphore(value: 0)
         let p = LLMCallParams(name: "call", request: chatRequest("x"), data: ["h": 1], metadata: ["m": 1])
-        rt.llmExecute(p, stack: ScopeStack(), control: control, provider: { _, k in
-            pending.value = k
-            started.signal()
-        }) { r in
+        rt.llmExecute(
+            p, stack: ScopeStack(), control: control,
+            provider: { _, k in
+                pending.value = k
+                started.signal()
+            }
+        ) { r in
             out.value = r
             finished.signal()
         }
@@ -305,7 +327,9 @@ struct FailingCodec: SynchronousLLMCodec {
         #expect(Self.names(c) == ["llm:call:start", "llm:call:end"])
         #expect(c.events[1].data == ["h": 1])
         #expect(
-            c.events[1].metadata == ["m": 1, "otel.status_code": "ERROR", "otel.status_description": "LLM execution cancelled"])
+            c.events[1].metadata == [
+                "m": 1, "otel.status_code": "ERROR", "otel.status_description": "LLM execution cancelled",
+            ])
     }
 
     @Test func cancelledBeforeStartRunsNoCallback() {
@@ -313,7 +337,9 @@ struct FailingCodec: SynchronousLLMCodec {
         let control = CallControl()
         control.cancel()
         let called = Box(false)
-        let r = runLLM(rt, LLMCallParams(name: "call", request: chatRequest("x")), stack: ScopeStack(), control: control) { _, k in
+        let r = runLLM(
+            rt, LLMCallParams(name: "call", request: chatRequest("x")), stack: ScopeStack(), control: control
+        ) { _, k in
             called.value = true
             k.resume(returning: 1)
         }
@@ -352,9 +378,12 @@ struct FailingCodec: SynchronousLLMCodec {
         let sem = DispatchSemaphore(value: 0)
         let returned = Box(false)
         callerThread.value = Thread.current
-        rt.llmExecute(LLMCallParams(name: "call", request: chatRequest("x")), stack: ScopeStack(), provider: { _, k in
-            DispatchQueue.global().asyncAfter(deadline: .now() + 0.05) { k.resume(returning: ["late": true]) }
-        }) { r in
+        rt.llmExecute(
+            LLMCallParams(name: "call", request: chatRequest("x")), stack: ScopeStack(),
+            provider: { _, k in
+                DispatchQueue.global().asyncAfter(deadline: .now() + 0.05) { k.resume(returning: ["late": true]) }
+            }
+        ) { r in
             #expect(r.success == ["late": true])
             doneThread.value = Thread.current
             sem.signal()
@@ -377,7 +406,9 @@ struct FailingCodec: SynchronousLLMCodec {
         #expect(v == ["async": true])
         struct Boom: Error {}
         await #expect(throws: RelayError.callback("Boom", "Boom()")) {
-            try await rt.llmCallExecute(LLMCallParams(name: "call", request: chatRequest("x")), stack: s) { _ in throw Boom() }
+            try await rt.llmCallExecute(LLMCallParams(name: "call", request: chatRequest("x")), stack: s) { _ in
+                throw Boom()
+            }
         }
         // Task cancellation cancels the call.
         let task = Task {
@@ -402,10 +433,12 @@ struct FailingCodec: SynchronousLLMCodec {
         let mode = Box("normal")
         try rt.registerLLMExecutionIntercept("outer", priority: 0) { _, r, _, next, k in
             log.mutate { $0.append("outer>") }
-            next(r, Continuation { res in
-                log.mutate { $0.append("<outer") }
-                k.resume(res)
-            })
+            next(
+                r,
+                Continuation { res in
+                    log.mutate { $0.append("<outer") }
+                    k.resume(res)
+                })
         }
         try rt.registerLLMExecutionIntercept("inner", priority: 5) { _, r, _, next, k in
             log.mutate { $0.append("inner>") }
@@ -413,21 +446,27 @@ struct FailingCodec: SynchronousLLMCodec {
             case "skip":
                 k.resume(returning: "short-circuit")
             case "repeat":
-                next(r, Continuation { first in
-                    var r2 = r
-                    r2.headers["attempt"] = "2"
-                    next(r2, Continuation { second in
-                        log.mutate { $0.append("<inner(\(first.success!),\(second.success!))") }
-                        k.resume(second)
+                next(
+                    r,
+                    Continuation { first in
+                        var r2 = r
+                        r2.headers["attempt"] = "2"
+                        next(
+                            r2,
+                            Continuation { second in
+                                log.mutate { $0.append("<inner(\(first.success!),\(second.success!))") }
+                                k.resume(second)
+                            })
                     })
-                })
             default:
                 var r2 = r
                 r2.headers["from-inner"] = "1"
-                next(r2, Continuation { res in
-                    log.mutate { $0.append("<inner") }
-                    k.resume(res)
-                })
+                next(
+                    r2,
+                    Continuation { res in
+                        log.mutate { $0.append("<inner") }
+                        k.resume(res)
+                    })
             }
         }
         let calls = Box(0)
@@ -448,14 +487,16 @@ struct FailingCodec: SynchronousLLMCodec {
 
         log.value = []
         mode.value = "skip"
-        let r2 = runLLM(rt, LLMCallParams(name: "c", request: chatRequest("x")), stack: ScopeStack(), provider: provider)
+        let r2 = runLLM(
+            rt, LLMCallParams(name: "c", request: chatRequest("x")), stack: ScopeStack(), provider: provider)
         #expect(r2?.success == "short-circuit")
         #expect(log.value == ["outer>", "inner>", "<outer"])
         #expect(calls.value == 1)
 
         log.value = []
         mode.value = "repeat"
-        let r3 = runLLM(rt, LLMCallParams(name: "c", request: chatRequest("x")), stack: ScopeStack(), provider: provider)
+        let r3 = runLLM(
+            rt, LLMCallParams(name: "c", request: chatRequest("x")), stack: ScopeStack(), provider: provider)
         #expect(r3?.success == 3)
         #expect(log.value == ["outer>", "inner>", "provider", "provider", "<inner(2,3)", "<outer"])
     }
@@ -467,7 +508,8 @@ struct FailingCodec: SynchronousLLMCodec {
             stored.value = next
             k.resume(returning: "done")
         }
-        let r = runLLM(rt, LLMCallParams(name: "c", request: chatRequest("x")), stack: ScopeStack(), provider: returning(1))
+        let r = runLLM(
+            rt, LLMCallParams(name: "c", request: chatRequest("x")), stack: ScopeStack(), provider: returning(1))
         #expect(r?.success == "done")
         let late = Box<Result<JSON, RelayError>?>(nil)
         stored.value?(chatRequest("again"), Continuation { late.value = $0 })
@@ -549,7 +591,11 @@ struct FailingCodec: SynchronousLLMCodec {
             k.resume(returning: 1)
         }
         // Only the root: trace id from the LLM uuid itself.
-        _ = runLLM(rt, LLMCallParams(name: "c", request: chatRequest("x", headers: ["TraceParent": "00-old-old-01", "tracestate": "k=v"])), stack: s, provider: provider)
+        _ = runLLM(
+            rt,
+            LLMCallParams(
+                name: "c", request: chatRequest("x", headers: ["TraceParent": "00-old-old-01", "tracestate": "k=v"])),
+            stack: s, provider: provider)
         rt.flush()
         let llm1 = c.events[0].uuid
         #expect(seen.value["traceparent"] == .string("00-\(llm1.hex)-\(llm1.hex.suffix(16))-01"))
@@ -577,17 +623,23 @@ struct FailingCodec: SynchronousLLMCodec {
             r.headers["sanitized"] = true
             k.resume(returning: r)
         }
-        try rt.registerLLMRequestIntercept("never", priority: 0) { _, _, _, k in k.resume(throwing: .internalError("ran")) }
+        try rt.registerLLMRequestIntercept("never", priority: 0) { _, _, _, k in
+            k.resume(throwing: .internalError("ran"))
+        }
         let h = rt.llmCall(
-            LLMCallParams(name: "m", request: chatRequest("x", headers: ["cookie": "c"]), attributes: 3, data: ["d": 1],
-                          modelName: "mm"), stack: s)
+            LLMCallParams(
+                name: "m", request: chatRequest("x", headers: ["cookie": "c"]), attributes: 3, data: ["d": 1],
+                modelName: "mm"), stack: s)
         rt.llmCallEnd(h, LLMCallEndParams(response: nil), stack: s)
         let h2 = rt.llmCall(LLMCallParams(name: "m2", request: chatRequest("x")), stack: s)
         rt.llmCallEnd(
-            h2, LLMCallEndParams(response: Self.okResponse, annotatedResponse: ["ready": true], responseCodec: FailingCodec()),
+            h2,
+            LLMCallEndParams(
+                response: Self.okResponse, annotatedResponse: ["ready": true], responseCodec: FailingCodec()),
             stack: s)
         let h3 = rt.llmCall(LLMCallParams(name: "m3", request: chatRequest("x")), stack: s)
-        rt.llmCallEnd(h3, LLMCallEndParams(response: Self.okResponse, responseCodec: FailingCodec(failResponse: true)), stack: s)
+        rt.llmCallEnd(
+            h3, LLMCallEndParams(response: Self.okResponse, responseCodec: FailingCodec(failResponse: true)), stack: s)
         let h4 = rt.llmCall(LLMCallParams(name: "m4", request: chatRequest("x"), data: ["handle": 1]), stack: s)
         rt.llmCallEnd(h4, LLMCallEndParams(response: nil, data: ["end": 1]), stack: s)
         rt.flush()

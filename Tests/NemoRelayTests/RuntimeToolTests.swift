@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import Foundation
 import Testing
+
 @testable import NemoRelay
 
 @Suite struct RuntimeToolTests {
@@ -28,10 +29,12 @@ import Testing
         }
         try rt.registerToolExecutionIntercept("outer", priority: 0) { ctx, next, k in
             log.mutate { $0.append("outer>(\(ctx.toolName),\(ctx.toolCallID ?? "-"))") }
-            next(ctx.args, Continuation { r in
-                log.mutate { $0.append("<outer") }
-                k.resume(r)
-            })
+            next(
+                ctx.args,
+                Continuation { r in
+                    log.mutate { $0.append("<outer") }
+                    k.resume(r)
+                })
         }
         try rt.registerToolExecutionIntercept("inner", priority: 1) { ctx, next, k in
             log.mutate { $0.append("inner>") }
@@ -55,7 +58,8 @@ import Testing
         #expect(seen.value == ["secret": "pw", "added": true, "inner": 1])
         #expect(
             log.value == [
-                #"guard(t,{"secret":"pw"})"#, "request", "sanitize-request", "outer>(t,call_9)", "inner>", "tool", "<outer",
+                #"guard(t,{"secret":"pw"})"#, "request", "sanitize-request", "outer>(t,call_9)", "inner>", "tool",
+                "<outer",
                 "sanitize-response",
             ])
         rt.flush()
@@ -87,7 +91,9 @@ import Testing
 
     @Test func requestInterceptFailureEmitsNoToolEvents() throws {
         let (rt, c) = makeRuntime()
-        try rt.registerToolRequestIntercept("bad", priority: 0) { _, _, k in k.resume(throwing: .callback("KeyError", "k")) }
+        try rt.registerToolRequestIntercept("bad", priority: 0) { _, _, k in
+            k.resume(throwing: .callback("KeyError", "k"))
+        }
         let r = runTool(rt, ToolCallParams(name: "t", args: [:]), stack: ScopeStack()) { _, k in
             k.resume(returning: ToolResult(result: 1))
         }
@@ -105,7 +111,9 @@ import Testing
                 }
             }
             let r = runTool(
-                rt, ToolCallParams(name: "t", args: ["a": 1], attributes: Attributes.remote, data: ["fb": 1], toolCallID: "id"),
+                rt,
+                ToolCallParams(
+                    name: "t", args: ["a": 1], attributes: Attributes.remote, data: ["fb": 1], toolCallID: "id"),
                 stack: ScopeStack()
             ) { _, k in k.resume(throwing: .callback("RuntimeError", "down")) }
             #expect(r?.failure == .callback("RuntimeError", "down"))
@@ -144,7 +152,9 @@ import Testing
         try rt.registerToolSanitizeRequest("drop", priority: 0) { _, _, k in k.resume(returning: nil) }
         try rt.registerToolSanitizeResponse("fail", priority: 0) { _, _, k in k.resume(throwing: .internalError("x")) }
         let s = ScopeStack()
-        _ = runTool(rt, ToolCallParams(name: "t", args: ["a": 1]), stack: s) { _, k in k.resume(returning: ToolResult(result: 1)) }
+        _ = runTool(rt, ToolCallParams(name: "t", args: ["a": 1]), stack: s) { _, k in
+            k.resume(returning: ToolResult(result: 1))
+        }
         // A null result: the end data is the handle data.
         _ = runTool(rt, ToolCallParams(name: "n", args: [:], data: ["h": 1]), stack: s) { _, k in
             k.resume(returning: ToolResult(result: nil, annotation: nil))
@@ -158,7 +168,9 @@ import Testing
     @Test func manualPairAddsNoStatus() {
         let (rt, c) = makeRuntime()
         let s = ScopeStack()
-        let h = rt.toolCall(ToolCallParams(name: "m", args: ["q": 1], data: ["hd": 1], metadata: ["p": "start"], toolCallID: "x"), stack: s)
+        let h = rt.toolCall(
+            ToolCallParams(name: "m", args: ["q": 1], data: ["hd": 1], metadata: ["p": "start"], toolCallID: "x"),
+            stack: s)
         rt.toolCallEnd(h, result: nil, metadata: ["p": "end"], stack: s)
         let h2 = rt.toolCall(ToolCallParams(name: "m2", args: 1), stack: s)
         rt.toolCallEnd(h2, result: ToolResult(result: nil), data: ["end": 1], stack: s)
@@ -176,9 +188,12 @@ import Testing
         let started = DispatchSemaphore(value: 0)
         let finished = DispatchSemaphore(value: 0)
         let out = Box<Result<ToolResult, RelayError>?>(nil)
-        rt.toolExecute(ToolCallParams(name: "t", args: [:], data: ["h": 1]), stack: ScopeStack(), control: control, tool: { _, _ in
-            started.signal()
-        }) { r in
+        rt.toolExecute(
+            ToolCallParams(name: "t", args: [:], data: ["h": 1]), stack: ScopeStack(), control: control,
+            tool: { _, _ in
+                started.signal()
+            }
+        ) { r in
             out.value = r
             finished.signal()
         }

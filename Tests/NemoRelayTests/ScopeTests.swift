@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import Foundation
 import Testing
+
 @testable import NemoRelay
 
 @Suite struct ScopeTests {
@@ -40,7 +41,9 @@ import Testing
         let (rt, c) = makeRuntime()
         let s = ScopeStack()
         // Root is the only entry.
-        #expect(throws: RelayError.invalidArgument("root scope cannot be removed")) { try rt.popScope(s.root, stack: s) }
+        #expect(throws: RelayError.invalidArgument("root scope cannot be removed")) {
+            try rt.popScope(s.root, stack: s)
+        }
         let a = rt.pushScope("a", type: .function, stack: s)
         let b = rt.pushScope("b", type: .function, stack: s)
         // On the stack but not on top.
@@ -73,7 +76,8 @@ import Testing
         }
         rt.flush()
         // Only the successful operations emitted: a start, b start, b end, x start.
-        #expect(c.events.map { "\($0.name):\($0.kind)" } == ["a:scopeStart", "b:scopeStart", "b:scopeEnd", "x:scopeStart"])
+        #expect(
+            c.events.map { "\($0.name):\($0.kind)" } == ["a:scopeStart", "b:scopeStart", "b:scopeEnd", "x:scopeStart"])
         #expect(s.top === a)
     }
 
@@ -187,7 +191,9 @@ import Testing
         #expect(c.events.map(\.name) == ["agent", "in-fork", "in-parent", "in-fork", "in-parent"])
         // A fork of a fresh stack: its root cannot be removed either.
         let f2 = ScopeStack(forkingFrom: ScopeStack())
-        #expect(throws: RelayError.invalidArgument("root scope cannot be removed")) { try rt.popScope(f2.root, stack: f2) }
+        #expect(throws: RelayError.invalidArgument("root scope cannot be removed")) {
+            try rt.popScope(f2.root, stack: f2)
+        }
     }
 
     @Test func threadsGetTheirOwnDefaultStack() {
@@ -248,7 +254,9 @@ import Testing
         rt.mark("m", stack: s)
         let t = rt.toolCall(ToolCallParams(name: "t", args: [:]), stack: s)
         rt.toolCallEnd(t, result: nil, stack: s)
-        _ = runTool(rt, ToolCallParams(name: "t2", args: [:]), stack: s) { _, c in c.resume(returning: ToolResult(result: 1)) }
+        _ = runTool(rt, ToolCallParams(name: "t2", args: [:]), stack: s) { _, c in
+            c.resume(returning: ToolResult(result: 1))
+        }
         let p = rt.pushScope("plain", type: .function, stack: s)
         try rt.popScope(p, stack: s)
         // A rejected LLM call does not consume it either.

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import Foundation
 import Testing
+
 @testable import NemoRelay
 
 @Suite struct SubscriberTests {
@@ -154,7 +155,9 @@ import Testing
             rt, LLMCallParams(name: "c", request: chatRequest("x"), responseCodec: FailingCodec()), stack: s,
             provider: returning(1))
         #expect(r?.success == 1)
-        let t = runTool(rt, ToolCallParams(name: "t", args: [:]), stack: s) { _, k in k.resume(returning: ToolResult(result: 1)) }
+        let t = runTool(rt, ToolCallParams(name: "t", args: [:]), stack: s) { _, k in
+            k.resume(returning: ToolResult(result: 1))
+        }
         #expect(t?.success?.result == 1)
         try rt.popScope(h, stack: s)
         #expect(rt.flush())

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import Foundation
+
 @testable import NemoRelay
 
 /// Collects every delivered event (its canonical bytes and the struct) in delivery order.
@@ -87,5 +88,6 @@ func returning(_ value: JSON) -> LLMProvider { { _, c in c.resume(returning: val
 
 /// A simple chat request body.
 func chatRequest(_ text: String, headers: JSONObject = JSONObject()) -> LLMRequest {
-    LLMRequest(headers: headers, content: ["model": "gpt-4o", "messages": [["role": "user", "content": .string(text)]]])
+    LLMRequest(
+        headers: headers, content: ["model": "gpt-4o", "messages": [["role": "user", "content": .string(text)]]])
 }
