@@ -5,6 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 
+echo "== format (swift-format lint)"
+swift format lint --strict -r Sources/NemoRelay Sources/NemoRelayFFI Tests/NemoRelayTests Tests/NemoRelayFFITests \
+    bench/CodecBench Package.swift
+
 echo "== swift build"
 swift build --build-tests
 echo "== swift tests"
