@@ -13,6 +13,7 @@ from . import _errors, _ffi, _json
 from ._runtime import (
     CallState,
     ScopeHandle,
+    SyncFuture,
     callback_struct,
     current_call,
     done_struct,
@@ -133,7 +134,7 @@ def _make_next(token: int, convert: Callable[[bytes], Any], wire: Callable[[Any]
             loop: Any = asyncio.get_running_loop()
         except RuntimeError:
             loop = None
-        fut = loop.create_future() if loop is not None else _SyncFuture()
+        fut = loop.create_future() if loop is not None else SyncFuture()
         st = CallState(loop, fut, convert)
         st.parent = current_call() or outer
         done = done_struct(st)
@@ -144,35 +145,6 @@ def _make_next(token: int, convert: Callable[[bytes], Any], wire: Callable[[Any]
         return fut
 
     return next_
-
-
-class _SyncFuture:
-    """A minimal awaitable used when ``next`` runs without a loop (inner layers complete inline)."""
-
-    def __init__(self) -> None:
-        self._done = False
-        self._result: Any = None
-        self._exc: BaseException | None = None
-
-    def done(self) -> bool:
-        return self._done
-
-    def set_result(self, v: Any) -> None:
-        self._done, self._result = True, v
-
-    def set_exception(self, e: BaseException) -> None:
-        self._done, self._exc = True, e
-
-    def result(self) -> Any:
-        if self._exc is not None:
-            raise self._exc
-        return self._result
-
-    def __await__(self) -> Any:
-        if not self._done:
-            raise RuntimeError("internal error: awaitable Python middleware requires an async caller")
-        return self.result()
-        yield  # pragma: no cover - makes this a generator
 
 
 # ---- LLM ---------------------------------------------------------------------------------------
@@ -415,9 +387,6 @@ KINDS: dict[str, tuple[int, Callable[[Any], Callable[[int, bytes], int]], bool]]
     "event_metadata_injector": (_ffi.METADATA_INJECTOR, metadata_injector, False),
 }
 
-#: Python-side mirror of registrations, used by the chain helpers (the C API has no chain-only export).
-MIRROR: dict[tuple[int, int | None, str], tuple[int, bool, Any]] = {}
-
 
 def register_kind(owner: Any, key: str, name: str, priority: Any, break_chain: Any, fn: Any) -> None:
     kind, adapt, has_break = KINDS[key]
@@ -425,23 +394,11 @@ def register_kind(owner: Any, key: str, name: str, priority: Any, break_chain: A
     if has_break:
         flags = _ffi.BREAK_CHAIN if check_bool(break_chain) else 0
     register(owner, kind, name, priority, flags, adapt(fn))
-    if owner is None:
-        MIRROR[(kind, None, name)] = (priority, bool(flags), fn)
 
 
 def deregister_kind(owner: Any, key: str, name: str) -> bool:
     kind = KINDS[key][0]
-    removed = deregister(owner, kind, name)
-    if owner is None:
-        MIRROR.pop((kind, None, name), None)
-    return removed
-
-
-def mirrored(kind: int) -> list[tuple[int, str, bool, Any]]:
-    """Global entries of ``kind`` in run order (priority, then name)."""
-    out = [(p, n, b, fn) for (k, _o, n), (p, b, fn) in MIRROR.items() if k == kind]
-    out.sort(key=lambda e: (e[0], e[1].encode()))
-    return out
+    return deregister(owner, kind, name)
 
 
 def inspect_awaitable(v: Any) -> bool:

@@ -665,6 +665,14 @@ class PendingMarkSpec:
         }
 
 
+def pending_mark_from_wire(d: dict[str, Any]) -> PendingMarkSpec:
+    m = PendingMarkSpec.__new__(PendingMarkSpec)
+    for k in ("name", "category", "category_profile", "data", "metadata", "data_schema"):
+        object.__setattr__(m, k, d.get(k))
+    object.__setattr__(m, "severity", _SEVERITY_BY_LABEL.get(d.get("severity")))  # type: ignore[arg-type]
+    return m
+
+
 def pending_marks_wire(marks: Any) -> list[dict[str, Any]]:
     out = []
     for m in marks or []:
