@@ -103,19 +103,6 @@ def deregister(owner: Any, kind: int, name: str) -> bool:
 # ---- helpers ----------------------------------------------------------------------------------
 
 
-def _observed(what: str, fn: Callable[[], Any]) -> Callable[[], Any]:
-    """Wraps an observability-only callback: its failure is logged, never raised to the caller."""
-
-    def produce() -> Any:
-        try:
-            return fn()
-        except Exception as e:
-            log.warning("%s error: %s: %s", what, type(e).__name__, e)
-            raise
-
-    return produce
-
-
 def _rejection(v: Any, what: str) -> bytes:
     if v is None:
         return b"null"
@@ -235,7 +222,7 @@ def llm_sanitize_request(fn: Any) -> Callable[[int, bytes], int]:
                 return b"null"
             return _dumps(request_arg(v)._wire())
 
-        return run(token, _observed("LLM sanitize-request guardrail", produce), finish, store=False)
+        return run(token, produce, finish, store=False)
 
     return handler
 
@@ -251,7 +238,7 @@ def llm_sanitize_response(fn: Any) -> Callable[[int, bytes], int]:
             r = d.get("response")
             return fn(r) if legacy else fn(r, LlmSanitizeResponseContext(ctx.get("response_codec")))
 
-        return run(token, _observed("LLM sanitize-response guardrail", produce), _encode, store=False)
+        return run(token, produce, _encode, store=False)
 
     return handler
 
@@ -327,9 +314,7 @@ def tool_execution(fn: Any) -> Callable[[int, bytes], int]:
 def tool_sanitize(fn: Any, key: str) -> Callable[[int, bytes], int]:
     def handler(token: int, doc: bytes) -> int:
         d = _loads(doc)
-        return run(
-            token, _observed("tool sanitize guardrail", lambda: fn(d["tool_name"], d.get(key))), _encode, store=False
-        )
+        return run(token, lambda: fn(d["tool_name"], d.get(key)), _encode, store=False)
 
     return handler
 
@@ -350,7 +335,7 @@ def event_sanitize(fn: Any) -> Callable[[int, bytes], int]:
 
         return run(
             token,
-            _observed("event sanitizer", lambda: fn(event_from_doc(d["event"]), d["fields"])),
+            lambda: fn(event_from_doc(d["event"]), d["fields"]),
             finish,
             store=False,
         )
@@ -361,9 +346,7 @@ def event_sanitize(fn: Any) -> Callable[[int, bytes], int]:
 def metadata_injector(fn: Any) -> Callable[[int, bytes], int]:
     def handler(token: int, doc: bytes) -> int:
         d = _loads(doc)
-        return run(
-            token, _observed("event metadata injector", lambda: fn(event_from_doc(d["event"]))), _encode, store=False
-        )
+        return run(token, lambda: fn(event_from_doc(d["event"])), _encode, store=False)
 
     return handler
 

@@ -55,8 +55,24 @@ def _create_runtime() -> int:
                 raise _errors.MisuseError("misuse: the nemo_relay runtime was shut down at interpreter exit")
             out = c_void_p()
             _errors.check(lib.nemo_relay_runtime_new(byref(out), None))
+            _errors.check(lib.nemo_relay_runtime_set_log_callback(out, LOG, None, _ffi.FREE_FN()))
             _rt = out.value
         return _rt
+
+
+#: NEMO_RELAY_SEVERITY_* to ``logging`` levels (logging has no trace level: trace is debug).
+_LOG_LEVELS = (logging.DEBUG, logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR)
+
+
+def _log_tramp(level: int, ptr: int, n: int, _ud: int) -> None:
+    """Runtime diagnostics (a failing sanitizer, injector, response codec, ...) go to the
+    ``nemo_relay`` logger; with no handler configured, warnings and errors reach stderr."""
+    try:
+        lvl = _LOG_LEVELS[level] if 0 <= level < len(_LOG_LEVELS) else logging.WARNING
+        if log.isEnabledFor(lvl):
+            log.log(lvl, "%s", string_at(ptr, n).decode("utf-8", "replace") if ptr else "")
+    except BaseException:  # noqa: BLE001 - never unwind into C (interpreter shutdown included)
+        pass
 
 
 def _shutdown() -> None:
@@ -484,6 +500,7 @@ def _subscriber_tramp(ptr: int, n: int, ud: int) -> None:
         pass
 
 
+LOG = _ffi.LOG_FN(_log_tramp)
 CALLBACK = _ffi.CALLBACK_FN(_callback_tramp)
 DONE = _ffi.DONE_FN(_done_tramp)
 SUBSCRIBER = _ffi.SUBSCRIBER_FN(_subscriber_tramp)

@@ -188,14 +188,7 @@ def _response_handler(obj: Any) -> Any:
                 return b"null"
             return _json.dumps(v._wire())
 
-        def produce_logged() -> Any:
-            try:
-                return produce()
-            except Exception as e:
-                log.warning("Response codec decode_response() failed: %s: %s", type(e).__name__, e)
-                raise
-
-        return run(token, produce_logged, finish, store=False)
+        return run(token, produce, finish, store=False)
 
     return handler
 
