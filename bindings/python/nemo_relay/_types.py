@@ -241,7 +241,7 @@ def attributes_arg(v: Any, cls: type[_Flags]) -> int:
 class LLMRequest:
     """A provider request: ``headers`` (a dict) and ``content`` (any JSON value). Getters copy."""
 
-    __slots__ = ("_headers", "_content", "_body")
+    __slots__ = ("_headers", "_content", "_body", "_tail")
 
     def __init__(self, headers: dict[str, Any], content: Json) -> None:
         if not isinstance(headers, dict):
@@ -249,6 +249,7 @@ class LLMRequest:
         self._headers = _json.convert(headers)
         self._content = _json.convert(content)
         self._body: bytes | None = None
+        self._tail: bytes | None = None
 
     @classmethod
     def _from_wire(cls, doc: Any) -> "LLMRequest":
@@ -258,15 +259,32 @@ class LLMRequest:
         h = doc.get("headers")
         r._headers = h if isinstance(h, dict) else {}
         r._content = doc.get("content")
-        r._body = None
+        r._body = r._tail = None
         return r
 
     def _serialized(self) -> bytes:
-        """The wire form; cached, since a request never changes."""
+        """The wire form ``{"headers":H,"content":C}``; cached, since a request never changes."""
         b = self._body
         if b is None:
-            b = self._body = _json.dumps({"headers": self._headers, "content": self._content})
+            tail = self._tail = b',"content":' + _json.dumps(self._content) + b"}"
+            b = self._body = b'{"headers":' + _json.dumps(self._headers) + tail
         return b
+
+    def _derived(self, doc: bytes) -> "LLMRequest":
+        """The request the runtime hands a provider, from its wire form ``doc``.
+
+        The runtime adds headers (``traceparent``) but mostly leaves the content alone: when
+        ``doc`` ends with this request's content bytes only the headers are parsed and the content
+        tree is shared (getters copy, so sharing is invisible).
+        """
+        tail = self._tail
+        if tail is not None and doc.endswith(tail) and doc.startswith(b'{"headers":'):
+            h = _json.loads_plain(doc[11 : len(doc) - len(tail)])
+            if type(h) is dict:
+                r = LLMRequest.__new__(LLMRequest)
+                r._headers, r._content, r._body, r._tail = h, self._content, doc, tail
+                return r
+        return LLMRequest._from_wire(_json.loads_plain(doc))
 
     def _wire(self) -> dict[str, Any]:
         return {"headers": self._headers, "content": self._content}

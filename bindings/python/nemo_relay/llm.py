@@ -85,7 +85,7 @@ class _LLMCall(CallState):
     __slots__ = ("func", "req")
 
     def __call__(self, token: int, doc: bytes) -> int:
-        self.req = LLMRequest._from_wire(_json.loads_plain(doc))
+        self.req = self.req._derived(doc)
         return run(token, self._produce, _encode)
 
     def _produce(self) -> Any:
@@ -136,6 +136,7 @@ def execute(
     fut = loop.create_future()
     state = _LLMCall(loop, fut, _loads)
     state.func = func
+    state.req = req
     provider, done = managed_structs(state)
     out = c_void_p()
     tls = _tls
