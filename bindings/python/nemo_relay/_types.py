@@ -262,6 +262,28 @@ class LLMRequest:
         r._body = r._tail = None
         return r
 
+    @classmethod
+    def _from_raw(cls, raw: bytes) -> "LLMRequest":
+        """A request whose wire form is ``raw``; headers and content are parsed on first use."""
+        r = cls.__new__(cls)
+        r._body = raw
+        return r
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for a slot that is not set yet: a request made by _from_raw.
+        if name == "_tail":
+            self._tail = None
+            return None
+        if name in ("_headers", "_content"):
+            doc = _json.loads(self._body)
+            if not isinstance(doc, dict):
+                doc = {}
+            h = doc.get("headers")
+            self._headers = h if isinstance(h, dict) else {}
+            self._content = doc.get("content")
+            return getattr(self, name)
+        raise AttributeError(f"'LLMRequest' object has no attribute '{name}'")
+
     def _serialized(self) -> bytes:
         """The wire form ``{"headers":H,"content":C}``; cached, since a request never changes."""
         b = self._body
@@ -457,24 +479,48 @@ class AnnotatedLLMRequest:
     @classmethod
     def _from_wire(cls, doc: dict[str, Any]) -> "AnnotatedLLMRequest":
         self = cls.__new__(cls)
+        self._fill(doc)
+        return self
+
+    @classmethod
+    def _from_raw(cls, raw: bytes) -> "AnnotatedLLMRequest":
+        """An annotation whose wire form is ``raw`` (a codec's output), parsed on first use; an
+        untouched one goes back to a codec as the same bytes."""
+        self = cls.__new__(cls)
+        self.__dict__["_raw"] = raw
+        return self
+
+    def _fill(self, doc: Any) -> None:
+        if not isinstance(doc, dict):
+            doc = {}
         d = {k: v for k, v in doc.items() if k in _REQ_FIELDS and v is not None}
         extra = {k: v for k, v in doc.items() if k not in _REQ_FIELDS}
         d.setdefault("messages", [])
         object.__setattr__(self, "_d", d)
         object.__setattr__(self, "_extra", extra)
-        return self
 
     def _wire(self) -> dict[str, Any]:
         out = dict(self._extra)
         out.update(self._d)
         return out
 
+    def _serialized(self) -> bytes:
+        raw = self.__dict__.get("_raw")
+        return raw if raw is not None else _json.dumps(self._wire())
+
     def __getattr__(self, name: str) -> Any:
         if name in _REQ_FIELDS:
-            return _json.copy(self.__dict__["_d"].get(name))
+            return _json.copy(self._d.get(name))
+        if name in ("_d", "_extra"):
+            raw = self.__dict__.get("_raw")
+            if raw is not None:
+                self._fill(_json.loads(raw))
+                return self.__dict__[name]
         raise AttributeError(f"'AnnotatedLLMRequest' object has no attribute '{name}'")
 
     def __setattr__(self, name: str, value: Any) -> None:
+        self._d  # noqa: B018 - parses a lazy annotation before it changes
+        self.__dict__.pop("_raw", None)
         if name == "extra":
             if value is None or not isinstance(value, dict):
                 raise _invalid("extra", "expected an object")
