@@ -25,3 +25,8 @@ if ! python3 -c 'import pytest' >/dev/null 2>&1; then
     echo "deps: installing pytest"
     python3 -m pip install --quiet pytest
 fi
+if ! python3 -c 'import orjson' >/dev/null 2>&1; then
+    # Optional: the Python binding's fast JSON path (it falls back to the stdlib json without it).
+    echo "deps: installing orjson"
+    python3 -m pip install --quiet orjson || echo "deps: orjson not installed; the Python binding uses json" >&2
+fi

@@ -22,6 +22,8 @@ from ctypes import (
     c_void_p,
 )
 
+from typing import Any
+
 from . import _lib
 
 # ---- constants (mirroring nemo_relay.h) -------------------------------------------------------
@@ -281,15 +283,36 @@ PROTOTYPES: list[tuple[str, object, list[object]]] = [
 ]
 
 
-def _apply(lib: ctypes.CDLL) -> None:
-    for name, restype, argtypes in PROTOTYPES:
-        fn = getattr(lib, name)
-        fn.restype = restype
-        fn.argtypes = argtypes
+#: Exports that may wait for another thread that runs Python (a subscriber's delivery thread, a
+#: codec answering later): called with the GIL released, as ctypes.CDLL does. Every other export
+#: returns without waiting for another thread, so it is called with the GIL held (ctypes.PyDLL):
+#: no release and re-acquire around each call and each nested callback, and no subscriber thread
+#: taking the GIL over in the middle of a managed call.
+RELEASES_GIL = frozenset(
+    {
+        "nemo_relay_flush",
+        "nemo_relay_runtime_free",
+        "nemo_relay_codec_decode",
+        "nemo_relay_codec_encode",
+        "nemo_relay_codec_decode_response",
+    }
+)
 
 
-lib: ctypes.CDLL = _lib.load()
-_apply(lib)
+class Library:
+    """The prototyped exports, one attribute each (``lib.nemo_relay_scope_begin``)."""
+
+    def __init__(self, dll: ctypes.CDLL) -> None:
+        held = ctypes.PyDLL(dll._name, handle=dll._handle)
+        for name, restype, argtypes in PROTOTYPES:
+            fn = getattr(dll if name in RELEASES_GIL else held, name)
+            fn.restype = restype
+            fn.argtypes = argtypes
+            setattr(self, name, fn)
+        self.dll = dll
+
+
+lib: Any = Library(_lib.load())
 
 
 def take_string(ptr: c_void_p, length: c_size_t) -> bytes:

@@ -1,11 +1,33 @@
 # SPDX-License-Identifier: Apache-2.0
-"""JSON crossing into and out of the runtime (python-api.md 1.3)."""
+"""JSON crossing into and out of the runtime (python-api.md 1.3).
+
+With ``orjson`` installed (``scripts/deps.sh`` installs it; it is optional, and
+``NEMO_RELAY_PURE_JSON=1`` turns it off) parsing and writing go through it; otherwise the stdlib ``json`` does the same job, more slowly. Both paths give the same
+results, as python-api.md 1.3 and the reference define them:
+
+- NaN and +/-Infinity become ``null`` (what the reference does; orjson writes them so too).
+- A non-``str`` key or a value of another type raises ``ValueError("Failed to convert to JSON: ...")``:
+  whenever orjson refuses a value (an unknown type, a subclass, an integer beyond 64 bits), the
+  stdlib path runs and decides. One difference remains: orjson writes ``uuid.UUID`` values and
+  plain ``enum.Enum`` members natively (as their text and value) where the stdlib path refuses them.
+- Output parsed back from the runtime has object keys in sorted order.
+"""
 
 from __future__ import annotations
 
 import json
 import math
+import os
 from typing import Any
+
+_orjson: Any = None
+if not os.environ.get("NEMO_RELAY_PURE_JSON"):  # set it to test the stdlib path
+    try:  # pragma: no cover - depends on the environment
+        import orjson as _orjson
+    except ImportError:  # pragma: no cover
+        pass
+
+HAVE_ORJSON = _orjson is not None
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
@@ -27,7 +49,7 @@ _scan_sorted = _decoder.scan_once
 _scan_plain = _plain_decoder.scan_once
 
 
-def loads(data: bytes | str) -> Any:
+def _loads_std(data: bytes | str) -> Any:
     """Parses runtime output into new objects with object keys in sorted order.
 
     The runtime writes compact JSON, so the C scanner is called directly (no whitespace regex);
@@ -44,7 +66,7 @@ def loads(data: bytes | str) -> Any:
     return value
 
 
-def loads_plain(data: bytes | str) -> Any:
+def _loads_plain_std(data: bytes | str) -> Any:
     if type(data) is bytes:
         data = data.decode("utf-8")
     try:
@@ -54,6 +76,10 @@ def loads_plain(data: bytes | str) -> Any:
     if end != len(data):
         return _plain_decoder.decode(data)
     return value
+
+
+loads = _loads_std
+loads_plain = _loads_plain_std
 
 
 def convert(value: Any) -> Any:
@@ -96,14 +122,61 @@ def convert(value: Any) -> Any:
     raise ValueError(f"Failed to convert to JSON: unsupported type {type(value).__name__}")
 
 
-def dumps(value: Any) -> bytes:
-    """Serializes an already converted tree."""
+def _dumps_std(value: Any) -> bytes:
     return _dumps(value).encode("utf-8")
 
 
-def encode(value: Any) -> bytes:
-    """Converts and serializes any accepted value."""
+def _encode_std(value: Any) -> bytes:
     return _dumps(convert(value)).encode("utf-8")
+
+
+dumps = _dumps_std
+"""Serializes an already converted tree."""
+
+encode = _encode_std
+"""Converts and serializes any accepted value."""
+
+if _orjson is not None:
+    _odumps = _orjson.dumps
+    _oloads = _orjson.loads
+    _SORT = _orjson.OPT_SORT_KEYS
+    _STRICT = _orjson.OPT_PASSTHROUGH_SUBCLASS | _orjson.OPT_PASSTHROUGH_DATACLASS | _orjson.OPT_PASSTHROUGH_DATETIME
+
+    def _refuse(value: Any) -> Any:
+        raise TypeError
+
+    def dumps(value: Any) -> bytes:  # noqa: F811 - the fast variant
+        try:
+            return _odumps(value)
+        except TypeError:
+            return _dumps_std(value)
+
+    def encode(value: Any) -> bytes:  # noqa: F811 - the fast variant
+        try:
+            return _odumps(value, default=_refuse, option=_STRICT)
+        except TypeError:
+            return _encode_std(value)  # decides: converts what 1.3 accepts, raises ValueError otherwise
+
+
+if _orjson is not None:
+
+    def loads(data: bytes | str) -> Any:  # noqa: F811 - the fast variant
+        """Parses runtime output with sorted object keys: when the text already has its keys in
+        order (re-writing it sorted gives the same bytes), the first parse is the answer."""
+        try:
+            value = _oloads(data)
+            text = _odumps(value, option=_SORT)
+        except (TypeError, ValueError):
+            return _loads_std(data)
+        if text == data:
+            return value
+        return _oloads(text)
+
+    def loads_plain(data: bytes | str) -> Any:  # noqa: F811 - the fast variant
+        try:
+            return _oloads(data)
+        except ValueError:
+            return _loads_plain_std(data)
 
 
 def copy(value: Any) -> Any:

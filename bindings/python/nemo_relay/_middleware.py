@@ -13,6 +13,7 @@ from . import _errors, _ffi, _json
 from ._runtime import (
     CallState,
     ScopeHandle,
+    SyncFuture,
     callback_struct,
     current_call,
     done_struct,
@@ -102,19 +103,6 @@ def deregister(owner: Any, kind: int, name: str) -> bool:
 # ---- helpers ----------------------------------------------------------------------------------
 
 
-def _observed(what: str, fn: Callable[[], Any]) -> Callable[[], Any]:
-    """Wraps an observability-only callback: its failure is logged, never raised to the caller."""
-
-    def produce() -> Any:
-        try:
-            return fn()
-        except Exception as e:
-            log.warning("%s error: %s: %s", what, type(e).__name__, e)
-            raise
-
-    return produce
-
-
 def _rejection(v: Any, what: str) -> bytes:
     if v is None:
         return b"null"
@@ -133,7 +121,7 @@ def _make_next(token: int, convert: Callable[[bytes], Any], wire: Callable[[Any]
             loop: Any = asyncio.get_running_loop()
         except RuntimeError:
             loop = None
-        fut = loop.create_future() if loop is not None else _SyncFuture()
+        fut = loop.create_future() if loop is not None else SyncFuture()
         st = CallState(loop, fut, convert)
         st.parent = current_call() or outer
         done = done_struct(st)
@@ -144,35 +132,6 @@ def _make_next(token: int, convert: Callable[[bytes], Any], wire: Callable[[Any]
         return fut
 
     return next_
-
-
-class _SyncFuture:
-    """A minimal awaitable used when ``next`` runs without a loop (inner layers complete inline)."""
-
-    def __init__(self) -> None:
-        self._done = False
-        self._result: Any = None
-        self._exc: BaseException | None = None
-
-    def done(self) -> bool:
-        return self._done
-
-    def set_result(self, v: Any) -> None:
-        self._done, self._result = True, v
-
-    def set_exception(self, e: BaseException) -> None:
-        self._done, self._exc = True, e
-
-    def result(self) -> Any:
-        if self._exc is not None:
-            raise self._exc
-        return self._result
-
-    def __await__(self) -> Any:
-        if not self._done:
-            raise RuntimeError("internal error: awaitable Python middleware requires an async caller")
-        return self.result()
-        yield  # pragma: no cover - makes this a generator
 
 
 # ---- LLM ---------------------------------------------------------------------------------------
@@ -263,7 +222,7 @@ def llm_sanitize_request(fn: Any) -> Callable[[int, bytes], int]:
                 return b"null"
             return _dumps(request_arg(v)._wire())
 
-        return run(token, _observed("LLM sanitize-request guardrail", produce), finish, store=False)
+        return run(token, produce, finish, store=False)
 
     return handler
 
@@ -279,7 +238,7 @@ def llm_sanitize_response(fn: Any) -> Callable[[int, bytes], int]:
             r = d.get("response")
             return fn(r) if legacy else fn(r, LlmSanitizeResponseContext(ctx.get("response_codec")))
 
-        return run(token, _observed("LLM sanitize-response guardrail", produce), _encode, store=False)
+        return run(token, produce, _encode, store=False)
 
     return handler
 
@@ -355,9 +314,7 @@ def tool_execution(fn: Any) -> Callable[[int, bytes], int]:
 def tool_sanitize(fn: Any, key: str) -> Callable[[int, bytes], int]:
     def handler(token: int, doc: bytes) -> int:
         d = _loads(doc)
-        return run(
-            token, _observed("tool sanitize guardrail", lambda: fn(d["tool_name"], d.get(key))), _encode, store=False
-        )
+        return run(token, lambda: fn(d["tool_name"], d.get(key)), _encode, store=False)
 
     return handler
 
@@ -378,7 +335,7 @@ def event_sanitize(fn: Any) -> Callable[[int, bytes], int]:
 
         return run(
             token,
-            _observed("event sanitizer", lambda: fn(event_from_doc(d["event"]), d["fields"])),
+            lambda: fn(event_from_doc(d["event"]), d["fields"]),
             finish,
             store=False,
         )
@@ -389,9 +346,7 @@ def event_sanitize(fn: Any) -> Callable[[int, bytes], int]:
 def metadata_injector(fn: Any) -> Callable[[int, bytes], int]:
     def handler(token: int, doc: bytes) -> int:
         d = _loads(doc)
-        return run(
-            token, _observed("event metadata injector", lambda: fn(event_from_doc(d["event"]))), _encode, store=False
-        )
+        return run(token, lambda: fn(event_from_doc(d["event"])), _encode, store=False)
 
     return handler
 
@@ -415,9 +370,6 @@ KINDS: dict[str, tuple[int, Callable[[Any], Callable[[int, bytes], int]], bool]]
     "event_metadata_injector": (_ffi.METADATA_INJECTOR, metadata_injector, False),
 }
 
-#: Python-side mirror of registrations, used by the chain helpers (the C API has no chain-only export).
-MIRROR: dict[tuple[int, int | None, str], tuple[int, bool, Any]] = {}
-
 
 def register_kind(owner: Any, key: str, name: str, priority: Any, break_chain: Any, fn: Any) -> None:
     kind, adapt, has_break = KINDS[key]
@@ -425,23 +377,11 @@ def register_kind(owner: Any, key: str, name: str, priority: Any, break_chain: A
     if has_break:
         flags = _ffi.BREAK_CHAIN if check_bool(break_chain) else 0
     register(owner, kind, name, priority, flags, adapt(fn))
-    if owner is None:
-        MIRROR[(kind, None, name)] = (priority, bool(flags), fn)
 
 
 def deregister_kind(owner: Any, key: str, name: str) -> bool:
     kind = KINDS[key][0]
-    removed = deregister(owner, kind, name)
-    if owner is None:
-        MIRROR.pop((kind, None, name), None)
-    return removed
-
-
-def mirrored(kind: int) -> list[tuple[int, str, bool, Any]]:
-    """Global entries of ``kind`` in run order (priority, then name)."""
-    out = [(p, n, b, fn) for (k, _o, n), (p, b, fn) in MIRROR.items() if k == kind]
-    out.sort(key=lambda e: (e[0], e[1].encode()))
-    return out
+    return deregister(owner, kind, name)
 
 
 def inspect_awaitable(v: Any) -> bool:

@@ -55,8 +55,24 @@ def _create_runtime() -> int:
                 raise _errors.MisuseError("misuse: the nemo_relay runtime was shut down at interpreter exit")
             out = c_void_p()
             _errors.check(lib.nemo_relay_runtime_new(byref(out), None))
+            _errors.check(lib.nemo_relay_runtime_set_log_callback(out, LOG, None, _ffi.FREE_FN()))
             _rt = out.value
         return _rt
+
+
+#: NEMO_RELAY_SEVERITY_* to ``logging`` levels (logging has no trace level: trace is debug).
+_LOG_LEVELS = (logging.DEBUG, logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR)
+
+
+def _log_tramp(level: int, ptr: int, n: int, _ud: int) -> None:
+    """Runtime diagnostics (a failing sanitizer, injector, response codec, ...) go to the
+    ``nemo_relay`` logger; with no handler configured, warnings and errors reach stderr."""
+    try:
+        lvl = _LOG_LEVELS[level] if 0 <= level < len(_LOG_LEVELS) else logging.WARNING
+        if log.isEnabledFor(lvl):
+            log.log(lvl, "%s", string_at(ptr, n).decode("utf-8", "replace") if ptr else "")
+    except BaseException:  # noqa: BLE001 - never unwind into C (interpreter shutdown included)
+        pass
 
 
 def _shutdown() -> None:
@@ -215,6 +231,8 @@ class CallState:
     """One managed call (or chain helper): its loop, future, stored exceptions and live tasks."""
 
     __slots__ = ("loop", "future", "errors", "tasks", "call", "thread", "convert", "parent")
+    #: True for a chain helper run without a loop: its callbacks may not return awaitables.
+    sync_only = False
 
     def __init__(self, loop: asyncio.AbstractEventLoop | None, future: Any, convert: Callable[[bytes], Any]) -> None:
         self.loop = loop
@@ -395,6 +413,13 @@ def run(token: int, produce: Callable[[], Any], finish: Callable[[Any], bytes], 
 
 def _drive(token: int, aw: Any, finish: Callable[[Any], bytes], state: CallState | None, store: bool) -> int:
     """Steps the coroutine inline (like an eager task); only a real suspension goes to the loop."""
+    if state is not None and state.sync_only:
+        # A chain helper called without a loop (python-api.md 1.6): no awaitable may run, even one
+        # that would finish without suspending.
+        if type(aw) is CoroutineType:
+            aw.close()
+        fail(token, _needs_async(), state, store)
+        return OK
     coro = aw if type(aw) is CoroutineType else _await_any(aw)
     ctx = contextvars.copy_context()
     try:
@@ -414,18 +439,17 @@ def _drive(token: int, aw: Any, finish: Callable[[Any], bytes], state: CallState
         loop = asyncio.get_running_loop()
     except RuntimeError:
         coro.close()
-        fail(
-            token,
-            _errors.InternalError("internal error: awaitable Python middleware requires an async caller"),
-            state,
-            store,
-        )
+        fail(token, _needs_async(), state, store)
         return OK
     task = loop.create_task(_resume(coro, first), context=ctx)
     if state is not None:
         state.add_task(task)
     task.add_done_callback(lambda t: _task_done(token, finish, state, store, t))
     return PENDING
+
+
+def _needs_async() -> BaseException:
+    return _errors.InternalError("internal error: awaitable Python middleware requires an async caller")
 
 
 def _task_done(token: int, finish: Callable[[Any], bytes], state: CallState | None, store: bool, t: Any) -> None:
@@ -476,6 +500,7 @@ def _subscriber_tramp(ptr: int, n: int, ud: int) -> None:
         pass
 
 
+LOG = _ffi.LOG_FN(_log_tramp)
 CALLBACK = _ffi.CALLBACK_FN(_callback_tramp)
 DONE = _ffi.DONE_FN(_done_tramp)
 SUBSCRIBER = _ffi.SUBSCRIBER_FN(_subscriber_tramp)
@@ -503,6 +528,76 @@ def managed_structs(state: "CallState") -> tuple[Any, Any]:
     pair[0].user_data = ud
     pair[1].user_data = ud
     return byref(pair[0]), byref(pair[1])
+
+
+class SyncFuture:
+    """The future of work run without a loop; every callback answers before the C call returns."""
+
+    __slots__ = ("_done", "_result", "_exc")
+
+    def __init__(self) -> None:
+        self._done = False
+        self._result: Any = None
+        self._exc: BaseException | None = None
+
+    def done(self) -> bool:
+        return self._done
+
+    def set_result(self, v: Any) -> None:
+        self._done, self._result = True, v
+
+    def set_exception(self, e: BaseException) -> None:
+        self._done, self._exc = True, e
+
+    def cancel(self, msg: Any = None) -> bool:
+        self.set_exception(asyncio.CancelledError(msg))
+        return True
+
+    def result(self) -> Any:
+        if self._exc is not None:
+            raise self._exc
+        return self._result
+
+    def __await__(self) -> Any:
+        if not self._done:
+            raise _needs_async()
+        return self.result()
+        yield  # pragma: no cover - makes this a generator
+
+
+class _SyncChain(CallState):
+    __slots__ = ()
+    sync_only = True
+
+
+def run_chain(start: Callable[[Any], int], convert: Callable[[bytes], Any]) -> Any:
+    """Runs one chain helper through ``start(done)`` under the dual-mode rule (python-api.md 1.6).
+
+    Without a running loop the chain runs now on this thread and its result (or exception) is
+    returned (raised); a callback returning an awaitable fails the chain. Inside a loop the chain
+    starts eagerly and an ``asyncio.Future`` is returned; cancelling it cancels the callbacks' tasks.
+    """
+    try:
+        loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+    if loop is None:
+        state: CallState = _SyncChain(None, SyncFuture(), convert)
+    else:
+        state = CallState(loop, loop.create_future(), convert)
+    done = _ffi.Done(DONE, add_slot(state), FREE)
+    with enter(state):
+        rc = start(byref(done))
+    if rc != OK:
+        raise _errors.last_error(rc)
+    fut = state.future
+    if loop is None:
+        if not fut.done():  # pragma: no cover - the library completes synchronous chains inline
+            raise _errors.InternalError("internal error: chain helper did not complete without a loop")
+        return fut.result()
+    if not fut.done():
+        fut.add_done_callback(lambda f: state.cancel_tasks() if f.cancelled() else None)
+    return fut
 
 
 def null_callback() -> _ffi.Callback:

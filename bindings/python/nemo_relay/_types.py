@@ -241,7 +241,7 @@ def attributes_arg(v: Any, cls: type[_Flags]) -> int:
 class LLMRequest:
     """A provider request: ``headers`` (a dict) and ``content`` (any JSON value). Getters copy."""
 
-    __slots__ = ("_headers", "_content", "_body")
+    __slots__ = ("_headers", "_content", "_body", "_tail")
 
     def __init__(self, headers: dict[str, Any], content: Json) -> None:
         if not isinstance(headers, dict):
@@ -249,6 +249,7 @@ class LLMRequest:
         self._headers = _json.convert(headers)
         self._content = _json.convert(content)
         self._body: bytes | None = None
+        self._tail: bytes | None = None
 
     @classmethod
     def _from_wire(cls, doc: Any) -> "LLMRequest":
@@ -258,15 +259,54 @@ class LLMRequest:
         h = doc.get("headers")
         r._headers = h if isinstance(h, dict) else {}
         r._content = doc.get("content")
-        r._body = None
+        r._body = r._tail = None
         return r
 
+    @classmethod
+    def _from_raw(cls, raw: bytes) -> "LLMRequest":
+        """A request whose wire form is ``raw``; headers and content are parsed on first use."""
+        r = cls.__new__(cls)
+        r._body = raw
+        return r
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for a slot that is not set yet: a request made by _from_raw.
+        if name == "_tail":
+            self._tail = None
+            return None
+        if name in ("_headers", "_content"):
+            doc = _json.loads(self._body)
+            if not isinstance(doc, dict):
+                doc = {}
+            h = doc.get("headers")
+            self._headers = h if isinstance(h, dict) else {}
+            self._content = doc.get("content")
+            return getattr(self, name)
+        raise AttributeError(f"'LLMRequest' object has no attribute '{name}'")
+
     def _serialized(self) -> bytes:
-        """The wire form; cached, since a request never changes."""
+        """The wire form ``{"headers":H,"content":C}``; cached, since a request never changes."""
         b = self._body
         if b is None:
-            b = self._body = _json.dumps({"headers": self._headers, "content": self._content})
+            tail = self._tail = b',"content":' + _json.dumps(self._content) + b"}"
+            b = self._body = b'{"headers":' + _json.dumps(self._headers) + tail
         return b
+
+    def _derived(self, doc: bytes) -> "LLMRequest":
+        """The request the runtime hands a provider, from its wire form ``doc``.
+
+        The runtime adds headers (``traceparent``) but mostly leaves the content alone: when
+        ``doc`` ends with this request's content bytes only the headers are parsed and the content
+        tree is shared (getters copy, so sharing is invisible).
+        """
+        tail = self._tail
+        if tail is not None and doc.endswith(tail) and doc.startswith(b'{"headers":'):
+            h = _json.loads_plain(doc[11 : len(doc) - len(tail)])
+            if type(h) is dict:
+                r = LLMRequest.__new__(LLMRequest)
+                r._headers, r._content, r._body, r._tail = h, self._content, doc, tail
+                return r
+        return LLMRequest._from_wire(_json.loads_plain(doc))
 
     def _wire(self) -> dict[str, Any]:
         return {"headers": self._headers, "content": self._content}
@@ -439,24 +479,48 @@ class AnnotatedLLMRequest:
     @classmethod
     def _from_wire(cls, doc: dict[str, Any]) -> "AnnotatedLLMRequest":
         self = cls.__new__(cls)
+        self._fill(doc)
+        return self
+
+    @classmethod
+    def _from_raw(cls, raw: bytes) -> "AnnotatedLLMRequest":
+        """An annotation whose wire form is ``raw`` (a codec's output), parsed on first use; an
+        untouched one goes back to a codec as the same bytes."""
+        self = cls.__new__(cls)
+        self.__dict__["_raw"] = raw
+        return self
+
+    def _fill(self, doc: Any) -> None:
+        if not isinstance(doc, dict):
+            doc = {}
         d = {k: v for k, v in doc.items() if k in _REQ_FIELDS and v is not None}
         extra = {k: v for k, v in doc.items() if k not in _REQ_FIELDS}
         d.setdefault("messages", [])
         object.__setattr__(self, "_d", d)
         object.__setattr__(self, "_extra", extra)
-        return self
 
     def _wire(self) -> dict[str, Any]:
         out = dict(self._extra)
         out.update(self._d)
         return out
 
+    def _serialized(self) -> bytes:
+        raw = self.__dict__.get("_raw")
+        return raw if raw is not None else _json.dumps(self._wire())
+
     def __getattr__(self, name: str) -> Any:
         if name in _REQ_FIELDS:
-            return _json.copy(self.__dict__["_d"].get(name))
+            return _json.copy(self._d.get(name))
+        if name in ("_d", "_extra"):
+            raw = self.__dict__.get("_raw")
+            if raw is not None:
+                self._fill(_json.loads(raw))
+                return self.__dict__[name]
         raise AttributeError(f"'AnnotatedLLMRequest' object has no attribute '{name}'")
 
     def __setattr__(self, name: str, value: Any) -> None:
+        self._d  # noqa: B018 - parses a lazy annotation before it changes
+        self.__dict__.pop("_raw", None)
         if name == "extra":
             if value is None or not isinstance(value, dict):
                 raise _invalid("extra", "expected an object")
@@ -663,6 +727,14 @@ class PendingMarkSpec:
             "data_schema": self.data_schema,
             "severity": self.severity.label if self.severity is not None else None,
         }
+
+
+def pending_mark_from_wire(d: dict[str, Any]) -> PendingMarkSpec:
+    m = PendingMarkSpec.__new__(PendingMarkSpec)
+    for k in ("name", "category", "category_profile", "data", "metadata", "data_schema"):
+        object.__setattr__(m, k, d.get(k))
+    object.__setattr__(m, "severity", _SEVERITY_BY_LABEL.get(d.get("severity")))  # type: ignore[arg-type]
+    return m
 
 
 def pending_marks_wire(marks: Any) -> list[dict[str, Any]]:

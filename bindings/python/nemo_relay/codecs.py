@@ -54,6 +54,10 @@ def _call_out(fn: Any, *args: Any) -> bytes:
     return _ffi.take_string(out, n)
 
 
+_decode = lib.nemo_relay_codec_decode
+_encode = lib.nemo_relay_codec_encode
+
+
 class _BuiltinCodec:
     """A built-in codec; its three methods call the C entry points."""
 
@@ -76,20 +80,17 @@ class _BuiltinCodec:
     def decode(self, request: LLMRequest) -> AnnotatedLLMRequest:
         if not isinstance(request, LLMRequest):
             raise _not_instance(request, "LLMRequest")
-        b = _json.dumps(request._wire())
-        return AnnotatedLLMRequest._from_wire(
-            _json.loads(_call_out(lib.nemo_relay_codec_decode, self._handle(), b, len(b)))
-        )
+        b = request._serialized()
+        return AnnotatedLLMRequest._from_raw(_call_out(_decode, self._handle(), b, len(b)))
 
     def encode(self, annotated: AnnotatedLLMRequest, original: LLMRequest) -> LLMRequest:
         if not isinstance(annotated, AnnotatedLLMRequest):
             raise _not_instance(annotated, "AnnotatedLLMRequest")
         if not isinstance(original, LLMRequest):
             raise _not_instance(original, "LLMRequest")
-        a = _json.dumps(annotated._wire())
-        o = _json.dumps(original._wire())
-        doc = _json.loads(_call_out(lib.nemo_relay_codec_encode, self._handle(), a, len(a), o, len(o)))
-        return LLMRequest._from_wire(doc)
+        a = annotated._serialized()
+        o = original._serialized()
+        return LLMRequest._from_raw(_call_out(_encode, self._handle(), a, len(a), o, len(o)))
 
     def decode_response(self, response: Any) -> AnnotatedLLMResponse:
         b = _json.encode(response)
@@ -188,14 +189,7 @@ def _response_handler(obj: Any) -> Any:
                 return b"null"
             return _json.dumps(v._wire())
 
-        def produce_logged() -> Any:
-            try:
-                return produce()
-            except Exception as e:
-                log.warning("Response codec decode_response() failed: %s: %s", type(e).__name__, e)
-                raise
-
-        return run(token, produce_logged, finish, store=False)
+        return run(token, produce, finish, store=False)
 
     return handler
 

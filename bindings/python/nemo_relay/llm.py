@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import asyncio
 from ctypes import byref, c_void_p
-from typing import Any, Awaitable, Callable
+from typing import Any, Callable
 
 from . import _errors, _ffi, _json
-from ._middleware import mirrored, request_outcome_wire
 from ._runtime import (
     CallState,
     LLMHandle,
@@ -19,6 +18,7 @@ from ._runtime import (
     loop_or_raise,
     parent_arg,
     run,
+    run_chain,
     runtime,
     stack_ptr,
 )
@@ -28,6 +28,7 @@ from ._types import (
     LLMRequest,
     LLMRequestInterceptOutcome,
     annotated_response_arg,
+    pending_mark_from_wire,
     attributes_arg,
     request_arg,
     timestamp_ns,
@@ -84,7 +85,7 @@ class _LLMCall(CallState):
     __slots__ = ("func", "req")
 
     def __call__(self, token: int, doc: bytes) -> int:
-        self.req = LLMRequest._from_wire(_json.loads_plain(doc))
+        self.req = self.req._derived(doc)
         return run(token, self._produce, _encode)
 
     def _produce(self) -> Any:
@@ -135,6 +136,7 @@ def execute(
     fut = loop.create_future()
     state = _LLMCall(loop, fut, _loads)
     state.func = func
+    state.req = req
     provider, done = managed_structs(state)
     out = c_void_p()
     tls = _tls
@@ -228,72 +230,45 @@ def call_end(
     _errors.check(lib.nemo_relay_llm_call_end(runtime(), stack_ptr(), handle._handle(), body, len(body), byref(o)))
 
 
-# ---- chain helpers ----------------------------------------------------------------------------
-# The C API has no export that runs only one middleware chain, so these run the globally registered
-# Python entries (priority, then name) in Python. Scope-local entries and guardrail scope events
-# are not covered (see the binding report).
+# ---- chain helpers (python-api.md 5.5; dual mode, 1.6) ----------------------------------------
+
+_conditional = lib.nemo_relay_llm_conditional_execution
+_intercepts = lib.nemo_relay_llm_request_intercepts
 
 
-async def _conditional_async(request: LLMRequest) -> None:
-    for _p, _n, _b, fn in mirrored(_ffi.LLM_CONDITIONAL_EXECUTION):
-        v = fn(request)
-        if hasattr(v, "__await__"):
-            v = await v
-        _check_rejection(v)
+def _none(_payload: bytes) -> None:
+    return None
 
 
-def _check_rejection(v: Any) -> None:
-    if v is None:
-        return
-    if isinstance(v, str):
-        raise _errors.GuardrailRejectedError(f"guardrail rejected: {v}")
-    raise _errors.InternalError(
-        f"internal error: LLM conditional guardrail returned unexpected type: {type(v).__name__}"
+def _outcome(payload: bytes) -> LLMRequestInterceptOutcome:
+    d = _loads(payload)
+    a = d.get("annotated_request")
+    return LLMRequestInterceptOutcome(
+        LLMRequest._from_wire(d.get("request")),
+        AnnotatedLLMRequest._from_wire(a) if isinstance(a, dict) else None,
+        [pending_mark_from_wire(m) for m in d.get("pending_marks") or ()],
     )
 
 
-def _run_sync(coro: Any) -> Any:
-    try:
-        coro.send(None)
-    except StopIteration as s:
-        return s.value
-    coro.close()
-    raise _errors.InternalError("internal error: awaitable Python middleware requires an async caller")
-
-
 def conditional_execution(request: LLMRequest) -> Any:
-    """Runs the LLM conditional guardrails; a rejection raises ``guardrail rejected: <reason>``."""
-    request_arg(request)
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        return _run_sync(_conditional_async(request))
-    return loop.create_task(_conditional_async(request))
+    """Runs the LLM conditional guardrails (global and scope-local) with their guardrail scopes.
 
-
-async def _intercepts_async(name: str, request: LLMRequest) -> LLMRequestInterceptOutcome:
-    outcome = LLMRequestInterceptOutcome(request, None)
-    for _p, _n, brk, fn in mirrored(_ffi.LLM_REQUEST_INTERCEPT):
-        v = fn(name, outcome.request, None)
-        if hasattr(v, "__await__"):
-            v = await v
-        request_outcome_wire(v)  # validates the shape
-        if isinstance(v, tuple):
-            v = LLMRequestInterceptOutcome(v[0], v[1])
-        outcome = LLMRequestInterceptOutcome(v.request, v.annotated_request, [*outcome.pending_marks, *v.pending_marks])
-        if brk:
-            break
-    return outcome
+    A rejection raises ``guardrail rejected: <reason>``; no LLM events and no rejection mark.
+    """
+    body = request_arg(request)._serialized()
+    rt, stack = runtime(), stack_ptr()
+    return run_chain(lambda done: _conditional(rt, stack, body, len(body), done), _none)
 
 
 def request_intercepts(name: str, request: LLMRequest) -> Any:
-    """Runs the LLM request-intercept chain without a codec; emits nothing."""
-    request_arg(request)
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        return _run_sync(_intercepts_async(name, request))
-    return loop.create_task(_intercepts_async(name, request))
+    """Runs the LLM request-intercept chain without a codec; emits nothing (not even pending marks)."""
+    body = request_arg(request)._serialized()
+    n = _name_arg(name)
+    rt, stack = runtime(), stack_ptr()
+    return run_chain(lambda done: _intercepts(rt, stack, n, body, len(body), done), _outcome)
 
 
-_ = (AnnotatedLLMRequest, Awaitable)
+def _name_arg(name: Any) -> bytes:
+    if not isinstance(name, str):
+        raise TypeError(f"'{type(name).__name__}' object is not an instance of 'str'")
+    return name.encode()

@@ -22,6 +22,8 @@ from ._types import (
 
 __all__ = ["get_handle", "push", "pop", "event", "scope", "metric"]
 
+_new_handle = object.__new__
+
 _scope_begin = lib.nemo_relay_scope_begin
 _scope_end = lib.nemo_relay_scope_end
 
@@ -51,7 +53,8 @@ def push(
     input: Any = None,
     timestamp: Any = None,
 ) -> ScopeHandle:
-    st = scope_type_arg(scope_type)
+    # A ScopeType is an int: ctypes takes it as it is.
+    st = scope_type if type(scope_type) is ScopeType else scope_type_arg(scope_type)
     opts: Any = None
     if (
         handle is not None
@@ -75,7 +78,9 @@ def push(
     rc = _scope_begin(byref(out), runtime(), stack_ptr(), name.encode(), st, opts)
     if rc:
         raise _errors.last_error(rc)
-    return ScopeHandle(out.value)
+    h = _new_handle(ScopeHandle)
+    h._ptr, h._parent, h._info = out.value, None, None
+    return h
 
 
 def pop(handle: ScopeHandle, *, output: Any = None, metadata: Any = None, timestamp: Any = None) -> None:
@@ -90,7 +95,8 @@ def pop(handle: ScopeHandle, *, output: Any = None, metadata: Any = None, timest
         if ts is not None:
             o.has_timestamp, o.timestamp_ns = True, ts
         opts = byref(o)
-    rc = _scope_end(runtime(), stack_ptr(), handle._handle(), opts)
+    p = handle._ptr
+    rc = _scope_end(runtime(), stack_ptr(), p if p is not None else handle._handle(), opts)
     if rc:
         raise _errors.last_error(rc)
 

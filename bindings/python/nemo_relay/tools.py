@@ -8,7 +8,7 @@ from ctypes import byref, c_void_p
 from typing import Any, Callable
 
 from . import _errors, _ffi, _json
-from ._middleware import mirrored, tool_result_from, tool_result_wire
+from ._middleware import tool_result_from, tool_result_wire
 from ._runtime import (
     CallState,
     ScopeHandle,
@@ -19,6 +19,7 @@ from ._runtime import (
     loop_or_raise,
     parent_arg,
     run,
+    run_chain,
     runtime,
     stack_ptr,
 )
@@ -145,51 +146,31 @@ def call_end(
     _errors.check(lib.nemo_relay_tool_call_end(runtime(), stack_ptr(), handle._handle(), body, len(body), byref(o)))
 
 
-# ---- chain helpers (Python-side; see llm.py) --------------------------------------------------
+# ---- chain helpers (python-api.md 6; dual mode, 1.6) ------------------------------------------
+
+_conditional = lib.nemo_relay_tool_conditional_execution
+_intercepts = lib.nemo_relay_tool_request_intercepts
 
 
-async def _conditional_async(name: str, args: Any) -> None:
-    for _p, _n, _b, fn in mirrored(_ffi.TOOL_CONDITIONAL_EXECUTION):
-        v = fn(name, _json.copy(args))
-        if hasattr(v, "__await__"):
-            v = await v
-        if v is None:
-            continue
-        if isinstance(v, str):
-            raise _errors.GuardrailRejectedError(f"guardrail rejected: {v}")
-        raise _errors.InternalError(
-            f"internal error: tool conditional guardrail returned unexpected type: {type(v).__name__}"
-        )
+def _none(_payload: bytes) -> None:
+    return None
 
 
-async def _intercepts_async(name: str, args: Any) -> Any:
-    args = _json.convert(args)
-    for _p, _n, brk, fn in mirrored(_ffi.TOOL_REQUEST_INTERCEPT):
-        v = fn(name, args)
-        if hasattr(v, "__await__"):
-            v = await v
-        args = _json.convert(v)
-        if brk:
-            break
-    return args
-
-
-def _dual(coro: Any) -> Any:
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        from .llm import _run_sync
-
-        return _run_sync(coro)
-    return loop.create_task(coro)
+def _name_arg(name: Any) -> bytes:
+    if not isinstance(name, str):
+        raise TypeError(f"'{type(name).__name__}' object is not an instance of 'str'")
+    return name.encode()
 
 
 def conditional_execution(name: str, args: Any) -> Any:
-    return _dual(_conditional_async(name, args))
+    """Runs the tool conditional guardrails (global and scope-local) for tool ``name``."""
+    n, body = _name_arg(name), _encode(args)
+    rt, stack = runtime(), stack_ptr()
+    return run_chain(lambda done: _conditional(rt, stack, n, body, len(body), done), _none)
 
 
 def request_intercepts(name: str, args: Any) -> Any:
-    return _dual(_intercepts_async(name, args))
-
-
-_ = run
+    """Runs the tool request-intercept chain for tool ``name``; returns the transformed args."""
+    n, body = _name_arg(name), _encode(args)
+    rt, stack = runtime(), stack_ptr()
+    return run_chain(lambda done: _intercepts(rt, stack, n, body, len(body), done), _json.loads)

@@ -1,0 +1,86 @@
+# SPDX-License-Identifier: Apache-2.0
+"""JSON crossing (python-api.md 1.3) gives the same results with and without orjson."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nemo_relay import _json
+
+CASES: list[Any] = [
+    {"b": 1, "a": [1, 2.5, "é", None, True], "c": {"z": {}, "y": []}},
+    [1, (2, 3), {"k": (4,)}],
+    "text",
+    12,
+    2**63 + 5,
+    2**70,
+    -0.0,
+    1e300,
+]
+
+
+@pytest.mark.parametrize("value", CASES)
+def test_encode_matches_the_stdlib_path(value: Any) -> None:
+    assert _json.loads(_json.encode(value)) == _json.loads(_json._encode_std(value))
+
+
+def test_nan_and_infinity_become_null_like_the_reference() -> None:
+    for v in (math.nan, math.inf, -math.inf):
+        assert _json.loads(_json.encode({"x": v, "l": [v]})) == {"l": [None], "x": None}
+        assert _json.loads(_json._encode_std({"x": v})) == {"x": None}
+
+
+def test_refusals_raise_the_same_value_error() -> None:
+    with pytest.raises(ValueError, match="^Failed to convert to JSON: unexpected type: 'int' object is not an"):
+        _json.encode({1: "x"})
+    with pytest.raises(ValueError, match="^Failed to convert to JSON: unsupported type set$"):
+        _json.encode({"k": {1}})
+    with pytest.raises(ValueError, match="^Failed to convert to JSON: unsupported type bytes$"):
+        _json.encode([b"x"])
+
+    class S(str):
+        pass
+
+    assert _json.encode({"k": S("v")}) == _json._encode_std({"k": "v"})
+
+
+def test_loads_sorts_keys_at_every_level() -> None:
+    v = _json.loads(b'{"b":{"d":1,"c":[{"z":1,"y":2}]},"a":1}')
+    assert list(v) == ["a", "b"] and list(v["b"]) == ["c", "d"] and list(v["b"]["c"][0]) == ["y", "z"]
+    already = _json.loads(b'{"a":1,"b":2}')
+    assert list(already) == ["a", "b"]
+
+
+def test_the_suite_core_passes_without_orjson() -> None:
+    """Re-runs the behaviour and chain tests with the stdlib path (NEMO_RELAY_PURE_JSON=1)."""
+    if not _json.HAVE_ORJSON:
+        pytest.skip("already running without orjson")
+    here = Path(__file__).parent
+    env = {**os.environ, "NEMO_RELAY_PURE_JSON": "1"}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            str(here / "test_behaviour.py"),
+            str(here / "test_chain_helpers.py"),
+            str(here / "test_seeds.py"),
+            str(here / "test_codec_vectors.py"),
+            "-k",
+            "not without_orjson",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
