@@ -254,8 +254,9 @@ final class Export: @unchecked Sendable {
         }
     }
 
-    /// Calls the export with `args` (one JS value per declared parameter) and returns the response body.
-    func call(_ args: [Any]) throws -> String {
+    /// Calls the export with `args` (one JS value per declared parameter): the response body, the
+    /// returned status (i32 returns; else 0) and the raw out values (pointers, booleans, integers).
+    func call(_ args: [Any]) throws -> (body: String, status: Int64, outs: [UInt64]) {
         let arena = Arena()
         let slots = UnsafeMutablePointer<UInt64>.allocate(capacity: max(nargs, 1))
         let outs = UnsafeMutablePointer<UInt64>.allocate(capacity: max(nargs, 1) * 2)
@@ -292,7 +293,9 @@ final class Export: @unchecked Sendable {
                     slot.storeBytes(of: Int64(Int(bitPattern: buf)), as: Int64.self)
                 }
             case .outPtr, .outBool, .outU64:
-                slot.storeBytes(of: Int64(Int(bitPattern: outs + 2 * i)), as: Int64.self)
+                // 0 (or false) asks for NULL: the caller does not want this out value.
+                let skip = (v as? NSNumber).map { $0.int64Value == 0 } ?? false
+                slot.storeBytes(of: skip ? 0 : Int64(Int(bitPattern: outs + 2 * i)), as: Int64.self)
             case .outStr:
                 slot.storeBytes(of: Int64(Int(bitPattern: outs + 2 * i)), as: Int64.self)
                 UnsafeMutableRawPointer(slots + i + 1).storeBytes(
@@ -321,8 +324,14 @@ final class Export: @unchecked Sendable {
         default: body += "null"
         }
         var outText: [String] = []
+        var outValues: [UInt64] = []
         i = 0
         for p in params {
+            switch p {
+            case .outPtr, .outBool, .outU64: outValues.append(outs[2 * i])
+            case .outStr: outValues.append(0)  // freed below; only its text travels
+            default: break
+            }
             switch p {
             case .outPtr: outText.append(String(outs[2 * i]))
             case .outBool: outText.append((outs[2 * i] & 0xff) != 0 ? "true" : "false")
@@ -347,7 +356,7 @@ final class Export: @unchecked Sendable {
             body += ",\"err\":"
             appendQuoted(&body, t)
         }
-        return body + "}"
+        return (body + "}", status, outValues)
     }
 
     /// Calls a no-argument export returning a borrowed C string.

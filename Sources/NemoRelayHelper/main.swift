@@ -78,7 +78,9 @@ var nextClosure = 0
                 body = "null"
             case .call:
                 let e = try lib.export(args["fn"] as? String ?? "")
-                body = try e.call(args["args"] as? [Any] ?? [])
+                body = try e.call(args["args"] as? [Any] ?? []).body
+            case .batch:
+                body = runBatch(obj["args"] as? [Any] ?? [], lib: lib)
             case .closure:
                 closuresLock.lock()
                 nextClosure += 1
@@ -109,6 +111,38 @@ var nextClosure = 0
         }
     }
     return (id, (obj["bg"] as? NSNumber)?.boolValue ?? false, run)
+}
+
+/// Runs the calls of a `batch` in order and answers one `{ok}` or `{error}` per call. An argument
+/// `{"$out":[i, j]}` stands for out value `j` of call `i` of the same batch (e.g. the scope that
+/// `nemo_relay_scope_begin` made, passed on to `nemo_relay_scope_info`); a call whose reference is
+/// missing fails without running.
+@Sendable func runBatch(_ calls: [Any], lib: Library) -> String {
+    var outs: [[UInt64]?] = []
+    var parts: [String] = []
+    for item in calls {
+        do {
+            guard let c = item as? [String: Any], let fn = c["fn"] as? String else { throw ProtocolError("a batch holds {fn, args} calls") }
+            var a = c["args"] as? [Any] ?? []
+            for (k, v) in a.enumerated() {
+                guard let ref = (v as? [String: Any])?["$out"] as? [NSNumber], ref.count == 2 else { continue }
+                let (ci, oi) = (ref[0].intValue, ref[1].intValue)
+                guard ci >= 0, ci < outs.count, let o = outs[ci], oi >= 0, oi < o.count else {
+                    throw ProtocolError("\(fn): batch reference \(ci).\(oi) has no value")
+                }
+                a[k] = NSNumber(value: o[oi])
+            }
+            let r = try lib.export(fn).call(a)
+            outs.append(r.status > 0 ? nil : r.outs)
+            parts.append("{\"ok\":" + r.body + "}")
+        } catch {
+            outs.append(nil)
+            var s = "{\"error\":"
+            appendQuoted(&s, "\(error)")
+            parts.append(s + "}")
+        }
+    }
+    return "[" + parts.joined(separator: ",") + "]"
 }
 
 /// Reads newline-terminated requests from `file` until EOF.
@@ -150,9 +184,15 @@ let syncThread = Thread {
     }
     library = lib
     libraryReady.signal()
+    SyncCapture.thread = pthread_self()
     readLines(req) { line in
         let r = handle(line, lib: lib)
-        if !writeAll(res, Array((r.run() + "\n").utf8)) { exit(0) }
+        var reply = r.run()
+        // Callbacks C raised on this thread during the request ride along in its reply.
+        let inv = SyncCapture.take()
+        if !inv.isEmpty { reply.insert(contentsOf: inv, at: reply.index(before: reply.endIndex)) }
+        reply += "\n"
+        if !writeAll(res, Array(reply.utf8)) { exit(0) }
     }
     exit(0)  // Node closed the sync channel
 }
