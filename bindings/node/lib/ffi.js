@@ -82,8 +82,15 @@ const EXPORTS = [
 ];
 const TABLE = new Map(EXPORTS.map((e) => [e[0], e]));
 const declared = new Set();
+let declaredFor = -1;
 
+/** Sends an export's row once per helper process (a restarted helper knows nothing). */
 function declare(name) {
+  helper.ensure();
+  if (declaredFor !== helper.generation) {
+    declared.clear();
+    declaredFor = helper.generation;
+  }
   if (declared.has(name)) return;
   const row = TABLE.get(name);
   if (!row) throw new NemoRelayError(`${name} is not in the export table`, undefined, 'ERR_NEMO_RELAY_HELPER');
@@ -105,9 +112,26 @@ function rawCall(name, args) {
 
 /** Calls a fallible export and throws NemoRelayError on a failure status; returns the out values. */
 function call(name, args) {
-  const r = rawCall(name, args);
+  return outsOf(name, rawCall(name, args));
+}
+
+/** Throws NemoRelayError for a failed `{ret, err}` answer of `name`; returns its out values. */
+function outsOf(name, r) {
   if (typeof r.ret === 'number' && r.ret > 0) throw new NemoRelayError(r.err || `${name} failed`, r.ret);
   return r.out ?? [];
+}
+
+/**
+ * Calls several fallible exports in one round trip: `[[name, args], ...]`, where an argument
+ * `{$out: [i, j]}` is out value `j` of call `i`. Returns each call's out values; throws the first failure.
+ */
+function callBatch(calls) {
+  for (const [name] of calls) declare(name);
+  const answers = helper.callBatch(calls.map(([fn, args]) => ({ fn, args })));
+  return answers.map((a, i) => {
+    if (a.error !== undefined) throw new NemoRelayError(`helper: ${a.error}`, undefined, 'ERR_NEMO_RELAY_HELPER');
+    return outsOf(calls[i][0], a.ok);
+  });
 }
 
 /** Calls an export on the async channel (on a helper thread of its own when `bg`). */
@@ -116,4 +140,4 @@ async function callAsync(name, args, bg = true) {
   return helper.callAsync(Op.CALL, { fn: name, args }, bg);
 }
 
-module.exports = { EXPORTS, Struct, call, rawCall, callAsync, declare };
+module.exports = { EXPORTS, Struct, call, callBatch, rawCall, callAsync, declare };

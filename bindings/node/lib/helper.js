@@ -7,10 +7,16 @@
  *
  * Two channels:
  * - sync: a FIFO pair. `callSync` writes a request and blocks in `readSync` until the answer, which is
- *   what keeps `pushScope`, `register*` and codec methods synchronous as the Node API requires.
+ *   what keeps `pushScope`, `register*` and codec methods synchronous as the Node API requires. The
+ *   callbacks C raised while serving the request (a provider during `nemo_relay_llm_execute`, the done
+ *   callback during `nemo_relay_complete`) come back inside the answer (`inv`) and are dispatched on a
+ *   microtask, in the async context of the code that made the call: no pipe hop, no event-loop turn.
  * - async: the child's stdin/stdout. stdout carries the helper's `invoke` requests (C called a JS
  *   callback) and answers to `callAsync` (used for `nemo_relay_flush`, which blocks, run off-thread).
  * stderr is inherited.
+ *
+ * When the helper dies, every pending request is rejected, `onLost(reason)` tells the layer above,
+ * and the next call starts a new helper (a new `generation`).
  * @module
  */
 const { spawn } = require('node:child_process');
@@ -52,7 +58,11 @@ class Helper {
     this.readBuf = Buffer.allocUnsafe(1 << 16);
     /** @type {(closure: number, args: any[]) => void} */
     this.onInvoke = () => {};
+    /** @type {(reason: Error) => void} */
+    this.onLost = () => {};
     this.version = null;
+    /** Bumped every time a helper is lost: handles of an older generation are stale. */
+    this.generation = 0;
   }
 
   /** Starts the helper if needed; throws synchronously when it cannot. */
@@ -69,11 +79,13 @@ class Helper {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nemo-relay-'));
     const child = spawn(exe, [`--fifo-dir=${dir}`], { stdio: ['pipe', 'pipe', 'inherit'], windowsHide: true });
     this.child = child;
-    child.on('error', (e) => this.fail(`the NemoRelay helper failed: ${e.message}`));
-    child.on('exit', (code, sig) => this.fail(`the NemoRelay helper exited (${sig ?? code})`));
+    this.buffered = '';
+    this.inFlight = 0;
+    child.on('error', (e) => { if (this.child === child) this.fail(`the NemoRelay helper failed: ${e.message}`); });
+    child.on('exit', (code, sig) => { if (this.child === child) this.fail(`the NemoRelay helper exited (${sig ?? code})`); });
     child.stdin.on('error', () => {});
     child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk) => this.onData(chunk));
+    child.stdout.on('data', (chunk) => { if (this.child === child) this.onData(chunk); });
 
     // The helper renames both FIFOs into place once they exist; poll briefly for them.
     const req = path.join(dir, 'req');
@@ -81,7 +93,9 @@ class Helper {
     const deadline = Date.now() + 15000;
     while (!fs.existsSync(res)) {
       if (Date.now() > deadline || child.pid === undefined) {
+        this.child = null;
         try { child.kill(); } catch {}
+        fs.rmSync(dir, { recursive: true, force: true });
         throw new NemoRelayError(`the NemoRelay helper ${exe} did not start`, undefined, 'ERR_NEMO_RELAY_HELPER');
       }
       sleepMs(1);
@@ -118,7 +132,7 @@ class Helper {
   }
 
   release() {
-    if (--this.inFlight === 0) this.setRef(false);
+    if (this.inFlight > 0 && --this.inFlight === 0) this.setRef(false);
   }
 
   setRef(on) {
@@ -130,11 +144,29 @@ class Helper {
     c.stdin[m]?.();
   }
 
+  /**
+   * The helper is gone (or its channel broke): rejects every pending request with `reason`, tells
+   * `onLost`, and forgets the process so that the next call starts a new one. Returns the error.
+   */
   fail(reason) {
-    if (!this.dead) this.dead = new NemoRelayError(reason, undefined, 'ERR_NEMO_RELAY_HELPER');
+    const child = this.child;
+    const err = new NemoRelayError(reason, undefined, 'ERR_NEMO_RELAY_HELPER');
+    if (!child) return this.dead ?? err;
+    this.child = null;
+    this.generation++;
+    this.inFlight = 0;
+    this.buffered = '';
+    for (const fd of [this.reqFd, this.resFd]) {
+      try { if (fd !== undefined) fs.closeSync(fd); } catch {}
+    }
+    this.reqFd = this.resFd = undefined;
+    try { child.kill('SIGKILL'); } catch {}
+    try { child.unref(); child.stdout.destroy(); child.stdin.destroy(); } catch {}
     const pend = [...this.pending.values()];
     this.pending.clear();
-    for (const p of pend) p.reject(this.dead);
+    for (const p of pend) p.reject(err);
+    this.onLost(err);
+    return err;
   }
 
   readLine() {
@@ -147,10 +179,7 @@ class Helper {
         if (e.code === 'EAGAIN' || e.code === 'EINTR') continue;
         throw e;
       }
-      if (n === 0) {
-        this.fail('the NemoRelay helper closed its sync channel');
-        throw this.dead;
-      }
+      if (n === 0) throw this.fail('the NemoRelay helper closed its sync channel');
       const nl = this.readBuf.indexOf(10, 0);
       if (nl >= 0 && nl < n) {
         parts.push(Buffer.from(this.readBuf.subarray(0, nl)));
@@ -165,10 +194,33 @@ class Helper {
     this.ensure();
     const id = this.nextId++;
     const line = JSON.stringify({ id, op, args }) + '\n';
-    fs.writeSync(this.reqFd, line);
+    try {
+      fs.writeSync(this.reqFd, line);
+    } catch (e) {
+      throw this.fail(`the NemoRelay helper's sync channel failed: ${e.message}`);
+    }
     const msg = JSON.parse(this.readLine());
+    if (msg.inv !== undefined) this.dispatch(msg.inv);
     if (msg.error !== undefined) throw new NemoRelayError(`helper: ${msg.error}`, undefined, 'ERR_NEMO_RELAY_HELPER');
     return msg.ok;
+  }
+
+  /**
+   * Runs several calls in one round trip: `[{fn, args}]` -> `[{ok} | {error}]`; an argument
+   * `{$out: [i, j]}` is out value `j` of call `i` of the same batch.
+   */
+  callBatch(calls) {
+    return this.callSync(Op.BATCH, calls);
+  }
+
+  /**
+   * Hands the invokes of a sync answer to `onInvoke` on a microtask: after the caller's synchronous
+   * code, before any I/O, and in its async context (AsyncLocalStorage follows queueMicrotask).
+   */
+  dispatch(inv) {
+    queueMicrotask(() => {
+      for (let i = 0; i < inv.length; i++) this.onInvoke(inv[i][0], inv[i][1]);
+    });
   }
 
   /** Sends a request on the async channel; `bg` runs it on a helper thread of its own. */
@@ -184,7 +236,7 @@ class Helper {
 
   /** Sends a request on the async channel without waiting for its answer (releases from finalizers). */
   post(op, args) {
-    if (!this.child || this.dead) return;
+    if (!this.child) return;
     this.child.stdin.write(JSON.stringify({ id: 0, op, args }) + '\n');
   }
 
