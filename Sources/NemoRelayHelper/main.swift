@@ -60,8 +60,8 @@ var nextClosure = 0
 // MARK: - Requests
 
 /// Runs one request and returns its response line (without the newline).
-@Sendable func handle(_ line: Substring, lib: Library) -> (id: Int, bg: Bool, run: () -> String) {
-    guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8), options: []) as? [String: Any] else {
+@Sendable func handle(_ line: UnsafeBufferPointer<UInt8>, lib: Library) -> (id: Int, bg: Bool, run: () -> String) {
+    guard let obj = (try? JSONLine.parse(line)) as? [String: Any] else {
         return (0, false, { "{\"id\":0,\"error\":\"malformed request\"}" })
     }
     let id = (obj["id"] as? NSNumber)?.intValue ?? 0
@@ -145,15 +145,16 @@ var nextClosure = 0
     return "[" + parts.joined(separator: ",") + "]"
 }
 
-/// Reads newline-terminated requests from `file` until EOF.
-@Sendable func readLines(_ file: UnsafeMutablePointer<FILE>, _ each: (Substring) -> Void) {
+/// Reads newline-terminated requests from `file` until EOF; `each` sees one line's bytes, without the newline.
+@Sendable func readLines(_ file: UnsafeMutablePointer<FILE>, _ each: (UnsafeBufferPointer<UInt8>) -> Void) {
     var buf: UnsafeMutablePointer<CChar>?
     var cap = 0
     while true {
-        let n = getline(&buf, &cap, file)
+        var n = getline(&buf, &cap, file)
         if n <= 0 { break }
-        let s = String(cString: buf!)
-        each(s.hasSuffix("\n") ? s.dropLast() : Substring(s))
+        let bytes = UnsafeRawPointer(buf!).assumingMemoryBound(to: UInt8.self)
+        if bytes[n - 1] == 0x0a { n -= 1 }
+        each(UnsafeBufferPointer(start: bytes, count: n))
     }
     free(buf)
 }
