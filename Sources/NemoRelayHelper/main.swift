@@ -7,7 +7,7 @@
 //   in JavaScript. The first line on it is the `hello` with the versions.
 // - async: stdin/stdout. stdout carries the helper's own `invoke` requests (C called a closure) and the
 //   answers to async requests; requests flagged `bg` (e.g. `nemo_relay_flush`, which blocks) run on a
-//   thread of their own. The helper exits on stdin EOF.
+//   thread of their own; requests with id 0 are run without an answer. The helper exits on stdin EOF.
 import CFFI
 import Foundation
 
@@ -211,7 +211,9 @@ readLines(stdin) { line in
         asyncLib = library
     }
     let r = handle(line, lib: asyncLib!)
-    if r.bg {
+    if r.id == 0 {
+        _ = r.run()  // posted by Node (frees): no answer wanted
+    } else if r.bg {
         Thread.detachNewThread { output.send(r.run() + "\n") }
     } else {
         output.send(r.run() + "\n")

@@ -53,7 +53,7 @@ function addEntry(entry) {
 }
 
 // Finalizers free C objects of the live helper only: pointers of a lost helper mean nothing to a new one.
-const freeLater = (fn) => ([ptr, gen]) => { if (gen === helper.generation) helper.post(Op.CALL, { fn, args: [ptr] }); };
+const freeLater = (fn) => ([ptr, gen]) => { if (gen === helper.generation) helper.post(fn, [ptr]); };
 const stackRegistry = new FinalizationRegistry(freeLater('nemo_relay_stack_free'));
 const scopeRegistry = new FinalizationRegistry(freeLater('nemo_relay_scope_free'));
 

@@ -53,6 +53,8 @@ class Helper {
     this.nextId = 1;
     /** @type {Map<number, {resolve: Function, reject: Function}>} */
     this.pending = new Map();
+    /** @type {Array<{fn: string, args: any[]}>} calls queued by `post` */
+    this.posted = [];
     this.inFlight = 0;
     this.buffered = '';
     this.readBuf = Buffer.allocUnsafe(1 << 16);
@@ -81,6 +83,7 @@ class Helper {
     this.child = child;
     this.buffered = '';
     this.inFlight = 0;
+    this.posted = [];
     child.on('error', (e) => { if (this.child === child) this.fail(`the NemoRelay helper failed: ${e.message}`); });
     child.on('exit', (code, sig) => { if (this.child === child) this.fail(`the NemoRelay helper exited (${sig ?? code})`); });
     child.stdin.on('error', () => {});
@@ -234,10 +237,19 @@ class Helper {
     }).finally(() => this.release());
   }
 
-  /** Sends a request on the async channel without waiting for its answer (releases from finalizers). */
-  post(op, args) {
+  /**
+   * Queues a call for the async channel with no answer wanted (frees from finalizers). The calls
+   * queued in one turn travel as one `batch` with id 0, which the helper runs without answering.
+   */
+  post(fn, args) {
     if (!this.child) return;
-    this.child.stdin.write(JSON.stringify({ id: 0, op, args }) + '\n');
+    if (this.posted.push({ fn, args }) === 1) queueMicrotask(() => this.flushPosted());
+  }
+
+  flushPosted() {
+    const calls = this.posted;
+    this.posted = [];
+    if (this.child && calls.length) this.child.stdin.write(JSON.stringify({ id: 0, op: Op.BATCH, args: calls }) + '\n');
   }
 
   onData(chunk) {
