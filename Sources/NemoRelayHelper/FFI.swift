@@ -134,14 +134,48 @@ final class Arena {
     }
 }
 
+/// A request value by its JSON kind. Decided by the dynamic type first, because a failing `as?` from
+/// one of these types to another goes through Foundation's bridging and costs far more than the call.
+enum Value {
+    case null, number(NSNumber), string(String), array([Any]), object([String: Any]), other
+
+    private static let stringType = ObjectIdentifier(String.self)
+    private static let arrayType = ObjectIdentifier([Any].self)
+    private static let objectType = ObjectIdentifier([String: Any].self)
+    private static let nullType = ObjectIdentifier(NSNull.self)
+    private static let numberType = ObjectIdentifier(NSNumber.self)
+
+    @inline(__always) init(_ v: Any?) {
+        guard let v else {
+            self = .null
+            return
+        }
+        let t = ObjectIdentifier(type(of: v))
+        if t == Value.numberType {
+            self = .number(v as! NSNumber)
+        } else if t == Value.stringType {
+            self = .string(v as! String)
+        } else if t == Value.nullType {
+            self = .null
+        } else if t == Value.arrayType {
+            self = .array(v as! [Any])
+        } else if t == Value.objectType {
+            self = .object(v as! [String: Any])
+        } else if let n = v as? NSNumber {
+            self = .number(n)
+        } else {
+            self = .other
+        }
+    }
+}
+
 func int64(_ v: Any?) throws -> Int64 {
-    switch v {
-    case nil, is NSNull: return 0
-    case let n as NSNumber: return n.int64Value
-    case let s as String:
+    switch Value(v) {
+    case .null: return 0
+    case .number(let n): return n.int64Value
+    case .string(let s):
         guard let n = Int64(s) ?? (UInt64(s).map { Int64(bitPattern: $0) }) else { throw ProtocolError("bad integer \(s)") }
         return n
-    case let b as Bool: return b ? 1 : 0
     default: throw ProtocolError("bad integer \(String(describing: v))")
     }
 }
@@ -151,7 +185,7 @@ func store(_ s: Scalar, _ v: Any?, _ at: UnsafeMutableRawPointer) throws {
     switch s {
     case .u8:
         let b: Bool
-        if let n = v as? NSNumber { b = n.boolValue } else { b = false }
+        if case .number(let n) = Value(v) { b = n.boolValue } else { b = false }
         at.storeBytes(of: b ? 1 : 0, as: UInt8.self)
     case .i32: at.storeBytes(of: Int32(truncatingIfNeeded: try int64(v)), as: Int32.self)
     case .u32: at.storeBytes(of: UInt32(truncatingIfNeeded: try int64(v)), as: UInt32.self)
@@ -162,8 +196,9 @@ func store(_ s: Scalar, _ v: Any?, _ at: UnsafeMutableRawPointer) throws {
 
 /// Writes a `str` or `json` value: a pointer, plus a length for json.
 func storeText(_ p: Param, _ v: Any?, _ arena: Arena, ptr: UnsafeMutableRawPointer, len: UnsafeMutableRawPointer?) throws {
-    guard let s = v as? String else {
-        if v != nil && !(v is NSNull) { throw ProtocolError("expected a string or null") }
+    let value = Value(v)
+    guard case .string(let s) = value else {
+        if case .null = value {} else { throw ProtocolError("expected a string or null") }
         ptr.storeBytes(of: 0, as: Int64.self)
         len?.storeBytes(of: 0, as: UInt64.self)
         return
@@ -276,10 +311,11 @@ final class Export: @unchecked Sendable {
             case .str: try storeText(p, v, arena, ptr: slot, len: nil)
             case .json: try storeText(p, v, arena, ptr: slot, len: UnsafeMutableRawPointer(slots + i + 1))
             case .structure(let layout):
-                if v == nil || v is NSNull {
+                let value = Value(v)
+                if case .null = value {
                     slot.storeBytes(of: 0, as: Int64.self)
                 } else {
-                    guard let fv = v as? [Any] else { throw ProtocolError("\(name): a struct is passed as an array") }
+                    guard case .array(let fv) = value else { throw ProtocolError("\(name): a struct is passed as an array") }
                     let buf = arena.zeroed(layout.size)
                     for (fi, (fp, off)) in layout.fields.enumerated() where fi < fv.count {
                         let at = buf + off
@@ -294,7 +330,8 @@ final class Export: @unchecked Sendable {
                 }
             case .outPtr, .outBool, .outU64:
                 // 0 (or false) asks for NULL: the caller does not want this out value.
-                let skip = (v as? NSNumber).map { $0.int64Value == 0 } ?? false
+                var skip = false
+                if case .number(let n) = Value(v) { skip = n.int64Value == 0 }
                 slot.storeBytes(of: skip ? 0 : Int64(Int(bitPattern: outs + 2 * i)), as: Int64.self)
             case .outStr:
                 slot.storeBytes(of: Int64(Int(bitPattern: outs + 2 * i)), as: Int64.self)
@@ -370,32 +407,33 @@ final class Export: @unchecked Sendable {
 
 // MARK: - JSON text
 
-/// Appends `s` as a JSON string literal.
+/// Appends `s` as a JSON string literal (escaping `"`, `\\` and control characters, byte-wise).
 func appendQuoted(_ out: inout String, _ s: String) {
-    out.append("\"")
     var plain = true
     for u in s.utf8 where u < 0x20 || u == 0x22 || u == 0x5c {
         plain = false
         break
     }
     if plain {
+        out.append("\"")
         out.append(s)
-    } else {
-        for ch in s.unicodeScalars {
-            switch ch {
-            case "\"": out.append("\\\"")
-            case "\\": out.append("\\\\")
-            case "\n": out.append("\\n")
-            case "\r": out.append("\\r")
-            case "\t": out.append("\\t")
-            default:
-                if ch.value < 0x20 {
-                    out.append(String(format: "\\u%04x", ch.value))
-                } else {
-                    out.unicodeScalars.append(ch)
-                }
-            }
+        out.append("\"")
+        return
+    }
+    var bytes: [UInt8] = [0x22]
+    bytes.reserveCapacity(s.utf8.count + 16)
+    let hex: [UInt8] = Array("0123456789abcdef".utf8)
+    for u in s.utf8 {
+        switch u {
+        case 0x22: bytes += [0x5c, 0x22]
+        case 0x5c: bytes += [0x5c, 0x5c]
+        case 0x0a: bytes += [0x5c, 0x6e]
+        case 0x0d: bytes += [0x5c, 0x72]
+        case 0x09: bytes += [0x5c, 0x74]
+        case 0..<0x20: bytes += [0x5c, 0x75, 0x30, 0x30, hex[Int(u >> 4)], hex[Int(u & 0xf)]]
+        default: bytes.append(u)
         }
     }
-    out.append("\"")
+    bytes.append(0x22)
+    out.append(String(decoding: bytes, as: UTF8.self))
 }

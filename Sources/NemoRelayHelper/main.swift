@@ -125,8 +125,8 @@ var nextClosure = 0
             guard let c = item as? [String: Any], let fn = c["fn"] as? String else { throw ProtocolError("a batch holds {fn, args} calls") }
             var a = c["args"] as? [Any] ?? []
             for (k, v) in a.enumerated() {
-                guard let ref = (v as? [String: Any])?["$out"] as? [NSNumber], ref.count == 2 else { continue }
-                let (ci, oi) = (ref[0].intValue, ref[1].intValue)
+                guard case .object(let o) = Value(v), let ref = o["$out"] as? [Any], ref.count == 2 else { continue }
+                let (ci, oi) = (Int(try int64(ref[0])), Int(try int64(ref[1])))
                 guard ci >= 0, ci < outs.count, let o = outs[ci], oi >= 0, oi < o.count else {
                     throw ProtocolError("\(fn): batch reference \(ci).\(oi) has no value")
                 }
