@@ -13,7 +13,8 @@ enum Op: String {
     case closure
     /// Node to helper: free a closure (`closure`).
     case release
-    /// Node to helper: several `call`s (`[{fn, args}]`) in one message, in order; answers `[{ok}|{error}]`.
+    /// Node to helper: several `call`s (`[{fn, args}]`) in one message, in order; answers
+    /// `[{ok, inv?}|{error, inv?}]` (on the sync channel each call's invokes ride with its own answer).
     case batch
     /// Helper to Node: C called a closure (`closure`, `args`); answered through later `call`s. On the
     /// sync channel the invokes raised while serving a request ride in its reply instead: `"inv"`.

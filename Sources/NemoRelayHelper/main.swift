@@ -113,7 +113,8 @@ var nextClosure = 0
     return (id, (obj["bg"] as? NSNumber)?.boolValue ?? false, run)
 }
 
-/// Runs the calls of a `batch` in order and answers one `{ok}` or `{error}` per call. An argument
+/// Runs the calls of a `batch` in order and answers one `{ok}` or `{error}` per call, each with the
+/// invokes that call raised on the sync thread (`inv`), so Node can run them in that call's context. An argument
 /// `{"$out":[i, j]}` stands for out value `j` of call `i` of the same batch (e.g. the scope that
 /// `nemo_relay_scope_begin` made, passed on to `nemo_relay_scope_info`); a call whose reference is
 /// missing fails without running.
@@ -134,12 +135,12 @@ var nextClosure = 0
             }
             let r = try lib.export(fn).call(a)
             outs.append(r.status > 0 ? nil : r.outs)
-            parts.append("{\"ok\":" + r.body + "}")
+            parts.append("{\"ok\":" + r.body + (SyncCapture.active() ? SyncCapture.take() : "") + "}")
         } catch {
             outs.append(nil)
             var s = "{\"error\":"
             appendQuoted(&s, "\(error)")
-            parts.append(s + "}")
+            parts.append(s + (SyncCapture.active() ? SyncCapture.take() : "") + "}")
         }
     }
     return "[" + parts.joined(separator: ",") + "]"
