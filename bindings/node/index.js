@@ -134,8 +134,9 @@ function onInvoke(closure, args) {
 /** Completes a token of helper generation `gen` (a token of a lost helper has no call left to answer). */
 function complete(token, status, json, gen = helper.generation) {
   if (gen !== helper.generation) return;
-  // MISUSE here means the call was cancelled or already answered: nothing left to tell.
-  ffi.rawCall('nemo_relay_complete', [token, status, json]);
+  // Sent with the other calls of this turn. MISUSE here means the call was cancelled or already
+  // answered: nothing left to tell.
+  ffi.callLater('nemo_relay_complete', [token, status, json]);
 }
 
 // MARK: - Callback errors
@@ -476,16 +477,18 @@ function withDone(start, map) {
       },
     });
     helper.hold();
+    // The start is synchronous, so the call's start event and its parent scope are decided here,
+    // in program order; a call that did not start rejects.
     let r;
     try {
-      r = start([state.fn.done, id, 0]);
+      const [name, args] = start([state.fn.done, id, 0]);
+      r = ffi.rawCall(name, args);
     } catch (e) {
-      registry.delete(id);
-      helper.release();
+      r = null;
+      if (registry.delete(id)) helper.release();
       return reject(e);
     }
-    if (typeof r.ret === 'number' && r.ret > 0 && registry.has(id)) {
-      registry.delete(id);
+    if (typeof r.ret === 'number' && r.ret > 0 && registry.delete(id)) {
       helper.release();
       reject(new NemoRelayError(r.err || 'call did not start', r.ret));
     }
@@ -558,7 +561,7 @@ function llmExecuteWith(name, request, func, handle, attributes, data, metadata,
   const opts = llmOptions(handle, attributes, data, metadata, modelName, codec, responseCodec);
   const provider = callbackStruct((token, input) => answer(token, () => func(input, new AbortController().signal), (v) => v, { stack }));
   return withDone(
-    (done) => ffi.rawCall('nemo_relay_llm_execute', [0, rt(), stack._ptr, String(name), req, opts, provider, done]),
+    (done) => ['nemo_relay_llm_execute', [0, rt(), stack._ptr, String(name), req, opts, provider, done]],
     (v) => v,
   );
 }
@@ -572,9 +575,9 @@ function llmCallExecute(name, request, func, handle, attributes, data, metadata,
   try {
     return llmExecuteWith(name, request, func, handle, attributes, data, metadata, modelName, c, rc);
   } finally {
-    // The call holds its own references; release ours.
-    if (c) ffi.rawCall('nemo_relay_codec_free', [c]);
-    if (rc) ffi.rawCall('nemo_relay_codec_free', [rc]);
+    // The call holds its own references; release ours once its start (queued before) went out.
+    if (c) ffi.callLater('nemo_relay_codec_free', [c]);
+    if (rc) ffi.callLater('nemo_relay_codec_free', [rc]);
   }
 }
 
@@ -622,7 +625,7 @@ function toolCallExecute(name, args, func, handle, attributes, data, metadata, t
   const tool = callbackStruct((token, input) => answer(
     token, () => func(input, new AbortController().signal), (v) => toolResultOut(v, 'tool callback'), { stack }));
   return withDone(
-    (done) => ffi.rawCall('nemo_relay_tool_execute', [0, rt(), stack._ptr, String(name), a, opts, tool, done]),
+    (done) => ['nemo_relay_tool_execute', [0, rt(), stack._ptr, String(name), a, opts, tool, done]],
     toolResultIn,
   );
 }
@@ -649,7 +652,7 @@ function toolCallEnd(handle, result, data, metadata, timestamp) {
 function llmConditionalExecution(request) {
   const req = requestJson(request);
   const stack = effectiveStack();
-  return withDone((done) => ffi.rawCall('nemo_relay_llm_conditional_execution', [rt(), stack._ptr, req, done]), () => undefined);
+  return withDone((done) => ['nemo_relay_llm_conditional_execution', [rt(), stack._ptr, req, done]], () => undefined);
 }
 
 /**
@@ -660,7 +663,7 @@ function llmRequestIntercepts(name, request) {
   const req = requestJson(request);
   const stack = effectiveStack();
   return withDone(
-    (done) => ffi.rawCall('nemo_relay_llm_request_intercepts', [rt(), stack._ptr, String(name), req, done]),
+    (done) => ['nemo_relay_llm_request_intercepts', [rt(), stack._ptr, String(name), req, done]],
     (v) => ({
       request: v.request,
       annotated: v.annotated_request ?? null,
@@ -677,14 +680,14 @@ function llmRequestIntercepts(name, request) {
 function toolConditionalExecution(name, args) {
   const a = JSON.stringify(toJsonValue(args, 'args'));
   const stack = effectiveStack();
-  return withDone((done) => ffi.rawCall('nemo_relay_tool_conditional_execution', [rt(), stack._ptr, String(name), a, done]), () => undefined);
+  return withDone((done) => ['nemo_relay_tool_conditional_execution', [rt(), stack._ptr, String(name), a, done]], () => undefined);
 }
 
 /** Runs only the tool request-intercept chain; resolves with the transformed args. @returns {Promise<any>} */
 function toolRequestIntercepts(name, args) {
   const a = JSON.stringify(toJsonValue(args, 'args'));
   const stack = effectiveStack();
-  return withDone((done) => ffi.rawCall('nemo_relay_tool_request_intercepts', [rt(), stack._ptr, String(name), a, done]), (v) => v);
+  return withDone((done) => ['nemo_relay_tool_request_intercepts', [rt(), stack._ptr, String(name), a, done]], (v) => v);
 }
 
 // MARK: - Middleware
@@ -723,7 +726,7 @@ function nextFor(token, kind) {
     let json;
     if (kind === 'llm') json = requestJson(value, 'invalid LlmRequest from JS next');
     else json = JSON.stringify(toJsonValue(value, 'args'));
-    return withDone((done) => ffi.rawCall('nemo_relay_token_next', [token, json, done]), kind === 'llm' ? (v) => v : toolResultIn);
+    return withDone((done) => ['nemo_relay_token_next', [token, json, done]], kind === 'llm' ? (v) => v : toolResultIn);
   };
   return { next, close() { active = false; }, get active() { return active; } };
 }

@@ -134,10 +134,23 @@ function callBatch(calls) {
   });
 }
 
+/**
+ * Queues a call on the sync channel, sent with the others of this turn (see Helper#callLater);
+ * `done({ret, out?, err?} | null, error | null)` runs when the answer is back.
+ */
+function callLater(name, args, done = null) {
+  declare(name);
+  helper.callLater(name, args, done && ((a, error) => {
+    if (error) return done(null, error);
+    if (a.error !== undefined) return done(null, new NemoRelayError(`helper: ${a.error}`, undefined, 'ERR_NEMO_RELAY_HELPER'));
+    done(a.ok, null);
+  }));
+}
+
 /** Calls an export on the async channel (on a helper thread of its own when `bg`). */
 async function callAsync(name, args, bg = true) {
   declare(name);
   return helper.callAsync(Op.CALL, { fn: name, args }, bg);
 }
 
-module.exports = { EXPORTS, Struct, call, callBatch, rawCall, callAsync, declare };
+module.exports = { EXPORTS, Struct, call, callBatch, callLater, rawCall, callAsync, declare };

@@ -19,6 +19,7 @@
  * and the next call starts a new helper (a new `generation`).
  * @module
  */
+const { AsyncResource } = require('node:async_hooks');
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -55,6 +56,8 @@ class Helper {
     this.pending = new Map();
     /** @type {Array<{fn: string, args: any[]}>} calls queued by `post` */
     this.posted = [];
+    /** @type {Array<{fn: string, args: any[], done: Function | null, scope: AsyncResource}>} calls queued by `callLater` */
+    this.later = [];
     this.inFlight = 0;
     this.buffered = '';
     this.readBuf = Buffer.allocUnsafe(1 << 16);
@@ -84,6 +87,7 @@ class Helper {
     this.buffered = '';
     this.inFlight = 0;
     this.posted = [];
+    this.later = [];
     child.on('error', (e) => { if (this.child === child) this.fail(`the NemoRelay helper failed: ${e.message}`); });
     child.on('exit', (code, sig) => { if (this.child === child) this.fail(`the NemoRelay helper exited (${sig ?? code})`); });
     child.stdin.on('error', () => {});
@@ -213,7 +217,49 @@ class Helper {
    * `{$out: [i, j]}` is out value `j` of call `i` of the same batch.
    */
   callBatch(calls) {
-    return this.callSync(Op.BATCH, calls);
+    const answers = this.callSync(Op.BATCH, calls);
+    for (const a of answers) if (a.inv !== undefined) this.dispatch(a.inv);
+    return answers;
+  }
+
+  /**
+   * Queues a call whose answer nobody waits for synchronously (a managed call's start, a token's
+   * completion). The calls queued in one turn of microtasks go out as one `batch` round trip: with
+   * many calls in flight, their starts and completions share round trips. `done(answer, error)`
+   * and the invokes the call raised run in the async context of the `callLater` caller.
+   */
+  callLater(fn, args, done = null) {
+    this.ensure();
+    const item = { fn, args, done, gen: this.generation, scope: new AsyncResource('NemoRelayCall') };
+    if (this.later.push(item) === 1) queueMicrotask(() => this.flushLater());
+  }
+
+  flushLater() {
+    let items = this.later;
+    this.later = [];
+    // Calls queued for a helper that has since been lost carry its pointers: never send them on.
+    const stale = items.filter((it) => it.gen !== this.generation);
+    if (stale.length) {
+      items = items.filter((it) => it.gen === this.generation);
+      const lost = new NemoRelayError('the NemoRelay helper exited before this call was sent', undefined, 'ERR_NEMO_RELAY_HELPER');
+      for (const it of stale) if (it.done) it.scope.runInAsyncScope(() => it.done(null, lost));
+      if (!items.length) return;
+    }
+    let answers = null;
+    let error = null;
+    try {
+      answers = this.callSync(Op.BATCH, items.map((it) => ({ fn: it.fn, args: it.args })));
+    } catch (e) {
+      error = e;
+    }
+    for (let i = 0; i < items.length; i++) {
+      const it = items[i];
+      const a = answers ? answers[i] : null;
+      it.scope.runInAsyncScope(() => {
+        if (it.done) it.done(a, error);
+        if (a && a.inv !== undefined) this.dispatch(a.inv);
+      });
+    }
   }
 
   /**
