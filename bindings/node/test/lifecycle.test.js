@@ -140,3 +140,21 @@ test('process exit with queued events: nothing hangs and flushed events arrive',
     }
   }
 });
+
+test('a managed call starts in program order: its start event precedes later synchronous code', async () => {
+  const events = [];
+  relay.registerSubscriber('order', (e) => events.push(`${e.kind}:${e.scope_category ?? '-'}:${e.name}`));
+  try {
+    const agent = relay.pushScope('order-agent', relay.ScopeType.Agent);
+    const p = relay.llmCallExecute('order-llm', req(1), async () => ({ ok: true }));
+    relay.event('order-after');
+    await p;
+    relay.popScope(agent);
+    await relay.flushSubscribers();
+  } finally {
+    relay.deregisterSubscriber('order');
+  }
+  const mine = events.filter((e) => e.includes('order-'));
+  assert.ok(mine.indexOf('scope:start:order-llm') >= 0, mine.join(' '));
+  assert.ok(mine.indexOf('scope:start:order-llm') < mine.indexOf('mark:-:order-after'), mine.join(' '));
+});
