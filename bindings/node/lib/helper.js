@@ -36,15 +36,22 @@ function sleepMs(ms) {
   Atomics.wait(sleepCell, 0, 0, ms);
 }
 
-/** Where the helper binary is: `NEMO_RELAY_HELPER_PATH`, else `native/` next to the package, else a SwiftPM build. */
+/**
+ * Where the helper binary is: `NEMO_RELAY_HELPER_PATH`, else `native/` next to the package, else the
+ * most recently built of the SwiftPM release and debug builds (the release helper is the fast one;
+ * the newer of the two is the one that matches the sources).
+ */
 function helperPath() {
   const env = process.env.NEMO_RELAY_HELPER_PATH;
   if (env) return env;
-  const candidates = [
-    path.join(__dirname, '..', 'native', 'NemoRelayHelper'),
-    path.join(__dirname, '..', '..', '..', '.build', 'debug', 'NemoRelayHelper'),
-  ];
-  return candidates.find((p) => fs.existsSync(p)) ?? candidates[0];
+  const native = path.join(__dirname, '..', 'native', 'NemoRelayHelper');
+  if (fs.existsSync(native)) return native;
+  const built = ['release', 'debug']
+    .map((c) => path.join(__dirname, '..', '..', '..', '.build', c, 'NemoRelayHelper'))
+    .map((p) => [p, fs.statSync(p, { throwIfNoEntry: false })?.mtimeMs ?? -1])
+    .filter(([, t]) => t >= 0)
+    .sort((a, b) => b[1] - a[1]);
+  return built.length ? built[0][0] : native;
 }
 
 class Helper {
