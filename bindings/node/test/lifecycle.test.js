@@ -158,3 +158,40 @@ test('a managed call starts in program order: its start event precedes later syn
   assert.ok(mine.indexOf('scope:start:order-llm') >= 0, mine.join(' '));
   assert.ok(mine.indexOf('scope:start:order-llm') < mine.indexOf('mark:-:order-after'), mine.join(' '));
 });
+
+test('every middleware kind runs with its call\'s ScopeStack in effect', async () => {
+  const seen = new Map();
+  const note = (kind) => { seen.set(kind, relay.currentScopeStack()); };
+  relay.registerLlmConditionalExecutionGuardrail('ctx-cond', 1, () => { note('conditional'); return null; });
+  relay.registerLlmRequestIntercept('ctx-req', 1, false, ({ request }) => { note('request'); return { request }; });
+  relay.registerLlmSanitizeRequestGuardrail('ctx-san-req', 1, (r) => { note('sanitizeRequest'); return r; });
+  relay.registerLlmExecutionIntercept('ctx-exec', 1, async (request, next) => { note('execution'); return next(request); });
+  relay.registerLlmSanitizeResponseGuardrail('ctx-san-resp', 1, (r) => { note('sanitizeResponse'); return r; });
+  relay.registerToolConditionalExecutionGuardrail('ctx-tool-cond', 1, () => { note('toolConditional'); return null; });
+  relay.registerScopeSanitizeStartGuardrail('ctx-scope-start', 1, (e, f) => { if (e.name === 'ctx-scope') note('scopeStart'); return f; });
+  relay.registerSubscriber('ctx-sub', () => {}); // sanitizers run only for events someone receives
+  try {
+    const stacks = [relay.createScopeStack(), relay.createScopeStack()];
+    for (const stack of stacks) {
+      seen.clear();
+      await relay.withScopeStack(stack, async () => {
+        const s = relay.pushScope('ctx-scope', relay.ScopeType.Agent);
+        await relay.llmCallExecute('p', req(1), async () => { await tick(); return { ok: true }; });
+        await relay.toolCallExecute('t', {}, () => ({ result: 1 }));
+        relay.popScope(s);
+      });
+      assert.deepStrictEqual([...seen.keys()].sort(), ['conditional', 'execution', 'request', 'sanitizeRequest',
+        'sanitizeResponse', 'scopeStart', 'toolConditional']);
+      for (const [kind, st] of seen) assert.equal(st, stack, `${kind} ran outside its call's stack`);
+    }
+  } finally {
+    relay.deregisterLlmConditionalExecutionGuardrail('ctx-cond');
+    relay.deregisterLlmRequestIntercept('ctx-req');
+    relay.deregisterLlmSanitizeRequestGuardrail('ctx-san-req');
+    relay.deregisterLlmExecutionIntercept('ctx-exec');
+    relay.deregisterLlmSanitizeResponseGuardrail('ctx-san-resp');
+    relay.deregisterToolConditionalExecutionGuardrail('ctx-tool-cond');
+    relay.deregisterScopeSanitizeStartGuardrail('ctx-scope-start');
+    relay.deregisterSubscriber('ctx-sub');
+  }
+});
