@@ -184,7 +184,7 @@ class Helper {
   }
 
   readLine() {
-    let parts = [];
+    const parts = [];
     for (;;) {
       let n;
       try {
@@ -194,12 +194,15 @@ class Helper {
         throw e;
       }
       if (n === 0) throw this.fail('the NemoRelay helper closed its sync channel');
-      const nl = this.readBuf.indexOf(10, 0);
-      if (nl >= 0 && nl < n) {
-        parts.push(Buffer.from(this.readBuf.subarray(0, nl)));
+      // The sync channel is strict request/answer: nothing follows the answer's newline.
+      const chunk = this.readBuf.subarray(0, n);
+      const nl = chunk.indexOf(10);
+      if (nl >= 0) {
+        if (parts.length === 0) return this.readBuf.toString('utf8', 0, nl);
+        parts.push(chunk.subarray(0, nl));
         return Buffer.concat(parts).toString('utf8');
       }
-      parts.push(Buffer.from(this.readBuf.subarray(0, n)));
+      parts.push(Buffer.from(chunk));
     }
   }
 
