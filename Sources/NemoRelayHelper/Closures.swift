@@ -59,9 +59,12 @@ final class Closure: @unchecked Sendable {
         closure = nil
     }
 
-    /// Marshals the C arguments into an `invoke` line.
+    /// Marshals the C arguments into an invoke: appended to the sync reply under construction when C
+    /// called the closure on the sync-channel thread (during a request Node is blocked on), else sent
+    /// as an `invoke` line on stdout.
     func invoked(_ args: UnsafeMutablePointer<UnsafeMutableRawPointer?>, _ ret: UnsafeMutableRawPointer?) {
-        var line = "{\"id\":\(out.nextId()),\"op\":\"\(Op.invoke.rawValue)\",\"args\":{\"closure\":\(id),\"args\":["
+        let capture = SyncCapture.active()
+        var line = capture ? "[\(id),[" : "{\"id\":\(out.nextId()),\"op\":\"\(Op.invoke.rawValue)\",\"args\":{\"closure\":\(id),\"args\":["
         var i = 0
         for (n, k) in params.enumerated() {
             if n > 0 { line += "," }
@@ -88,8 +91,11 @@ final class Closure: @unchecked Sendable {
                 }
             }
         }
-        line += "]}}\n"
-        out.send(line)
+        if capture {
+            SyncCapture.append(line + "]]")
+        } else {
+            out.send(line + "]}}\n")
+        }
         if self.ret == .i32, let ret { ret.storeBytes(of: value, as: Int64.self) }  // ffi_arg is word-sized
     }
 }
@@ -97,6 +103,32 @@ final class Closure: @unchecked Sendable {
 private let closureHandler: nr_ffi_handler = { _, ret, args, user in
     guard let user, let args else { return }
     Unmanaged<Closure>.fromOpaque(user).takeUnretainedValue().invoked(args, ret)
+}
+
+// MARK: - Sync capture
+
+/// Invokes raised on the sync-channel thread while it serves a request. They travel inside that
+/// request's reply (`"inv":[[closure,[args]],...]`), so a callback C calls during `nemo_relay_llm_execute`
+/// or `nemo_relay_complete` (the provider, middleware, the done callback) reaches Node without a pipe
+/// hop of its own. Only the sync thread touches the buffer.
+enum SyncCapture {
+    nonisolated(unsafe) static var thread: pthread_t?
+    nonisolated(unsafe) static var items: [String] = []
+
+    static func active() -> Bool {
+        guard let t = thread else { return false }
+        return pthread_equal(t, pthread_self()) != 0
+    }
+
+    static func append(_ item: String) { items.append(item) }
+
+    /// The captured invokes as a reply field (`,"inv":[...]`), or "" when none; empties the buffer.
+    static func take() -> String {
+        if items.isEmpty { return "" }
+        let s = ",\"inv\":[" + items.joined(separator: ",") + "]"
+        items.removeAll(keepingCapacity: true)
+        return s
+    }
 }
 
 // MARK: - Output

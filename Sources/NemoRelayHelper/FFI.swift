@@ -134,14 +134,48 @@ final class Arena {
     }
 }
 
+/// A request value by its JSON kind. Decided by the dynamic type first, because a failing `as?` from
+/// one of these types to another goes through Foundation's bridging and costs far more than the call.
+enum Value {
+    case null, number(NSNumber), string(String), array([Any]), object([String: Any]), other
+
+    private static let stringType = ObjectIdentifier(String.self)
+    private static let arrayType = ObjectIdentifier([Any].self)
+    private static let objectType = ObjectIdentifier([String: Any].self)
+    private static let nullType = ObjectIdentifier(NSNull.self)
+    private static let numberType = ObjectIdentifier(NSNumber.self)
+
+    @inline(__always) init(_ v: Any?) {
+        guard let v else {
+            self = .null
+            return
+        }
+        let t = ObjectIdentifier(type(of: v))
+        if t == Value.numberType {
+            self = .number(v as! NSNumber)
+        } else if t == Value.stringType {
+            self = .string(v as! String)
+        } else if t == Value.nullType {
+            self = .null
+        } else if t == Value.arrayType {
+            self = .array(v as! [Any])
+        } else if t == Value.objectType {
+            self = .object(v as! [String: Any])
+        } else if let n = v as? NSNumber {
+            self = .number(n)
+        } else {
+            self = .other
+        }
+    }
+}
+
 func int64(_ v: Any?) throws -> Int64 {
-    switch v {
-    case nil, is NSNull: return 0
-    case let n as NSNumber: return n.int64Value
-    case let s as String:
+    switch Value(v) {
+    case .null: return 0
+    case .number(let n): return n.int64Value
+    case .string(let s):
         guard let n = Int64(s) ?? (UInt64(s).map { Int64(bitPattern: $0) }) else { throw ProtocolError("bad integer \(s)") }
         return n
-    case let b as Bool: return b ? 1 : 0
     default: throw ProtocolError("bad integer \(String(describing: v))")
     }
 }
@@ -151,7 +185,7 @@ func store(_ s: Scalar, _ v: Any?, _ at: UnsafeMutableRawPointer) throws {
     switch s {
     case .u8:
         let b: Bool
-        if let n = v as? NSNumber { b = n.boolValue } else { b = false }
+        if case .number(let n) = Value(v) { b = n.boolValue } else { b = false }
         at.storeBytes(of: b ? 1 : 0, as: UInt8.self)
     case .i32: at.storeBytes(of: Int32(truncatingIfNeeded: try int64(v)), as: Int32.self)
     case .u32: at.storeBytes(of: UInt32(truncatingIfNeeded: try int64(v)), as: UInt32.self)
@@ -162,8 +196,9 @@ func store(_ s: Scalar, _ v: Any?, _ at: UnsafeMutableRawPointer) throws {
 
 /// Writes a `str` or `json` value: a pointer, plus a length for json.
 func storeText(_ p: Param, _ v: Any?, _ arena: Arena, ptr: UnsafeMutableRawPointer, len: UnsafeMutableRawPointer?) throws {
-    guard let s = v as? String else {
-        if v != nil && !(v is NSNull) { throw ProtocolError("expected a string or null") }
+    let value = Value(v)
+    guard case .string(let s) = value else {
+        if case .null = value {} else { throw ProtocolError("expected a string or null") }
         ptr.storeBytes(of: 0, as: Int64.self)
         len?.storeBytes(of: 0, as: UInt64.self)
         return
@@ -254,8 +289,9 @@ final class Export: @unchecked Sendable {
         }
     }
 
-    /// Calls the export with `args` (one JS value per declared parameter) and returns the response body.
-    func call(_ args: [Any]) throws -> String {
+    /// Calls the export with `args` (one JS value per declared parameter): the response body, the
+    /// returned status (i32 returns; else 0) and the raw out values (pointers, booleans, integers).
+    func call(_ args: [Any]) throws -> (body: String, status: Int64, outs: [UInt64]) {
         let arena = Arena()
         let slots = UnsafeMutablePointer<UInt64>.allocate(capacity: max(nargs, 1))
         let outs = UnsafeMutablePointer<UInt64>.allocate(capacity: max(nargs, 1) * 2)
@@ -275,10 +311,11 @@ final class Export: @unchecked Sendable {
             case .str: try storeText(p, v, arena, ptr: slot, len: nil)
             case .json: try storeText(p, v, arena, ptr: slot, len: UnsafeMutableRawPointer(slots + i + 1))
             case .structure(let layout):
-                if v == nil || v is NSNull {
+                let value = Value(v)
+                if case .null = value {
                     slot.storeBytes(of: 0, as: Int64.self)
                 } else {
-                    guard let fv = v as? [Any] else { throw ProtocolError("\(name): a struct is passed as an array") }
+                    guard case .array(let fv) = value else { throw ProtocolError("\(name): a struct is passed as an array") }
                     let buf = arena.zeroed(layout.size)
                     for (fi, (fp, off)) in layout.fields.enumerated() where fi < fv.count {
                         let at = buf + off
@@ -292,7 +329,10 @@ final class Export: @unchecked Sendable {
                     slot.storeBytes(of: Int64(Int(bitPattern: buf)), as: Int64.self)
                 }
             case .outPtr, .outBool, .outU64:
-                slot.storeBytes(of: Int64(Int(bitPattern: outs + 2 * i)), as: Int64.self)
+                // 0 (or false) asks for NULL: the caller does not want this out value.
+                var skip = false
+                if case .number(let n) = Value(v) { skip = n.int64Value == 0 }
+                slot.storeBytes(of: skip ? 0 : Int64(Int(bitPattern: outs + 2 * i)), as: Int64.self)
             case .outStr:
                 slot.storeBytes(of: Int64(Int(bitPattern: outs + 2 * i)), as: Int64.self)
                 UnsafeMutableRawPointer(slots + i + 1).storeBytes(
@@ -321,8 +361,14 @@ final class Export: @unchecked Sendable {
         default: body += "null"
         }
         var outText: [String] = []
+        var outValues: [UInt64] = []
         i = 0
         for p in params {
+            switch p {
+            case .outPtr, .outBool, .outU64: outValues.append(outs[2 * i])
+            case .outStr: outValues.append(0)  // freed below; only its text travels
+            default: break
+            }
             switch p {
             case .outPtr: outText.append(String(outs[2 * i]))
             case .outBool: outText.append((outs[2 * i] & 0xff) != 0 ? "true" : "false")
@@ -347,7 +393,7 @@ final class Export: @unchecked Sendable {
             body += ",\"err\":"
             appendQuoted(&body, t)
         }
-        return body + "}"
+        return (body + "}", status, outValues)
     }
 
     /// Calls a no-argument export returning a borrowed C string.
@@ -361,32 +407,33 @@ final class Export: @unchecked Sendable {
 
 // MARK: - JSON text
 
-/// Appends `s` as a JSON string literal.
+/// Appends `s` as a JSON string literal (escaping `"`, `\\` and control characters, byte-wise).
 func appendQuoted(_ out: inout String, _ s: String) {
-    out.append("\"")
     var plain = true
     for u in s.utf8 where u < 0x20 || u == 0x22 || u == 0x5c {
         plain = false
         break
     }
     if plain {
+        out.append("\"")
         out.append(s)
-    } else {
-        for ch in s.unicodeScalars {
-            switch ch {
-            case "\"": out.append("\\\"")
-            case "\\": out.append("\\\\")
-            case "\n": out.append("\\n")
-            case "\r": out.append("\\r")
-            case "\t": out.append("\\t")
-            default:
-                if ch.value < 0x20 {
-                    out.append(String(format: "\\u%04x", ch.value))
-                } else {
-                    out.unicodeScalars.append(ch)
-                }
-            }
+        out.append("\"")
+        return
+    }
+    var bytes: [UInt8] = [0x22]
+    bytes.reserveCapacity(s.utf8.count + 16)
+    let hex: [UInt8] = Array("0123456789abcdef".utf8)
+    for u in s.utf8 {
+        switch u {
+        case 0x22: bytes += [0x5c, 0x22]
+        case 0x5c: bytes += [0x5c, 0x5c]
+        case 0x0a: bytes += [0x5c, 0x6e]
+        case 0x0d: bytes += [0x5c, 0x72]
+        case 0x09: bytes += [0x5c, 0x74]
+        case 0..<0x20: bytes += [0x5c, 0x75, 0x30, 0x30, hex[Int(u >> 4)], hex[Int(u & 0xf)]]
+        default: bytes.append(u)
         }
     }
-    out.append("\"")
+    bytes.append(0x22)
+    out.append(String(decoding: bytes, as: UTF8.self))
 }

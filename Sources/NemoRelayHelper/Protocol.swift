@@ -13,7 +13,11 @@ enum Op: String {
     case closure
     /// Node to helper: free a closure (`closure`).
     case release
-    /// Helper to Node: C called a closure (`closure`, `args`); answered through later `call`s.
+    /// Node to helper: several `call`s (`[{fn, args}]`) in one message, in order; answers
+    /// `[{ok, inv?}|{error, inv?}]` (on the sync channel each call's invokes ride with its own answer).
+    case batch
+    /// Helper to Node: C called a closure (`closure`, `args`); answered through later `call`s. On the
+    /// sync channel the invokes raised while serving a request ride in its reply instead: `"inv"`.
     case invoke
 }
 
@@ -32,5 +36,5 @@ enum Kind: String {
     case out_ptr, out_str, out_bool, out_u64
 
     /// Protocol version: bumped when a message kind or argument kind changes meaning.
-    static let protocolVersion = 1
+    static let protocolVersion = 2
 }

@@ -7,7 +7,7 @@
 //   in JavaScript. The first line on it is the `hello` with the versions.
 // - async: stdin/stdout. stdout carries the helper's own `invoke` requests (C called a closure) and the
 //   answers to async requests; requests flagged `bg` (e.g. `nemo_relay_flush`, which blocks) run on a
-//   thread of their own. The helper exits on stdin EOF.
+//   thread of their own; requests with id 0 are run without an answer. The helper exits on stdin EOF.
 import CFFI
 import Foundation
 
@@ -60,8 +60,8 @@ var nextClosure = 0
 // MARK: - Requests
 
 /// Runs one request and returns its response line (without the newline).
-@Sendable func handle(_ line: Substring, lib: Library) -> (id: Int, bg: Bool, run: () -> String) {
-    guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8), options: []) as? [String: Any] else {
+@Sendable func handle(_ line: UnsafeBufferPointer<UInt8>, lib: Library) -> (id: Int, bg: Bool, run: () -> String) {
+    guard let obj = (try? JSONLine.parse(line)) as? [String: Any] else {
         return (0, false, { "{\"id\":0,\"error\":\"malformed request\"}" })
     }
     let id = (obj["id"] as? NSNumber)?.intValue ?? 0
@@ -78,7 +78,9 @@ var nextClosure = 0
                 body = "null"
             case .call:
                 let e = try lib.export(args["fn"] as? String ?? "")
-                body = try e.call(args["args"] as? [Any] ?? [])
+                body = try e.call(args["args"] as? [Any] ?? []).body
+            case .batch:
+                body = runBatch(obj["args"] as? [Any] ?? [], lib: lib)
             case .closure:
                 closuresLock.lock()
                 nextClosure += 1
@@ -111,15 +113,49 @@ var nextClosure = 0
     return (id, (obj["bg"] as? NSNumber)?.boolValue ?? false, run)
 }
 
-/// Reads newline-terminated requests from `file` until EOF.
-@Sendable func readLines(_ file: UnsafeMutablePointer<FILE>, _ each: (Substring) -> Void) {
+/// Runs the calls of a `batch` in order and answers one `{ok}` or `{error}` per call, each with the
+/// invokes that call raised on the sync thread (`inv`), so Node can run them in that call's context. An argument
+/// `{"$out":[i, j]}` stands for out value `j` of call `i` of the same batch (e.g. the scope that
+/// `nemo_relay_scope_begin` made, passed on to `nemo_relay_scope_info`); a call whose reference is
+/// missing fails without running.
+@Sendable func runBatch(_ calls: [Any], lib: Library) -> String {
+    var outs: [[UInt64]?] = []
+    var parts: [String] = []
+    for item in calls {
+        do {
+            guard let c = item as? [String: Any], let fn = c["fn"] as? String else { throw ProtocolError("a batch holds {fn, args} calls") }
+            var a = c["args"] as? [Any] ?? []
+            for (k, v) in a.enumerated() {
+                guard case .object(let o) = Value(v), let ref = o["$out"] as? [Any], ref.count == 2 else { continue }
+                let (ci, oi) = (Int(try int64(ref[0])), Int(try int64(ref[1])))
+                guard ci >= 0, ci < outs.count, let o = outs[ci], oi >= 0, oi < o.count else {
+                    throw ProtocolError("\(fn): batch reference \(ci).\(oi) has no value")
+                }
+                a[k] = NSNumber(value: o[oi])
+            }
+            let r = try lib.export(fn).call(a)
+            outs.append(r.status > 0 ? nil : r.outs)
+            parts.append("{\"ok\":" + r.body + (SyncCapture.active() ? SyncCapture.take() : "") + "}")
+        } catch {
+            outs.append(nil)
+            var s = "{\"error\":"
+            appendQuoted(&s, "\(error)")
+            parts.append(s + (SyncCapture.active() ? SyncCapture.take() : "") + "}")
+        }
+    }
+    return "[" + parts.joined(separator: ",") + "]"
+}
+
+/// Reads newline-terminated requests from `file` until EOF; `each` sees one line's bytes, without the newline.
+@Sendable func readLines(_ file: UnsafeMutablePointer<FILE>, _ each: (UnsafeBufferPointer<UInt8>) -> Void) {
     var buf: UnsafeMutablePointer<CChar>?
     var cap = 0
     while true {
-        let n = getline(&buf, &cap, file)
+        var n = getline(&buf, &cap, file)
         if n <= 0 { break }
-        let s = String(cString: buf!)
-        each(s.hasSuffix("\n") ? s.dropLast() : Substring(s))
+        let bytes = UnsafeRawPointer(buf!).assumingMemoryBound(to: UInt8.self)
+        if bytes[n - 1] == 0x0a { n -= 1 }
+        each(UnsafeBufferPointer(start: bytes, count: n))
     }
     free(buf)
 }
@@ -150,9 +186,15 @@ let syncThread = Thread {
     }
     library = lib
     libraryReady.signal()
+    SyncCapture.thread = pthread_self()
     readLines(req) { line in
         let r = handle(line, lib: lib)
-        if !writeAll(res, Array((r.run() + "\n").utf8)) { exit(0) }
+        var reply = r.run()
+        // Callbacks C raised on this thread during the request ride along in its reply.
+        let inv = SyncCapture.take()
+        if !inv.isEmpty { reply.insert(contentsOf: inv, at: reply.index(before: reply.endIndex)) }
+        reply += "\n"
+        if !writeAll(res, Array(reply.utf8)) { exit(0) }
     }
     exit(0)  // Node closed the sync channel
 }
@@ -170,7 +212,9 @@ readLines(stdin) { line in
         asyncLib = library
     }
     let r = handle(line, lib: asyncLib!)
-    if r.bg {
+    if r.id == 0 {
+        _ = r.run()  // posted by Node (frees): no answer wanted
+    } else if r.bg {
         Thread.detachNewThread { output.send(r.run() + "\n") }
     } else {
         output.send(r.run() + "\n")

@@ -52,13 +52,41 @@ function addEntry(entry) {
   return id;
 }
 
-const stackRegistry = new FinalizationRegistry((ptr) => helper.post(Op.CALL, { fn: 'nemo_relay_stack_free', args: [ptr] }));
-const scopeRegistry = new FinalizationRegistry((ptr) => helper.post(Op.CALL, { fn: 'nemo_relay_scope_free', args: [ptr] }));
+// Finalizers free C objects of the live helper only: pointers of a lost helper mean nothing to a new one.
+const freeLater = (fn) => ([ptr, gen]) => { if (gen === helper.generation) helper.post(fn, [ptr]); };
+const stackRegistry = new FinalizationRegistry(freeLater('nemo_relay_stack_free'));
+const scopeRegistry = new FinalizationRegistry(freeLater('nemo_relay_scope_free'));
+
+helper.onInvoke = onInvoke;
+helper.onLost = onLost;
+
+/**
+ * The helper died: its runtime, registrations and handles are gone. Every managed call in flight
+ * rejects with `reason`; the next call starts a new helper and a fresh runtime.
+ */
+function onLost(reason) {
+  state.rt = 0;
+  state.threadStack = null;
+  state.fn = { callback: 0, done: 0, subscriber: 0, free: 0 };
+  state.closureKind.clear();
+  builtinPtrs.clear();
+  liveScopes.clear();
+  const entries = [...registry.values()];
+  registry.clear();
+  for (const e of entries) e.onLost?.(reason);
+}
+
+/** Throws when `obj` (a stack or a handle) was made by a helper that has since been lost. */
+function checkLive(obj, what) {
+  if (obj._gen !== helper.generation) {
+    throw new NemoRelayError(`${what} belongs to a NemoRelay helper that exited; make a new one`, undefined, 'ERR_NEMO_RELAY_HELPER');
+  }
+  return obj._ptr;
+}
 
 function init() {
   if (state.rt) return;
   helper.ensure();
-  helper.onInvoke = onInvoke;
   // Four trampolines serve every callback: C hands back our integer user_data, which names the JS function.
   const mk = (kind, ret, params) => {
     const r = helper.callSync(Op.CLOSURE, { ret, value: Status.PENDING, params });
@@ -103,9 +131,12 @@ function onInvoke(closure, args) {
   }
 }
 
-function complete(token, status, json) {
-  // MISUSE here means the call was cancelled or already answered: nothing left to tell.
-  ffi.rawCall('nemo_relay_complete', [token, status, json]);
+/** Completes a token of helper generation `gen` (a token of a lost helper has no call left to answer). */
+function complete(token, status, json, gen = helper.generation) {
+  if (gen !== helper.generation) return;
+  // Sent with the other calls of this turn. MISUSE here means the call was cancelled or already
+  // answered: nothing left to tell.
+  ffi.callLater('nemo_relay_complete', [token, status, json]);
 }
 
 // MARK: - Callback errors
@@ -159,7 +190,8 @@ class ScopeStack {
 
 function attachStack(obj, ptr) {
   Object.defineProperty(obj, '_ptr', { value: ptr });
-  stackRegistry.register(obj, ptr);
+  Object.defineProperty(obj, '_gen', { value: helper.generation });
+  stackRegistry.register(obj, [ptr, helper.generation]);
   return obj;
 }
 
@@ -169,7 +201,9 @@ function wrapStack(ptr) {
 
 function effectiveStack() {
   rt();
-  return als.getStore()?.stack ?? state.threadStack;
+  const stack = als.getStore()?.stack ?? state.threadStack;
+  checkLive(stack, 'this ScopeStack');
+  return stack;
 }
 
 /** @returns {ScopeStack} a fresh, isolated stack. */
@@ -231,12 +265,18 @@ class LlmHandle extends ScopeHandle {}
 /** A tool span from toolCall. */
 class ToolHandle extends ScopeHandle {}
 
-function wrapHandle(ptr, cls = ScopeHandle) {
+/** Makes a span with `fn` (whose first argument is the out scope) and reads its info in the same round trip. */
+function makeHandle(fn, args, cls = ScopeHandle) {
+  const [[ptr], [info]] = ffi.callBatch([[fn, args], ['nemo_relay_scope_info', [null, { $out: [0, 0] }]]]);
+  return handleFrom(ptr, info, cls);
+}
+
+function handleFrom(ptr, info, cls) {
   const h = Object.create(cls.prototype);
-  const [info] = ffi.call('nemo_relay_scope_info', [null, ptr]);
   Object.defineProperty(h, '_ptr', { value: ptr });
+  Object.defineProperty(h, '_gen', { value: helper.generation });
   Object.defineProperty(h, '_info', { value: JSON.parse(info) });
-  scopeRegistry.register(h, ptr);
+  scopeRegistry.register(h, [ptr, helper.generation]);
   liveScopes.set(h._info.uuid, new WeakRef(h));
   return h;
 }
@@ -244,7 +284,7 @@ function wrapHandle(ptr, cls = ScopeHandle) {
 function handlePtr(handle, what = 'handle') {
   if (handle === null || handle === undefined) return 0;
   if (!(handle instanceof ScopeHandle)) throw new TypeError(`${what} must be a ScopeHandle`);
-  return handle._ptr;
+  return checkLive(handle, what);
 }
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -312,8 +352,7 @@ function pushScope(name, scopeType, handle, attributes, data, metadata, input, t
   const st = effectiveStack();
   const opts = [OPTIONS_VERSION, opt(attributes, 0) & 3, handlePtr(handle), jsonArg(data, 'data'), jsonArg(metadata, 'metadata'),
     jsonArg(input, 'input'), hasTs, ts];
-  const [p] = ffi.call('nemo_relay_scope_begin', [null, rt(), st._ptr, String(name), scopeType, opts]);
-  return wrapHandle(p);
+  return makeHandle('nemo_relay_scope_begin', [null, rt(), st._ptr, String(name), scopeType, opts]);
 }
 
 /** Pops `handle`, which must be on top of the effective stack. */
@@ -326,8 +365,7 @@ function popScope(handle, output, timestamp, metadata) {
 
 /** @returns {ScopeHandle} the top of the effective stack (its root when nothing was pushed). */
 function getHandle() {
-  const [p] = ffi.call('nemo_relay_scope_current', [null, effectiveStack()._ptr]);
-  return wrapHandle(p);
+  return makeHandle('nemo_relay_scope_current', [null, effectiveStack()._ptr]);
 }
 
 /**
@@ -373,35 +411,38 @@ function event(name, handle, data, metadata, timestamp, dataSchema, severity) {
  * @param {{sync?: boolean, stack?: ScopeStack}} [o]
  */
 function answer(token, run, convert, o = {}) {
+  const gen = helper.generation;
   let result;
   try {
     result = o.stack ? als.run({ stack: o.stack }, run) : run();
   } catch (err) {
-    return fail(token, err, o.record);
+    return fail(token, err, o.record, gen);
   }
   if (!o.sync && result !== null && typeof result === 'object' && typeof result.then === 'function') {
     helper.hold();
-    result.then((v) => { helper.release(); ok(token, v, convert, o.record); }, (err) => { helper.release(); fail(token, err, o.record); });
+    result.then(
+      (v) => { helper.release(); ok(token, v, convert, o.record, gen); },
+      (err) => { helper.release(); fail(token, err, o.record, gen); });
   } else {
-    ok(token, result, convert, o.record);
+    ok(token, result, convert, o.record, gen);
   }
 }
 
-function ok(token, v, convert, record) {
+function ok(token, v, convert, record, gen) {
   let json;
   try {
     json = JSON.stringify(toJsonValue(convert(v), 'callback result'));
   } catch (err) {
-    return fail(token, err, record);
+    return fail(token, err, record, gen);
   }
-  complete(token, Status.OK, json);
+  complete(token, Status.OK, json, gen);
 }
 
-function fail(token, err, record) {
+function fail(token, err, record, gen) {
   if (record) recordCallbackError(record, err);
   const message = remember(err);
   const type = err instanceof Error ? err.name : 'Error';
-  complete(token, Status.E_CALLBACK, JSON.stringify({ type, message }));
+  complete(token, Status.E_CALLBACK, JSON.stringify({ type, message }), gen);
 }
 
 /** Registers a callback entry and returns the C `nemo_relay_callback_t` fields for it. */
@@ -416,6 +457,10 @@ function withDone(start, map) {
   rt();
   return new Promise((resolve, reject) => {
     const id = addEntry({
+      onLost(reason) {
+        helper.release();
+        reject(reason);
+      },
       onDone(status, text) {
         helper.release();
         if (status === Status.OK) {
@@ -432,16 +477,18 @@ function withDone(start, map) {
       },
     });
     helper.hold();
+    // The start is synchronous, so the call's start event and its parent scope are decided here,
+    // in program order; a call that did not start rejects.
     let r;
     try {
-      r = start([state.fn.done, id, 0]);
+      const [name, args] = start([state.fn.done, id, 0]);
+      r = ffi.rawCall(name, args);
     } catch (e) {
-      registry.delete(id);
-      helper.release();
+      r = null;
+      if (registry.delete(id)) helper.release();
       return reject(e);
     }
-    if (typeof r.ret === 'number' && r.ret > 0 && registry.has(id)) {
-      registry.delete(id);
+    if (typeof r.ret === 'number' && r.ret > 0 && registry.delete(id)) {
       helper.release();
       reject(new NemoRelayError(r.err || 'call did not start', r.ret));
     }
@@ -514,7 +561,7 @@ function llmExecuteWith(name, request, func, handle, attributes, data, metadata,
   const opts = llmOptions(handle, attributes, data, metadata, modelName, codec, responseCodec);
   const provider = callbackStruct((token, input) => answer(token, () => func(input, new AbortController().signal), (v) => v, { stack }));
   return withDone(
-    (done) => ffi.rawCall('nemo_relay_llm_execute', [null, rt(), stack._ptr, String(name), req, opts, provider, done]),
+    (done) => ['nemo_relay_llm_execute', [0, rt(), stack._ptr, String(name), req, opts, provider, done]],
     (v) => v,
   );
 }
@@ -528,9 +575,9 @@ function llmCallExecute(name, request, func, handle, attributes, data, metadata,
   try {
     return llmExecuteWith(name, request, func, handle, attributes, data, metadata, modelName, c, rc);
   } finally {
-    // The call holds its own references; release ours.
-    if (c) ffi.rawCall('nemo_relay_codec_free', [c]);
-    if (rc) ffi.rawCall('nemo_relay_codec_free', [rc]);
+    // The call holds its own references; release ours once its start (queued before) went out.
+    if (c) ffi.callLater('nemo_relay_codec_free', [c]);
+    if (rc) ffi.callLater('nemo_relay_codec_free', [rc]);
   }
 }
 
@@ -548,8 +595,7 @@ function llmStreamCallExecute() {
 function llmCall(name, request, handle, attributes, data, metadata, modelName, timestamp) {
   const req = requestJson(request);
   const opts = llmOptions(handle, attributes, data, metadata, modelName, 0, 0, timestamp);
-  const [p] = ffi.call('nemo_relay_llm_call', [null, rt(), effectiveStack()._ptr, String(name), req, opts]);
-  return wrapHandle(p, LlmHandle);
+  return makeHandle('nemo_relay_llm_call', [null, rt(), effectiveStack()._ptr, String(name), req, opts], LlmHandle);
 }
 
 /** Ends a manual LLM span. */
@@ -579,7 +625,7 @@ function toolCallExecute(name, args, func, handle, attributes, data, metadata, t
   const tool = callbackStruct((token, input) => answer(
     token, () => func(input, new AbortController().signal), (v) => toolResultOut(v, 'tool callback'), { stack }));
   return withDone(
-    (done) => ffi.rawCall('nemo_relay_tool_execute', [null, rt(), stack._ptr, String(name), a, opts, tool, done]),
+    (done) => ['nemo_relay_tool_execute', [0, rt(), stack._ptr, String(name), a, opts, tool, done]],
     toolResultIn,
   );
 }
@@ -589,8 +635,7 @@ const toolCallExecuteAsync = toolCallExecute;
 /** Starts a manual tool span. @returns {ToolHandle} */
 function toolCall(name, args, handle, attributes, data, metadata, toolCallId, timestamp) {
   const opts = toolOptions(handle, attributes, data, metadata, toolCallId, timestamp);
-  const [p] = ffi.call('nemo_relay_tool_call', [null, rt(), effectiveStack()._ptr, String(name), JSON.stringify(toJsonValue(args, 'args')), opts]);
-  return wrapHandle(p, ToolHandle);
+  return makeHandle('nemo_relay_tool_call', [null, rt(), effectiveStack()._ptr, String(name), JSON.stringify(toJsonValue(args, 'args')), opts], ToolHandle);
 }
 
 /** Ends a manual tool span with `{result, annotation?}`. */
@@ -607,7 +652,7 @@ function toolCallEnd(handle, result, data, metadata, timestamp) {
 function llmConditionalExecution(request) {
   const req = requestJson(request);
   const stack = effectiveStack();
-  return withDone((done) => ffi.rawCall('nemo_relay_llm_conditional_execution', [rt(), stack._ptr, req, done]), () => undefined);
+  return withDone((done) => ['nemo_relay_llm_conditional_execution', [rt(), stack._ptr, req, done]], () => undefined);
 }
 
 /**
@@ -618,7 +663,7 @@ function llmRequestIntercepts(name, request) {
   const req = requestJson(request);
   const stack = effectiveStack();
   return withDone(
-    (done) => ffi.rawCall('nemo_relay_llm_request_intercepts', [rt(), stack._ptr, String(name), req, done]),
+    (done) => ['nemo_relay_llm_request_intercepts', [rt(), stack._ptr, String(name), req, done]],
     (v) => ({
       request: v.request,
       annotated: v.annotated_request ?? null,
@@ -635,14 +680,14 @@ function llmRequestIntercepts(name, request) {
 function toolConditionalExecution(name, args) {
   const a = JSON.stringify(toJsonValue(args, 'args'));
   const stack = effectiveStack();
-  return withDone((done) => ffi.rawCall('nemo_relay_tool_conditional_execution', [rt(), stack._ptr, String(name), a, done]), () => undefined);
+  return withDone((done) => ['nemo_relay_tool_conditional_execution', [rt(), stack._ptr, String(name), a, done]], () => undefined);
 }
 
 /** Runs only the tool request-intercept chain; resolves with the transformed args. @returns {Promise<any>} */
 function toolRequestIntercepts(name, args) {
   const a = JSON.stringify(toJsonValue(args, 'args'));
   const stack = effectiveStack();
-  return withDone((done) => ffi.rawCall('nemo_relay_tool_request_intercepts', [rt(), stack._ptr, String(name), a, done]), (v) => v);
+  return withDone((done) => ['nemo_relay_tool_request_intercepts', [rt(), stack._ptr, String(name), a, done]], (v) => v);
 }
 
 // MARK: - Middleware
@@ -673,11 +718,15 @@ function fieldsOut(v) {
 
 function nextFor(token, kind) {
   let active = true;
+  const gen = helper.generation;
   const next = (value) => {
+    if (gen !== helper.generation) {
+      return Promise.reject(new NemoRelayError('next: the NemoRelay helper of this call exited', undefined, 'ERR_NEMO_RELAY_HELPER'));
+    }
     let json;
     if (kind === 'llm') json = requestJson(value, 'invalid LlmRequest from JS next');
     else json = JSON.stringify(toJsonValue(value, 'args'));
-    return withDone((done) => ffi.rawCall('nemo_relay_token_next', [token, json, done]), kind === 'llm' ? (v) => v : toolResultIn);
+    return withDone((done) => ['nemo_relay_token_next', [token, json, done]], kind === 'llm' ? (v) => v : toolResultIn);
   };
   return { next, close() { active = false; }, get active() { return active; } };
 }

@@ -72,8 +72,8 @@ async function typedLlmExecute(name, request, func, responseCodec, options) {
       name, request, async (req, signal) => responseCodec.toJson(await func(req, signal)),
       pick(o, 'handle'), pick(o, 'attributes'), pick(o, 'data'), pick(o, 'metadata'), pick(o, 'modelName'), c, rc);
   } finally {
-    if (freeC) ffi.rawCall('nemo_relay_codec_free', [c]);
-    if (freeRc) ffi.rawCall('nemo_relay_codec_free', [rc]);
+    if (freeC) ffi.callLater('nemo_relay_codec_free', [c]);
+    if (freeRc) ffi.callLater('nemo_relay_codec_free', [rc]);
   }
   return responseCodec.fromJson(await p);
 }

@@ -93,8 +93,15 @@ const EXPORTS = [
 ];
 const TABLE = new Map(EXPORTS.map((e) => [e[0], e]));
 const declared = new Set();
+let declaredFor = -1;
 
+/** Sends an export's row once per helper process (a restarted helper knows nothing). */
 function declare(name) {
+  helper.ensure();
+  if (declaredFor !== helper.generation) {
+    declared.clear();
+    declaredFor = helper.generation;
+  }
   if (declared.has(name)) return;
   const row = TABLE.get(name);
   if (!row) throw new NemoRelayError(`${name} is not in the export table`, undefined, 'ERR_NEMO_RELAY_HELPER');
@@ -116,9 +123,39 @@ function rawCall(name, args) {
 
 /** Calls a fallible export and throws NemoRelayError on a failure status; returns the out values. */
 function call(name, args) {
-  const r = rawCall(name, args);
+  return outsOf(name, rawCall(name, args));
+}
+
+/** Throws NemoRelayError for a failed `{ret, err}` answer of `name`; returns its out values. */
+function outsOf(name, r) {
   if (typeof r.ret === 'number' && r.ret > 0) throw new NemoRelayError(r.err || `${name} failed`, r.ret);
   return r.out ?? [];
+}
+
+/**
+ * Calls several fallible exports in one round trip: `[[name, args], ...]`, where an argument
+ * `{$out: [i, j]}` is out value `j` of call `i`. Returns each call's out values; throws the first failure.
+ */
+function callBatch(calls) {
+  for (const [name] of calls) declare(name);
+  const answers = helper.callBatch(calls.map(([fn, args]) => ({ fn, args })));
+  return answers.map((a, i) => {
+    if (a.error !== undefined) throw new NemoRelayError(`helper: ${a.error}`, undefined, 'ERR_NEMO_RELAY_HELPER');
+    return outsOf(calls[i][0], a.ok);
+  });
+}
+
+/**
+ * Queues a call on the sync channel, sent with the others of this turn (see Helper#callLater);
+ * `done({ret, out?, err?} | null, error | null)` runs when the answer is back.
+ */
+function callLater(name, args, done = null) {
+  declare(name);
+  helper.callLater(name, args, done && ((a, error) => {
+    if (error) return done(null, error);
+    if (a.error !== undefined) return done(null, new NemoRelayError(`helper: ${a.error}`, undefined, 'ERR_NEMO_RELAY_HELPER'));
+    done(a.ok, null);
+  }));
 }
 
 /** Calls an export on the async channel (on a helper thread of its own when `bg`). */
@@ -127,4 +164,4 @@ async function callAsync(name, args, bg = true) {
   return helper.callAsync(Op.CALL, { fn: name, args }, bg);
 }
 
-module.exports = { EXPORTS, Struct, call, rawCall, callAsync, declare };
+module.exports = { EXPORTS, Struct, call, callBatch, callLater, rawCall, callAsync, declare };

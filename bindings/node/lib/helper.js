@@ -7,12 +7,19 @@
  *
  * Two channels:
  * - sync: a FIFO pair. `callSync` writes a request and blocks in `readSync` until the answer, which is
- *   what keeps `pushScope`, `register*` and codec methods synchronous as the Node API requires.
+ *   what keeps `pushScope`, `register*` and codec methods synchronous as the Node API requires. The
+ *   callbacks C raised while serving the request (a provider during `nemo_relay_llm_execute`, the done
+ *   callback during `nemo_relay_complete`) come back inside the answer (`inv`) and are dispatched on a
+ *   microtask, in the async context of the code that made the call: no pipe hop, no event-loop turn.
  * - async: the child's stdin/stdout. stdout carries the helper's `invoke` requests (C called a JS
  *   callback) and answers to `callAsync` (used for `nemo_relay_flush`, which blocks, run off-thread).
  * stderr is inherited.
+ *
+ * When the helper dies, every pending request is rejected, `onLost(reason)` tells the layer above,
+ * and the next call starts a new helper (a new `generation`).
  * @module
  */
+const { AsyncResource } = require('node:async_hooks');
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -29,15 +36,22 @@ function sleepMs(ms) {
   Atomics.wait(sleepCell, 0, 0, ms);
 }
 
-/** Where the helper binary is: `NEMO_RELAY_HELPER_PATH`, else `native/` next to the package, else a SwiftPM build. */
+/**
+ * Where the helper binary is: `NEMO_RELAY_HELPER_PATH`, else `native/` next to the package, else the
+ * most recently built of the SwiftPM release and debug builds (the release helper is the fast one;
+ * the newer of the two is the one that matches the sources).
+ */
 function helperPath() {
   const env = process.env.NEMO_RELAY_HELPER_PATH;
   if (env) return env;
-  const candidates = [
-    path.join(__dirname, '..', 'native', 'NemoRelayHelper'),
-    path.join(__dirname, '..', '..', '..', '.build', 'debug', 'NemoRelayHelper'),
-  ];
-  return candidates.find((p) => fs.existsSync(p)) ?? candidates[0];
+  const native = path.join(__dirname, '..', 'native', 'NemoRelayHelper');
+  if (fs.existsSync(native)) return native;
+  const built = ['release', 'debug']
+    .map((c) => path.join(__dirname, '..', '..', '..', '.build', c, 'NemoRelayHelper'))
+    .map((p) => [p, fs.statSync(p, { throwIfNoEntry: false })?.mtimeMs ?? -1])
+    .filter(([, t]) => t >= 0)
+    .sort((a, b) => b[1] - a[1]);
+  return built.length ? built[0][0] : native;
 }
 
 class Helper {
@@ -47,12 +61,20 @@ class Helper {
     this.nextId = 1;
     /** @type {Map<number, {resolve: Function, reject: Function}>} */
     this.pending = new Map();
+    /** @type {Array<{fn: string, args: any[]}>} calls queued by `post` */
+    this.posted = [];
+    /** @type {Array<{fn: string, args: any[], done: Function | null, scope: AsyncResource}>} calls queued by `callLater` */
+    this.later = [];
     this.inFlight = 0;
     this.buffered = '';
     this.readBuf = Buffer.allocUnsafe(1 << 16);
     /** @type {(closure: number, args: any[]) => void} */
     this.onInvoke = () => {};
+    /** @type {(reason: Error) => void} */
+    this.onLost = () => {};
     this.version = null;
+    /** Bumped every time a helper is lost: handles of an older generation are stale. */
+    this.generation = 0;
   }
 
   /** Starts the helper if needed; throws synchronously when it cannot. */
@@ -69,11 +91,15 @@ class Helper {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nemo-relay-'));
     const child = spawn(exe, [`--fifo-dir=${dir}`], { stdio: ['pipe', 'pipe', 'inherit'], windowsHide: true });
     this.child = child;
-    child.on('error', (e) => this.fail(`the NemoRelay helper failed: ${e.message}`));
-    child.on('exit', (code, sig) => this.fail(`the NemoRelay helper exited (${sig ?? code})`));
+    this.buffered = '';
+    this.inFlight = 0;
+    this.posted = [];
+    this.later = [];
+    child.on('error', (e) => { if (this.child === child) this.fail(`the NemoRelay helper failed: ${e.message}`); });
+    child.on('exit', (code, sig) => { if (this.child === child) this.fail(`the NemoRelay helper exited (${sig ?? code})`); });
     child.stdin.on('error', () => {});
     child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk) => this.onData(chunk));
+    child.stdout.on('data', (chunk) => { if (this.child === child) this.onData(chunk); });
 
     // The helper renames both FIFOs into place once they exist; poll briefly for them.
     const req = path.join(dir, 'req');
@@ -81,7 +107,9 @@ class Helper {
     const deadline = Date.now() + 15000;
     while (!fs.existsSync(res)) {
       if (Date.now() > deadline || child.pid === undefined) {
+        this.child = null;
         try { child.kill(); } catch {}
+        fs.rmSync(dir, { recursive: true, force: true });
         throw new NemoRelayError(`the NemoRelay helper ${exe} did not start`, undefined, 'ERR_NEMO_RELAY_HELPER');
       }
       sleepMs(1);
@@ -118,7 +146,7 @@ class Helper {
   }
 
   release() {
-    if (--this.inFlight === 0) this.setRef(false);
+    if (this.inFlight > 0 && --this.inFlight === 0) this.setRef(false);
   }
 
   setRef(on) {
@@ -130,15 +158,33 @@ class Helper {
     c.stdin[m]?.();
   }
 
+  /**
+   * The helper is gone (or its channel broke): rejects every pending request with `reason`, tells
+   * `onLost`, and forgets the process so that the next call starts a new one. Returns the error.
+   */
   fail(reason) {
-    if (!this.dead) this.dead = new NemoRelayError(reason, undefined, 'ERR_NEMO_RELAY_HELPER');
+    const child = this.child;
+    const err = new NemoRelayError(reason, undefined, 'ERR_NEMO_RELAY_HELPER');
+    if (!child) return this.dead ?? err;
+    this.child = null;
+    this.generation++;
+    this.inFlight = 0;
+    this.buffered = '';
+    for (const fd of [this.reqFd, this.resFd]) {
+      try { if (fd !== undefined) fs.closeSync(fd); } catch {}
+    }
+    this.reqFd = this.resFd = undefined;
+    try { child.kill('SIGKILL'); } catch {}
+    try { child.unref(); child.stdout.destroy(); child.stdin.destroy(); } catch {}
     const pend = [...this.pending.values()];
     this.pending.clear();
-    for (const p of pend) p.reject(this.dead);
+    for (const p of pend) p.reject(err);
+    this.onLost(err);
+    return err;
   }
 
   readLine() {
-    let parts = [];
+    const parts = [];
     for (;;) {
       let n;
       try {
@@ -147,16 +193,16 @@ class Helper {
         if (e.code === 'EAGAIN' || e.code === 'EINTR') continue;
         throw e;
       }
-      if (n === 0) {
-        this.fail('the NemoRelay helper closed its sync channel');
-        throw this.dead;
-      }
-      const nl = this.readBuf.indexOf(10, 0);
-      if (nl >= 0 && nl < n) {
-        parts.push(Buffer.from(this.readBuf.subarray(0, nl)));
+      if (n === 0) throw this.fail('the NemoRelay helper closed its sync channel');
+      // The sync channel is strict request/answer: nothing follows the answer's newline.
+      const chunk = this.readBuf.subarray(0, n);
+      const nl = chunk.indexOf(10);
+      if (nl >= 0) {
+        if (parts.length === 0) return this.readBuf.toString('utf8', 0, nl);
+        parts.push(chunk.subarray(0, nl));
         return Buffer.concat(parts).toString('utf8');
       }
-      parts.push(Buffer.from(this.readBuf.subarray(0, n)));
+      parts.push(Buffer.from(chunk));
     }
   }
 
@@ -165,10 +211,75 @@ class Helper {
     this.ensure();
     const id = this.nextId++;
     const line = JSON.stringify({ id, op, args }) + '\n';
-    fs.writeSync(this.reqFd, line);
+    try {
+      fs.writeSync(this.reqFd, line);
+    } catch (e) {
+      throw this.fail(`the NemoRelay helper's sync channel failed: ${e.message}`);
+    }
     const msg = JSON.parse(this.readLine());
+    if (msg.inv !== undefined) this.dispatch(msg.inv);
     if (msg.error !== undefined) throw new NemoRelayError(`helper: ${msg.error}`, undefined, 'ERR_NEMO_RELAY_HELPER');
     return msg.ok;
+  }
+
+  /**
+   * Runs several calls in one round trip: `[{fn, args}]` -> `[{ok} | {error}]`; an argument
+   * `{$out: [i, j]}` is out value `j` of call `i` of the same batch.
+   */
+  callBatch(calls) {
+    const answers = this.callSync(Op.BATCH, calls);
+    for (const a of answers) if (a.inv !== undefined) this.dispatch(a.inv);
+    return answers;
+  }
+
+  /**
+   * Queues a call whose answer nobody waits for synchronously (a managed call's start, a token's
+   * completion). The calls queued in one turn of microtasks go out as one `batch` round trip: with
+   * many calls in flight, their starts and completions share round trips. `done(answer, error)`
+   * and the invokes the call raised run in the async context of the `callLater` caller.
+   */
+  callLater(fn, args, done = null) {
+    this.ensure();
+    const item = { fn, args, done, gen: this.generation, scope: new AsyncResource('NemoRelayCall') };
+    if (this.later.push(item) === 1) queueMicrotask(() => this.flushLater());
+  }
+
+  flushLater() {
+    let items = this.later;
+    this.later = [];
+    // Calls queued for a helper that has since been lost carry its pointers: never send them on.
+    const stale = items.filter((it) => it.gen !== this.generation);
+    if (stale.length) {
+      items = items.filter((it) => it.gen === this.generation);
+      const lost = new NemoRelayError('the NemoRelay helper exited before this call was sent', undefined, 'ERR_NEMO_RELAY_HELPER');
+      for (const it of stale) if (it.done) it.scope.runInAsyncScope(() => it.done(null, lost));
+      if (!items.length) return;
+    }
+    let answers = null;
+    let error = null;
+    try {
+      answers = this.callSync(Op.BATCH, items.map((it) => ({ fn: it.fn, args: it.args })));
+    } catch (e) {
+      error = e;
+    }
+    for (let i = 0; i < items.length; i++) {
+      const it = items[i];
+      const a = answers ? answers[i] : null;
+      it.scope.runInAsyncScope(() => {
+        if (it.done) it.done(a, error);
+        if (a && a.inv !== undefined) this.dispatch(a.inv);
+      });
+    }
+  }
+
+  /**
+   * Hands the invokes of a sync answer to `onInvoke` on a microtask: after the caller's synchronous
+   * code, before any I/O, and in its async context (AsyncLocalStorage follows queueMicrotask).
+   */
+  dispatch(inv) {
+    queueMicrotask(() => {
+      for (let i = 0; i < inv.length; i++) this.onInvoke(inv[i][0], inv[i][1]);
+    });
   }
 
   /** Sends a request on the async channel; `bg` runs it on a helper thread of its own. */
@@ -182,10 +293,19 @@ class Helper {
     }).finally(() => this.release());
   }
 
-  /** Sends a request on the async channel without waiting for its answer (releases from finalizers). */
-  post(op, args) {
-    if (!this.child || this.dead) return;
-    this.child.stdin.write(JSON.stringify({ id: 0, op, args }) + '\n');
+  /**
+   * Queues a call for the async channel with no answer wanted (frees from finalizers). The calls
+   * queued in one turn travel as one `batch` with id 0, which the helper runs without answering.
+   */
+  post(fn, args) {
+    if (!this.child) return;
+    if (this.posted.push({ fn, args }) === 1) queueMicrotask(() => this.flushPosted());
+  }
+
+  flushPosted() {
+    const calls = this.posted;
+    this.posted = [];
+    if (this.child && calls.length) this.child.stdin.write(JSON.stringify({ id: 0, op: Op.BATCH, args: calls }) + '\n');
   }
 
   onData(chunk) {

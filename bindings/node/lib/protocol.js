@@ -4,13 +4,13 @@
  * Every message kind of the helper protocol, declared once. The helper mirrors these names in a
  * single Swift enum (`Sources/NemoRelayHelper/Protocol.swift`, `Op` and `Kind`).
  *
- * Requests are JSON Lines `{id, op, args}`, answers `{id, ok}` or `{id, error}` (a protocol failure:
- * the library's own failures are statuses inside `ok`).
+ * Requests are JSON Lines `{id, op, args}`, answers `{id, ok, inv?}` or `{id, error}` (a protocol
+ * failure: the library's own failures are statuses inside `ok`).
  * @module
  */
 
 /** Bumped when a message kind or argument kind changes meaning; checked against the helper's hello. */
-const PROTOCOL_VERSION = 1;
+const PROTOCOL_VERSION = 2;
 
 /** Message kinds (`op`). */
 const Op = Object.freeze({
@@ -24,7 +24,14 @@ const Op = Object.freeze({
   CLOSURE: 'closure',
   /** Node -> helper: free a closure: `{closure}` -> boolean. */
   RELEASE: 'release',
-  /** helper -> Node: C called a closure: `{closure, args}`; answered by later `call`s, not by a response. */
+  /** Node -> helper: several calls in one message, in order: `[{fn, args}]` -> `[{ok} | {error}]`.
+   * An argument `{$out: [i, j]}` stands for out value `j` of call `i` of the same batch. */
+  BATCH: 'batch',
+  /**
+   * helper -> Node: C called a closure: `{closure, args}`; answered by later `call`s, not by a response.
+   * Invokes C raises on the sync thread while it serves a request travel in that request's answer
+   * instead, as `inv: [[closure, args], ...]`.
+   */
   INVOKE: 'invoke',
 });
 
@@ -40,6 +47,7 @@ const Kind = Object.freeze({
   VOID: 'void',
   /** A borrowed, NUL-terminated return. */
   CSTR: 'cstr',
+  /** Out parameters take null (or 0 to pass NULL: the caller does not want the value). */
   OUT_PTR: 'out_ptr',
   /** `char **out, size_t *out_len`, freed by the helper with the declaration's `free` export. */
   OUT_STR: 'out_str',
