@@ -3,7 +3,7 @@ import CFFI
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 // MARK: - Closures
@@ -28,7 +28,9 @@ final class Closure: @unchecked Sendable {
         self.id = id
         self.out = out
         self.value = value
-        guard let r = Kind(rawValue: ret), r == .void || r == .i32 else { throw ProtocolError("closures return void or i32") }
+        guard let r = Kind(rawValue: ret), r == .void || r == .i32 else {
+            throw ProtocolError("closures return void or i32")
+        }
         self.ret = r
         var ks: [Kind] = []
         var scalars: [UnsafeMutablePointer<ffi_type>] = []
@@ -49,7 +51,9 @@ final class Closure: @unchecked Sendable {
         else { throw ProtocolError("ffi_prep_cif failed for a closure") }
         var c: UnsafeMutableRawPointer?
         let user = Unmanaged.passUnretained(self).toOpaque()
-        guard let cl = nr_ffi_closure_new(&cif, closureHandler, user, &c) else { throw ProtocolError("ffi_closure_alloc failed") }
+        guard let cl = nr_ffi_closure_new(&cif, closureHandler, user, &c) else {
+            throw ProtocolError("ffi_closure_alloc failed")
+        }
         closure = cl
         code = c
     }
@@ -64,7 +68,10 @@ final class Closure: @unchecked Sendable {
     /// as an `invoke` line on stdout.
     func invoked(_ args: UnsafeMutablePointer<UnsafeMutableRawPointer?>, _ ret: UnsafeMutableRawPointer?) {
         let capture = SyncCapture.active()
-        var line = capture ? "[\(id),[" : "{\"id\":\(out.nextId()),\"op\":\"\(Op.invoke.rawValue)\",\"args\":{\"closure\":\(id),\"args\":["
+        var line =
+            capture
+            ? "[\(id),["
+            : "{\"id\":\(out.nextId()),\"op\":\"\(Op.invoke.rawValue)\",\"args\":{\"closure\":\(id),\"args\":["
         var i = 0
         for (n, k) in params.enumerated() {
             if n > 0 { line += "," }

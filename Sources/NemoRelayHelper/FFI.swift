@@ -3,7 +3,7 @@ import CFFI
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 // MARK: - Errors
@@ -174,7 +174,9 @@ func int64(_ v: Any?) throws -> Int64 {
     case .null: return 0
     case .number(let n): return n.int64Value
     case .string(let s):
-        guard let n = Int64(s) ?? (UInt64(s).map { Int64(bitPattern: $0) }) else { throw ProtocolError("bad integer \(s)") }
+        guard let n = Int64(s) ?? (UInt64(s).map { Int64(bitPattern: $0) }) else {
+            throw ProtocolError("bad integer \(s)")
+        }
         return n
     default: throw ProtocolError("bad integer \(String(describing: v))")
     }
@@ -195,7 +197,9 @@ func store(_ s: Scalar, _ v: Any?, _ at: UnsafeMutableRawPointer) throws {
 }
 
 /// Writes a `str` or `json` value: a pointer, plus a length for json.
-func storeText(_ p: Param, _ v: Any?, _ arena: Arena, ptr: UnsafeMutableRawPointer, len: UnsafeMutableRawPointer?) throws {
+func storeText(_ p: Param, _ v: Any?, _ arena: Arena, ptr: UnsafeMutableRawPointer, len: UnsafeMutableRawPointer?)
+    throws
+{
     let value = Value(v)
     guard case .string(let s) = value else {
         if case .null = value {} else { throw ProtocolError("expected a string or null") }
@@ -230,7 +234,8 @@ final class Library: @unchecked Sendable {
 
     func declare(_ a: [String: Any]) throws {
         guard let name = a["fn"] as? String else { throw ProtocolError("declare needs fn") }
-        let e = try Export(lib: self, name: name, ret: a["ret"] as? String ?? "void", params: a["params"] as? [Any] ?? [])
+        let e = try Export(
+            lib: self, name: name, ret: a["ret"] as? String ?? "void", params: a["params"] as? [Any] ?? [])
         if let err = a["err"] as? String {
             e.errorText = try Export(lib: self, name: err, ret: "cstr", params: [])
         }
@@ -315,7 +320,9 @@ final class Export: @unchecked Sendable {
                 if case .null = value {
                     slot.storeBytes(of: 0, as: Int64.self)
                 } else {
-                    guard case .array(let fv) = value else { throw ProtocolError("\(name): a struct is passed as an array") }
+                    guard case .array(let fv) = value else {
+                        throw ProtocolError("\(name): a struct is passed as an array")
+                    }
                     let buf = arena.zeroed(layout.size)
                     for (fi, (fp, off)) in layout.fields.enumerated() where fi < fv.count {
                         let at = buf + off
@@ -357,7 +364,11 @@ final class Export: @unchecked Sendable {
         case .u64: body += "\"\(rv)\""
         case .ptr: body += String(rv)
         case .cstr:
-            if let p = UnsafePointer<CChar>(bitPattern: UInt(rv)) { appendQuoted(&body, String(cString: p)) } else { body += "null" }
+            if let p = UnsafePointer<CChar>(bitPattern: UInt(rv)) {
+                appendQuoted(&body, String(cString: p))
+            } else {
+                body += "null"
+            }
         default: body += "null"
         }
         var outText: [String] = []

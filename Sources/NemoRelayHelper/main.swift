@@ -12,7 +12,7 @@ import CFFI
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 setvbuf(stdout, nil, _IOFBF, 1 << 16)
@@ -25,7 +25,8 @@ for a in CommandLine.arguments.dropFirst() where a.hasPrefix("--fifo-dir=") {
     fifoDir = String(a.dropFirst("--fifo-dir=".count))
 }
 guard let fifoDir else {
-    FileHandle.standardError.write("usage: NemoRelayHelper --fifo-dir=<dir> (started by nemo-relay-node)\n".data(using: .utf8)!)
+    FileHandle.standardError.write(
+        "usage: NemoRelayHelper --fifo-dir=<dir> (started by nemo-relay-node)\n".data(using: .utf8)!)
     exit(2)
 }
 
@@ -123,7 +124,9 @@ var nextClosure = 0
     var parts: [String] = []
     for item in calls {
         do {
-            guard let c = item as? [String: Any], let fn = c["fn"] as? String else { throw ProtocolError("a batch holds {fn, args} calls") }
+            guard let c = item as? [String: Any], let fn = c["fn"] as? String else {
+                throw ProtocolError("a batch holds {fn, args} calls")
+            }
             var a = c["args"] as? [Any] ?? []
             for (k, v) in a.enumerated() {
                 guard case .object(let o) = Value(v), let ref = o["$out"] as? [Any], ref.count == 2 else { continue }
@@ -173,12 +176,14 @@ let syncThread = Thread {
     do {
         lib = try Library(path: libraryPath())
         let ver = try Export(lib: lib, name: "nemo_relay_version", ret: "cstr", params: []).callCString()
-        var hello = "{\"id\":0,\"op\":\"\(Op.hello.rawValue)\",\"args\":{\"protocol\":\(Kind.protocolVersion),\"version\":"
+        var hello =
+            "{\"id\":0,\"op\":\"\(Op.hello.rawValue)\",\"args\":{\"protocol\":\(Kind.protocolVersion),\"version\":"
         appendQuoted(&hello, ver)
         hello += ",\"pid\":\(getpid())}}\n"
         _ = writeAll(res, Array(hello.utf8))
     } catch {
-        var hello = "{\"id\":0,\"op\":\"\(Op.hello.rawValue)\",\"args\":{\"protocol\":\(Kind.protocolVersion),\"error\":"
+        var hello =
+            "{\"id\":0,\"op\":\"\(Op.hello.rawValue)\",\"args\":{\"protocol\":\(Kind.protocolVersion),\"error\":"
         appendQuoted(&hello, "\(error)")
         hello += "}}\n"
         _ = writeAll(res, Array(hello.utf8))
