@@ -7,7 +7,7 @@ bash scripts/deps.sh
 
 echo "== format (swift-format lint)"
 swift format lint --strict -r Sources/NemoRelay Sources/NemoRelayFFI Tests/NemoRelayTests Tests/NemoRelayFFITests \
-    bench/CodecBench Package.swift
+    Sources/NemoRelayHelper bench/CodecBench Package.swift
 
 echo "== swift build"
 swift build --build-tests
