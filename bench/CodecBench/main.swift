@@ -260,3 +260,15 @@ for (codec, body, response) in cases {
     }
 }
 if sink == 42 { print("") }
+
+// The JSON layer alone, on the same chat body: what every crossing of the C boundary pays.
+do {
+    let body = chatRequest()
+    let bytes = body.serialized()
+    let parse = try measure { consume(try JSON.parse(bytes)) }
+    let write = measure { sink &+= body.serialized().count }
+    let writeSorted = measure { sink &+= body.serialized(sortedKeys: true).count }
+    print(
+        "json (\(bytes.count) bytes)   parse \(String(Double(Int(parse * 100)) / 100)) µs, serialize \(String(Double(Int(write * 100)) / 100)) µs, sorted \(String(Double(Int(writeSorted * 100)) / 100)) µs"
+    )
+}
