@@ -152,6 +152,14 @@ struct JSONParser {
         let start = pos
         // Fast path: no escapes, ASCII or valid UTF-8 without control characters.
         var ascii = true
+        // Skip eight plain ASCII bytes at a time (no quote, backslash, control or non-ASCII byte).
+        if let base = b.baseAddress {
+            while pos + 8 <= b.count {
+                let w = UnsafeRawPointer(base + pos).loadUnaligned(as: UInt64.self)
+                if SWAR.needsAttention(w) { break }
+                pos += 8
+            }
+        }
         while pos < b.count {
             let c = b[pos]
             if c == UInt8(ascii: "\"") {
@@ -381,4 +389,21 @@ func firstInvalidUTF8(_ buf: UnsafeBufferPointer<UInt8>) -> Int? {
         i += need + 1
     }
     return nil
+}
+
+/// Word-at-a-time byte tests for the string scanners of the parser and the writer.
+enum SWAR {
+    static let ones: UInt64 = 0x0101_0101_0101_0101
+    static let highs: UInt64 = 0x8080_8080_8080_8080
+
+    /// True when the little-endian word holds a byte that is `"`, `\\`, below 0x20 or above 0x7F.
+    @inline(__always) static func needsAttention(_ w: UInt64) -> Bool {
+        if w & highs != 0 { return true }
+        // Every byte is < 0x80 here, so the classic "has zero byte" test is exact.
+        let quote = w ^ (ones &* 0x22)
+        let backslash = w ^ (ones &* 0x5C)
+        let control = w & (ones &* 0xE0)  // zero where the byte is below 0x20
+        return ((quote &- ones) & ~quote & highs) | ((backslash &- ones) & ~backslash & highs)
+            | ((control &- ones) & ~control & highs) != 0
+    }
 }

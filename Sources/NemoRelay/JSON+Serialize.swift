@@ -121,11 +121,22 @@ public struct JSONWriter {
         var s = s
         s.withUTF8 { u in
             var runStart = 0
-            for i in 0..<u.count {
+            var i = 0
+            while i < u.count {
+                // Copy eight plain bytes at a time; only quotes, backslashes and controls need escapes.
+                if let base = u.baseAddress, i + 8 <= u.count {
+                    let w = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+                    if !SWAR.needsEscape(w) {
+                        i += 8
+                        continue
+                    }
+                }
                 let c = u[i]
+                i += 1
                 if c >= 0x20 && c != 0x22 && c != 0x5C { continue }
-                if runStart < i { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: u[runStart..<i])) }
-                runStart = i + 1
+                let at = i - 1
+                if runStart < at { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: u[runStart..<at])) }
+                runStart = at + 1
                 switch c {
                 case 0x22: raw("\\\"")
                 case 0x5C: raw("\\\\")
@@ -144,5 +155,18 @@ public struct JSONWriter {
             if runStart < u.count { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: u[runStart...])) }
         }
         bytes.append(UInt8(ascii: "\""))
+    }
+}
+
+extension SWAR {
+    /// True when the word holds a byte that JSON strings must escape: `"`, `\\` or below 0x20.
+    @inline(__always) static func needsEscape(_ w: UInt64) -> Bool {
+        // Bytes >= 0x80 pass through unescaped; mask the high bit so they cannot look like matches.
+        let low = w & ~highs
+        let quote = low ^ (ones &* 0x22)
+        let backslash = low ^ (ones &* 0x5C)
+        let control = w & (ones &* 0xE0)  // zero only where the byte is below 0x20
+        return ((quote &- ones) & ~quote & highs & ~w) | ((backslash &- ones) & ~backslash & highs & ~w)
+            | ((control &- ones) & ~control & highs) != 0
     }
 }

@@ -235,3 +235,40 @@ import Testing
         #expect(JSON.uint(UInt64.max).jsonString() == "18446744073709551615")
     }
 }
+
+/// The word-at-a-time string scanners must agree with a byte-by-byte reference on every input.
+@Suite struct JSONStringScanTests {
+    @Test func randomStringsRoundTripThroughTheWriterAndParser() throws {
+        var rng = SystemRandomNumberGenerator()
+        let alphabet: [Character] = [
+            "a", "Z", "0", " ", "\"", "\\", "\n", "\t", "\u{01}", "\u{1F}", "é", "€", "😀", "\u{7F}", "/",
+        ]
+        for _ in 0..<2_000 {
+            let n = Int.random(in: 0...40, using: &rng)
+            let s = String((0..<n).map { _ in alphabet.randomElement(using: &rng)! })
+            let text = JSON.string(s).jsonString()
+            // Every control character and quote is escaped; the text parses back to the same string.
+            #expect(!text.utf8.dropFirst().dropLast().contains { $0 < 0x20 })
+            #expect(try JSON.parse(text) == .string(s))
+        }
+    }
+
+    @Test func controlAndQuoteBytesAreFoundInEveryLanePosition() throws {
+        for offset in 0..<16 {
+            for bad: UInt8 in [0x22, 0x5C, 0x00, 0x1F] {
+                var bytes = Array(repeating: UInt8(ascii: "x"), count: 24)
+                bytes[offset] = bad
+                let s = String(decoding: bytes, as: UTF8.self)
+                let text = JSON.string(s).jsonString()
+                #expect(try JSON.parse(text) == .string(s))
+                // Raw (unescaped) control bytes inside a string are rejected at the right offset.
+                if bad < 0x20 {
+                    let raw = [UInt8(ascii: "\"")] + bytes + [UInt8(ascii: "\"")]
+                    #expect(throws: JSONParseError(reason: "control character in string", offset: offset + 1)) {
+                        try JSON.parse(raw)
+                    }
+                }
+            }
+        }
+    }
+}
