@@ -95,6 +95,47 @@ static void bench_execute(nemo_relay_runtime_t *rt, nemo_relay_stack_t *st, cons
     if (ok != n) { fprintf(stderr, "only %ld of %ld calls succeeded\n", ok, n); exit(1); }
 }
 
+
+/* A 20-message chat request (about 4 KB), built once. */
+static char *chat_request(size_t *len) {
+    static char buf[16384];
+    size_t n = 0;
+    n += (size_t)snprintf(buf + n, sizeof buf - n, "{\"headers\":{},\"content\":{\"model\":\"gpt-4o\",\"temperature\":0.2,\"messages\":[");
+    for (int i = 0; i < 20; i++) {
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "%s{\"role\":\"%s\",\"content\":\"Turn %d: The quick brown fox jumps over the lazy dog while the assistant reasons about the weather. The quick brown fox jumps over the lazy dog.\"}",
+                              i ? "," : "", i % 2 ? "assistant" : "user", i);
+    }
+    n += (size_t)snprintf(buf + n, sizeof buf - n, "],\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"parameters\":{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}}}}}]}}");
+    *len = n;
+    return buf;
+}
+
+static void bench_codec(long n) {
+    nemo_relay_codec_t *codec;
+    nemo_relay_codec_builtin(&codec, "openai_chat");
+    size_t len;
+    const char *req = chat_request(&len);
+    char *ann = NULL;
+    size_t ann_len = 0;
+    double t0 = now_ns();
+    for (long i = 0; i < n; i++) {
+        nemo_relay_free(ann);
+        nemo_relay_codec_decode(&ann, &ann_len, codec, req, len);
+    }
+    REPORT("codec decode via C, 20-message chat (~4 KB)", n, t0);
+    char *out = NULL;
+    size_t out_len = 0;
+    t0 = now_ns();
+    for (long i = 0; i < n; i++) {
+        nemo_relay_free(out);
+        nemo_relay_codec_encode(&out, &out_len, codec, ann, ann_len, req, len);
+    }
+    REPORT("codec encode via C, 20-message chat (~4 KB)", n, t0);
+    nemo_relay_free(out);
+    nemo_relay_free(ann);
+    nemo_relay_codec_free(codec);
+}
+
 int main(int argc, char **argv) {
     long n = argc > 1 ? atol(argv[1]) : 200000;
     nemo_relay_runtime_t *rt;
@@ -127,6 +168,7 @@ int main(int argc, char **argv) {
 
     bench_execute(rt, st, "managed llm_execute, no middleware", n);
     bench_stream(rt, st, "stream chunk push+next (no subscriber)", n);
+    bench_codec(n / 10);
 
     nemo_relay_callback_t ic = {pass_intercept, NULL, NULL};
     nemo_relay_register(rt, NULL, NEMO_RELAY_LLM_REQUEST_INTERCEPT, "pass", 0, 0, &ic);
