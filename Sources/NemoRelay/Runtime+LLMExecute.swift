@@ -65,40 +65,17 @@ class LLMPipeline: @unchecked Sendable {
 
     // 3. Request intercepts.
     func intercepts() {
-        let list = merged(rt.global.llmRequest, locals, \.llmRequest)
-        runIntercept(list, 0)
-    }
-
-    private func runIntercept(_ list: [Registration<LLMRequestIntercept>], _ i: Int) {
-        guard i < list.count else { return encode() }
-        let reg = list[i]
-        let before = request
-        let ann = annotated
-        Continuation.run(control, { c in reg.fn(p.name, before, ann, c) }) { [self] r in
+        rt.runLLMRequestIntercepts(
+            merged(rt.global.llmRequest, locals, \.llmRequest), name: p.name, request: request, annotated: annotated,
+            codecActive: p.codec != nil, control: control
+        ) { [self] r in
             switch r {
-            case .failure(let e): return fail(e)
-            case .success(let outcome):
-                if p.codec != nil {
-                    if outcome.request.content != before.content {
-                        return fail(
-                            .invalidArgument(
-                                "LLM request intercept '\(reg.name)' changed request.content while a request codec is active; modify annotated_request instead"
-                            ))
-                    }
-                    guard let a = outcome.annotatedRequest else {
-                        return fail(
-                            .invalidArgument(
-                                "LLM request intercept '\(reg.name)' omitted annotated_request while a request codec is active"
-                            ))
-                    }
-                    annotated = a
-                } else {
-                    annotated = outcome.annotatedRequest
-                }
-                request = outcome.request
-                pendingMarks.append(contentsOf: outcome.pendingMarks)
-                if reg.breakChain { return encode() }
-                runIntercept(list, i + 1)
+            case .failure(let e): fail(e)
+            case .success(let out):
+                request = out.request
+                annotated = out.annotatedRequest
+                pendingMarks.append(contentsOf: out.pendingMarks)
+                encode()
             }
         }
     }

@@ -57,16 +57,25 @@ public func nemo_relay_llm_request_intercepts(
     }
 }
 
+/// Reads the common arguments of the tool chain helpers and starts `run` with a done box.
+private func toolChain(
+    _ rtp: OpaquePointer?, _ stackp: OpaquePointer?, _ name: CString?, _ args: CString?, _ len: Int,
+    _ done: UnsafePointer<nemo_relay_done_t>?,
+    _ run: (Runtime, ScopeStack, String, JSON, DoneBox) -> Void
+) -> Int32 {
+    withDone(done) { d in
+        let rt = try runtimeArg(rtp)
+        let stack = try stackArg(stackp)
+        run(rt, stack, try stringInput(name, "name"), try jsonInput(args, len, "args") ?? .null, d)
+    }
+}
+
 @_cdecl("nemo_relay_tool_conditional_execution")
 public func nemo_relay_tool_conditional_execution(
     _ rtp: OpaquePointer?, _ stackp: OpaquePointer?, _ name: CString?, _ args: CString?, _ len: Int,
     _ done: UnsafePointer<nemo_relay_done_t>?
 ) -> Int32 {
-    withDone(done) { d in
-        let rt = try runtimeArg(rtp)
-        let stack = try stackArg(stackp)
-        let name = try stringInput(name, "name")
-        let a = try jsonInput(args, len, "args") ?? .null
+    toolChain(rtp, stackp, name, args, len, done) { rt, stack, name, a, d in
         rt.toolConditionalExecution(name, args: a, stack: stack) { d.call(voidResult($0)) }
     }
 }
@@ -76,11 +85,7 @@ public func nemo_relay_tool_request_intercepts(
     _ rtp: OpaquePointer?, _ stackp: OpaquePointer?, _ name: CString?, _ args: CString?, _ len: Int,
     _ done: UnsafePointer<nemo_relay_done_t>?
 ) -> Int32 {
-    withDone(done) { d in
-        let rt = try runtimeArg(rtp)
-        let stack = try stackArg(stackp)
-        let name = try stringInput(name, "name")
-        let a = try jsonInput(args, len, "args") ?? .null
+    toolChain(rtp, stackp, name, args, len, done) { rt, stack, name, a, d in
         rt.toolRequestIntercepts(name, args: a, stack: stack) { d.call($0) }
     }
 }
