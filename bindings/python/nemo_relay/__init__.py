@@ -82,6 +82,8 @@ from .intercepts import (  # noqa: E402
     ToolRequestIntercept,
 )
 
+from .llm import LlmStream  # noqa: E402
+
 __version__ = "0.10.4"
 
 #: The C library's version string, e.g. "0.2.0".
@@ -191,6 +193,7 @@ __all__ = [
     "LlmSanitizeResponseContext",
     "LlmSanitizeResponseGuardrail",
     "LlmStreamExecutionIntercept",
+    "LlmStream",
     "LogSeverity",
     "MarkEvent",
     "MisuseError",

@@ -243,6 +243,12 @@ def llm_sanitize_response(fn: Any) -> Callable[[int, bytes], int]:
     return handler
 
 
+def llm_stream_execution(fn: Any) -> Callable[[int, bytes], int]:
+    from ._stream import stream_intercept
+
+    return stream_intercept(fn)
+
+
 # ---- tools ------------------------------------------------------------------------------------
 
 
@@ -356,6 +362,7 @@ def metadata_injector(fn: Any) -> Callable[[int, bytes], int]:
 KINDS: dict[str, tuple[int, Callable[[Any], Callable[[int, bytes], int]], bool]] = {
     "llm_request": (_ffi.LLM_REQUEST_INTERCEPT, llm_request, True),
     "llm_execution": (_ffi.LLM_EXECUTION_INTERCEPT, llm_execution, False),
+    "llm_stream_execution": (_ffi.LLM_STREAM_EXECUTION_INTERCEPT, llm_stream_execution, False),
     "tool_request": (_ffi.TOOL_REQUEST_INTERCEPT, tool_request, True),
     "tool_execution": (_ffi.TOOL_EXECUTION_INTERCEPT, tool_execution, False),
     "llm_conditional_execution": (_ffi.LLM_CONDITIONAL_EXECUTION, llm_conditional, False),

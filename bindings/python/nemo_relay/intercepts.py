@@ -59,14 +59,13 @@ def deregister_tool_execution(name: str) -> bool:
 
 
 def register_llm_stream_execution(name: str, priority: int, fn: Callable[..., Any]) -> None:
-    """Not available yet: the C API has no streaming export."""
-    raise NotImplementedError(
-        "stream-execution intercepts need llm.stream_execute, which libnemorelay does not export yet"
-    )
+    """``fn(name, request, context, next)`` (or the legacy ``fn(request, next)``) returns an async
+    iterator of chunks, or an awaitable of one; ``await next(request)`` gives the inner ``LlmStream``."""
+    register_kind(None, "llm_stream_execution", name, priority, False, fn)
 
 
 def deregister_llm_stream_execution(name: str) -> bool:
-    return False
+    return deregister_kind(None, "llm_stream_execution", name)
 
 
 from ._types import Json as _Json  # noqa: E402

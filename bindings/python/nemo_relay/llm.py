@@ -13,6 +13,9 @@ from ._runtime import (
     LLMHandle,
     _tls,
     ScopeHandle,
+    callback_struct,
+    done_struct,
+    enter,
     lib,
     managed_structs,
     loop_or_raise,
@@ -33,13 +36,15 @@ from ._types import (
     request_arg,
     timestamp_ns,
 )
+from ._stream import LlmStream, StreamCall, check_sync, collector_struct, finalizer_struct, start_layer
 from .codecs import native_codec
 
-__all__ = ["execute", "stream_execute", "call", "call_end", "conditional_execution", "request_intercepts"]
+__all__ = ["execute", "stream_execute", "LlmStream", "call", "call_end", "conditional_execution", "request_intercepts"]
 
 _loads = _json.loads
 _encode = _json.encode
 _execute = lib.nemo_relay_llm_execute
+_stream_execute = lib.nemo_relay_llm_stream_execute
 _OK = _ffi.OK
 
 
@@ -161,14 +166,70 @@ def stream_execute(
     name: str,
     request: LLMRequest,
     func: Callable[[LLMRequest], Any],
-    collector: Callable[[Any], None],
-    finalizer: Callable[[], Any],
-    **kwargs: Any,
-) -> "asyncio.Future[Any]":
-    """Not available yet: ``nemo_relay.h`` has no streaming export (it lands on another branch)."""
-    raise NotImplementedError(
-        "nemo_relay.llm.stream_execute is not available: libnemorelay's C API has no streaming export yet"
-    )
+    collector: Callable[[Any], None] | None,
+    finalizer: Callable[[], Any] | None,
+    *,
+    handle: ScopeHandle | None = None,
+    attributes: LLMAttributes | None = None,
+    data: Any = None,
+    metadata: Any = None,
+    model_name: str | None = None,
+    codec: Any = None,
+    response_codec: Any = None,
+) -> "asyncio.Future[LlmStream]":
+    """Runs a managed streaming LLM call (python-api.md 5.3, semantics 3.6).
+
+    ``func(request)`` must return an async iterator of JSON chunks; ``collector(chunk)`` (sync) sees a
+    copy of each chunk, ``finalizer()`` (sync) gives the end payload. The future resolves to an
+    ``LlmStream`` once the call started (its start event is recorded); a failure before that (a
+    guardrail rejection, say) is raised by the future.
+    """
+    loop = loop_or_raise()
+    if not callable(func):
+        raise TypeError(f"'{type(func).__name__}' object is not callable")
+    check_sync(collector, "collector")
+    check_sync(finalizer, "finalizer")
+    req = request_arg(request)
+    keep: list[Any] = []
+    opts = None
+    if (
+        handle is not None
+        or attributes is not None
+        or data is not None
+        or metadata is not None
+        or model_name is not None
+        or codec is not None
+        or response_codec is not None
+    ):
+        opts = byref(_options(handle, attributes, data, metadata, model_name, codec, response_codec, None, keep))
+    body = req._serialized()
+    n = name.encode() if isinstance(name, str) else _name_arg(name)
+    fut = loop.create_future()
+    state = StreamCall(loop, fut)
+
+    def provider(token: int, doc: bytes) -> int:
+        r = req._derived(doc)
+        return start_layer(token, state, lambda: func(r), False)
+
+    so = _ffi.StreamOptions(_ffi.STREAM_OPTIONS_VERSION, 0)
+    if collector is not None:
+        so.collector = collector_struct(collector, state)
+    if finalizer is not None:
+        so.finalizer = finalizer_struct(finalizer, state)
+    so.on_chunk = callback_struct(state.on_chunk)
+    so.on_end = done_struct(state)
+    prov = callback_struct(provider)
+    out = c_void_p()
+    with enter(state):
+        rc = _stream_execute(byref(out), runtime(), stack_ptr(), n, body, len(body), opts, byref(so), byref(prov))
+    if rc != _OK:
+        raise _errors.last_error(rc)
+    state.native = out.value
+    if state.feed.done and not state.stream_made:
+        state.release()  # failed before its start, inside the call
+    if not fut.done():
+        fut.add_done_callback(state.cancel_before_start)
+    return fut
 
 
 def call(

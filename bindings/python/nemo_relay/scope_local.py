@@ -170,14 +170,11 @@ def deregister_event_metadata_injector(scope_handle: ScopeHandle, name: str) -> 
 
 
 def register_llm_stream_execution(scope_handle: ScopeHandle, name: str, priority: int, fn: Callable[..., Any]) -> None:
-    """Not available yet: the C API has no streaming export."""
-    raise NotImplementedError(
-        "stream-execution intercepts need llm.stream_execute, which libnemorelay does not export yet"
-    )
+    register_kind(scope_handle, "llm_stream_execution", name, priority, False, fn)
 
 
 def deregister_llm_stream_execution(scope_handle: ScopeHandle, name: str) -> bool:
-    return False
+    return deregister_kind(scope_handle, "llm_stream_execution", name)
 
 
 def register_subscriber(scope_handle: ScopeHandle, name: str, callback: Callable[[Any], None]) -> None:

@@ -9,6 +9,7 @@ import pickle
 from typing import Any, Awaitable, Callable, Generic, TypeVar
 
 from . import llm, tools
+from ._stream import _aiter, check_sync
 from ._types import LLMRequest, ToolExecutionResult
 
 __all__ = [
@@ -26,6 +27,7 @@ T = TypeVar("T")
 TArgs = TypeVar("TArgs")
 TResult = TypeVar("TResult")
 TResponse = TypeVar("TResponse")
+TChunk = TypeVar("TChunk")
 
 
 class Codec(Generic[T]):
@@ -143,5 +145,39 @@ async def llm_execute(
     return response_json_codec.from_json(await llm.execute(name, request, call, **kwargs))
 
 
-async def llm_stream_execute(*args: Any, **kwargs: Any) -> Any:
-    return llm.stream_execute(*args, **kwargs)
+async def llm_stream_execute(
+    name: str,
+    request: LLMRequest,
+    func: Callable[[LLMRequest], Any],
+    collector: Callable[[TChunk], None] | None,
+    finalizer: Callable[[], TResponse] | None,
+    chunk_json_codec: Codec[TChunk],
+    response_json_codec: Codec[TResponse],
+    **kwargs: Any,
+) -> llm.LlmStream:
+    """``func`` yields typed chunks and the collector gets decoded chunks; the stream yields JSON."""
+    check_sync(collector, "collector")
+    check_sync(finalizer, "finalizer")
+
+    def call(req: LLMRequest) -> Any:
+        it = _aiter(func(req))
+
+        async def chunks() -> Any:
+            async for c in it:
+                yield chunk_json_codec.to_json(c)
+
+        return chunks()
+
+    coll = None
+    if collector is not None:
+
+        def coll(chunk: Any) -> None:
+            collector(chunk_json_codec.from_json(chunk))
+
+    fin = None
+    if finalizer is not None:
+
+        def fin() -> Any:
+            return response_json_codec.to_json(finalizer())
+
+    return await llm.stream_execute(name, request, call, coll, fin, **kwargs)
