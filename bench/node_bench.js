@@ -2,7 +2,8 @@
 'use strict';
 // The Node binding's benchmark (issue #7): microseconds per scope push+pop, per managed llmCallExecute
 // round trip (request -> helper -> provider callback in JS -> completion -> done) with no middleware
-// and with a subscriber, and managed calls per second with 64 calls in flight. Next to each wall-clock
+// and with a subscriber, managed calls per second with 64 calls in flight, and microseconds per chunk
+// of a streaming call (one push, collector, llm.chunk mark and consumer read per chunk). Next to each wall-clock
 // figure it prints the CPU time both processes spent per operation (Node + helper, from
 // process.cpuUsage and /proc), which stays meaningful when other work shares the machine. Run it
 // against the release build:
@@ -102,6 +103,23 @@ async function main() {
   await concurrent(total, 64);
   m = end(total);
   row('llmCallExecute, 64 concurrent', total / m.seconds, 'calls/s', m);
+
+  // Streaming: one call of `chunks` chunks, with a collector and a finalizer, read to the end.
+  const chunks = n;
+  const stream = async (count) => {
+    let collected = 0;
+    const s = await relay.llmStreamCallExecute('bench', request, async function* () {
+      for (let i = 0; i < count; i++) yield { i, delta: 'x' };
+    }, () => { collected++; }, () => ({ collected }));
+    let read = 0;
+    while ((await s.next()) !== null) read++;
+    if (read !== count || collected !== count) throw new Error(`stream read ${read}, collected ${collected} of ${count}`);
+  };
+  await stream(warmup);
+  end = start();
+  await stream(chunks);
+  m = end(chunks);
+  row('llmStreamCallExecute, per chunk', m.wall, 'us', m);
 }
 
 main().catch((e) => {

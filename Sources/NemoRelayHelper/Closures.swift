@@ -23,13 +23,19 @@ final class Closure: @unchecked Sendable {
     var closure: UnsafeMutablePointer<ffi_closure>?
     var code: UnsafeMutableRawPointer?
     let out: Output
+    /// A callback that must answer before it returns (stream collectors and finalizers): see ``SyncWait``.
+    let wait: Bool
 
-    init(id: Int, ret: String, value: Int64, params: [String], out: Output) throws {
+    init(id: Int, ret: String, value: Int64, params: [String], wait: Bool = false, out: Output) throws {
         self.id = id
         self.out = out
         self.value = value
+        self.wait = wait
         guard let r = Kind(rawValue: ret), r == .void || r == .i32 else {
             throw ProtocolError("closures return void or i32")
+        }
+        if wait && (r != .i32 || params.first != Kind.ptr.rawValue) {
+            throw ProtocolError("a waiting closure is a callback: it returns i32 and takes the token first")
         }
         self.ret = r
         var ks: [Kind] = []
@@ -67,11 +73,42 @@ final class Closure: @unchecked Sendable {
     /// called the closure on the sync-channel thread (during a request Node is blocked on), else sent
     /// as an `invoke` line on stdout.
     func invoked(_ args: UnsafeMutablePointer<UnsafeMutableRawPointer?>, _ ret: UnsafeMutableRawPointer?) {
+        if wait {
+            answerNow(args, ret)
+            return
+        }
         let capture = SyncCapture.active()
         var line =
             capture
             ? "[\(id),["
             : "{\"id\":\(out.nextId()),\"op\":\"\(Op.invoke.rawValue)\",\"args\":{\"closure\":\(id),\"args\":["
+        appendArgs(&line, args)
+        if capture {
+            SyncCapture.append(line + "]]")
+        } else {
+            out.send(line + "]}}\n")
+        }
+        if self.ret == .i32, let ret { ret.storeBytes(of: value, as: Int64.self) }  // ffi_arg is word-sized
+    }
+
+    /// A waiting closure: asks Node on the sync channel, completes the token (its first argument) with
+    /// the answer and returns NEMO_RELAY_OK. Off the sync thread Node cannot be asked without risking a
+    /// deadlock, so the callback fails instead.
+    private func answerNow(_ args: UnsafeMutablePointer<UnsafeMutableRawPointer?>, _ ret: UnsafeMutableRawPointer?) {
+        let token = UnsafeMutableRawPointer(bitPattern: args[0]!.load(as: Int.self))
+        var status: Int32 = 7  // NEMO_RELAY_E_CALLBACK
+        var json = "{\"type\":\"Error\",\"message\":\"this callback can only run on the helper's sync thread\"}"
+        if SyncCapture.active() {
+            var line = "{\"op\":\"\(Op.invoke.rawValue)\",\"args\":{\"closure\":\(id),\"args\":["
+            appendArgs(&line, args)
+            if let a = SyncWait.ask(line + "]}}\n") { (status, json) = a }
+        }
+        _ = json.withCString { SyncWait.complete?(token, status, $0, strlen($0)) }
+        ret?.storeBytes(of: Int64(0), as: Int64.self)
+    }
+
+    /// Appends the C arguments as JSON array items.
+    private func appendArgs(_ line: inout String, _ args: UnsafeMutablePointer<UnsafeMutableRawPointer?>) {
         var i = 0
         for (n, k) in params.enumerated() {
             if n > 0 { line += "," }
@@ -98,12 +135,6 @@ final class Closure: @unchecked Sendable {
                 }
             }
         }
-        if capture {
-            SyncCapture.append(line + "]]")
-        } else {
-            out.send(line + "]}}\n")
-        }
-        if self.ret == .i32, let ret { ret.storeBytes(of: value, as: Int64.self) }  // ffi_arg is word-sized
     }
 }
 
@@ -129,12 +160,68 @@ enum SyncCapture {
 
     static func append(_ item: String) { items.append(item) }
 
+    /// Sets the captured invokes aside (a nested request must not carry its caller's), returning them.
+    static func stash() -> [String] {
+        let saved = items
+        items.removeAll(keepingCapacity: false)
+        return saved
+    }
+
+    /// Puts invokes set aside by ``stash()`` back, before any captured since.
+    static func restore(_ saved: [String]) { items = saved + items }
+
     /// The captured invokes as a reply field (`,"inv":[...]`), or "" when none; empties the buffer.
     static func take() -> String {
         if items.isEmpty { return "" }
         let s = ",\"inv\":[" + items.joined(separator: ",") + "]"
         items.removeAll(keepingCapacity: true)
         return s
+    }
+}
+
+// MARK: - Waiting callbacks
+
+/// Callbacks that must answer before they return (the C ABI's stream collector and finalizer).
+///
+/// They run on the sync thread while it serves a request Node is blocked on, so the helper asks Node on
+/// the sync channel itself: it writes an `invoke` line where Node expects the answer, then serves the
+/// requests Node sends meanwhile (the JS callback may call the API) until Node's `reply`
+/// (`{"op":"reply","args":{"status","json"}}`), and completes the token with it.
+enum SyncWait {
+    nonisolated(unsafe) static var request: UnsafeMutablePointer<FILE>?
+    nonisolated(unsafe) static var response: Int32 = -1
+    /// Serves one nested request line (writes its answer).
+    nonisolated(unsafe) static var serve: ((UnsafeBufferPointer<UInt8>) -> Void)?
+    /// `nemo_relay_complete`.
+    nonisolated(unsafe) static var complete:
+        (@convention(c) (UnsafeMutableRawPointer?, Int32, UnsafePointer<CChar>?, Int) -> Int32)?
+
+    private static let replyPrefix = Array("{\"op\":\"\(Op.reply.rawValue)\"".utf8)
+
+    /// Sends `line` and serves Node until its reply: `(status, json)`, or nil when the reply is unreadable.
+    static func ask(_ line: String) -> (Int32, String)? {
+        guard let request, let serve else { return nil }
+        let saved = SyncCapture.stash()
+        defer { SyncCapture.restore(saved) }
+        if !writeAll(response, Array(line.utf8)) { exit(0) }
+        var buf: UnsafeMutablePointer<CChar>?
+        var cap = 0
+        defer { free(buf) }
+        while true {
+            var n = getline(&buf, &cap, request)
+            if n <= 0 { exit(0) }  // Node closed the sync channel
+            let bytes = UnsafeRawPointer(buf!).assumingMemoryBound(to: UInt8.self)
+            if bytes[n - 1] == 0x0a { n -= 1 }
+            let b = UnsafeBufferPointer(start: bytes, count: n)
+            guard n >= replyPrefix.count, replyPrefix.elementsEqual(b[0..<replyPrefix.count]) else {
+                serve(b)
+                continue
+            }
+            guard let obj = (try? JSONLine.parse(b)) as? [String: Any], let a = obj["args"] as? [String: Any],
+                let status = (a["status"] as? NSNumber)?.int32Value
+            else { return nil }
+            return (status, a["json"] as? String ?? "null")
+        }
     }
 }
 

@@ -19,6 +19,9 @@ enum Op: String {
     /// Helper to Node: C called a closure (`closure`, `args`); answered through later `call`s. On the
     /// sync channel the invokes raised while serving a request ride in its reply instead: `"inv"`.
     case invoke
+    /// Node to helper, on the sync channel only: the answer to a waiting closure's `invoke` (which the
+    /// helper wrote where Node expected an answer): `{status, json}`. Not answered.
+    case reply
 }
 
 /// The argument kinds a declaration may use; `lib/protocol.js` lists the same names.
@@ -36,5 +39,5 @@ enum Kind: String {
     case out_ptr, out_str, out_bool, out_u64
 
     /// Protocol version: bumped when a message kind or argument kind changes meaning.
-    static let protocolVersion = 2
+    static let protocolVersion = 3
 }

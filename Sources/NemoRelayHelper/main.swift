@@ -89,7 +89,8 @@ var nextClosure = 0
                 closuresLock.unlock()
                 let c = try Closure(
                     id: cid, ret: args["ret"] as? String ?? "void", value: try int64(args["value"]),
-                    params: args["params"] as? [String] ?? [], out: output)
+                    params: args["params"] as? [String] ?? [], wait: (args["wait"] as? NSNumber)?.boolValue ?? false,
+                    out: output)
                 closuresLock.lock()
                 closures[cid] = c
                 closuresLock.unlock()
@@ -103,6 +104,8 @@ var nextClosure = 0
                 body = c == nil ? "false" : "true"
             case .hello, .invoke:
                 throw ProtocolError("\(op.rawValue) is sent by the helper, not to it")
+            case .reply:
+                throw ProtocolError("reply answers a waiting closure's invoke only")
             }
             return "{\"id\":\(id),\"ok\":\(body)}"
         } catch {
@@ -192,7 +195,7 @@ let syncThread = Thread {
     library = lib
     libraryReady.signal()
     SyncCapture.thread = pthread_self()
-    readLines(req) { line in
+    let serve: (UnsafeBufferPointer<UInt8>) -> Void = { line in
         let r = handle(line, lib: lib)
         var reply = r.run()
         // Callbacks C raised on this thread during the request ride along in its reply.
@@ -201,6 +204,15 @@ let syncThread = Thread {
         reply += "\n"
         if !writeAll(res, Array(reply.utf8)) { exit(0) }
     }
+    SyncWait.request = req
+    SyncWait.response = res
+    SyncWait.serve = serve
+    if let complete = try? lib.symbol("nemo_relay_complete") {
+        SyncWait.complete = unsafeBitCast(
+            complete,
+            to: (@convention(c) (UnsafeMutableRawPointer?, Int32, UnsafePointer<CChar>?, Int) -> Int32).self)
+    }
+    readLines(req, serve)
     exit(0)  // Node closed the sync channel
 }
 syncThread.name = "nemo-relay-helper-sync"

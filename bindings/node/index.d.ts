@@ -76,12 +76,18 @@ export type RelayEvent = {
   metadata: { [key: string]: Json } | null;
 };
 
-/** Not available yet: the C ABI has no streaming (issue 5). */
-export declare class LlmStream {
+/** The read end of a streaming LLM call (from llmStreamCallExecute / typedLlmStreamExecute). */
+export declare class LlmStream implements AsyncIterable<Json> {
   private constructor();
+  /** The next chunk; `null` once the stream is exhausted or closed; rejects with the stream's failure. */
   next(): Promise<Json | null>;
+  /** Closes early (producer cancelled, dropped end); idempotent; rejects with a cleanup error. */
   close(): Promise<void>;
+  /** `for await` over the chunks; leaving the loop early closes the stream. */
+  [Symbol.asyncIterator](): AsyncIterator<Json>;
 }
+/** What a stream provider or stream execution intercept returns. */
+export type ChunkSource = AsyncIterable<Json> | AsyncIterator<Json>;
 
 // Scopes
 export function getHandle(): ScopeHandle;
@@ -110,9 +116,15 @@ export function llmCallExecute(
   handle?: Opt<ScopeHandle>, attributes?: Opt<number>, data?: Opt<Json>, metadata?: Opt<Json>, modelName?: Opt<string>,
   codecDecode?: Opt<CodecDecodeFn>, codecEncode?: Opt<CodecEncodeFn>, responseCodecDecode?: Opt<ResponseCodecDecodeFn>): Promise<unknown>;
 export const llmCallExecuteAsync: typeof llmCallExecute;
-/** Throws NemoRelayError (code ERR_NEMO_RELAY_NOT_SUPPORTED): streaming is not in the C ABI yet. */
+/**
+ * Runs a managed streaming LLM call. `func` returns an async iterable (or iterator, or a Promise of one)
+ * of chunks; `collector` sees a copy of each chunk synchronously; `finalizer` runs once at the end (or
+ * on close) and returns the end event's payload. Resolves once the provider runs; rejects on a failure
+ * before that (guardrail rejection, stream intercept failure, ...).
+ */
 export function llmStreamCallExecute(
-  name: string, request: LlmRequestJson | LlmRequest, func: (request: Json, signal: AbortSignal) => unknown,
+  name: string, request: LlmRequestJson | LlmRequest,
+  func: (request: LlmRequestJson, signal: AbortSignal) => ChunkSource | Promise<ChunkSource>,
   collector?: Opt<(chunk: Json) => void>, finalizer?: Opt<() => Json>, handle?: Opt<ScopeHandle>, attributes?: Opt<number>,
   data?: Opt<Json>, metadata?: Opt<Json>, modelName?: Opt<string>, codecDecode?: Opt<CodecDecodeFn>,
   codecEncode?: Opt<CodecEncodeFn>, responseCodecDecode?: Opt<ResponseCodecDecodeFn>): Promise<LlmStream>;
@@ -151,6 +163,16 @@ export function registerLlmExecutionIntercept(name: string, priority: number, ca
 export function scopeRegisterLlmExecutionIntercept(scopeUuid: string, name: string, priority: number, callback: (request: LlmRequestJson, next: (request: LlmRequestJson | LlmRequest) => Promise<Json>, signal: AbortSignal) => Json | Promise<Json>): void;
 export function deregisterLlmExecutionIntercept(name: string): boolean;
 export function scopeDeregisterLlmExecutionIntercept(scopeUuid: string, name: string): boolean;
+/**
+ * A stream execution intercept: its chunks feed the stream; `next(request)` runs the inner layers, whose
+ * chunks flow straight to the output (the C ABI does not hand them to the intercept): the iterable it
+ * resolves with yields nothing and ends (or throws) when they end, so `yield* await next(req)` keeps order.
+ */
+export type LlmStreamExecutionInterceptFn = (request: LlmRequestJson, next: (request: LlmRequestJson | LlmRequest) => Promise<AsyncIterable<Json>>, signal: AbortSignal) => ChunkSource | Promise<ChunkSource>;
+export function registerLlmStreamExecutionIntercept(name: string, priority: number, callback: LlmStreamExecutionInterceptFn): void;
+export function scopeRegisterLlmStreamExecutionIntercept(scopeUuid: string, name: string, priority: number, callback: LlmStreamExecutionInterceptFn): void;
+export function deregisterLlmStreamExecutionIntercept(name: string): boolean;
+export function scopeDeregisterLlmStreamExecutionIntercept(scopeUuid: string, name: string): boolean;
 export function registerLlmConditionalExecutionGuardrail(name: string, priority: number, callback: (request: LlmRequestJson, signal: AbortSignal) => string | null | undefined | Promise<string | null | undefined>): void;
 export function scopeRegisterLlmConditionalExecutionGuardrail(scopeUuid: string, name: string, priority: number, callback: (request: LlmRequestJson, signal: AbortSignal) => string | null | undefined | Promise<string | null | undefined>): void;
 export function deregisterLlmConditionalExecutionGuardrail(name: string): boolean;

@@ -27,7 +27,7 @@ const OPTIONS_VERSION = 1;
 const SEVERITY_NONE = -1;
 /** Middleware kinds of nemo_relay_register. */
 const K = Object.freeze({
-  LLM_CONDITIONAL: 0, LLM_REQUEST: 1, LLM_EXECUTION: 2, LLM_SANITIZE_REQUEST: 4, LLM_SANITIZE_RESPONSE: 5,
+  LLM_CONDITIONAL: 0, LLM_REQUEST: 1, LLM_EXECUTION: 2, LLM_STREAM_EXECUTION: 3, LLM_SANITIZE_REQUEST: 4, LLM_SANITIZE_RESPONSE: 5,
   TOOL_CONDITIONAL: 6, TOOL_REQUEST: 7, TOOL_EXECUTION: 8, TOOL_SANITIZE_REQUEST: 9, TOOL_SANITIZE_RESPONSE: 10,
   MARK_SANITIZE: 11, SCOPE_START_SANITIZE: 12, SCOPE_END_SANITIZE: 13, METADATA_INJECTOR: 14,
 });
@@ -40,7 +40,7 @@ const state = {
   rt: 0,
   /** The one stack shared by every async flow outside runtime-invoked callbacks (the "thread stack"). */
   threadStack: null,
-  fn: { callback: 0, done: 0, subscriber: 0, free: 0 },
+  fn: { callback: 0, done: 0, subscriber: 0, free: 0, wait: 0 },
   closureKind: new Map(),
 };
 /** JS callbacks by the integer handed to C as user_data. */
@@ -59,6 +59,7 @@ const scopeRegistry = new FinalizationRegistry(freeLater('nemo_relay_scope_free'
 
 helper.onInvoke = onInvoke;
 helper.onLost = onLost;
+helper.onWait = onWait;
 
 /**
  * The helper died: its runtime, registrations and handles are gone. Every managed call in flight
@@ -67,7 +68,7 @@ helper.onLost = onLost;
 function onLost(reason) {
   state.rt = 0;
   state.threadStack = null;
-  state.fn = { callback: 0, done: 0, subscriber: 0, free: 0 };
+  state.fn = { callback: 0, done: 0, subscriber: 0, free: 0, wait: 0 };
   state.closureKind.clear();
   builtinPtrs.clear();
   liveScopes.clear();
@@ -87,9 +88,9 @@ function checkLive(obj, what) {
 function init() {
   if (state.rt) return;
   helper.ensure();
-  // Four trampolines serve every callback: C hands back our integer user_data, which names the JS function.
-  const mk = (kind, ret, params) => {
-    const r = helper.callSync(Op.CLOSURE, { ret, value: Status.PENDING, params });
+  // Five trampolines serve every callback: C hands back our integer user_data, which names the JS function.
+  const mk = (kind, ret, params, wait = false) => {
+    const r = helper.callSync(Op.CLOSURE, wait ? { ret, value: Status.PENDING, params, wait } : { ret, value: Status.PENDING, params });
     state.closureKind.set(r.closure, kind);
     state.fn[kind] = r.fn;
   };
@@ -97,6 +98,8 @@ function init() {
   mk('done', 'void', ['i32', 'json', 'ptr']);
   mk('subscriber', 'void', ['rawjson', 'ptr']);
   mk('free', 'void', ['ptr']);
+  // Callbacks that must answer before they return (stream collectors and finalizers): see Helper#onWait.
+  mk('wait', 'i32', ['ptr', 'rawjson', 'ptr'], true);
   for (const name of ['nemo_relay_scope_free', 'nemo_relay_stack_free', 'nemo_relay_codec_free', 'nemo_relay_call_free']) {
     ffi.declare(name);
   }
@@ -129,6 +132,14 @@ function onInvoke(closure, args) {
   } else if (kind === 'free') {
     registry.delete(args[0]);
   }
+}
+
+/** A waiting closure's callback, run synchronously while the helper waits: returns `{status, json}`. */
+function onWait(closure, args) {
+  const [, input, id] = args;
+  const e = registry.get(id);
+  if (!e?.onWait) return { status: Status.E_CALLBACK, json: JSON.stringify({ type: 'Error', message: 'callback released' }) };
+  return e.onWait(input);
 }
 
 /** Completes a token of helper generation `gen` (a token of a lost helper has no call left to answer). */
@@ -584,12 +595,382 @@ function llmCallExecute(name, request, func, handle, attributes, data, metadata,
 /** Same as llmCallExecute (both await async providers). */
 const llmCallExecuteAsync = llmCallExecute;
 
-/** Streaming is not in this C ABI yet (issue 5): always throws. */
-function llmStreamCallExecute() {
-  throw new NemoRelayError(
-    'not supported yet: llmStreamCallExecute needs the streaming C ABI (issue 5), which libnemorelay does not export yet',
-    undefined, 'ERR_NEMO_RELAY_NOT_SUPPORTED');
+// MARK: - Streaming LLM calls
+
+const STREAM_OPTIONS_VERSION = 1;
+const NEW_STREAM = Symbol('LlmStream');
+
+/**
+ * The read end of a streaming LLM call. Chunks reach it through the C callback consumer (`on_chunk`,
+ * answered at once, so the provider is drained at its own pace whatever the reader does) and wait
+ * here until `next()` takes them.
+ */
+class LlmStream {
+  #queue = [];
+  #head = 0;
+  /** @type {Array<{resolve: Function, reject: Function}>} */
+  #waiters = [];
+  #ended = false;
+  #error = null;
+  #closed = false;
+  #ptr = 0;
+  #gen = -1;
+  /** @type {(() => any) | null} */
+  #onClose = null;
+
+  constructor(key) {
+    if (key !== NEW_STREAM) throw new TypeError('LlmStream has no public constructor');
+  }
+
+  /**
+   * The next chunk, or `null` once the stream is exhausted (or closed); rejects with the stream's
+   * failure (the provider's or collector's own error, ...) after the chunks produced before it.
+   * @returns {Promise<any>}
+   */
+  next() {
+    if (this.#head < this.#queue.length) {
+      const c = this.#queue[this.#head];
+      this.#queue[this.#head++] = undefined;
+      if (this.#head === this.#queue.length) {
+        this.#queue = [];
+        this.#head = 0;
+      }
+      return Promise.resolve(c);
+    }
+    if (this.#error) return Promise.reject(this.#error);
+    if (this.#ended) return Promise.resolve(null);
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+  }
+
+  /**
+   * Stops the stream early: the producer is cancelled, the finalizer runs on the partial state and the
+   * end event records `stream dropped before clean completion`. Unread chunks are discarded; `next()`
+   * then resolves `null`. Idempotent. Rejects with the error of the native close or of the cleanup.
+   * @returns {Promise<void>}
+   */
+  async close() {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#queue = [];
+    this.#head = 0;
+    const errors = [];
+    if (!this.#ended && this.#ptr && this.#gen === helper.generation) {
+      try {
+        ffi.call('nemo_relay_stream_close', [this.#ptr]);
+      } catch (e) {
+        errors.push(e);
+      }
+    }
+    this._end(null);
+    if (this.#onClose) {
+      try {
+        await this.#onClose();
+      } catch (e) {
+        errors.push(e);
+      }
+    }
+    if (errors.length === 1) throw errors[0];
+    if (errors.length > 1) throw new AggregateError(errors, 'closing the stream failed');
+  }
+
+  /** Reads the stream with `for await`; leaving the loop early closes it. */
+  [Symbol.asyncIterator]() {
+    return {
+      next: async () => {
+        const value = await this.next();
+        return value === null ? { done: true, value: undefined } : { done: false, value };
+      },
+      return: async () => {
+        await this.close();
+        return { done: true, value: undefined };
+      },
+    };
+  }
+
+  /** @internal a chunk from on_chunk */
+  _push(chunk) {
+    if (this.#closed || this.#ended) return;
+    const w = this.#waiters.shift();
+    if (w) w.resolve(chunk);
+    else this.#queue.push(chunk);
+  }
+
+  /** @internal the outcome (null: clean end); settles every waiting `next()` */
+  _end(error) {
+    if (!this.#ended) {
+      this.#ended = true;
+      if (error && !this.#closed) this.#error = error;
+    }
+    this._freeHandle();
+    const ws = this.#waiters;
+    this.#waiters = [];
+    for (const w of ws) {
+      if (this.#error) w.reject(this.#error);
+      else w.resolve(null);
+    }
+  }
+
+  /** @internal */
+  _attach(ptr, gen, onClose) {
+    this.#ptr = ptr;
+    this.#gen = gen;
+    this.#onClose = onClose;
+    if (this.#ended) this._freeHandle();
+  }
+
+  _freeHandle() {
+    if (this.#ptr && this.#gen === helper.generation) ffi.callLater('nemo_relay_stream_free', [this.#ptr]);
+    this.#ptr = 0;
+  }
 }
+
+/** Runs a collector or finalizer synchronously for a waiting closure and returns its `{status, json}`. */
+function syncAnswer(run, record) {
+  try {
+    const v = run();
+    return { status: Status.OK, json: JSON.stringify(toJsonValue(v === undefined ? null : v, 'callback result')) };
+  } catch (err) {
+    recordCallbackError(record, err);
+    return { status: Status.E_CALLBACK, json: JSON.stringify({ type: err instanceof Error ? err.name : 'Error', message: remember(err) }) };
+  }
+}
+
+/** A `nemo_relay_callback_t` answered synchronously (the helper waits for it), or an absent one. */
+function waitStruct(fn) {
+  if (fn === null || fn === undefined) return [0, 0, 0];
+  rt();
+  return [state.fn.wait, addEntry({ onWait: fn }), state.fn.free];
+}
+
+function thenable(v) {
+  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof v.then === 'function';
+}
+
+/** The async iterator of what a stream provider or intercept returned; TypeError for anything else. */
+function asyncIteratorOf(src, what) {
+  if (src !== null && src !== undefined) {
+    if (typeof src[Symbol.asyncIterator] === 'function') return src[Symbol.asyncIterator]();
+    if (typeof src.next === 'function') return src;
+  }
+  throw new TypeError(`${what} must return an async iterable or an async iterator`);
+}
+
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * Feeds the async iterable `produce(signal)` returns into the producer of a stream provider's (or
+ * stream intercept's) `token`, then completes the token: OK at the end, the error when producing
+ * fails. A full buffer is retried on the next turn; a cancelled stream (closed early, collector
+ * failure) stops the iterator (`return()`) and aborts `signal`.
+ */
+function pumpStream(token, produce, stack) {
+  const gen = helper.generation;
+  const ac = new AbortController();
+  let cancelled = false;
+  const cancelId = addEntry({ onDone() { cancelled = true; ac.abort(); } });
+  let producer;
+  try {
+    [[producer]] = ffi.callBatch([
+      ['nemo_relay_token_producer', [null, token]],
+      ['nemo_relay_producer_on_cancel', [{ $out: [0, 0] }, [state.fn.done, cancelId, state.fn.free]]],
+    ]);
+  } catch (err) {
+    registry.delete(cancelId);
+    return fail(token, err, null, gen);
+  }
+  const run = async () => {
+    let it = null;
+    try {
+      let src = produce(ac.signal);
+      if (thenable(src)) src = await src;
+      it = asyncIteratorOf(src, 'a stream provider');
+      while (!cancelled) {
+        const r = await it.next();
+        if (r.done) {
+          it = null;
+          break;
+        }
+        if (cancelled) break;
+        const json = JSON.stringify(toJsonValue(r.value === undefined ? null : r.value, 'stream chunk'));
+        let a;
+        for (;;) {
+          if (gen !== helper.generation) throw new NemoRelayError('the NemoRelay helper of this stream exited', undefined, 'ERR_NEMO_RELAY_HELPER');
+          a = ffi.rawCall('nemo_relay_stream_push', [producer, json]);
+          if (a.ret !== Status.E_FULL) break;
+          await nextTurn(); // the consumer's buffer is full: its answers go out this turn
+        }
+        if (a.ret === Status.E_CANCELLED) cancelled = true;
+        else if (a.ret > 0) throw new NemoRelayError(a.err || 'nemo_relay_stream_push failed', a.ret);
+      }
+      if (it && typeof it.return === 'function') {
+        try {
+          await it.return();
+        } catch (err) {
+          recordCallbackError('stream provider cleanup', err);
+        }
+      }
+      complete(token, Status.OK, 'null', gen); // after a cancellation the token is already answered
+    } catch (err) {
+      fail(token, err, null, gen);
+    } finally {
+      helper.release();
+      if (gen === helper.generation) ffi.callLater('nemo_relay_producer_free', [producer]);
+    }
+  };
+  helper.hold();
+  if (stack) als.run({ stack }, run);
+  else run();
+}
+
+/**
+ * `next(request)` of a stream execution intercept: runs the inner layers, whose chunks flow straight
+ * to this layer's output (the C ABI does not hand them to the intercept). Resolves at once with an
+ * async iterable that yields nothing and ends when the inner layers end (throwing their failure), so
+ * `yield* await next(req)` keeps the intercept's own chunks in order around them.
+ */
+function streamNextFor(token) {
+  const gen = helper.generation;
+  return (request) => {
+    if (gen !== helper.generation) {
+      return Promise.reject(new NemoRelayError('next: the NemoRelay helper of this call exited', undefined, 'ERR_NEMO_RELAY_HELPER'));
+    }
+    let json;
+    try {
+      json = requestJson(request, 'invalid LlmRequest from JS next');
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const inner = { done: false, error: null, waiters: [] };
+    const settle = (error) => {
+      if (inner.done) return;
+      inner.done = true;
+      inner.error = error;
+      helper.release();
+      for (const w of inner.waiters.splice(0)) w();
+    };
+    const id = addEntry({
+      onDone(status, text) { settle(status === Status.OK ? null : failure(status, text)); },
+      onLost(reason) { settle(reason); },
+    });
+    helper.hold();
+    try {
+      ffi.call('nemo_relay_token_next', [token, json, [state.fn.done, id, 0]]);
+    } catch (e) {
+      if (registry.delete(id)) settle(e);
+      return Promise.reject(e);
+    }
+    const ended = () => (inner.done ? Promise.resolve() : new Promise((r) => inner.waiters.push(r)));
+    const iterator = {
+      async next() {
+        await ended();
+        if (inner.error) throw inner.error;
+        return { done: true, value: undefined };
+      },
+      async return() {
+        return { done: true, value: undefined };
+      },
+      [Symbol.asyncIterator]() { return iterator; },
+    };
+    return Promise.resolve(iterator);
+  };
+}
+
+/**
+ * The managed streaming pipeline with C codec pointers (shared by the raw and the typed API).
+ * Resolves with the stream once the provider (or a stream intercept's first chunk, or the end) is
+ * reached; rejects when the call fails before that (guardrail rejection, intercept failure, ...).
+ */
+function llmStreamWith(name, request, func, collector, finalizer, handle, attributes, data, metadata, modelName, codec, responseCodec, onClose = null) {
+  const req = requestJson(request);
+  if (typeof func !== 'function') throw new TypeError('func must be a function');
+  if (collector !== null && collector !== undefined && typeof collector !== 'function') throw new TypeError('collector must be a function');
+  if (finalizer !== null && finalizer !== undefined && typeof finalizer !== 'function') throw new TypeError('finalizer must be a function');
+  const stack = effectiveStack();
+  const opts = llmOptions(handle, attributes, data, metadata, modelName, codec, responseCodec);
+  const stream = new LlmStream(NEW_STREAM);
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const started = () => {
+      if (!settled) {
+        settled = true;
+        resolve(stream);
+      }
+    };
+    const provider = callbackStruct((token, input) => {
+      started();
+      pumpStream(token, (signal) => func(input, signal), stack);
+    });
+    const collect = collector ? (chunk) => syncAnswer(() => {
+      const r = collector(chunk);
+      if (thenable(r)) Promise.resolve(r).catch((e) => recordCallbackError('stream collector', e));
+      return null;
+    }, 'stream collector') : null;
+    const finalize = finalizer ? () => syncAnswer(() => {
+      const v = finalizer();
+      if (thenable(v)) throw new TypeError('a stream finalizer must return its value synchronously');
+      return v;
+    }, 'stream finalizer') : null;
+    const onChunk = callbackStruct((token, chunk) => {
+      started();
+      stream._push(chunk);
+      complete(token, Status.OK, 'null'); // take the next chunk at once: reading is the stream's business
+    });
+    const endId = addEntry({
+      onDone(status, text) {
+        helper.release();
+        const err = status === Status.OK ? null : failure(status, text);
+        if (err && !settled) {
+          settled = true;
+          reject(err);
+        }
+        started();
+        stream._end(err);
+      },
+      onLost(reason) {
+        helper.release();
+        if (!settled) {
+          settled = true;
+          reject(reason);
+        }
+        stream._end(reason);
+      },
+    });
+    helper.hold();
+    const so = [STREAM_OPTIONS_VERSION, 0, ...waitStruct(collect), ...waitStruct(finalize), ...onChunk, state.fn.done, endId, 0];
+    let r;
+    try {
+      r = ffi.rawCall('nemo_relay_llm_stream_execute', [null, rt(), stack._ptr, String(name), req, opts, so, provider]);
+    } catch (e) {
+      if (registry.delete(endId)) helper.release();
+      settled = true;
+      return reject(e);
+    }
+    if (typeof r.ret === 'number' && r.ret > 0) {
+      if (registry.delete(endId)) helper.release();
+      settled = true;
+      return reject(new NemoRelayError(r.err || 'stream did not start', r.ret));
+    }
+    stream._attach(r.out[0], helper.generation, onClose);
+  });
+}
+
+/**
+ * Runs a managed streaming LLM call. `func(request, signal)` returns an async iterable (or iterator,
+ * or a Promise of one) of chunks; `collector(chunk)` sees a copy of each chunk synchronously;
+ * `finalizer()` is called once when the stream ends (or is closed) and returns the end event's payload.
+ * @returns {Promise<LlmStream>}
+ */
+function llmStreamCallExecute(name, request, func, collector, finalizer, handle, attributes, data, metadata, modelName,
+  codecDecode, codecEncode, responseCodecDecode) {
+  const [c, rc] = codecPair(codecDecode, codecEncode, responseCodecDecode);
+  try {
+    return llmStreamWith(name, request, func, collector, finalizer, handle, attributes, data, metadata, modelName, c, rc);
+  } finally {
+    if (c) ffi.callLater('nemo_relay_codec_free', [c]);
+    if (rc) ffi.callLater('nemo_relay_codec_free', [rc]);
+  }
+}
+
 
 /** Starts a manual LLM span. @returns {LlmHandle} */
 function llmCall(name, request, handle, attributes, data, metadata, modelName, timestamp) {
@@ -747,6 +1128,7 @@ const MIDDLEWARE = {
     },
   },
   LlmExecutionIntercept: { kind: K.LLM_EXECUTION, next: 'llm', call: (fn, i, s, next) => fn(i.request, next, s), out: (v) => v },
+  LlmStreamExecutionIntercept: { kind: K.LLM_STREAM_EXECUTION, stream: true },
   LlmConditionalExecutionGuardrail: { kind: K.LLM_CONDITIONAL, call: (fn, i, s) => fn(i.request, s), out: reason },
   LlmSanitizeRequestGuardrail: {
     kind: K.LLM_SANITIZE_REQUEST, recordErrors: true,
@@ -786,7 +1168,10 @@ function reason(v) {
 function register(spec, owner, name, priority, breakChain, cb) {
   if (typeof cb !== 'function') throw new TypeError('callback must be a function');
   const label = `${name}`;
-  const onCall = (token, input) => {
+  const onCall = spec.stream ? (token, input) => {
+    // A stream execution intercept: its async iterable feeds this layer's producer; `next` runs the inner layers.
+    pumpStream(token, (signal) => cb(input.request, streamNextFor(token), signal), null);
+  } : (token, input) => {
     const signal = new AbortController().signal;
     let cont = null;
     if (spec.next) cont = nextFor(token, spec.next);
@@ -929,7 +1314,7 @@ const BUILTIN_CLASSES = { openai_chat: OpenAIChatCodec, openai_responses: OpenAI
 
 module.exports = {
   // types
-  ScopeType, LogSeverity, ScopeHandle, LlmHandle, ToolHandle, ScopeStack, LlmRequest, NemoRelayError,
+  ScopeType, LogSeverity, ScopeHandle, LlmHandle, ToolHandle, ScopeStack, LlmRequest, LlmStream, NemoRelayError,
   // scopes
   getHandle, pushScope, popScope, withScope, event,
   createScopeStack, currentScopeStack, withScopeStack, setThreadScopeStack, scopeStackActive,
@@ -949,6 +1334,6 @@ module.exports = {
 
 // Internal hooks for ./typed.js (not part of the public surface).
 Object.defineProperty(module.exports, '__internal', {
-  value: { llmExecuteWith, jsCodec, BuiltinCodec, rt },
+  value: { llmExecuteWith, llmStreamWith, jsCodec, BuiltinCodec, rt },
   enumerable: false,
 });

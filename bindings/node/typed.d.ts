@@ -38,9 +38,14 @@ export function typedToolExecute<TArgs, TResult>(
 export function typedLlmExecute<TRequest extends LlmRequestShape, TResponse>(
   name: string, request: TRequest, func: (request: TRequest, signal: AbortSignal) => TResponse | Promise<TResponse>,
   responseCodec: Codec<TResponse>, options?: TypedLlmExecuteOptions): Promise<TResponse>;
-/** Rejects: streaming is not in the C ABI yet (issue 5). */
+/**
+ * A managed streaming call with typed chunks: each chunk is encoded with `chunkCodec.toJson`, the collector
+ * gets `chunkCodec.fromJson(chunk)`, the finalizer's value is encoded with `responseCodec.toJson`; the
+ * stream's `close()` also calls the source iterator's `return()` (AggregateError when both fail).
+ */
 export function typedLlmStreamExecute<TRequest extends LlmRequestShape, TChunk, TResponse>(
-  name: string, request: TRequest, func: (request: TRequest) => AsyncIterable<TChunk>, collector: (chunk: TChunk) => void,
-  finalizer: () => TResponse, chunkCodec: Codec<TChunk>, responseCodec: Codec<TResponse>,
+  name: string, request: TRequest,
+  func: (request: TRequest, signal: AbortSignal) => AsyncIterable<TChunk> | Promise<AsyncIterable<TChunk>>,
+  collector: ((chunk: TChunk) => void) | null, finalizer: (() => TResponse) | null, chunkCodec: Codec<TChunk>, responseCodec: Codec<TResponse>,
   options?: TypedLlmStreamExecuteOptions): Promise<LlmStream>;
 export type { RootToolExecutionResult };

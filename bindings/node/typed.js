@@ -7,7 +7,7 @@
  */
 const root = require('./index.js');
 const ffi = require('./lib/ffi');
-const { llmExecuteWith, jsCodec, BuiltinCodec } = root.__internal;
+const { llmExecuteWith, llmStreamWith, jsCodec, BuiltinCodec } = root.__internal;
 
 /** The identity value codec. */
 class JsonPassthrough {
@@ -78,9 +78,51 @@ async function typedLlmExecute(name, request, func, responseCodec, options) {
   return responseCodec.fromJson(await p);
 }
 
-/** Streaming is not in this C ABI yet (issue 5): always rejects. */
-async function typedLlmStreamExecute() {
-  return root.llmStreamCallExecute();
+/**
+ * Runs a managed streaming LLM call with typed chunks: `func(request, signal)` returns an async
+ * iterable of `TChunk` (or a Promise of one), each encoded with `chunkCodec.toJson` and pushed;
+ * `collector` receives `chunkCodec.fromJson(chunk)`; `finalizer()` is encoded with
+ * `responseCodec.toJson`. The stream's `close()` also calls the source iterator's `return()`.
+ * @returns {Promise<import('./index').LlmStream>}
+ */
+async function typedLlmStreamExecute(name, request, func, collector, finalizer, chunkCodec, responseCodec, options) {
+  const o = options ?? {};
+  if (typeof func !== 'function') throw new TypeError('func must be a function');
+  let source = null;
+  const provider = async (req, signal) => {
+    let src = func(req, signal);
+    if (src && typeof src.then === 'function') src = await src;
+    if (src && typeof src[Symbol.asyncIterator] === 'function') source = src[Symbol.asyncIterator]();
+    else if (src && typeof src.next === 'function') source = src;
+    else throw new TypeError('typed stream provider must return an AsyncIterable');
+    const it = source;
+    return {
+      async next() {
+        const r = await it.next();
+        return r.done ? r : { done: false, value: chunkCodec.toJson(r.value) };
+      },
+      async return(v) {
+        return typeof it.return === 'function' ? it.return(v) : { done: true, value: v };
+      },
+    };
+  };
+  const collect = collector ? (chunk) => collector(chunkCodec.fromJson(chunk)) : null;
+  const finalize = finalizer ? () => responseCodec.toJson(finalizer()) : null;
+  const [c, freeC] = codecFor(o.codec, 'request');
+  const [rc, freeRc] = codecFor(o.responseCodec, 'response');
+  let p;
+  try {
+    p = llmStreamWith(
+      name, request, provider, collect, finalize,
+      pick(o, 'handle'), pick(o, 'attributes'), pick(o, 'data'), pick(o, 'metadata'), pick(o, 'modelName'), c, rc,
+      async () => {
+        if (source && typeof source.return === 'function') await source.return();
+      });
+  } finally {
+    if (freeC) ffi.callLater('nemo_relay_codec_free', [c]);
+    if (freeRc) ffi.callLater('nemo_relay_codec_free', [rc]);
+  }
+  return p;
 }
 
 /** Internal: maps an `{annotated, original}` payload to `codec.encode(annotated, original)`. */

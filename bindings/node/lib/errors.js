@@ -17,6 +17,7 @@ const STATUS_NAMES = Object.freeze({
   10: 'NEMO_RELAY_E_VERSION',
   11: 'NEMO_RELAY_E_TIMEOUT',
   12: 'NEMO_RELAY_E_SCOPE_STACK_EMPTY',
+  13: 'NEMO_RELAY_E_FULL',
 });
 
 /** Status values by C constant name. */

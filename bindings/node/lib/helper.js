@@ -29,7 +29,7 @@ const { NemoRelayError } = require('./errors');
 
 /** The library version this binding targets: same major, at least this minor. */
 const TARGET_MAJOR = 0;
-const TARGET_MINOR = 2;
+const TARGET_MINOR = 4;
 
 const sleepCell = new Int32Array(new SharedArrayBuffer(4));
 function sleepMs(ms) {
@@ -72,6 +72,8 @@ class Helper {
     this.onInvoke = () => {};
     /** @type {(reason: Error) => void} */
     this.onLost = () => {};
+    /** Runs a waiting closure's callback synchronously: `(closure, args) => {status, json}`. */
+    this.onWait = () => ({ status: 7, json: '{"type":"Error","message":"no handler"}' });
     this.version = null;
     /** Bumped every time a helper is lost: handles of an older generation are stale. */
     this.generation = 0;
@@ -216,7 +218,17 @@ class Helper {
     } catch (e) {
       throw this.fail(`the NemoRelay helper's sync channel failed: ${e.message}`);
     }
-    const msg = JSON.parse(this.readLine());
+    let msg = JSON.parse(this.readLine());
+    // A waiting closure (stream collector, finalizer) asks before the answer: run it now and reply.
+    while (msg.op === Op.INVOKE) {
+      const r = this.onWait(msg.args.closure, msg.args.args);
+      try {
+        fs.writeSync(this.reqFd, JSON.stringify({ op: Op.REPLY, args: r }) + '\n');
+      } catch (e) {
+        throw this.fail(`the NemoRelay helper's sync channel failed: ${e.message}`);
+      }
+      msg = JSON.parse(this.readLine());
+    }
     if (msg.inv !== undefined) this.dispatch(msg.inv);
     if (msg.error !== undefined) throw new NemoRelayError(`helper: ${msg.error}`, undefined, 'ERR_NEMO_RELAY_HELPER');
     return msg.ok;

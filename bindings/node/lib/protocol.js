@@ -10,7 +10,7 @@
  */
 
 /** Bumped when a message kind or argument kind changes meaning; checked against the helper's hello. */
-const PROTOCOL_VERSION = 2;
+const PROTOCOL_VERSION = 3;
 
 /** Message kinds (`op`). */
 const Op = Object.freeze({
@@ -33,6 +33,13 @@ const Op = Object.freeze({
    * instead, as `inv: [[closure, args], ...]`.
    */
   INVOKE: 'invoke',
+  /**
+   * Node -> helper, sync channel only: the answer to a waiting closure (stream collector, finalizer).
+   * The helper writes that closure's `{op: 'invoke', args: {closure, args}}` where Node expects an
+   * answer; Node runs the callback synchronously (its own requests meanwhile are served as usual) and
+   * writes `{op: 'reply', args: {status, json}}`, which is not answered.
+   */
+  REPLY: 'reply',
 });
 
 /** Argument kinds of declarations and closures (a nested array is a pointer to a struct of those fields). */

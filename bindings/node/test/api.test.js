@@ -278,8 +278,11 @@ test('custom JS codec object through typedLlmExecute; decodeResponse failures ar
   assert.deepStrictEqual(saw, { q: 'hi!' });
 });
 
-test('streaming is reported as not supported yet', () => {
-  assert.throws(() => relay.llmStreamCallExecute('s', req(1), () => {}), { code: 'ERR_NEMO_RELAY_NOT_SUPPORTED' });
+test('streaming validates its arguments synchronously', () => {
+  assert.throws(() => relay.llmStreamCallExecute('s', req(1), 'not a function'), TypeError);
+  assert.throws(() => relay.llmStreamCallExecute('s', req(1), () => {}, 42), { message: 'collector must be a function' });
+  assert.throws(() => relay.llmStreamCallExecute('s', { headers: {} }, () => {}), { code: 'NEMO_RELAY_E_INVALID_ARGUMENT' });
+  assert.throws(() => new relay.LlmStream(), TypeError);
 });
 
 test('index.d.ts declares every runtime export', () => {
