@@ -19,6 +19,7 @@ from ._runtime import (
     done_struct,
     enter,
     lib,
+    name_arg,
     run,
     runtime,
 )
@@ -87,10 +88,9 @@ def positional_arity(fn: Any) -> int | None:
 def register(owner: Any, kind: int, name: str, priority: Any, flags: int, handler: Callable[[int, bytes], int]) -> None:
     o = owner_arg(owner)
     p = check_priority(priority)
-    if not isinstance(name, str):
-        raise TypeError(f"'{type(name).__name__}' object is not an instance of 'str'")
+    n = name_arg(name)
     cb = callback_struct(handler)
-    _errors.check(lib.nemo_relay_register(runtime(), o, kind, name.encode(), p, flags, byref(cb)))
+    _errors.check(lib.nemo_relay_register(runtime(), o, kind, n, p, flags, byref(cb)))
 
 
 def deregister(owner: Any, kind: int, name: str) -> bool:

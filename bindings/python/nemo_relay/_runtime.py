@@ -205,6 +205,17 @@ def parent_arg(handle: Any) -> int | None:
     return handle._handle()
 
 
+def name_arg(name: Any) -> bytes:
+    """A ``str`` name as the UTF-8 bytes the C API takes; anything else raises ``TypeError``."""
+    if not isinstance(name, str):
+        raise TypeError(f"'{type(name).__name__}' object is not an instance of 'str'")
+    return name.encode()
+
+
+def no_result(_payload: bytes) -> None:
+    """The result reader of a chain call that answers nothing."""
+
+
 # ---- the callback registry --------------------------------------------------------------------
 
 _slots: dict[int, Any] = {}

@@ -19,6 +19,8 @@ from ._runtime import (
     lib,
     managed_structs,
     loop_or_raise,
+    name_arg as _name_arg,
+    no_result as _none,
     parent_arg,
     run,
     run_chain,
@@ -297,10 +299,6 @@ _conditional = lib.nemo_relay_llm_conditional_execution
 _intercepts = lib.nemo_relay_llm_request_intercepts
 
 
-def _none(_payload: bytes) -> None:
-    return None
-
-
 def _outcome(payload: bytes) -> LLMRequestInterceptOutcome:
     d = _loads(payload)
     a = d.get("annotated_request")
@@ -327,9 +325,3 @@ def request_intercepts(name: str, request: LLMRequest) -> Any:
     n = _name_arg(name)
     rt, stack = runtime(), stack_ptr()
     return run_chain(lambda done: _intercepts(rt, stack, n, body, len(body), done), _outcome)
-
-
-def _name_arg(name: Any) -> bytes:
-    if not isinstance(name, str):
-        raise TypeError(f"'{type(name).__name__}' object is not an instance of 'str'")
-    return name.encode()

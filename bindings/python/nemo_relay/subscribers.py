@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from . import _errors
 from ._middleware import owner_arg
-from ._runtime import FREE, SUBSCRIBER, add_slot, lib, runtime
+from ._runtime import FREE, SUBSCRIBER, add_slot, lib, name_arg, runtime
 from ._types import event_from_line
 
 __all__ = ["register", "deregister", "flush", "flush_async"]
@@ -34,10 +34,9 @@ def _register_subscriber(owner: Any, name: str, callback: Callable[[Any], None])
     if inspect.iscoroutinefunction(callback):
         # python-api.md 12.6b: an async subscriber would never be awaited; refuse it up front.
         raise TypeError("subscriber callbacks must be synchronous; an async def subscriber would never be awaited")
-    if not isinstance(name, str):
-        raise TypeError(f"'{type(name).__name__}' object is not an instance of 'str'")
+    n = name_arg(name)
     ud = add_slot(_deliverer(callback))
-    _errors.check(lib.nemo_relay_subscriber_register(runtime(), o, name.encode(), SUBSCRIBER, ud, FREE))
+    _errors.check(lib.nemo_relay_subscriber_register(runtime(), o, n, SUBSCRIBER, ud, FREE))
 
 
 def _deregister_subscriber(owner: Any, name: str) -> bool:

@@ -17,6 +17,8 @@ from ._runtime import (
     managed_structs,
     lib,
     loop_or_raise,
+    name_arg as _name_arg,
+    no_result as _none,
     parent_arg,
     run,
     run_chain,
@@ -150,16 +152,6 @@ def call_end(
 
 _conditional = lib.nemo_relay_tool_conditional_execution
 _intercepts = lib.nemo_relay_tool_request_intercepts
-
-
-def _none(_payload: bytes) -> None:
-    return None
-
-
-def _name_arg(name: Any) -> bytes:
-    if not isinstance(name, str):
-        raise TypeError(f"'{type(name).__name__}' object is not an instance of 'str'")
-    return name.encode()
 
 
 def conditional_execution(name: str, args: Any) -> Any:
