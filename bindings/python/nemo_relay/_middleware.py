@@ -12,7 +12,6 @@ from typing import Any, Callable
 from . import _errors, _ffi, _json
 from ._runtime import (
     CallState,
-    ScopeHandle,
     SyncFuture,
     callback_struct,
     current_call,
@@ -20,6 +19,7 @@ from ._runtime import (
     enter,
     lib,
     name_arg,
+    parent_arg as owner_arg,  # the owner of a registration is checked like a parent scope
     run,
     runtime,
 )
@@ -60,14 +60,6 @@ def check_bool(v: Any) -> bool:
     if type(v) is not bool:
         raise TypeError(f"'{type(v).__name__}' object is not an instance of 'bool'")
     return v
-
-
-def owner_arg(owner: Any) -> int | None:
-    if owner is None:
-        return None
-    if type(owner) is not ScopeHandle:
-        raise TypeError(f"'{type(owner).__name__}' object is not an instance of 'ScopeHandle'")
-    return owner._handle()
 
 
 def positional_arity(fn: Any) -> int | None:
