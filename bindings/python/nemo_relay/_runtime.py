@@ -317,6 +317,21 @@ class CallState:
         return _errors.error_for(status, message)
 
 
+def arm_cancel(state: CallState, call: int | None) -> None:
+    """Hands the pending native ``call`` to ``state``; cancelling its future cancels and frees it."""
+
+    def hook(fut: Any) -> None:
+        if fut.cancelled():
+            call, state.call = state.call, None
+            state.cancel_tasks()
+            if call:
+                lib.nemo_relay_call_cancel(call)
+                lib.nemo_relay_call_free(call)
+
+    state.call = call
+    state.future.add_done_callback(hook)
+
+
 def _thread_errors() -> dict[str, BaseException]:
     d = getattr(_tls, "errors", None)
     if d is None:

@@ -13,6 +13,7 @@ from ._runtime import (
     LLMHandle,
     _tls,
     ScopeHandle,
+    arm_cancel,
     callback_struct,
     done_struct,
     enter,
@@ -99,18 +100,6 @@ class _LLMCall(CallState):
         return self.func(self.req)
 
 
-def _cancel_hook(state: CallState) -> Callable[[Any], None]:
-    def hook(fut: Any) -> None:
-        if fut.cancelled():
-            call, state.call = state.call, None
-            state.cancel_tasks()
-            if call:
-                lib.nemo_relay_call_cancel(call)
-                lib.nemo_relay_call_free(call)
-
-    return hook
-
-
 def execute(
     name: str,
     request: LLMRequest,
@@ -159,8 +148,7 @@ def execute(
     if fut.done():
         lib.nemo_relay_call_free(out)
     else:
-        state.call = out.value
-        fut.add_done_callback(_cancel_hook(state))
+        arm_cancel(state, out.value)
     return fut
 
 

@@ -13,6 +13,7 @@ from ._runtime import (
     CallState,
     ScopeHandle,
     ToolHandle,
+    arm_cancel,
     enter,
     managed_structs,
     lib,
@@ -102,10 +103,7 @@ def execute(
     if fut.done():
         lib.nemo_relay_call_free(out)
     else:
-        state.call = out.value
-        from .llm import _cancel_hook
-
-        fut.add_done_callback(_cancel_hook(state))
+        arm_cancel(state, out.value)
     return fut
 
 
