@@ -49,33 +49,36 @@ _scan_sorted = _decoder.scan_once
 _scan_plain = _plain_decoder.scan_once
 
 
-def _loads_std(data: bytes | str) -> Any:
-    """Parses runtime output into new objects with object keys in sorted order.
+def _std_reader(scan: Any, decoder: json.JSONDecoder, name: str, doc: str | None) -> Any:
+    """A stdlib parser over ``scan`` (the C scanner of ``decoder``), falling back to ``decoder``.
 
     The runtime writes compact JSON, so the C scanner is called directly (no whitespace regex);
     anything else falls back to the full decoder.
     """
-    if type(data) is bytes:
-        data = data.decode("utf-8")
-    try:
-        value, end = _scan_sorted(data, 0)
-    except StopIteration:
-        return _decoder.decode(data)
-    if end != len(data):
-        return _decoder.decode(data)
-    return value
+
+    def read(data: bytes | str) -> Any:
+        if type(data) is bytes:
+            data = data.decode("utf-8")
+        try:
+            value, end = scan(data, 0)
+        except StopIteration:
+            return decoder.decode(data)
+        if end != len(data):
+            return decoder.decode(data)
+        return value
+
+    read.__name__ = read.__qualname__ = name
+    read.__doc__ = doc
+    return read
 
 
-def _loads_plain_std(data: bytes | str) -> Any:
-    if type(data) is bytes:
-        data = data.decode("utf-8")
-    try:
-        value, end = _scan_plain(data, 0)
-    except StopIteration:
-        return _plain_decoder.decode(data)
-    if end != len(data):
-        return _plain_decoder.decode(data)
-    return value
+_loads_std = _std_reader(
+    _scan_sorted,
+    _decoder,
+    "_loads_std",
+    "Parses runtime output into new objects with object keys in sorted order.",
+)
+_loads_plain_std = _std_reader(_scan_plain, _plain_decoder, "_loads_plain_std", None)
 
 
 loads = _loads_std
