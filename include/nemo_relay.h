@@ -55,14 +55,14 @@ extern "C" {
 /* ------------------------------------------------------------------------------------------ */
 
 #define NEMO_RELAY_VERSION_MAJOR 0
-#define NEMO_RELAY_VERSION_MINOR 4
+#define NEMO_RELAY_VERSION_MINOR 5
 #define NEMO_RELAY_VERSION_PATCH 0
 /** M*1000000 + m*1000 + p. */
-#define NEMO_RELAY_VERSION_NUMBER 4000
-#define NEMO_RELAY_VERSION_STRING "0.4.0"
+#define NEMO_RELAY_VERSION_NUMBER 5000
+#define NEMO_RELAY_VERSION_STRING "0.5.0"
 
 /**
- * @brief The library's version string, e.g. "0.4.0".
+ * @brief The library's version string, e.g. "0.5.0".
  * @return A static string.
  * Ownership: returned borrowed; static, never freed.
  */
@@ -1064,6 +1064,33 @@ typedef void (*nemo_relay_subscriber_fn)(const char *json, size_t len, void *use
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_subscriber_register(nemo_relay_runtime_t *rt, nemo_relay_scope_t *owner,
                                                                   const char *name, nemo_relay_subscriber_fn fn,
                                                                   void *user_data, void (*user_data_free)(void *));
+
+/**
+ * @brief Receives a batch of events as JSON Lines: `count` canonical lines, each ended by `\n`.
+ *
+ * Runs on the subscriber's own delivery thread with the events it took from its queue in one go
+ * (at most 64, in queue order). `jsonl` is borrowed for the duration of the call.
+ */
+typedef void (*nemo_relay_subscriber_batch_fn)(const char *jsonl, size_t len, size_t count, void *user_data);
+
+/**
+ * @brief Registers a subscriber that receives events in batches, globally or owned by a scope.
+ *
+ * Same queueing, ordering, overflow and flush rules as nemo_relay_subscriber_register; bindings whose
+ * callbacks need a lock of their own (a language's interpreter lock) take it once per batch.
+ * @param rt The runtime.
+ * @param owner The owning scope, or NULL for a global subscriber.
+ * @param name Unique name (shared with nemo_relay_subscriber_register's names).
+ * @param fn The callback.
+ * @param user_data Passed to `fn`.
+ * @param user_data_free May be NULL; runs once after the last delivery to this subscriber.
+ * @return As nemo_relay_subscriber_register.
+ * Ownership: the library owns `user_data` from now on.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_subscriber_register_batch(nemo_relay_runtime_t *rt,
+                                                                        nemo_relay_scope_t *owner, const char *name,
+                                                                        nemo_relay_subscriber_batch_fn fn,
+                                                                        void *user_data, void (*user_data_free)(void *));
 
 /**
  * @brief Removes a subscriber; events already queued for it are still delivered.

@@ -70,13 +70,44 @@ public final class Runtime: @unchecked Sendable {
 
     /// Registers a global subscriber; a duplicate name fails with `already exists`.
     public func registerSubscriber(name: String, _ fn: @escaping Subscriber) throws(RelayError) {
-        try lanesLock.withLock { () throws(RelayError) in
-            if lanes.contains(where: { $0.name == name }) {
+        try addLane(name: name, scope: nil) { batch in for r in batch { fn(r) } }
+    }
+
+    /// Registers a subscriber owned by `scope`: it sees events queued while the scope is on the stack.
+    public func registerSubscriber(scope: ScopeHandle, name: String, _ fn: @escaping Subscriber) throws(RelayError) {
+        try addLane(name: name, scope: scope) { batch in for r in batch { fn(r) } }
+    }
+
+    /// Registers a subscriber that receives events in batches (globally, or owned by `scope`).
+    public func registerBatchSubscriber(
+        name: String, scope: ScopeHandle? = nil, _ fn: @escaping BatchSubscriber
+    ) throws(RelayError) {
+        try addLane(name: name, scope: scope, fn)
+    }
+
+    private func addLane(name: String, scope: ScopeHandle?, _ deliver: @escaping BatchSubscriber) throws(RelayError) {
+        guard let scope else {
+            try lanesLock.withLock { () throws(RelayError) in
+                if lanes.contains(where: { $0.name == name }) {
+                    throw .alreadyExists("\(name) subscriber already exists")
+                }
+                lanes.append(SubscriberLane(name: name, options: subscriberOptions, deliver: deliver))
+                laneCount.store(lanes.count, ordering: .releasing)
+            }
+            return
+        }
+        let lane: SubscriberLane = try scope.lock.withLock { () throws(RelayError) -> SubscriberLane in
+            if scope.popped_ { throw .notFound("scope \(scope.uuid) not found") }
+            if scope.localLanes_.contains(where: { $0.name == name }) {
                 throw .alreadyExists("\(name) subscriber already exists")
             }
-            lanes.append(SubscriberLane(name: name, options: subscriberOptions, fn: fn))
-            laneCount.store(lanes.count, ordering: .releasing)
+            let lane = SubscriberLane(name: name, options: subscriberOptions, deliver: deliver)
+            scope.localLanes_.append(lane)
+            scope.hasLocals.store(true, ordering: .releasing)
+            return lane
         }
+        lanesLock.withLock { scopeLanes.append(lane) }
+        localLaneCount.add(1, ordering: .relaxed)
     }
 
     /// Removes a global subscriber; events already queued for it are still delivered.
@@ -90,22 +121,6 @@ public final class Runtime: @unchecked Sendable {
             laneCount.store(lanes.count, ordering: .releasing)
             return true
         }
-    }
-
-    /// Registers a subscriber owned by `scope`: it sees events queued while the scope is on the stack.
-    public func registerSubscriber(scope: ScopeHandle, name: String, _ fn: @escaping Subscriber) throws(RelayError) {
-        var lane: SubscriberLane?
-        try scope.lock.withLock { () throws(RelayError) in
-            if scope.popped_ { throw .notFound("scope \(scope.uuid) not found") }
-            if scope.localLanes_.contains(where: { $0.name == name }) {
-                throw .alreadyExists("\(name) subscriber already exists")
-            }
-            lane = SubscriberLane(name: name, options: subscriberOptions, fn: fn)
-            scope.localLanes_.append(lane!)
-            scope.hasLocals.store(true, ordering: .releasing)
-        }
-        lanesLock.withLock { scopeLanes.append(lane!) }
-        localLaneCount.add(1, ordering: .relaxed)
     }
 
     /// Removes a scope-local subscriber.

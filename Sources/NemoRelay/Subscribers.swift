@@ -8,6 +8,11 @@ import Synchronization
 /// Receives delivered events on the subscriber's own delivery thread.
 public typealias Subscriber = @Sendable (EventRecord) -> Void
 
+/// Receives the events a delivery thread took from its queue in one go (at most 64, in queue order).
+///
+/// Bindings whose callbacks need a lock of their own (Python's GIL) take it once per batch.
+public typealias BatchSubscriber = @Sendable ([EventRecord]) -> Void
+
 /// What a subscriber lane does when its queue is full.
 ///
 /// The queue is bounded so a slow consumer can never grow memory without limit: when it holds
@@ -25,7 +30,8 @@ public struct SubscriberOptions: Sendable {
 /// thread nor the other subscribers; events reach each subscriber in queue order.
 final class SubscriberLane: @unchecked Sendable {
     let name: String
-    let fn: Subscriber
+    /// Receives each batch of events taken from the queue (up to 64, in queue order).
+    let deliver: BatchSubscriber
     let capacity: Int
 
     private let lock = PThreadLock()
@@ -47,9 +53,9 @@ final class SubscriberLane: @unchecked Sendable {
     /// How long a delivery thread that just ran dry watches for more work before it sleeps.
     static let spinNanos: Int64 = 20_000
 
-    init(name: String, options: SubscriberOptions, fn: @escaping Subscriber) {
+    init(name: String, options: SubscriberOptions, deliver: @escaping BatchSubscriber) {
         self.name = name
-        self.fn = fn
+        self.deliver = deliver
         capacity = options.capacity
         ring = Array(repeating: nil, count: min(options.capacity, 1024))
         startThread()
@@ -136,7 +142,7 @@ final class SubscriberLane: @unchecked Sendable {
                 count -= 1
             }
             lock.unlock()
-            for r in batch { fn(r) }
+            deliver(batch)
             let n = UInt64(batch.count)
             batch.removeAll(keepingCapacity: true)
             lock.lock()

@@ -636,26 +636,32 @@ public func nemo_relay_deregister(
 
 // MARK: - Subscribers
 
-/// A C subscriber; its destructor runs after the last delivery.
-final class SubscriberBox: @unchecked Sendable {
-    let fn: nemo_relay_subscriber_fn
-    let userData: UnsafeMutableRawPointer?
-    let userDataFree: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?
+/// Registers `deliver` as a lane; a missing fn frees the user data at once.
+private func registerLane(
+    _ rtp: OpaquePointer?, _ owner: OpaquePointer?, _ name: CString?, _ hasFn: Bool,
+    _ ud: UnsafeMutableRawPointer?, _ udFree: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?,
+    _ deliver: @escaping (UserData) -> BatchSubscriber
+) -> Int32 {
+    ffi {
+        let box = UserData(ud, udFree)
+        guard hasFn else { throw FFIError.invalid("subscriber fn must not be NULL") }
+        let rt = try runtimeArg(rtp)
+        let scope = try optionalScopeArg(owner, "owner")
+        try rt.registerBatchSubscriber(name: try stringInput(name, "name"), scope: scope, deliver(box))
+    }
+}
 
-    init(
-        _ fn: nemo_relay_subscriber_fn, _ ud: UnsafeMutableRawPointer?,
-        _ free: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?
-    ) {
-        self.fn = fn
-        userData = ud
-        userDataFree = free
+/// A subscriber's user data; its destructor runs after the last delivery (or at once on a failed registration).
+final class UserData: @unchecked Sendable {
+    let pointer: UnsafeMutableRawPointer?
+    let free: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?
+
+    init(_ p: UnsafeMutableRawPointer?, _ f: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?) {
+        pointer = p
+        free = f
     }
 
-    deinit { userDataFree?(userData) }
-
-    func deliver(_ r: EventRecord) {
-        withCBytes(r.bytes) { p, n in fn(p, n, userData) }
-    }
+    deinit { free?(pointer) }
 }
 
 @_cdecl("nemo_relay_subscriber_register")
@@ -663,19 +669,29 @@ public func nemo_relay_subscriber_register(
     _ rtp: OpaquePointer?, _ owner: OpaquePointer?, _ name: CString?, _ fn: nemo_relay_subscriber_fn?,
     _ ud: UnsafeMutableRawPointer?, _ udFree: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?
 ) -> Int32 {
-    ffi {
-        guard let fn else {
-            udFree?(ud)
-            throw FFIError.invalid("subscriber fn must not be NULL")
+    registerLane(rtp, owner, name, fn != nil, ud, udFree) { box in
+        { batch in
+            guard let fn else { return }
+            for r in batch { withCBytes(r.bytes) { p, n in fn(p, n, box.pointer) } }
         }
-        let box = SubscriberBox(fn, ud, udFree)
-        let rt = try runtimeArg(rtp)
-        let scope = try optionalScopeArg(owner, "owner")
-        let name = try stringInput(name, "name")
-        if let scope {
-            try rt.registerSubscriber(scope: scope, name: name) { box.deliver($0) }
-        } else {
-            try rt.registerSubscriber(name: name) { box.deliver($0) }
+    }
+}
+
+@_cdecl("nemo_relay_subscriber_register_batch")
+public func nemo_relay_subscriber_register_batch(
+    _ rtp: OpaquePointer?, _ owner: OpaquePointer?, _ name: CString?, _ fn: nemo_relay_subscriber_batch_fn?,
+    _ ud: UnsafeMutableRawPointer?, _ udFree: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?
+) -> Int32 {
+    registerLane(rtp, owner, name, fn != nil, ud, udFree) { box in
+        { batch in
+            guard let fn else { return }
+            var lines: [UInt8] = []
+            lines.reserveCapacity(batch.count * 512)
+            for r in batch {
+                lines.append(contentsOf: r.bytes)
+                lines.append(0x0A)
+            }
+            withCBytes(lines) { p, n in fn(p, n, batch.count, box.pointer) }
         }
     }
 }

@@ -49,6 +49,20 @@ static void collect(const char *json, size_t len, void *ud) {
     pthread_mutex_unlock(&e->lock);
 }
 
+struct batches {
+    pthread_mutex_t lock;
+    size_t events, newlines, calls;
+};
+
+static void collect_batch(const char *jsonl, size_t len, size_t count, void *ud) {
+    struct batches *b = (struct batches *)ud;
+    pthread_mutex_lock(&b->lock);
+    b->calls++;
+    b->events += count;
+    for (size_t i = 0; i < len; i++) b->newlines += jsonl[i] == '\n';
+    pthread_mutex_unlock(&b->lock);
+}
+
 static int freed_count;
 static void count_free(void *p) {
     (void)p;
@@ -221,6 +235,23 @@ int main(void) {
     EXPECT(strcmp(nemo_relay_last_error_message(), "already exists: collect subscriber already exists") == 0);
     EXPECT(freed_count == 1); /* the rejected registration's user data was freed */
     EXPECT(nemo_relay_subscriber_register(rt, NULL, "nofn", NULL, NULL, count_free) == NEMO_RELAY_E_INVALID_ARGUMENT);
+
+    /* batched subscriber: JSON Lines, one call per batch (own runtime, so the collector above stays small) */
+    static struct batches bt = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0};
+    nemo_relay_runtime_t *brt = NULL;
+    EXPECT(nemo_relay_runtime_new(&brt, NULL) == NEMO_RELAY_OK);
+    freed_count = 0;
+    EXPECT(nemo_relay_subscriber_register_batch(brt, NULL, "batched", collect_batch, &bt, count_free) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_subscriber_register_batch(brt, NULL, "batched", collect_batch, &bt, NULL) == NEMO_RELAY_E_ALREADY_EXISTS);
+    EXPECT(nemo_relay_subscriber_register_batch(brt, NULL, "nofn", NULL, NULL, count_free) == NEMO_RELAY_E_INVALID_ARGUMENT);
+    EXPECT(freed_count == 1);
+    for (int i = 0; i < 200; i++) nemo_relay_mark(brt, NULL, "burst", NULL);
+    EXPECT(nemo_relay_flush(brt, -1) == NEMO_RELAY_OK);
+    EXPECT(bt.events == 200 && bt.newlines == 200 && bt.calls >= 4 && bt.calls <= 200);
+    nemo_relay_runtime_free(brt);
+    /* the subscriber's user data is freed once its delivery thread has finished (asynchronously) */
+    for (int i = 0; i < 2000 && __sync_fetch_and_add(&freed_count, 0) < 2; i++) usleep(1000);
+    EXPECT(freed_count == 2);
 
     /* stacks */
     nemo_relay_stack_t *stack = NULL, *child = NULL, *def = NULL;

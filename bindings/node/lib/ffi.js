@@ -66,6 +66,7 @@ const EXPORTS = [
   ['nemo_relay_register', 'i32', ['ptr', 'ptr', 'i32', 'str', 'i32', 'u32', S.CALLBACK]],
   ['nemo_relay_deregister', 'i32', ['out_bool', 'ptr', 'ptr', 'i32', 'str']],
   ['nemo_relay_subscriber_register', 'i32', ['ptr', 'ptr', 'str', 'ptr', 'ptr', 'ptr']],
+  ['nemo_relay_subscriber_register_batch', 'i32', ['ptr', 'ptr', 'str', 'ptr', 'ptr', 'ptr']],
   ['nemo_relay_subscriber_deregister', 'i32', ['out_bool', 'ptr', 'ptr', 'str']],
   ['nemo_relay_flush', 'i32', ['ptr', 'i64']],
   ['nemo_relay_dropped_events', 'i32', ['out_u64', 'ptr']],

@@ -81,6 +81,8 @@ CALLBACK_FN = CFUNCTYPE(c_int32, c_void_p, c_void_p, c_size_t, c_void_p)
 DONE_FN = CFUNCTYPE(None, c_int32, c_void_p, c_size_t, c_void_p)
 #: void fn(json, len, user_data)
 SUBSCRIBER_FN = CFUNCTYPE(None, c_void_p, c_size_t, c_void_p)
+#: void fn(jsonl, len, count, user_data)
+SUBSCRIBER_BATCH_FN = CFUNCTYPE(None, c_void_p, c_size_t, c_size_t, c_void_p)
 #: void free(user_data)
 FREE_FN = CFUNCTYPE(None, c_void_p)
 #: void fn(level, message, len, user_data)
@@ -255,6 +257,7 @@ PROTOTYPES: list[tuple[str, object, list[object]]] = [
     ("nemo_relay_register", _status, [_p, _p, c_int32, c_char_p, c_int32, c_uint32, POINTER(Callback)]),
     ("nemo_relay_deregister", _status, [POINTER(c_bool), _p, _p, c_int32, c_char_p]),
     ("nemo_relay_subscriber_register", _status, [_p, _p, c_char_p, SUBSCRIBER_FN, _p, FREE_FN]),
+    ("nemo_relay_subscriber_register_batch", _status, [_p, _p, c_char_p, SUBSCRIBER_BATCH_FN, _p, FREE_FN]),
     ("nemo_relay_subscriber_deregister", _status, [POINTER(c_bool), _p, _p, c_char_p]),
     ("nemo_relay_flush", _status, [_p, c_int64]),
     ("nemo_relay_dropped_events", _status, [POINTER(c_uint64), _p]),
