@@ -517,11 +517,13 @@ def _done_tramp(status: int, ptr: int, n: int, ud: int) -> None:
         log.exception("nemo_relay: done callback failed")
 
 
-def _subscriber_tramp(ptr: int, n: int, ud: int) -> None:
+def _subscriber_batch_tramp(ptr: int, n: int, count: int, ud: int) -> None:
+    # One entry (one GIL acquisition) per batch the delivery thread took from its queue.
     try:
         fn = _slots.get(ud)
-        if fn is not None:
-            fn(string_at(ptr, n))
+        if fn is not None and ptr:
+            for line in string_at(ptr, n).split(b"\n", count)[:count]:
+                fn(line)
     except BaseException:  # noqa: BLE001
         pass
 
@@ -529,7 +531,7 @@ def _subscriber_tramp(ptr: int, n: int, ud: int) -> None:
 LOG = _ffi.LOG_FN(_log_tramp)
 CALLBACK = _ffi.CALLBACK_FN(_callback_tramp)
 DONE = _ffi.DONE_FN(_done_tramp)
-SUBSCRIBER = _ffi.SUBSCRIBER_FN(_subscriber_tramp)
+SUBSCRIBER = _ffi.SUBSCRIBER_BATCH_FN(_subscriber_batch_tramp)
 FREE = _ffi.FREE_FN(_free_slot)
 
 

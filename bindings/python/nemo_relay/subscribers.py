@@ -36,7 +36,7 @@ def _register_subscriber(owner: Any, name: str, callback: Callable[[Any], None])
         raise TypeError("subscriber callbacks must be synchronous; an async def subscriber would never be awaited")
     n = name_arg(name)
     ud = add_slot(_deliverer(callback))
-    _errors.check(lib.nemo_relay_subscriber_register(runtime(), o, n, SUBSCRIBER, ud, FREE))
+    _errors.check(lib.nemo_relay_subscriber_register_batch(runtime(), o, n, SUBSCRIBER, ud, FREE))
 
 
 def _deregister_subscriber(owner: Any, name: str) -> bool:
