@@ -32,23 +32,12 @@ public struct AnthropicMessagesCodec: SynchronousLLMCodec {
 
     /// Decodes a Messages API request body into the annotated request.
     public func decode(_ request: LLMRequest) throws(RelayError) -> JSON {
-        guard case .object(let body) = request.content else {
-            throw .internalError("request content is not an object")
-        }
-        return .object(try Self.decodeBody(body))
+        .object(try Self.decodeBody(RequestCodecCore.body(request)))
     }
 
     static func decodeBody(_ body: JSONObject) throws(RelayError) -> JSONObject {
         let s = surface
-        guard let rawMessages = body.value("messages") else {
-            throw .invalidArgument("Anthropic Messages request is missing messages")
-        }
-        guard case .array(let items) = rawMessages else {
-            throw .invalidArgument("Anthropic Messages messages must be an array")
-        }
-        var messages: [JSON] = []
-        messages.reserveCapacity(items.count)
-        for item in items { messages.append(try decodeMessage(item)) }
+        let messages = try RequestCodecCore.decodeMessages(body, s, decodeMessage)
         var a = JSONObject(minimumCapacity: 8)
         a["messages"] = .array(messages)
         if let system = body.value("system") { a["instructions"] = try decodeContent(system) }
@@ -70,15 +59,7 @@ public struct AnthropicMessagesCodec: SynchronousLLMCodec {
             params["stop"] = stop
         }
         if !params.isEmpty { a["params"] = .object(params) }
-        if let tools = body.value("tools") {
-            guard case .array(let entries) = tools else {
-                throw .invalidArgument("Anthropic Messages tools must be an array or null")
-            }
-            var out: [JSON] = []
-            out.reserveCapacity(entries.count)
-            for t in entries { out.append(decodeTool(t)) }
-            a["tools"] = .array(out)
-        }
+        try RequestCodecCore.decodeTools(body, s, into: &a, decodeTool)
         if let choice = body.value("tool_choice") {
             a["tool_choice"] = decodeToolChoice(choice)
             if case .bool(let disable)? = choice["disable_parallel_tool_use"] {

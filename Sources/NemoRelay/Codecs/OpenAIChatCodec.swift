@@ -32,23 +32,12 @@ public struct OpenAIChatCodec: SynchronousLLMCodec {
 
     /// Decodes a Chat Completions request body into the annotated request.
     public func decode(_ request: LLMRequest) throws(RelayError) -> JSON {
-        guard case .object(let body) = request.content else {
-            throw .internalError("request content is not an object")
-        }
-        return .object(try Self.decodeBody(body))
+        .object(try Self.decodeBody(RequestCodecCore.body(request)))
     }
 
     static func decodeBody(_ body: JSONObject) throws(RelayError) -> JSONObject {
         let s = surface
-        guard let rawMessages = body.value("messages") else {
-            throw .invalidArgument("OpenAI Chat request is missing messages")
-        }
-        guard case .array(let items) = rawMessages else {
-            throw .invalidArgument("OpenAI Chat messages must be an array")
-        }
-        var messages: [JSON] = []
-        messages.reserveCapacity(items.count)
-        for item in items { messages.append(try decodeMessage(item)) }
+        let messages = try RequestCodecCore.decodeMessages(body, s, decodeMessage)
 
         var a = JSONObject(minimumCapacity: 8)
         a["messages"] = .array(messages)
@@ -74,15 +63,7 @@ public struct OpenAIChatCodec: SynchronousLLMCodec {
         }
         if !params.isEmpty { a["params"] = .object(params) }
 
-        if let tools = body.value("tools") {
-            guard case .array(let entries) = tools else {
-                throw .invalidArgument("OpenAI Chat tools must be an array or null")
-            }
-            var out: [JSON] = []
-            out.reserveCapacity(entries.count)
-            for t in entries { out.append(decodeTool(t)) }
-            a["tools"] = .array(out)
-        }
+        try RequestCodecCore.decodeTools(body, s, into: &a, decodeTool)
         if let choice = body.value("tool_choice") { a["tool_choice"] = decodeToolChoice(choice) }
         try RequestCodecCore.decodeSharedFields(body, traits, into: &a)
         return a

@@ -27,10 +27,7 @@ public struct OpenAIResponsesCodec: SynchronousLLMCodec {
 
     /// Decodes a Responses request body into the annotated request.
     public func decode(_ request: LLMRequest) throws(RelayError) -> JSON {
-        guard case .object(let body) = request.content else {
-            throw .internalError("request content is not an object")
-        }
-        return .object(try Self.decodeBody(body))
+        .object(try Self.decodeBody(RequestCodecCore.body(request)))
     }
 
     static func decodeBody(_ body: JSONObject) throws(RelayError) -> JSONObject {
@@ -62,15 +59,7 @@ public struct OpenAIResponsesCodec: SynchronousLLMCodec {
         if let m = try readField(body, "max_output_tokens", .nonNegativeInteger, s) { params["max_tokens"] = m }
         if let p = try readField(body, "top_p", .number, s) { params["top_p"] = p }
         if !params.isEmpty { a["params"] = .object(params) }
-        if let tools = body.value("tools") {
-            guard case .array(let entries) = tools else {
-                throw .invalidArgument("OpenAI Responses tools must be an array or null")
-            }
-            var out: [JSON] = []
-            out.reserveCapacity(entries.count)
-            for t in entries { out.append(decodeTool(t)) }
-            a["tools"] = .array(out)
-        }
+        try RequestCodecCore.decodeTools(body, s, into: &a, decodeTool)
         if let choice = body.value("tool_choice") { a["tool_choice"] = decodeToolChoice(choice) }
         try RequestCodecCore.decodeSharedFields(body, traits, into: &a)
         return a

@@ -43,6 +43,45 @@ struct RequestCodecTraits: Sendable {
 enum RequestCodecCore {
     // MARK: Decode
 
+    /// The provider request body: the request content, which must be an object.
+    @inline(__always) static func body(_ request: LLMRequest) throws(RelayError) -> JSONObject {
+        guard case .object(let body) = request.content else {
+            throw .internalError("request content is not an object")
+        }
+        return body
+    }
+
+    /// Decodes the required `messages` array of `body` item by item.
+    @inline(__always) static func decodeMessages(
+        _ body: JSONObject, _ surface: CodecSurface, _ decodeMessage: (JSON) throws(RelayError) -> JSON
+    ) throws(RelayError) -> [JSON] {
+        guard let rawMessages = body.value("messages") else {
+            throw .invalidArgument("\(surface.rawValue) request is missing messages")
+        }
+        guard case .array(let items) = rawMessages else {
+            throw .invalidArgument("\(surface.rawValue) messages must be an array")
+        }
+        var messages: [JSON] = []
+        messages.reserveCapacity(items.count)
+        for item in items { messages.append(try decodeMessage(item)) }
+        return messages
+    }
+
+    /// Decodes the optional `tools` array of `body` into `annotation["tools"]`, tool by tool.
+    @inline(__always) static func decodeTools(
+        _ body: JSONObject, _ surface: CodecSurface, into annotation: inout JSONObject,
+        _ decodeTool: (JSON) -> JSON
+    ) throws(RelayError) {
+        guard let tools = body.value("tools") else { return }
+        guard case .array(let entries) = tools else {
+            throw .invalidArgument("\(surface.rawValue) tools must be an array or null")
+        }
+        var out: [JSON] = []
+        out.reserveCapacity(entries.count)
+        for t in entries { out.append(decodeTool(t)) }
+        annotation["tools"] = .array(out)
+    }
+
     /// Reads the common fields, `api_specific` and extras of `body` into `annotation` in one pass.
     static func decodeSharedFields(
         _ body: JSONObject, _ traits: RequestCodecTraits, into annotation: inout JSONObject
