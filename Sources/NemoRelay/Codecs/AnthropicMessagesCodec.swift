@@ -210,20 +210,11 @@ public struct AnthropicMessagesCodec: SynchronousLLMCodec {
 
     /// Merges an edited annotation back onto the original Messages API request.
     public func encode(_ annotated: JSON, original: LLMRequest) throws(RelayError) -> LLMRequest {
-        let a = try RequestCodecCore.annotatedObject(annotated, Self.traits)
-        guard case .object(var body) = original.content else {
-            throw .internalError("request content is not an object")
-        }
-        let b = try Self.decodeBody(body)
-        try RequestCodecCore.encodeSharedFields(annotated: a, baseline: b, body: &body, Self.traits)
+        var body = JSONObject()
+        let (a, b) = try RequestCodecCore.beginEncode(
+            annotated, original: original, Self.traits, body: &body, decodeBody: Self.decodeBody)
 
-        _ = try RequestCodecCore.annotatedMessages(a)
-        if let merged = try RequestCodecCore.mergedArray(
-            annotated: a["messages"], baseline: b["messages"], original: body["messages"], what: "messages",
-            fresh: Self.encodeMessage)
-        {
-            body["messages"] = merged ?? .array([])
-        }
+        try RequestCodecCore.encodeMessages(a, b, body: &body, key: "messages", fresh: Self.encodeMessage)
 
         if RequestCodecCore.changed(a["instructions"], b["instructions"]) {
             switch a.value("instructions") {
@@ -240,30 +231,14 @@ public struct AnthropicMessagesCodec: SynchronousLLMCodec {
             }
         }
 
-        let ap = try RequestCodecCore.params(a)
-        let bp = b["params"]?.objectValue ?? JSONObject()
-        for key in ["temperature", "top_p"] where RequestCodecCore.changed(ap[key], bp[key]) {
-            let v = ap.value(key)
-            if let v, !v.isNumber { throw .invalidArgument("invalid params: \(key) must be a number") }
-            RequestCodecCore.write(&body, key, v)
-        }
-        if RequestCodecCore.changed(ap["max_tokens"], bp["max_tokens"]) {
-            let v = ap.value("max_tokens")
-            if let v, !v.isNonNegativeInteger {
-                throw .invalidArgument("invalid params: max_tokens must be a non-negative integer")
-            }
-            RequestCodecCore.write(&body, "max_tokens", v)
-        }
+        let (ap, bp) = try RequestCodecCore.encodeSamplingParams(a, b, body: &body)
+        if let v = try RequestCodecCore.changedMaxTokens(ap, bp) { RequestCodecCore.write(&body, "max_tokens", v) }
         if RequestCodecCore.changed(ap["stop"], bp["stop"]) {
             let stop = try RequestCodecCore.stopList(ap["stop"])
             RequestCodecCore.write(&body, "stop_sequences", stop.map { .array($0.map(JSON.string)) })
         }
 
-        if let merged = try RequestCodecCore.mergedArray(
-            annotated: a["tools"], baseline: b["tools"], original: body["tools"], what: "tools", fresh: Self.encodeTool)
-        {
-            RequestCodecCore.write(&body, "tools", merged)
-        }
+        try RequestCodecCore.encodeTools(a, b, body: &body, fresh: Self.encodeTool)
         try Self.encodeToolChoice(a, b, &body)
         return LLMRequest(headers: original.headers, content: .object(body))
     }

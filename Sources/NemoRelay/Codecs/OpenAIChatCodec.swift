@@ -273,34 +273,16 @@ public struct OpenAIChatCodec: SynchronousLLMCodec {
 
     /// Merges an edited annotation back onto the original Chat Completions request.
     public func encode(_ annotated: JSON, original: LLMRequest) throws(RelayError) -> LLMRequest {
-        let a = try RequestCodecCore.annotatedObject(annotated, Self.traits)
-        guard case .object(var body) = original.content else {
-            throw .internalError("request content is not an object")
-        }
-        let b = try Self.decodeBody(body)
-        try RequestCodecCore.encodeSharedFields(annotated: a, baseline: b, body: &body, Self.traits)
+        var body = JSONObject()
+        let (a, b) = try RequestCodecCore.beginEncode(
+            annotated, original: original, Self.traits, body: &body, decodeBody: Self.decodeBody)
 
-        _ = try RequestCodecCore.annotatedMessages(a)
-        if let merged = try RequestCodecCore.mergedArray(
-            annotated: a["messages"], baseline: b["messages"], original: body["messages"], what: "messages",
-            fresh: Self.encodeMessage)
-        {
-            RequestCodecCore.write(&body, "messages", merged ?? .array([]))
-        }
+        try RequestCodecCore.encodeMessages(a, b, body: &body, key: "messages", fresh: Self.encodeMessage)
 
         // params
-        let ap = try RequestCodecCore.params(a)
-        let bp = b["params"]?.objectValue ?? JSONObject()
-        for key in ["temperature", "top_p"] where RequestCodecCore.changed(ap[key], bp[key]) {
-            let v = ap.value(key)
-            if let v, !v.isNumber { throw .invalidArgument("invalid params: \(key) must be a number") }
-            RequestCodecCore.write(&body, key, v)
-        }
-        if RequestCodecCore.changed(ap["max_tokens"], bp["max_tokens"]) {
-            if let v = ap.value("max_tokens") {
-                guard v.isNonNegativeInteger else {
-                    throw .invalidArgument("invalid params: max_tokens must be a non-negative integer")
-                }
+        let (ap, bp) = try RequestCodecCore.encodeSamplingParams(a, b, body: &body)
+        if let maxTokens = try RequestCodecCore.changedMaxTokens(ap, bp) {
+            if let v = maxTokens {
                 let useCompletion = body.contains("max_completion_tokens") || !body.contains("max_tokens")
                 body[useCompletion ? "max_completion_tokens" : "max_tokens"] = v
             } else {
@@ -320,22 +302,9 @@ public struct OpenAIChatCodec: SynchronousLLMCodec {
             }
         }
 
-        if let merged = try RequestCodecCore.mergedArray(
-            annotated: a["tools"], baseline: b["tools"], original: body["tools"], what: "tools", fresh: Self.encodeTool)
-        {
-            RequestCodecCore.write(&body, "tools", merged)
-        }
-        if RequestCodecCore.changed(a["tool_choice"], b["tool_choice"]) {
-            if let c = a.value("tool_choice") {
-                switch try AnnotatedToolChoice.parse(c, for: Self.surface) {
-                case .mode(let m): body["tool_choice"] = .string(m)
-                case .function(let n): body["tool_choice"] = AnnotatedToolChoice.functionAnnotation(n)
-                case .native(let v): body["tool_choice"] = v
-                }
-            } else {
-                body.removeValue(forKey: "tool_choice")
-            }
-        }
+        try RequestCodecCore.encodeTools(a, b, body: &body, fresh: Self.encodeTool)
+        try RequestCodecCore.encodeToolChoice(
+            a, b, body: &body, Self.surface, function: AnnotatedToolChoice.functionAnnotation)
         return LLMRequest(headers: original.headers, content: .object(body))
     }
 

@@ -201,15 +201,12 @@ public struct OpenAIResponsesCodec: SynchronousLLMCodec {
 
     /// Merges an edited annotation back onto the original Responses request.
     public func encode(_ annotated: JSON, original: LLMRequest) throws(RelayError) -> LLMRequest {
-        let a = try RequestCodecCore.annotatedObject(annotated, Self.traits)
-        guard case .object(var body) = original.content else {
-            throw .internalError("request content is not an object")
-        }
-        let b = try Self.decodeBody(body)
-        try RequestCodecCore.encodeSharedFields(annotated: a, baseline: b, body: &body, Self.traits)
+        var body = JSONObject()
+        let (a, b) = try RequestCodecCore.beginEncode(
+            annotated, original: original, Self.traits, body: &body, decodeBody: Self.decodeBody)
 
-        let messages = try RequestCodecCore.annotatedMessages(a)
         if case .string? = body["input"] {
+            let messages = try RequestCodecCore.annotatedMessages(a)
             // A string input stays a string while the edit leaves one plain user message.
             if a["messages"] != b["messages"] {
                 if messages.count == 1, case .object(let m) = messages[0], m["role"]?.stringValue == "user",
@@ -221,11 +218,8 @@ public struct OpenAIResponsesCodec: SynchronousLLMCodec {
                         try ItemMerge.merge(annotated: messages, baseline: [], originals: nil, fresh: Self.encodeItem))
                 }
             }
-        } else if let merged = try RequestCodecCore.mergedArray(
-            annotated: a["messages"], baseline: b["messages"], original: body["input"], what: "messages",
-            fresh: Self.encodeItem)
-        {
-            body["input"] = merged ?? .array([])
+        } else {
+            try RequestCodecCore.encodeMessages(a, b, body: &body, key: "input", fresh: Self.encodeItem)
         }
 
         if RequestCodecCore.changed(a["instructions"], b["instructions"]) {
@@ -236,38 +230,15 @@ public struct OpenAIResponsesCodec: SynchronousLLMCodec {
             }
         }
 
-        let ap = try RequestCodecCore.params(a)
-        let bp = b["params"]?.objectValue ?? JSONObject()
-        for key in ["temperature", "top_p"] where RequestCodecCore.changed(ap[key], bp[key]) {
-            let v = ap.value(key)
-            if let v, !v.isNumber { throw .invalidArgument("invalid params: \(key) must be a number") }
-            RequestCodecCore.write(&body, key, v)
-        }
-        if RequestCodecCore.changed(ap["max_tokens"], bp["max_tokens"]) {
-            let v = ap.value("max_tokens")
-            if let v, !v.isNonNegativeInteger {
-                throw .invalidArgument("invalid params: max_tokens must be a non-negative integer")
-            }
+        let (ap, bp) = try RequestCodecCore.encodeSamplingParams(a, b, body: &body)
+        if let v = try RequestCodecCore.changedMaxTokens(ap, bp) {
             RequestCodecCore.write(&body, "max_output_tokens", v)
         }
         if RequestCodecCore.changed(ap["stop"], bp["stop"]) { throw unencodableFields(Self.surface) }
 
-        if let merged = try RequestCodecCore.mergedArray(
-            annotated: a["tools"], baseline: b["tools"], original: body["tools"], what: "tools", fresh: Self.encodeTool)
-        {
-            RequestCodecCore.write(&body, "tools", merged)
-        }
-        if RequestCodecCore.changed(a["tool_choice"], b["tool_choice"]) {
-            if let c = a.value("tool_choice") {
-                switch try AnnotatedToolChoice.parse(c, for: Self.surface) {
-                case .mode(let m): body["tool_choice"] = .string(m)
-                case .function(let n): body["tool_choice"] = ["type": "function", "name": .string(n)]
-                case .native(let v): body["tool_choice"] = v
-                }
-            } else {
-                body.removeValue(forKey: "tool_choice")
-            }
-        }
+        try RequestCodecCore.encodeTools(a, b, body: &body, fresh: Self.encodeTool)
+        try RequestCodecCore.encodeToolChoice(
+            a, b, body: &body, Self.surface, function: { ["type": "function", "name": .string($0)] })
         return LLMRequest(headers: original.headers, content: .object(body))
     }
 

@@ -131,6 +131,84 @@ enum RequestCodecCore {
         return a
     }
 
+    /// Starts an encode: checks the annotation, reads the original body into `body`, decodes it as the
+    /// baseline and writes back the shared fields. Returns the annotation and the baseline.
+    @inline(__always) static func beginEncode(
+        _ annotated: JSON, original: LLMRequest, _ traits: RequestCodecTraits, body: inout JSONObject,
+        decodeBody: (JSONObject) throws(RelayError) -> JSONObject
+    ) throws(RelayError) -> (annotated: JSONObject, baseline: JSONObject) {
+        let a = try annotatedObject(annotated, traits)
+        body = try self.body(original)
+        let b = try decodeBody(body)
+        try encodeSharedFields(annotated: a, baseline: b, body: &body, traits)
+        return (a, b)
+    }
+
+    /// The annotated and baseline `params`, after writing back a changed `temperature` or `top_p`.
+    static func encodeSamplingParams(
+        _ a: JSONObject, _ b: JSONObject, body: inout JSONObject
+    ) throws(RelayError) -> (annotated: JSONObject, baseline: JSONObject) {
+        let ap = try params(a)
+        let bp = b["params"]?.objectValue ?? JSONObject()
+        for key in ["temperature", "top_p"] where changed(ap[key], bp[key]) {
+            let v = ap.value(key)
+            if let v, !v.isNumber { throw .invalidArgument("invalid params: \(key) must be a number") }
+            write(&body, key, v)
+        }
+        return (ap, bp)
+    }
+
+    /// The annotated `params.max_tokens` when it changed (nil inside when it was removed), validated.
+    static func changedMaxTokens(_ ap: JSONObject, _ bp: JSONObject) throws(RelayError) -> JSON?? {
+        guard changed(ap["max_tokens"], bp["max_tokens"]) else { return .none }
+        let v = ap.value("max_tokens")
+        if let v, !v.isNonNegativeInteger {
+            throw .invalidArgument("invalid params: max_tokens must be a non-negative integer")
+        }
+        return .some(v)
+    }
+
+    /// Checks the annotated `messages` and writes them back under `key` when they changed.
+    @inline(__always) static func encodeMessages(
+        _ a: JSONObject, _ b: JSONObject, body: inout JSONObject, key: String, fresh: FreshEncoder
+    ) throws(RelayError) {
+        _ = try annotatedMessages(a)
+        if let merged = try mergedArray(
+            annotated: a["messages"], baseline: b["messages"], original: body[key], what: "messages", fresh: fresh)
+        {
+            body[key] = merged ?? .array([])
+        }
+    }
+
+    /// Writes the annotated `tools` back when they changed.
+    @inline(__always) static func encodeTools(
+        _ a: JSONObject, _ b: JSONObject, body: inout JSONObject, fresh: FreshEncoder
+    ) throws(RelayError) {
+        if let merged = try mergedArray(
+            annotated: a["tools"], baseline: b["tools"], original: body["tools"], what: "tools", fresh: fresh)
+        {
+            write(&body, "tools", merged)
+        }
+    }
+
+    /// Writes a changed `tool_choice` back: modes as strings, a function choice in the form `function`
+    /// builds, provider-native choices unwrapped.
+    static func encodeToolChoice(
+        _ a: JSONObject, _ b: JSONObject, body: inout JSONObject, _ surface: CodecSurface,
+        function: (String) -> JSON
+    ) throws(RelayError) {
+        guard changed(a["tool_choice"], b["tool_choice"]) else { return }
+        if let c = a.value("tool_choice") {
+            switch try AnnotatedToolChoice.parse(c, for: surface) {
+            case .mode(let m): body["tool_choice"] = .string(m)
+            case .function(let n): body["tool_choice"] = function(n)
+            case .native(let v): body["tool_choice"] = v
+            }
+        } else {
+            body.removeValue(forKey: "tool_choice")
+        }
+    }
+
     /// The annotated `messages` array.
     static func annotatedMessages(_ a: JSONObject) throws(RelayError) -> [JSON] {
         guard let m = a["messages"] else {
