@@ -348,17 +348,9 @@ public struct AnthropicMessagesCodec: SynchronousLLMCodec {
     }
 
     static func encodeTool(_ t: JSON) throws(RelayError) -> JSON {
-        guard let parts = try FunctionToolParts.fromAnnotation(t) else {
-            return try nativeValue(t.objectValue ?? JSONObject(), what: "tool", for: surface)
+        try FunctionToolParts.encode(t, for: surface) {
+            $0.flat(type: nil, parametersKey: "input_schema", defaultParameters: ["type": "object"])
         }
-        var r = JSONObject(minimumCapacity: 5)
-        r["name"] = .string(parts.name)
-        if let d = parts.description { r["description"] = d }
-        r["input_schema"] = parts.parameters ?? ["type": "object"]
-        if let s = parts.strict { r["strict"] = s }
-        parts.functionExtras.forEach { k, v in r[k] = v }
-        parts.wrapperExtras.forEach { k, v in r[k] = v }
-        return .object(r)
     }
 
     // MARK: Response decode
@@ -374,12 +366,9 @@ public struct AnthropicMessagesCodec: SynchronousLLMCodec {
 
     static func decodeResponseValue(_ response: JSON) throws(RelayError) -> JSON {
         let r = ResponseReader(surface: surface, strict: true)
-        let o = try r.root(response, structName: "RawAnthropicResponse")
         var out = JSONObject(minimumCapacity: 8)
         var api = JSONObject(minimumCapacity: 8)
-        api["api"] = "anthropic_messages"
-        if let id = try r.string(o, "id") { out["id"] = .string(id) }
-        if let model = try r.string(o, "model") { out["model"] = .string(model) }
+        let o = try r.begin(response, structName: "RawAnthropicResponse", out: &out, api: &api)
         if let blocks = try r.array(o, "content") {
             api["content_blocks"] = .array(blocks)
             var texts: [String] = []
@@ -414,10 +403,6 @@ public struct AnthropicMessagesCodec: SynchronousLLMCodec {
         {
             out["usage"] = u
         }
-        out["api_specific"] = .object(api)
-        o.forEach { k, v in
-            if !responseKeys.contains(k) { out[k] = v }
-        }
-        return .object(out)
+        return r.finish(o, knownKeys: responseKeys, out: &out, api: api)
     }
 }

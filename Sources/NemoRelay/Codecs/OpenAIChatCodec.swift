@@ -398,10 +398,7 @@ public struct OpenAIChatCodec: SynchronousLLMCodec {
     }
 
     static func encodeTool(_ t: JSON) throws(RelayError) -> JSON {
-        guard let parts = try FunctionToolParts.fromAnnotation(t) else {
-            return try nativeValue(t.objectValue ?? JSONObject(), what: "tool", for: surface)
-        }
-        return parts.annotation
+        try FunctionToolParts.encode(t, for: surface) { $0.annotation }
     }
 
     // MARK: Response decode
@@ -415,12 +412,9 @@ public struct OpenAIChatCodec: SynchronousLLMCodec {
 
     static func decodeResponseValue(_ response: JSON) throws(RelayError) -> JSON {
         let r = ResponseReader(surface: surface, strict: true)
-        let o = try r.root(response, structName: "RawChatCompletion")
         var out = JSONObject(minimumCapacity: 8)
         var api = JSONObject(minimumCapacity: 4)
-        api["api"] = "openai_chat"
-        if let id = try r.string(o, "id") { out["id"] = .string(id) }
-        if let model = try r.string(o, "model") { out["model"] = .string(model) }
+        let o = try r.begin(response, structName: "RawChatCompletion", out: &out, api: &api)
         if let choices = try r.array(o, "choices"), let first = choices.first,
             let choice = try r.object(first, structName: "RawChoice")
         {
@@ -455,10 +449,6 @@ public struct OpenAIChatCodec: SynchronousLLMCodec {
         }
         if let fp = o.value("system_fingerprint") { api["system_fingerprint"] = fp }
         if let tier = o.value("service_tier") { api["service_tier"] = tier }
-        out["api_specific"] = .object(api)
-        o.forEach { k, v in
-            if !responseKeys.contains(k) { out[k] = v }
-        }
-        return .object(out)
+        return r.finish(o, knownKeys: responseKeys, out: &out, api: api)
     }
 }

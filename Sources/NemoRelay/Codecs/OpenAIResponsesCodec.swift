@@ -345,18 +345,9 @@ public struct OpenAIResponsesCodec: SynchronousLLMCodec {
     }
 
     static func encodeTool(_ t: JSON) throws(RelayError) -> JSON {
-        guard let parts = try FunctionToolParts.fromAnnotation(t) else {
-            return try nativeValue(t.objectValue ?? JSONObject(), what: "tool", for: surface)
+        try FunctionToolParts.encode(t, for: surface) {
+            $0.flat(type: "function", parametersKey: "parameters", defaultParameters: nil)
         }
-        var r = JSONObject(minimumCapacity: 5)
-        r["type"] = "function"
-        r["name"] = .string(parts.name)
-        if let d = parts.description { r["description"] = d }
-        if let p = parts.parameters { r["parameters"] = p }
-        if let s = parts.strict { r["strict"] = s }
-        parts.functionExtras.forEach { k, v in r[k] = v }
-        parts.wrapperExtras.forEach { k, v in r[k] = v }
-        return .object(r)
     }
 
     // MARK: Response decode
@@ -373,12 +364,9 @@ public struct OpenAIResponsesCodec: SynchronousLLMCodec {
 
     static func decodeResponseValue(_ response: JSON) throws(RelayError) -> JSON {
         let r = ResponseReader(surface: surface, strict: true)
-        let o = try r.root(response, structName: "RawResponsesResponse")
         var out = JSONObject(minimumCapacity: 8)
         var api = JSONObject(minimumCapacity: 6)
-        api["api"] = "openai_responses"
-        if let id = try r.string(o, "id") { out["id"] = .string(id) }
-        if let model = try r.string(o, "model") { out["model"] = .string(model) }
+        let o = try r.begin(response, structName: "RawResponsesResponse", out: &out, api: &api)
         var texts: [String] = []
         var toolCalls: [JSON] = []
         if let output = try r.array(o, "output") {
@@ -430,10 +418,6 @@ public struct OpenAIResponsesCodec: SynchronousLLMCodec {
         for key in ["incomplete_details", "previous_response_id", "store", "service_tier", "truncation", "reasoning"] {
             if let v = o.value(key) { api[key] = v }
         }
-        out["api_specific"] = .object(api)
-        o.forEach { k, v in
-            if !responseKeys.contains(k) { out[k] = v }
-        }
-        return .object(out)
+        return r.finish(o, knownKeys: responseKeys, out: &out, api: api)
     }
 }

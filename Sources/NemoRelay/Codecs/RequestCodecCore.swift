@@ -338,6 +338,31 @@ struct FunctionToolParts {
         return .object(o)
     }
 
+    /// Encodes an annotated tool for `surface`: a function tool in the form `build` makes, a provider-native
+    /// tool unwrapped.
+    @inline(__always) static func encode(
+        _ tool: JSON, for surface: CodecSurface, _ build: (FunctionToolParts) -> JSON
+    ) throws(RelayError) -> JSON {
+        guard let parts = try fromAnnotation(tool) else {
+            return try nativeValue(tool.objectValue ?? JSONObject(), what: "tool", for: surface)
+        }
+        return build(parts)
+    }
+
+    /// The flat provider form: `type` (when given), `name`, `description`, the parameters under
+    /// `parametersKey` (or `defaultParameters`), `strict`, then the function and wrapper extras.
+    func flat(type: JSON?, parametersKey: String, defaultParameters: JSON?) -> JSON {
+        var r = JSONObject(minimumCapacity: 5)
+        if let type { r["type"] = type }
+        r["name"] = .string(name)
+        if let description { r["description"] = description }
+        if let p = parameters ?? defaultParameters { r[parametersKey] = p }
+        if let strict { r["strict"] = strict }
+        functionExtras.forEach { k, v in r[k] = v }
+        wrapperExtras.forEach { k, v in r[k] = v }
+        return .object(r)
+    }
+
     /// Reads an annotated tool; nil when it is provider-native, an error when it is malformed.
     static func fromAnnotation(_ tool: JSON) throws(RelayError) -> FunctionToolParts? {
         guard case .object(let o) = tool else { throw .invalidArgument("invalid tools: tool must be an object") }

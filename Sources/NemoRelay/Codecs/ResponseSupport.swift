@@ -20,6 +20,29 @@ struct ResponseReader {
         return o
     }
 
+    /// Starts a response decode: the top-level object, with `id` and `model` read into `out` and the
+    /// surface's `api` tag into `api`.
+    @inline(__always) func begin(
+        _ response: JSON, structName: String, out: inout JSONObject, api: inout JSONObject
+    ) throws(RelayError) -> JSONObject {
+        let o = try root(response, structName: structName)
+        api["api"] = .string(surface.api)
+        if let id = try string(o, "id") { out["id"] = .string(id) }
+        if let model = try string(o, "model") { out["model"] = .string(model) }
+        return o
+    }
+
+    /// Ends a response decode: `api_specific`, then every top-level member not in `knownKeys`.
+    @inline(__always) func finish(
+        _ o: JSONObject, knownKeys: Set<String>, out: inout JSONObject, api: JSONObject
+    ) -> JSON {
+        out["api_specific"] = .object(api)
+        o.forEach { k, v in
+            if !knownKeys.contains(k) { out[k] = v }
+        }
+        return .object(out)
+    }
+
     func string(_ o: JSONObject, _ key: String) throws(RelayError) -> String? {
         guard let v = o.value(key) else { return nil }
         guard case .string(let s) = v else {
