@@ -131,26 +131,30 @@ struct NormalizedUsage {
 enum UsageNormalizer {
     /// OpenAI Chat usage (`prompt_tokens`, `prompt_tokens_details.cached_tokens`, …).
     static func openAIChat(_ u: JSONObject, _ r: ResponseReader) throws(RelayError) -> NormalizedUsage {
-        var n = NormalizedUsage()
-        n.promptTokens = try r.count(u, "prompt_tokens")
-        n.completionTokens = try r.count(u, "completion_tokens")
-        n.totalTokens = try r.count(u, "total_tokens")
-        if let details = try r.object(u, "prompt_tokens_details", structName: "PromptTokensDetails") {
-            n.cacheReadTokens = try r.count(details, "cached_tokens")
-        }
-        n.uncachedInputTokens = uncached(prompt: n.promptTokens, cached: n.cacheReadTokens)
-        n.cost = providerCost(u)
-        return n
+        try openAI(
+            u, r, prompt: "prompt_tokens", completion: "completion_tokens", details: "prompt_tokens_details",
+            detailsStruct: "PromptTokensDetails")
     }
 
     /// OpenAI Responses usage (`input_tokens`, `input_tokens_details.cached_tokens`, …).
     static func openAIResponses(_ u: JSONObject, _ r: ResponseReader) throws(RelayError) -> NormalizedUsage {
+        try openAI(
+            u, r, prompt: "input_tokens", completion: "output_tokens", details: "input_tokens_details",
+            detailsStruct: "InputTokensDetails")
+    }
+
+    /// The OpenAI usage shape both OpenAI surfaces share under their own key names: prompt, completion and
+    /// `total_tokens` counts, `cached_tokens` inside the details object, and the provider cost.
+    static func openAI(
+        _ u: JSONObject, _ r: ResponseReader, prompt: String, completion: String, details: String,
+        detailsStruct: String
+    ) throws(RelayError) -> NormalizedUsage {
         var n = NormalizedUsage()
-        n.promptTokens = try r.count(u, "input_tokens")
-        n.completionTokens = try r.count(u, "output_tokens")
+        n.promptTokens = try r.count(u, prompt)
+        n.completionTokens = try r.count(u, completion)
         n.totalTokens = try r.count(u, "total_tokens")
-        if let details = try r.object(u, "input_tokens_details", structName: "InputTokensDetails") {
-            n.cacheReadTokens = try r.count(details, "cached_tokens")
+        if let d = try r.object(u, details, structName: detailsStruct) {
+            n.cacheReadTokens = try r.count(d, "cached_tokens")
         }
         n.uncachedInputTokens = uncached(prompt: n.promptTokens, cached: n.cacheReadTokens)
         n.cost = providerCost(u)
