@@ -239,18 +239,7 @@ public struct OpenAIChatCodec: SynchronousLLMCodec {
         if f["description"]?.isNull != true, f["parameters"]?.isNull != true, f["strict"]?.isNull != true {
             return t
         }
-        var fx = JSONObject()
-        f.forEach { k, v in
-            if k != "name", k != "description", k != "parameters", k != "strict" { fx[k] = v }
-        }
-        var wx = JSONObject()
-        o.forEach { k, v in
-            if k != "type", k != "function" { wx[k] = v }
-        }
-        return FunctionToolParts(
-            name: name, description: f.value("description"), parameters: f.value("parameters"),
-            strict: f.value("strict"), functionExtras: fx, wrapperExtras: wx
-        ).annotation
+        return FunctionToolParts(name: name, wrapper: o, function: f).annotation
     }
 
     static func decodeToolChoice(_ v: JSON) -> JSON {

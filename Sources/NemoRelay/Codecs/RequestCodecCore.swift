@@ -372,6 +372,13 @@ struct FunctionToolParts {
         guard case .object(let f)? = o["function"], case .string(let name)? = f["name"] else {
             throw .invalidArgument("invalid tools: function tool is missing function.name")
         }
+        return FunctionToolParts(name: name, wrapper: o, function: f)
+    }
+}
+
+extension FunctionToolParts {
+    /// The parts of the nested form `{"type":"function","function":{"name":…, …}, …}`, named `name`.
+    init(name: String, wrapper o: JSONObject, function f: JSONObject) {
         var fx = JSONObject()
         f.forEach { k, v in
             if k != "name", k != "description", k != "parameters", k != "strict" { fx[k] = v }
@@ -380,7 +387,7 @@ struct FunctionToolParts {
         o.forEach { k, v in
             if k != "type", k != "function" { wx[k] = v }
         }
-        return FunctionToolParts(
+        self.init(
             name: name, description: f.value("description"), parameters: f.value("parameters"),
             strict: f.value("strict"), functionExtras: fx, wrapperExtras: wx)
     }
