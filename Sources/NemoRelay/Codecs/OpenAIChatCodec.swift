@@ -243,19 +243,12 @@ public struct OpenAIChatCodec: SynchronousLLMCodec {
     }
 
     static func decodeToolChoice(_ v: JSON) -> JSON {
-        switch v {
-        case .string(let s) where s == "auto" || s == "none" || s == "required":
-            return v
-        case .object(let o):
-            if o.count == 2, o["type"]?.stringValue == "function", case .object(let f)? = o["function"], f.count == 1,
-                case .string(let name)? = f["name"]
-            {
-                return AnnotatedToolChoice.functionAnnotation(name)
-            }
-        default:
-            break
+        AnnotatedToolChoice.decodeOpenAI(v, surface) { o in
+            guard o.count == 2, o["type"]?.stringValue == "function", case .object(let f)? = o["function"],
+                f.count == 1, case .string(let name)? = f["name"]
+            else { return nil }
+            return name
         }
-        return providerNative(surface, kind: "tool_choice", value: v, tag: nil)
     }
 
     // MARK: Request encode

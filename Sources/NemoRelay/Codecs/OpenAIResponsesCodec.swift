@@ -184,17 +184,12 @@ public struct OpenAIResponsesCodec: SynchronousLLMCodec {
     }
 
     static func decodeToolChoice(_ v: JSON) -> JSON {
-        switch v {
-        case .string(let s) where s == "auto" || s == "none" || s == "required":
-            return v
-        case .object(let o):
-            if o.count == 2, o["type"]?.stringValue == "function", case .string(let name)? = o["name"] {
-                return AnnotatedToolChoice.functionAnnotation(name)
+        AnnotatedToolChoice.decodeOpenAI(v, surface) { o in
+            guard o.count == 2, o["type"]?.stringValue == "function", case .string(let name)? = o["name"] else {
+                return nil
             }
-        default:
-            break
+            return name
         }
-        return providerNative(surface, kind: "tool_choice", value: v, tag: nil)
     }
 
     // MARK: Request encode

@@ -422,6 +422,22 @@ enum AnnotatedToolChoice {
         }
     }
 
+    /// Decodes an OpenAI-style provider tool choice: a mode string as is, an object that `functionName`
+    /// reads a function name from as the function annotation, anything else provider-native.
+    @inline(__always) static func decodeOpenAI(
+        _ v: JSON, _ surface: CodecSurface, functionName: (JSONObject) -> String?
+    ) -> JSON {
+        switch v {
+        case .string(let s) where s == "auto" || s == "none" || s == "required":
+            return v
+        case .object(let o):
+            if let name = functionName(o) { return functionAnnotation(name) }
+        default:
+            break
+        }
+        return providerNative(surface, kind: "tool_choice", value: v, tag: nil)
+    }
+
     /// The annotation of a specific function choice.
     static func functionAnnotation(_ name: String) -> JSON {
         ["type": "function", "function": ["name": .string(name)]]
