@@ -3,27 +3,12 @@ import Testing
 
 @testable import NemoRelay
 
-@Suite struct AnthropicMessagesCodecTests {
+@Suite struct AnthropicMessagesCodecTests: CodecTestSuite {
     let codec = AnthropicMessagesCodec()
 
-    @Test func goldenVectors() throws {
-        let (count, failures) = try VectorSupport.runFile(
-            "anthropic_messages.json", label: "anthropic_messages", codec: codec)
-        #expect(count == 47)
-        #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
-    }
+    @Test func goldenVectors() throws { try expectGoldenVectors(count: 47) }
 
-    @Test func roundTripOfEveryVectorInput() throws {
-        let failures = try VectorSupport.roundTripFailures("anthropic_messages.json", codec: codec)
-        #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
-    }
-
-    func reencode(_ text: String, _ edit: (inout JSONObject) throws -> Void) throws -> JSON {
-        let original = LLMRequest(content: try JSON.parse(text))
-        var annotated = try #require(codec.decode(original).objectValue)
-        try edit(&annotated)
-        return try codec.encode(.object(annotated), original: original).content
-    }
+    @Test func roundTripOfEveryVectorInput() throws { try expectRoundTrips() }
 
     @Test func parallelHintWithoutToolChoiceCreatesAutoChoice() throws {
         let out = try reencode(#"{"model":"c","max_tokens":5,"messages":[]}"#) { a in a["parallel_tool_calls"] = false }

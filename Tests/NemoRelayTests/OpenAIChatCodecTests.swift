@@ -3,27 +3,12 @@ import Testing
 
 @testable import NemoRelay
 
-@Suite struct OpenAIChatCodecTests {
+@Suite struct OpenAIChatCodecTests: CodecTestSuite {
     let codec = OpenAIChatCodec()
 
-    @Test func goldenVectors() throws {
-        let (count, failures) = try VectorSupport.runFile("openai_chat.json", label: "openai_chat", codec: codec)
-        #expect(count == 65)
-        #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
-    }
+    @Test func goldenVectors() throws { try expectGoldenVectors(count: 65) }
 
-    @Test func roundTripOfEveryVectorInput() throws {
-        let failures = try VectorSupport.roundTripFailures("openai_chat.json", codec: codec)
-        #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
-    }
-
-    /// Decodes `text`, applies `edit` to the annotation and encodes it back onto the same body.
-    func reencode(_ text: String, _ edit: (inout JSONObject) throws -> Void) throws -> JSON {
-        let original = LLMRequest(content: try JSON.parse(text))
-        var annotated = try #require(codec.decode(original).objectValue)
-        try edit(&annotated)
-        return try codec.encode(.object(annotated), original: original).content
-    }
+    @Test func roundTripOfEveryVectorInput() throws { try expectRoundTrips() }
 
     @Test func patchedPartKeepsProviderExtras() throws {
         let body = #"""

@@ -3,27 +3,12 @@ import Testing
 
 @testable import NemoRelay
 
-@Suite struct OpenAIResponsesCodecTests {
+@Suite struct OpenAIResponsesCodecTests: CodecTestSuite {
     let codec = OpenAIResponsesCodec()
 
-    @Test func goldenVectors() throws {
-        let (count, failures) = try VectorSupport.runFile(
-            "openai_responses.json", label: "openai_responses", codec: codec)
-        #expect(count == 46)
-        #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
-    }
+    @Test func goldenVectors() throws { try expectGoldenVectors(count: 46) }
 
-    @Test func roundTripOfEveryVectorInput() throws {
-        let failures = try VectorSupport.roundTripFailures("openai_responses.json", codec: codec)
-        #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
-    }
-
-    func reencode(_ text: String, _ edit: (inout JSONObject) throws -> Void) throws -> JSON {
-        let original = LLMRequest(content: try JSON.parse(text))
-        var annotated = try #require(codec.decode(original).objectValue)
-        try edit(&annotated)
-        return try codec.encode(.object(annotated), original: original).content
-    }
+    @Test func roundTripOfEveryVectorInput() throws { try expectRoundTrips() }
 
     @Test func editedToolCallIsPatchedAndKeepsItsStatus() throws {
         let body = #"""

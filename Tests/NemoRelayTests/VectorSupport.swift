@@ -107,3 +107,34 @@ enum VectorSupport {
         return failures
     }
 }
+
+/// A test suite of one built-in codec: its golden vectors (`<codec id>.json`), round trips and edits.
+protocol CodecTestSuite {
+    associatedtype Codec: SynchronousLLMCodec
+    var codec: Codec { get }
+}
+
+extension CodecTestSuite {
+    /// Runs every golden vector of the codec and expects `count` cases, all passing.
+    func expectGoldenVectors(count: Int, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let (n, failures) = try VectorSupport.runFile("\(codec.id).json", label: codec.id, codec: codec)
+        #expect(n == count, sourceLocation: sourceLocation)
+        #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))", sourceLocation: sourceLocation)
+    }
+
+    /// Expects decode then encode without edits to return every decodable vector input exactly.
+    func expectRoundTrips(sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let failures = try VectorSupport.roundTripFailures("\(codec.id).json", codec: codec)
+        #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))", sourceLocation: sourceLocation)
+    }
+
+    /// Decodes `text`, applies `edit` to the annotation and encodes it back onto the same body.
+    func reencode(
+        _ text: String, sourceLocation: SourceLocation = #_sourceLocation, _ edit: (inout JSONObject) throws -> Void
+    ) throws -> JSON {
+        let original = LLMRequest(content: try JSON.parse(text))
+        var annotated = try #require(codec.decode(original).objectValue, sourceLocation: sourceLocation)
+        try edit(&annotated)
+        return try codec.encode(.object(annotated), original: original).content
+    }
+}

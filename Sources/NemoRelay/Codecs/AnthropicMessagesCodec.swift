@@ -32,23 +32,12 @@ public struct AnthropicMessagesCodec: SynchronousLLMCodec {
 
     /// Decodes a Messages API request body into the annotated request.
     public func decode(_ request: LLMRequest) throws(RelayError) -> JSON {
-        guard case .object(let body) = request.content else {
-            throw .internalError("request content is not an object")
-        }
-        return .object(try Self.decodeBody(body))
+        .object(try Self.decodeBody(RequestCodecCore.body(request)))
     }
 
     static func decodeBody(_ body: JSONObject) throws(RelayError) -> JSONObject {
         let s = surface
-        guard let rawMessages = body.value("messages") else {
-            throw .invalidArgument("Anthropic Messages request is missing messages")
-        }
-        guard case .array(let items) = rawMessages else {
-            throw .invalidArgument("Anthropic Messages messages must be an array")
-        }
-        var messages: [JSON] = []
-        messages.reserveCapacity(items.count)
-        for item in items { messages.append(try decodeMessage(item)) }
+        let messages = try RequestCodecCore.decodeMessages(body, s, decodeMessage)
         var a = JSONObject(minimumCapacity: 8)
         a["messages"] = .array(messages)
         if let system = body.value("system") { a["instructions"] = try decodeContent(system) }
@@ -70,15 +59,7 @@ public struct AnthropicMessagesCodec: SynchronousLLMCodec {
             params["stop"] = stop
         }
         if !params.isEmpty { a["params"] = .object(params) }
-        if let tools = body.value("tools") {
-            guard case .array(let entries) = tools else {
-                throw .invalidArgument("Anthropic Messages tools must be an array or null")
-            }
-            var out: [JSON] = []
-            out.reserveCapacity(entries.count)
-            for t in entries { out.append(decodeTool(t)) }
-            a["tools"] = .array(out)
-        }
+        try RequestCodecCore.decodeTools(body, s, into: &a, decodeTool)
         if let choice = body.value("tool_choice") {
             a["tool_choice"] = decodeToolChoice(choice)
             if case .bool(let disable)? = choice["disable_parallel_tool_use"] {
@@ -229,20 +210,11 @@ public struct AnthropicMessagesCodec: SynchronousLLMCodec {
 
     /// Merges an edited annotation back onto the original Messages API request.
     public func encode(_ annotated: JSON, original: LLMRequest) throws(RelayError) -> LLMRequest {
-        let a = try RequestCodecCore.annotatedObject(annotated, Self.traits)
-        guard case .object(var body) = original.content else {
-            throw .internalError("request content is not an object")
-        }
-        let b = try Self.decodeBody(body)
-        try RequestCodecCore.encodeSharedFields(annotated: a, baseline: b, body: &body, Self.traits)
+        var body = JSONObject()
+        let (a, b) = try RequestCodecCore.beginEncode(
+            annotated, original: original, Self.traits, body: &body, decodeBody: Self.decodeBody)
 
-        _ = try RequestCodecCore.annotatedMessages(a)
-        if let merged = try RequestCodecCore.mergedArray(
-            annotated: a["messages"], baseline: b["messages"], original: body["messages"], what: "messages",
-            fresh: Self.encodeMessage)
-        {
-            body["messages"] = merged ?? .array([])
-        }
+        try RequestCodecCore.encodeMessages(a, b, body: &body, key: "messages", fresh: Self.encodeMessage)
 
         if RequestCodecCore.changed(a["instructions"], b["instructions"]) {
             switch a.value("instructions") {
@@ -259,30 +231,14 @@ public struct AnthropicMessagesCodec: SynchronousLLMCodec {
             }
         }
 
-        let ap = try RequestCodecCore.params(a)
-        let bp = b["params"]?.objectValue ?? JSONObject()
-        for key in ["temperature", "top_p"] where RequestCodecCore.changed(ap[key], bp[key]) {
-            let v = ap.value(key)
-            if let v, !v.isNumber { throw .invalidArgument("invalid params: \(key) must be a number") }
-            RequestCodecCore.write(&body, key, v)
-        }
-        if RequestCodecCore.changed(ap["max_tokens"], bp["max_tokens"]) {
-            let v = ap.value("max_tokens")
-            if let v, !v.isNonNegativeInteger {
-                throw .invalidArgument("invalid params: max_tokens must be a non-negative integer")
-            }
-            RequestCodecCore.write(&body, "max_tokens", v)
-        }
+        let (ap, bp) = try RequestCodecCore.encodeSamplingParams(a, b, body: &body)
+        if let v = try RequestCodecCore.changedMaxTokens(ap, bp) { RequestCodecCore.write(&body, "max_tokens", v) }
         if RequestCodecCore.changed(ap["stop"], bp["stop"]) {
             let stop = try RequestCodecCore.stopList(ap["stop"])
             RequestCodecCore.write(&body, "stop_sequences", stop.map { .array($0.map(JSON.string)) })
         }
 
-        if let merged = try RequestCodecCore.mergedArray(
-            annotated: a["tools"], baseline: b["tools"], original: body["tools"], what: "tools", fresh: Self.encodeTool)
-        {
-            RequestCodecCore.write(&body, "tools", merged)
-        }
+        try RequestCodecCore.encodeTools(a, b, body: &body, fresh: Self.encodeTool)
         try Self.encodeToolChoice(a, b, &body)
         return LLMRequest(headers: original.headers, content: .object(body))
     }
@@ -392,17 +348,9 @@ public struct AnthropicMessagesCodec: SynchronousLLMCodec {
     }
 
     static func encodeTool(_ t: JSON) throws(RelayError) -> JSON {
-        guard let parts = try FunctionToolParts.fromAnnotation(t) else {
-            return try nativeValue(t.objectValue ?? JSONObject(), what: "tool", for: surface)
+        try FunctionToolParts.encode(t, for: surface) {
+            $0.flat(type: nil, parametersKey: "input_schema", defaultParameters: ["type": "object"])
         }
-        var r = JSONObject(minimumCapacity: 5)
-        r["name"] = .string(parts.name)
-        if let d = parts.description { r["description"] = d }
-        r["input_schema"] = parts.parameters ?? ["type": "object"]
-        if let s = parts.strict { r["strict"] = s }
-        parts.functionExtras.forEach { k, v in r[k] = v }
-        parts.wrapperExtras.forEach { k, v in r[k] = v }
-        return .object(r)
     }
 
     // MARK: Response decode
@@ -418,12 +366,9 @@ public struct AnthropicMessagesCodec: SynchronousLLMCodec {
 
     static func decodeResponseValue(_ response: JSON) throws(RelayError) -> JSON {
         let r = ResponseReader(surface: surface, strict: true)
-        let o = try r.root(response, structName: "RawAnthropicResponse")
         var out = JSONObject(minimumCapacity: 8)
         var api = JSONObject(minimumCapacity: 8)
-        api["api"] = "anthropic_messages"
-        if let id = try r.string(o, "id") { out["id"] = .string(id) }
-        if let model = try r.string(o, "model") { out["model"] = .string(model) }
+        let o = try r.begin(response, structName: "RawAnthropicResponse", out: &out, api: &api)
         if let blocks = try r.array(o, "content") {
             api["content_blocks"] = .array(blocks)
             var texts: [String] = []
@@ -458,10 +403,6 @@ public struct AnthropicMessagesCodec: SynchronousLLMCodec {
         {
             out["usage"] = u
         }
-        out["api_specific"] = .object(api)
-        o.forEach { k, v in
-            if !responseKeys.contains(k) { out[k] = v }
-        }
-        return .object(out)
+        return r.finish(o, knownKeys: responseKeys, out: &out, api: api)
     }
 }

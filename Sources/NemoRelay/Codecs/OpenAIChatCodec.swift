@@ -32,23 +32,12 @@ public struct OpenAIChatCodec: SynchronousLLMCodec {
 
     /// Decodes a Chat Completions request body into the annotated request.
     public func decode(_ request: LLMRequest) throws(RelayError) -> JSON {
-        guard case .object(let body) = request.content else {
-            throw .internalError("request content is not an object")
-        }
-        return .object(try Self.decodeBody(body))
+        .object(try Self.decodeBody(RequestCodecCore.body(request)))
     }
 
     static func decodeBody(_ body: JSONObject) throws(RelayError) -> JSONObject {
         let s = surface
-        guard let rawMessages = body.value("messages") else {
-            throw .invalidArgument("OpenAI Chat request is missing messages")
-        }
-        guard case .array(let items) = rawMessages else {
-            throw .invalidArgument("OpenAI Chat messages must be an array")
-        }
-        var messages: [JSON] = []
-        messages.reserveCapacity(items.count)
-        for item in items { messages.append(try decodeMessage(item)) }
+        let messages = try RequestCodecCore.decodeMessages(body, s, decodeMessage)
 
         var a = JSONObject(minimumCapacity: 8)
         a["messages"] = .array(messages)
@@ -74,15 +63,7 @@ public struct OpenAIChatCodec: SynchronousLLMCodec {
         }
         if !params.isEmpty { a["params"] = .object(params) }
 
-        if let tools = body.value("tools") {
-            guard case .array(let entries) = tools else {
-                throw .invalidArgument("OpenAI Chat tools must be an array or null")
-            }
-            var out: [JSON] = []
-            out.reserveCapacity(entries.count)
-            for t in entries { out.append(decodeTool(t)) }
-            a["tools"] = .array(out)
-        }
+        try RequestCodecCore.decodeTools(body, s, into: &a, decodeTool)
         if let choice = body.value("tool_choice") { a["tool_choice"] = decodeToolChoice(choice) }
         try RequestCodecCore.decodeSharedFields(body, traits, into: &a)
         return a
@@ -258,68 +239,32 @@ public struct OpenAIChatCodec: SynchronousLLMCodec {
         if f["description"]?.isNull != true, f["parameters"]?.isNull != true, f["strict"]?.isNull != true {
             return t
         }
-        var fx = JSONObject()
-        f.forEach { k, v in
-            if k != "name", k != "description", k != "parameters", k != "strict" { fx[k] = v }
-        }
-        var wx = JSONObject()
-        o.forEach { k, v in
-            if k != "type", k != "function" { wx[k] = v }
-        }
-        return FunctionToolParts(
-            name: name, description: f.value("description"), parameters: f.value("parameters"),
-            strict: f.value("strict"), functionExtras: fx, wrapperExtras: wx
-        ).annotation
+        return FunctionToolParts(name: name, wrapper: o, function: f).annotation
     }
 
     static func decodeToolChoice(_ v: JSON) -> JSON {
-        switch v {
-        case .string(let s) where s == "auto" || s == "none" || s == "required":
-            return v
-        case .object(let o):
-            if o.count == 2, o["type"]?.stringValue == "function", case .object(let f)? = o["function"], f.count == 1,
-                case .string(let name)? = f["name"]
-            {
-                return AnnotatedToolChoice.functionAnnotation(name)
-            }
-        default:
-            break
+        AnnotatedToolChoice.decodeOpenAI(v, surface) { o in
+            guard o.count == 2, o["type"]?.stringValue == "function", case .object(let f)? = o["function"],
+                f.count == 1, case .string(let name)? = f["name"]
+            else { return nil }
+            return name
         }
-        return providerNative(surface, kind: "tool_choice", value: v, tag: nil)
     }
 
     // MARK: Request encode
 
     /// Merges an edited annotation back onto the original Chat Completions request.
     public func encode(_ annotated: JSON, original: LLMRequest) throws(RelayError) -> LLMRequest {
-        let a = try RequestCodecCore.annotatedObject(annotated, Self.traits)
-        guard case .object(var body) = original.content else {
-            throw .internalError("request content is not an object")
-        }
-        let b = try Self.decodeBody(body)
-        try RequestCodecCore.encodeSharedFields(annotated: a, baseline: b, body: &body, Self.traits)
+        var body = JSONObject()
+        let (a, b) = try RequestCodecCore.beginEncode(
+            annotated, original: original, Self.traits, body: &body, decodeBody: Self.decodeBody)
 
-        _ = try RequestCodecCore.annotatedMessages(a)
-        if let merged = try RequestCodecCore.mergedArray(
-            annotated: a["messages"], baseline: b["messages"], original: body["messages"], what: "messages",
-            fresh: Self.encodeMessage)
-        {
-            RequestCodecCore.write(&body, "messages", merged ?? .array([]))
-        }
+        try RequestCodecCore.encodeMessages(a, b, body: &body, key: "messages", fresh: Self.encodeMessage)
 
         // params
-        let ap = try RequestCodecCore.params(a)
-        let bp = b["params"]?.objectValue ?? JSONObject()
-        for key in ["temperature", "top_p"] where RequestCodecCore.changed(ap[key], bp[key]) {
-            let v = ap.value(key)
-            if let v, !v.isNumber { throw .invalidArgument("invalid params: \(key) must be a number") }
-            RequestCodecCore.write(&body, key, v)
-        }
-        if RequestCodecCore.changed(ap["max_tokens"], bp["max_tokens"]) {
-            if let v = ap.value("max_tokens") {
-                guard v.isNonNegativeInteger else {
-                    throw .invalidArgument("invalid params: max_tokens must be a non-negative integer")
-                }
+        let (ap, bp) = try RequestCodecCore.encodeSamplingParams(a, b, body: &body)
+        if let maxTokens = try RequestCodecCore.changedMaxTokens(ap, bp) {
+            if let v = maxTokens {
                 let useCompletion = body.contains("max_completion_tokens") || !body.contains("max_tokens")
                 body[useCompletion ? "max_completion_tokens" : "max_tokens"] = v
             } else {
@@ -339,22 +284,9 @@ public struct OpenAIChatCodec: SynchronousLLMCodec {
             }
         }
 
-        if let merged = try RequestCodecCore.mergedArray(
-            annotated: a["tools"], baseline: b["tools"], original: body["tools"], what: "tools", fresh: Self.encodeTool)
-        {
-            RequestCodecCore.write(&body, "tools", merged)
-        }
-        if RequestCodecCore.changed(a["tool_choice"], b["tool_choice"]) {
-            if let c = a.value("tool_choice") {
-                switch try AnnotatedToolChoice.parse(c, for: Self.surface) {
-                case .mode(let m): body["tool_choice"] = .string(m)
-                case .function(let n): body["tool_choice"] = AnnotatedToolChoice.functionAnnotation(n)
-                case .native(let v): body["tool_choice"] = v
-                }
-            } else {
-                body.removeValue(forKey: "tool_choice")
-            }
-        }
+        try RequestCodecCore.encodeTools(a, b, body: &body, fresh: Self.encodeTool)
+        try RequestCodecCore.encodeToolChoice(
+            a, b, body: &body, Self.surface, function: AnnotatedToolChoice.functionAnnotation)
         return LLMRequest(headers: original.headers, content: .object(body))
     }
 
@@ -448,10 +380,7 @@ public struct OpenAIChatCodec: SynchronousLLMCodec {
     }
 
     static func encodeTool(_ t: JSON) throws(RelayError) -> JSON {
-        guard let parts = try FunctionToolParts.fromAnnotation(t) else {
-            return try nativeValue(t.objectValue ?? JSONObject(), what: "tool", for: surface)
-        }
-        return parts.annotation
+        try FunctionToolParts.encode(t, for: surface) { $0.annotation }
     }
 
     // MARK: Response decode
@@ -465,12 +394,9 @@ public struct OpenAIChatCodec: SynchronousLLMCodec {
 
     static func decodeResponseValue(_ response: JSON) throws(RelayError) -> JSON {
         let r = ResponseReader(surface: surface, strict: true)
-        let o = try r.root(response, structName: "RawChatCompletion")
         var out = JSONObject(minimumCapacity: 8)
         var api = JSONObject(minimumCapacity: 4)
-        api["api"] = "openai_chat"
-        if let id = try r.string(o, "id") { out["id"] = .string(id) }
-        if let model = try r.string(o, "model") { out["model"] = .string(model) }
+        let o = try r.begin(response, structName: "RawChatCompletion", out: &out, api: &api)
         if let choices = try r.array(o, "choices"), let first = choices.first,
             let choice = try r.object(first, structName: "RawChoice")
         {
@@ -505,10 +431,6 @@ public struct OpenAIChatCodec: SynchronousLLMCodec {
         }
         if let fp = o.value("system_fingerprint") { api["system_fingerprint"] = fp }
         if let tier = o.value("service_tier") { api["service_tier"] = tier }
-        out["api_specific"] = .object(api)
-        o.forEach { k, v in
-            if !responseKeys.contains(k) { out[k] = v }
-        }
-        return .object(out)
+        return r.finish(o, knownKeys: responseKeys, out: &out, api: api)
     }
 }

@@ -27,10 +27,7 @@ public struct OpenAIResponsesCodec: SynchronousLLMCodec {
 
     /// Decodes a Responses request body into the annotated request.
     public func decode(_ request: LLMRequest) throws(RelayError) -> JSON {
-        guard case .object(let body) = request.content else {
-            throw .internalError("request content is not an object")
-        }
-        return .object(try Self.decodeBody(body))
+        .object(try Self.decodeBody(RequestCodecCore.body(request)))
     }
 
     static func decodeBody(_ body: JSONObject) throws(RelayError) -> JSONObject {
@@ -62,15 +59,7 @@ public struct OpenAIResponsesCodec: SynchronousLLMCodec {
         if let m = try readField(body, "max_output_tokens", .nonNegativeInteger, s) { params["max_tokens"] = m }
         if let p = try readField(body, "top_p", .number, s) { params["top_p"] = p }
         if !params.isEmpty { a["params"] = .object(params) }
-        if let tools = body.value("tools") {
-            guard case .array(let entries) = tools else {
-                throw .invalidArgument("OpenAI Responses tools must be an array or null")
-            }
-            var out: [JSON] = []
-            out.reserveCapacity(entries.count)
-            for t in entries { out.append(decodeTool(t)) }
-            a["tools"] = .array(out)
-        }
+        try RequestCodecCore.decodeTools(body, s, into: &a, decodeTool)
         if let choice = body.value("tool_choice") { a["tool_choice"] = decodeToolChoice(choice) }
         try RequestCodecCore.decodeSharedFields(body, traits, into: &a)
         return a
@@ -195,32 +184,24 @@ public struct OpenAIResponsesCodec: SynchronousLLMCodec {
     }
 
     static func decodeToolChoice(_ v: JSON) -> JSON {
-        switch v {
-        case .string(let s) where s == "auto" || s == "none" || s == "required":
-            return v
-        case .object(let o):
-            if o.count == 2, o["type"]?.stringValue == "function", case .string(let name)? = o["name"] {
-                return AnnotatedToolChoice.functionAnnotation(name)
+        AnnotatedToolChoice.decodeOpenAI(v, surface) { o in
+            guard o.count == 2, o["type"]?.stringValue == "function", case .string(let name)? = o["name"] else {
+                return nil
             }
-        default:
-            break
+            return name
         }
-        return providerNative(surface, kind: "tool_choice", value: v, tag: nil)
     }
 
     // MARK: Request encode
 
     /// Merges an edited annotation back onto the original Responses request.
     public func encode(_ annotated: JSON, original: LLMRequest) throws(RelayError) -> LLMRequest {
-        let a = try RequestCodecCore.annotatedObject(annotated, Self.traits)
-        guard case .object(var body) = original.content else {
-            throw .internalError("request content is not an object")
-        }
-        let b = try Self.decodeBody(body)
-        try RequestCodecCore.encodeSharedFields(annotated: a, baseline: b, body: &body, Self.traits)
+        var body = JSONObject()
+        let (a, b) = try RequestCodecCore.beginEncode(
+            annotated, original: original, Self.traits, body: &body, decodeBody: Self.decodeBody)
 
-        let messages = try RequestCodecCore.annotatedMessages(a)
         if case .string? = body["input"] {
+            let messages = try RequestCodecCore.annotatedMessages(a)
             // A string input stays a string while the edit leaves one plain user message.
             if a["messages"] != b["messages"] {
                 if messages.count == 1, case .object(let m) = messages[0], m["role"]?.stringValue == "user",
@@ -232,11 +213,8 @@ public struct OpenAIResponsesCodec: SynchronousLLMCodec {
                         try ItemMerge.merge(annotated: messages, baseline: [], originals: nil, fresh: Self.encodeItem))
                 }
             }
-        } else if let merged = try RequestCodecCore.mergedArray(
-            annotated: a["messages"], baseline: b["messages"], original: body["input"], what: "messages",
-            fresh: Self.encodeItem)
-        {
-            body["input"] = merged ?? .array([])
+        } else {
+            try RequestCodecCore.encodeMessages(a, b, body: &body, key: "input", fresh: Self.encodeItem)
         }
 
         if RequestCodecCore.changed(a["instructions"], b["instructions"]) {
@@ -247,38 +225,15 @@ public struct OpenAIResponsesCodec: SynchronousLLMCodec {
             }
         }
 
-        let ap = try RequestCodecCore.params(a)
-        let bp = b["params"]?.objectValue ?? JSONObject()
-        for key in ["temperature", "top_p"] where RequestCodecCore.changed(ap[key], bp[key]) {
-            let v = ap.value(key)
-            if let v, !v.isNumber { throw .invalidArgument("invalid params: \(key) must be a number") }
-            RequestCodecCore.write(&body, key, v)
-        }
-        if RequestCodecCore.changed(ap["max_tokens"], bp["max_tokens"]) {
-            let v = ap.value("max_tokens")
-            if let v, !v.isNonNegativeInteger {
-                throw .invalidArgument("invalid params: max_tokens must be a non-negative integer")
-            }
+        let (ap, bp) = try RequestCodecCore.encodeSamplingParams(a, b, body: &body)
+        if let v = try RequestCodecCore.changedMaxTokens(ap, bp) {
             RequestCodecCore.write(&body, "max_output_tokens", v)
         }
         if RequestCodecCore.changed(ap["stop"], bp["stop"]) { throw unencodableFields(Self.surface) }
 
-        if let merged = try RequestCodecCore.mergedArray(
-            annotated: a["tools"], baseline: b["tools"], original: body["tools"], what: "tools", fresh: Self.encodeTool)
-        {
-            RequestCodecCore.write(&body, "tools", merged)
-        }
-        if RequestCodecCore.changed(a["tool_choice"], b["tool_choice"]) {
-            if let c = a.value("tool_choice") {
-                switch try AnnotatedToolChoice.parse(c, for: Self.surface) {
-                case .mode(let m): body["tool_choice"] = .string(m)
-                case .function(let n): body["tool_choice"] = ["type": "function", "name": .string(n)]
-                case .native(let v): body["tool_choice"] = v
-                }
-            } else {
-                body.removeValue(forKey: "tool_choice")
-            }
-        }
+        try RequestCodecCore.encodeTools(a, b, body: &body, fresh: Self.encodeTool)
+        try RequestCodecCore.encodeToolChoice(
+            a, b, body: &body, Self.surface, function: { ["type": "function", "name": .string($0)] })
         return LLMRequest(headers: original.headers, content: .object(body))
     }
 
@@ -385,18 +340,9 @@ public struct OpenAIResponsesCodec: SynchronousLLMCodec {
     }
 
     static func encodeTool(_ t: JSON) throws(RelayError) -> JSON {
-        guard let parts = try FunctionToolParts.fromAnnotation(t) else {
-            return try nativeValue(t.objectValue ?? JSONObject(), what: "tool", for: surface)
+        try FunctionToolParts.encode(t, for: surface) {
+            $0.flat(type: "function", parametersKey: "parameters", defaultParameters: nil)
         }
-        var r = JSONObject(minimumCapacity: 5)
-        r["type"] = "function"
-        r["name"] = .string(parts.name)
-        if let d = parts.description { r["description"] = d }
-        if let p = parts.parameters { r["parameters"] = p }
-        if let s = parts.strict { r["strict"] = s }
-        parts.functionExtras.forEach { k, v in r[k] = v }
-        parts.wrapperExtras.forEach { k, v in r[k] = v }
-        return .object(r)
     }
 
     // MARK: Response decode
@@ -413,12 +359,9 @@ public struct OpenAIResponsesCodec: SynchronousLLMCodec {
 
     static func decodeResponseValue(_ response: JSON) throws(RelayError) -> JSON {
         let r = ResponseReader(surface: surface, strict: true)
-        let o = try r.root(response, structName: "RawResponsesResponse")
         var out = JSONObject(minimumCapacity: 8)
         var api = JSONObject(minimumCapacity: 6)
-        api["api"] = "openai_responses"
-        if let id = try r.string(o, "id") { out["id"] = .string(id) }
-        if let model = try r.string(o, "model") { out["model"] = .string(model) }
+        let o = try r.begin(response, structName: "RawResponsesResponse", out: &out, api: &api)
         var texts: [String] = []
         var toolCalls: [JSON] = []
         if let output = try r.array(o, "output") {
@@ -470,10 +413,6 @@ public struct OpenAIResponsesCodec: SynchronousLLMCodec {
         for key in ["incomplete_details", "previous_response_id", "store", "service_tier", "truncation", "reasoning"] {
             if let v = o.value(key) { api[key] = v }
         }
-        out["api_specific"] = .object(api)
-        o.forEach { k, v in
-            if !responseKeys.contains(k) { out[k] = v }
-        }
-        return .object(out)
+        return r.finish(o, knownKeys: responseKeys, out: &out, api: api)
     }
 }

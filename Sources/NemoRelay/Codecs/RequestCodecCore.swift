@@ -43,6 +43,45 @@ struct RequestCodecTraits: Sendable {
 enum RequestCodecCore {
     // MARK: Decode
 
+    /// The provider request body: the request content, which must be an object.
+    @inline(__always) static func body(_ request: LLMRequest) throws(RelayError) -> JSONObject {
+        guard case .object(let body) = request.content else {
+            throw .internalError("request content is not an object")
+        }
+        return body
+    }
+
+    /// Decodes the required `messages` array of `body` item by item.
+    @inline(__always) static func decodeMessages(
+        _ body: JSONObject, _ surface: CodecSurface, _ decodeMessage: (JSON) throws(RelayError) -> JSON
+    ) throws(RelayError) -> [JSON] {
+        guard let rawMessages = body.value("messages") else {
+            throw .invalidArgument("\(surface.rawValue) request is missing messages")
+        }
+        guard case .array(let items) = rawMessages else {
+            throw .invalidArgument("\(surface.rawValue) messages must be an array")
+        }
+        var messages: [JSON] = []
+        messages.reserveCapacity(items.count)
+        for item in items { messages.append(try decodeMessage(item)) }
+        return messages
+    }
+
+    /// Decodes the optional `tools` array of `body` into `annotation["tools"]`, tool by tool.
+    @inline(__always) static func decodeTools(
+        _ body: JSONObject, _ surface: CodecSurface, into annotation: inout JSONObject,
+        _ decodeTool: (JSON) -> JSON
+    ) throws(RelayError) {
+        guard let tools = body.value("tools") else { return }
+        guard case .array(let entries) = tools else {
+            throw .invalidArgument("\(surface.rawValue) tools must be an array or null")
+        }
+        var out: [JSON] = []
+        out.reserveCapacity(entries.count)
+        for t in entries { out.append(decodeTool(t)) }
+        annotation["tools"] = .array(out)
+    }
+
     /// Reads the common fields, `api_specific` and extras of `body` into `annotation` in one pass.
     static func decodeSharedFields(
         _ body: JSONObject, _ traits: RequestCodecTraits, into annotation: inout JSONObject
@@ -90,6 +129,84 @@ enum RequestCodecCore {
             }
         }
         return a
+    }
+
+    /// Starts an encode: checks the annotation, reads the original body into `body`, decodes it as the
+    /// baseline and writes back the shared fields. Returns the annotation and the baseline.
+    @inline(__always) static func beginEncode(
+        _ annotated: JSON, original: LLMRequest, _ traits: RequestCodecTraits, body: inout JSONObject,
+        decodeBody: (JSONObject) throws(RelayError) -> JSONObject
+    ) throws(RelayError) -> (annotated: JSONObject, baseline: JSONObject) {
+        let a = try annotatedObject(annotated, traits)
+        body = try self.body(original)
+        let b = try decodeBody(body)
+        try encodeSharedFields(annotated: a, baseline: b, body: &body, traits)
+        return (a, b)
+    }
+
+    /// The annotated and baseline `params`, after writing back a changed `temperature` or `top_p`.
+    static func encodeSamplingParams(
+        _ a: JSONObject, _ b: JSONObject, body: inout JSONObject
+    ) throws(RelayError) -> (annotated: JSONObject, baseline: JSONObject) {
+        let ap = try params(a)
+        let bp = b["params"]?.objectValue ?? JSONObject()
+        for key in ["temperature", "top_p"] where changed(ap[key], bp[key]) {
+            let v = ap.value(key)
+            if let v, !v.isNumber { throw .invalidArgument("invalid params: \(key) must be a number") }
+            write(&body, key, v)
+        }
+        return (ap, bp)
+    }
+
+    /// The annotated `params.max_tokens` when it changed (nil inside when it was removed), validated.
+    static func changedMaxTokens(_ ap: JSONObject, _ bp: JSONObject) throws(RelayError) -> JSON?? {
+        guard changed(ap["max_tokens"], bp["max_tokens"]) else { return .none }
+        let v = ap.value("max_tokens")
+        if let v, !v.isNonNegativeInteger {
+            throw .invalidArgument("invalid params: max_tokens must be a non-negative integer")
+        }
+        return .some(v)
+    }
+
+    /// Checks the annotated `messages` and writes them back under `key` when they changed.
+    @inline(__always) static func encodeMessages(
+        _ a: JSONObject, _ b: JSONObject, body: inout JSONObject, key: String, fresh: FreshEncoder
+    ) throws(RelayError) {
+        _ = try annotatedMessages(a)
+        if let merged = try mergedArray(
+            annotated: a["messages"], baseline: b["messages"], original: body[key], what: "messages", fresh: fresh)
+        {
+            body[key] = merged ?? .array([])
+        }
+    }
+
+    /// Writes the annotated `tools` back when they changed.
+    @inline(__always) static func encodeTools(
+        _ a: JSONObject, _ b: JSONObject, body: inout JSONObject, fresh: FreshEncoder
+    ) throws(RelayError) {
+        if let merged = try mergedArray(
+            annotated: a["tools"], baseline: b["tools"], original: body["tools"], what: "tools", fresh: fresh)
+        {
+            write(&body, "tools", merged)
+        }
+    }
+
+    /// Writes a changed `tool_choice` back: modes as strings, a function choice in the form `function`
+    /// builds, provider-native choices unwrapped.
+    static func encodeToolChoice(
+        _ a: JSONObject, _ b: JSONObject, body: inout JSONObject, _ surface: CodecSurface,
+        function: (String) -> JSON
+    ) throws(RelayError) {
+        guard changed(a["tool_choice"], b["tool_choice"]) else { return }
+        if let c = a.value("tool_choice") {
+            switch try AnnotatedToolChoice.parse(c, for: surface) {
+            case .mode(let m): body["tool_choice"] = .string(m)
+            case .function(let n): body["tool_choice"] = function(n)
+            case .native(let v): body["tool_choice"] = v
+            }
+        } else {
+            body.removeValue(forKey: "tool_choice")
+        }
     }
 
     /// The annotated `messages` array.
@@ -221,6 +338,31 @@ struct FunctionToolParts {
         return .object(o)
     }
 
+    /// Encodes an annotated tool for `surface`: a function tool in the form `build` makes, a provider-native
+    /// tool unwrapped.
+    @inline(__always) static func encode(
+        _ tool: JSON, for surface: CodecSurface, _ build: (FunctionToolParts) -> JSON
+    ) throws(RelayError) -> JSON {
+        guard let parts = try fromAnnotation(tool) else {
+            return try nativeValue(tool.objectValue ?? JSONObject(), what: "tool", for: surface)
+        }
+        return build(parts)
+    }
+
+    /// The flat provider form: `type` (when given), `name`, `description`, the parameters under
+    /// `parametersKey` (or `defaultParameters`), `strict`, then the function and wrapper extras.
+    func flat(type: JSON?, parametersKey: String, defaultParameters: JSON?) -> JSON {
+        var r = JSONObject(minimumCapacity: 5)
+        if let type { r["type"] = type }
+        r["name"] = .string(name)
+        if let description { r["description"] = description }
+        if let p = parameters ?? defaultParameters { r[parametersKey] = p }
+        if let strict { r["strict"] = strict }
+        functionExtras.forEach { k, v in r[k] = v }
+        wrapperExtras.forEach { k, v in r[k] = v }
+        return .object(r)
+    }
+
     /// Reads an annotated tool; nil when it is provider-native, an error when it is malformed.
     static func fromAnnotation(_ tool: JSON) throws(RelayError) -> FunctionToolParts? {
         guard case .object(let o) = tool else { throw .invalidArgument("invalid tools: tool must be an object") }
@@ -230,6 +372,13 @@ struct FunctionToolParts {
         guard case .object(let f)? = o["function"], case .string(let name)? = f["name"] else {
             throw .invalidArgument("invalid tools: function tool is missing function.name")
         }
+        return FunctionToolParts(name: name, wrapper: o, function: f)
+    }
+}
+
+extension FunctionToolParts {
+    /// The parts of the nested form `{"type":"function","function":{"name":…, …}, …}`, named `name`.
+    init(name: String, wrapper o: JSONObject, function f: JSONObject) {
         var fx = JSONObject()
         f.forEach { k, v in
             if k != "name", k != "description", k != "parameters", k != "strict" { fx[k] = v }
@@ -238,7 +387,7 @@ struct FunctionToolParts {
         o.forEach { k, v in
             if k != "type", k != "function" { wx[k] = v }
         }
-        return FunctionToolParts(
+        self.init(
             name: name, description: f.value("description"), parameters: f.value("parameters"),
             strict: f.value("strict"), functionExtras: fx, wrapperExtras: wx)
     }
@@ -271,6 +420,22 @@ enum AnnotatedToolChoice {
         default:
             throw .invalidArgument("invalid tool_choice: expected a string or an object")
         }
+    }
+
+    /// Decodes an OpenAI-style provider tool choice: a mode string as is, an object that `functionName`
+    /// reads a function name from as the function annotation, anything else provider-native.
+    @inline(__always) static func decodeOpenAI(
+        _ v: JSON, _ surface: CodecSurface, functionName: (JSONObject) -> String?
+    ) -> JSON {
+        switch v {
+        case .string(let s) where s == "auto" || s == "none" || s == "required":
+            return v
+        case .object(let o):
+            if let name = functionName(o) { return functionAnnotation(name) }
+        default:
+            break
+        }
+        return providerNative(surface, kind: "tool_choice", value: v, tag: nil)
     }
 
     /// The annotation of a specific function choice.

@@ -20,6 +20,29 @@ struct ResponseReader {
         return o
     }
 
+    /// Starts a response decode: the top-level object, with `id` and `model` read into `out` and the
+    /// surface's `api` tag into `api`.
+    @inline(__always) func begin(
+        _ response: JSON, structName: String, out: inout JSONObject, api: inout JSONObject
+    ) throws(RelayError) -> JSONObject {
+        let o = try root(response, structName: structName)
+        api["api"] = .string(surface.api)
+        if let id = try string(o, "id") { out["id"] = .string(id) }
+        if let model = try string(o, "model") { out["model"] = .string(model) }
+        return o
+    }
+
+    /// Ends a response decode: `api_specific`, then every top-level member not in `knownKeys`.
+    @inline(__always) func finish(
+        _ o: JSONObject, knownKeys: Set<String>, out: inout JSONObject, api: JSONObject
+    ) -> JSON {
+        out["api_specific"] = .object(api)
+        o.forEach { k, v in
+            if !knownKeys.contains(k) { out[k] = v }
+        }
+        return .object(out)
+    }
+
     func string(_ o: JSONObject, _ key: String) throws(RelayError) -> String? {
         guard let v = o.value(key) else { return nil }
         guard case .string(let s) = v else {
@@ -108,26 +131,30 @@ struct NormalizedUsage {
 enum UsageNormalizer {
     /// OpenAI Chat usage (`prompt_tokens`, `prompt_tokens_details.cached_tokens`, …).
     static func openAIChat(_ u: JSONObject, _ r: ResponseReader) throws(RelayError) -> NormalizedUsage {
-        var n = NormalizedUsage()
-        n.promptTokens = try r.count(u, "prompt_tokens")
-        n.completionTokens = try r.count(u, "completion_tokens")
-        n.totalTokens = try r.count(u, "total_tokens")
-        if let details = try r.object(u, "prompt_tokens_details", structName: "PromptTokensDetails") {
-            n.cacheReadTokens = try r.count(details, "cached_tokens")
-        }
-        n.uncachedInputTokens = uncached(prompt: n.promptTokens, cached: n.cacheReadTokens)
-        n.cost = providerCost(u)
-        return n
+        try openAI(
+            u, r, prompt: "prompt_tokens", completion: "completion_tokens", details: "prompt_tokens_details",
+            detailsStruct: "PromptTokensDetails")
     }
 
     /// OpenAI Responses usage (`input_tokens`, `input_tokens_details.cached_tokens`, …).
     static func openAIResponses(_ u: JSONObject, _ r: ResponseReader) throws(RelayError) -> NormalizedUsage {
+        try openAI(
+            u, r, prompt: "input_tokens", completion: "output_tokens", details: "input_tokens_details",
+            detailsStruct: "InputTokensDetails")
+    }
+
+    /// The OpenAI usage shape both OpenAI surfaces share under their own key names: prompt, completion and
+    /// `total_tokens` counts, `cached_tokens` inside the details object, and the provider cost.
+    static func openAI(
+        _ u: JSONObject, _ r: ResponseReader, prompt: String, completion: String, details: String,
+        detailsStruct: String
+    ) throws(RelayError) -> NormalizedUsage {
         var n = NormalizedUsage()
-        n.promptTokens = try r.count(u, "input_tokens")
-        n.completionTokens = try r.count(u, "output_tokens")
+        n.promptTokens = try r.count(u, prompt)
+        n.completionTokens = try r.count(u, completion)
         n.totalTokens = try r.count(u, "total_tokens")
-        if let details = try r.object(u, "input_tokens_details", structName: "InputTokensDetails") {
-            n.cacheReadTokens = try r.count(details, "cached_tokens")
+        if let d = try r.object(u, details, structName: detailsStruct) {
+            n.cacheReadTokens = try r.count(d, "cached_tokens")
         }
         n.uncachedInputTokens = uncached(prompt: n.promptTokens, cached: n.cacheReadTokens)
         n.cost = providerCost(u)
