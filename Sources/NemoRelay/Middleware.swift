@@ -129,42 +129,30 @@ public typealias EventSanitize = @Sendable (Event, EventFields, Continuation<Eve
 /// `injector(event)` returning a flat object of primitives merged into the metadata.
 public typealias MetadataInjector = @Sendable (Event, Continuation<JSON>) -> Void
 
-/// The continuation an execution intercept calls to run the inner layers.
+/// The continuation an execution intercept calls to run the inner layers of its onion.
 ///
 /// It stays callable only while the intercept that received it is running; later calls fail with
 /// `invalid argument: execution continuation is no longer active`.
-public final class ExecutionNext: @unchecked Sendable {
-    let body: LLMProvider
+public final class InnerLayers<Input, Output>: @unchecked Sendable {
+    let body: @Sendable (Input, Continuation<Output>) -> Void
     let active = Atomic<Bool>(true)
 
-    init(_ body: @escaping LLMProvider) { self.body = body }
+    init(_ body: @escaping @Sendable (Input, Continuation<Output>) -> Void) { self.body = body }
 
-    /// Runs the inner layers with `request`.
-    public func callAsFunction(_ request: LLMRequest, _ done: Continuation<JSON>) {
+    /// Runs the inner layers with `input`.
+    public func callAsFunction(_ input: Input, _ done: Continuation<Output>) {
         guard active.load(ordering: .acquiring) else {
             done.resume(throwing: .invalidArgument("execution continuation is no longer active"))
             return
         }
-        body(request, done)
+        body(input, done)
     }
 }
 
-/// The continuation a tool execution intercept calls to run the inner layers.
-public final class ToolNext: @unchecked Sendable {
-    let body: ToolFunction
-    let active = Atomic<Bool>(true)
-
-    init(_ body: @escaping ToolFunction) { self.body = body }
-
-    /// Runs the inner layers with `args`.
-    public func callAsFunction(_ args: JSON, _ done: Continuation<ToolResult>) {
-        guard active.load(ordering: .acquiring) else {
-            done.resume(throwing: .invalidArgument("execution continuation is no longer active"))
-            return
-        }
-        body(args, done)
-    }
-}
+/// The inner layers of an LLM execution onion, or the provider.
+public typealias ExecutionNext = InnerLayers<LLMRequest, JSON>
+/// The inner layers of a tool execution onion, or the tool.
+public typealias ToolNext = InnerLayers<JSON, ToolResult>
 
 // MARK: - Registries
 
