@@ -12,20 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int passed, failed;
-
-#define EXPECT(cond)                                                                               \
-    do {                                                                                           \
-        if (cond) {                                                                                \
-            passed++;                                                                              \
-        } else {                                                                                   \
-            failed++;                                                                              \
-            fprintf(stderr, "%s:%d: expectation failed: %s (last error: %s)\n", __FILE__, __LINE__,\
-                    #cond, nemo_relay_last_error_message());                                      \
-        }                                                                                          \
-    } while (0)
-
-#define S(lit) lit, (sizeof lit - 1)
+#include "expect.h"
 
 /* ---- event collection ---- */
 
@@ -555,6 +542,5 @@ int main(void) {
     nemo_relay_runtime_free(rt);
     EXPECT(nemo_relay_flush(rt, 0) == NEMO_RELAY_E_MISUSE);
 
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
+    return expect_summary();
 }

@@ -13,20 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int passed, failed;
-
-#define EXPECT(cond)                                                                               \
-    do {                                                                                           \
-        if (cond) {                                                                                \
-            passed++;                                                                              \
-        } else {                                                                                   \
-            failed++;                                                                              \
-            fprintf(stderr, "%s:%d: expectation failed: %s (last error: %s)\n", __FILE__, __LINE__,\
-                    #cond, nemo_relay_last_error_message());                                      \
-        }                                                                                          \
-    } while (0)
-
-#define S(lit) lit, (sizeof lit - 1)
+#include "expect.h"
 
 /* ---- collected events, normalised ---- */
 
@@ -534,6 +521,5 @@ int main(void) {
     EXPECT_EVENTS(NULL, START, MARK(0, 2, 3), END(TTFC, "{\"chunks\":1}", DROPPED_MD("runtime_shutdown"), 3));
 
     nemo_relay_stack_free(stack);
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
+    return expect_summary();
 }
