@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import CNemoRelay
+import NemoRelay
 import Testing
 
 @testable import NemoRelayFFI
@@ -29,6 +30,8 @@ import Testing
         if let sym { #expect(String(cString: unsafeBitCast(sym, to: VersionFn.self)()) == NEMO_RELAY_VERSION_STRING) }
         #expect(String(cString: CNemoRelay.nemo_relay_version()) == NEMO_RELAY_VERSION_STRING)
         #expect(CNemoRelay.nemo_relay_version_number() == NEMO_RELAY_VERSION_NUMBER)
+        // The core's copy (sent as the exporters' User-Agent) follows the header.
+        #expect(NemoRelay.RelayVersion.string == NEMO_RELAY_VERSION_STRING)
     }
 
     @Test func scopeBeginAndEndThroughTheABI() throws {
