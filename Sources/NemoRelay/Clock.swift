@@ -154,6 +154,21 @@ final class PThreadLock: @unchecked Sendable {
 
     @inline(__always) func lock() { pthread_mutex_lock(m) }
     @inline(__always) func unlock() { pthread_mutex_unlock(m) }
+    /// Takes the lock if it is free; true when taken.
+    @inline(__always) func tryLock() -> Bool { pthread_mutex_trylock(m) == 0 }
+
+    /// Takes the lock, polling until the monotonic `deadline` (nil: wait as long as it takes).
+    func lock(untilMonotonic deadline: Int64?) -> Bool {
+        guard let deadline else {
+            lock()
+            return true
+        }
+        while !tryLock() {
+            if monotonicNanos() >= deadline { return false }
+            usleep(1000)
+        }
+        return true
+    }
 
     @inline(__always) func withLock<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
         pthread_mutex_lock(m)

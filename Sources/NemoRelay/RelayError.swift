@@ -20,6 +20,10 @@ public struct RelayError: Error, Sendable, Equatable, CustomStringConvertible {
         case cancelled = "cancelled"
         /// The API was used out of contract (a token completed twice, a dead handle).
         case misuse = "misuse"
+        /// A bounded wait (flush, shutdown) ended before the work was done.
+        case timeout = "timeout"
+        /// An exporter could not write or send (a file, an endpoint); the message names the destination.
+        case export = "export"
     }
 
     /// The error class.
@@ -50,6 +54,8 @@ public struct RelayError: Error, Sendable, Equatable, CustomStringConvertible {
             return "internal error: " + message
         case .cancelled: return message.isEmpty ? "cancelled" : message
         case .misuse: return "misuse: " + message
+        case .timeout: return "timeout: " + message
+        case .export: return message
         }
     }
 
@@ -71,6 +77,8 @@ public struct RelayError: Error, Sendable, Equatable, CustomStringConvertible {
     public static func alreadyExists(_ m: String) -> RelayError { RelayError(.alreadyExists, m) }
     /// Shorthand for an `internal error`.
     public static func internalError(_ m: String) -> RelayError { RelayError(.internalError, m) }
+    /// Shorthand for a `timeout` error.
+    public static func timeout(_ m: String) -> RelayError { RelayError(.timeout, m) }
     /// A failure of user code with its exception class and message.
     public static func callback(_ type: String?, _ m: String) -> RelayError {
         RelayError(.callback, m, exceptionType: type)

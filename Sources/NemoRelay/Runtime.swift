@@ -87,13 +87,7 @@ public final class Runtime: @unchecked Sendable {
 
     private func addLane(name: String, scope: ScopeHandle?, _ deliver: @escaping BatchSubscriber) throws(RelayError) {
         guard let scope else {
-            try lanesLock.withLock { () throws(RelayError) in
-                if lanes.contains(where: { $0.name == name }) {
-                    throw .alreadyExists("\(name) subscriber already exists")
-                }
-                lanes.append(SubscriberLane(name: name, options: subscriberOptions, deliver: deliver))
-                laneCount.store(lanes.count, ordering: .releasing)
-            }
+            _ = try addGlobalLane(name: name, options: subscriberOptions, deliver)
             return
         }
         let lane: SubscriberLane = try scope.lock.withLock { () throws(RelayError) -> SubscriberLane in
@@ -110,16 +104,38 @@ public final class Runtime: @unchecked Sendable {
         localLaneCount.add(1, ordering: .relaxed)
     }
 
+    /// Adds a global lane and returns it, so an exporter can wait for exactly its own deliveries.
+    func addGlobalLane(
+        name: String, options: SubscriberOptions, _ deliver: @escaping BatchSubscriber
+    ) throws(RelayError) -> SubscriberLane {
+        try lanesLock.withLock { () throws(RelayError) -> SubscriberLane in
+            if lanes.contains(where: { $0.name == name }) {
+                throw .alreadyExists("\(name) subscriber already exists")
+            }
+            let lane = SubscriberLane(name: name, options: options, deliver: deliver)
+            lanes.append(lane)
+            laneCount.store(lanes.count, ordering: .releasing)
+            return lane
+        }
+    }
+
     /// Removes a global subscriber; events already queued for it are still delivered.
     @discardableResult
     public func deregisterSubscriber(name: String) -> Bool {
+        removeGlobalLane(name: name) != nil
+    }
+
+    /// Removes and closes the global lane named `name` (only if it is `only`, when given); it still
+    /// delivers what it had queued.
+    func removeGlobalLane(name: String, only: SubscriberLane? = nil) -> SubscriberLane? {
         lanesLock.withLock {
-            guard let i = lanes.firstIndex(where: { $0.name == name }) else { return false }
+            guard let i = lanes.firstIndex(where: { $0.name == name }) else { return nil }
+            if let only, lanes[i] !== only { return nil }
             let l = lanes.remove(at: i)
             l.close()
             closedLanes.append(l)
             laneCount.store(lanes.count, ordering: .releasing)
-            return true
+            return l
         }
     }
 

@@ -154,6 +154,9 @@ final class SubscriberLane: @unchecked Sendable {
         progress.broadcast()
     }
 
+    /// Events dropped because this lane's queue was full.
+    var droppedCount: UInt64 { lock.withLock { dropped } }
+
     /// The number of events queued so far, the flush target.
     var enqueuedCount: UInt64 { lock.withLock { enqueued } }
 

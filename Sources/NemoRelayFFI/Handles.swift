@@ -121,6 +121,8 @@ extension RelayError {
         case .callback: return Int32(NEMO_RELAY_E_CALLBACK)
         case .cancelled: return Int32(NEMO_RELAY_E_CANCELLED)
         case .misuse: return Int32(NEMO_RELAY_E_MISUSE)
+        case .timeout: return Int32(NEMO_RELAY_E_TIMEOUT)
+        case .export: return Int32(NEMO_RELAY_E_INTERNAL)
         }
     }
 }

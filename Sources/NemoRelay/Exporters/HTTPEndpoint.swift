@@ -29,6 +29,13 @@ public struct HTTPEndpoint: Sendable, Hashable, CustomStringConvertible {
         return port == 80 ? h : h + ":" + String(port)
     }
 
+    /// Whether the host is `localhost`, an IPv4 loopback address (127.0.0.0/8) or `::1`.
+    public var isLoopback: Bool {
+        if host == "localhost" || host == "::1" { return true }
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        return isIPLiteral && parts.count == 4 && parts[0] == "127"
+    }
+
     /// The host and port for messages, always with the port.
     public var authority: String {
         (host.contains(":") ? "[" + host + "]" : host) + ":" + String(port)
