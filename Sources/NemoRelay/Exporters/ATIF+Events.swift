@@ -50,8 +50,8 @@ struct ATIFEvent {
         category = o["category"]?.stringValue
         profile = o["category_profile"]?.objectValue
         // A tool's null arguments are arguments; any other null payload is no payload.
-        data = phase == .start && category == "tool" && o["data"]?.isNull == true ? .null : Self.present(o["data"])
-        metadata = Self.present(o["metadata"])
+        data = phase == .start && category == "tool" && o["data"]?.isNull == true ? .null : o["data"].nonNull
+        metadata = o["metadata"].nonNull
         let isLLM = category == "llm"
         let annotatedResponse = isLLM ? profile?["annotated_response"]?.objectValue : nil
         if let annotatedResponse {
@@ -83,7 +83,7 @@ struct ATIFEvent {
     /// `category_profile.tool_call_id`.
     var toolCallID: String? { profile?["tool_call_id"]?.stringValue }
     /// `category_profile.tool_result_annotation` when not null.
-    var toolResultAnnotation: JSON? { Self.present(profile?["tool_result_annotation"]) }
+    var toolResultAnnotation: JSON? { profile?["tool_result_annotation"].nonNull }
 
     /// `category_profile.annotated_request` of an LLM event.
     var annotatedRequest: JSONObject? { isLLM ? profile?["annotated_request"]?.objectValue : nil }
@@ -110,14 +110,6 @@ struct ATIFEvent {
         if let metadata { o["metadata"] = metadata }
         if let parent { o["parent_event_uuid"] = .string(parent) }
         return o
-    }
-
-    /// The value unless it is absent or null (the reference reads a null payload as no payload).
-    static func present(_ value: JSON?) -> JSON? {
-        switch value {
-        case .none, .some(.null): return Optional<JSON>.none
-        case .some(let v): return v
-        }
     }
 }
 
@@ -255,9 +247,6 @@ extension JSON {
         }
     }
 
-    /// A count as JSON.
-    static func count(_ u: UInt64) -> JSON { u <= UInt64(Int64.max) ? .int(Int64(u)) : .uint(u) }
-
     /// The same value with object keys in byte order at every level, as the reference's maps keep them.
     var atifCanonical: JSON {
         switch self {
@@ -285,5 +274,15 @@ extension JSON {
             current = next
         }
         return current.stringValue
+    }
+}
+
+extension Optional where Wrapped == JSON {
+    /// The value unless it is absent or null (the reference reads a null payload as no payload).
+    var nonNull: JSON? {
+        switch self {
+        case .none, .some(.null): return .none
+        case .some(let v): return v
+        }
     }
 }

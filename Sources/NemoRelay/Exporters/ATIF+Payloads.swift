@@ -55,25 +55,20 @@ enum ATIFPayload {
         }
     }
 
-    static func nonNull(_ o: JSONObject, _ key: String) -> JSON? {
-        guard let v = o[key], !v.isNull else { return nil }
-        return v
-    }
-
     // MARK: Response messages
 
     /// The agent message of a raw response: content, `assistant_message.content`, the first chat choice,
     /// `answer`, Responses output text, `""` for tool-call-only payloads, else the whole payload.
     static func responseMessage(_ output: JSON) -> JSON {
         guard case .object(let o) = output else { return contentValue(output) }
-        if let content = nonNull(o, "content") {
+        if let content = o["content"].nonNull {
             return anthropicText(o, content) ?? contentValue(content)
         }
-        if case .object(let assistant)? = o["assistant_message"], let content = nonNull(assistant, "content") {
+        if case .object(let assistant)? = o["assistant_message"], let content = assistant["content"].nonNull {
             return contentValue(content)
         }
         if let content = firstChoiceMessageField(o, "content"), !content.isNull { return contentValue(content) }
-        if let answer = nonNull(o, "answer") { return contentValue(answer) }
+        if let answer = o["answer"].nonNull { return contentValue(answer) }
         if let text = responsesOutputText(o) { return .string(text) }
         if toolCallArray(o) != nil { return "" }
         return contentValue(output)
@@ -381,7 +376,7 @@ enum ATIFPayload {
 
     static func reasoningEffort(_ content: JSON) -> JSON? {
         guard case .object(let o) = content else { return nil }
-        return nonNull(o, "reasoning_effort")
+        return o["reasoning_effort"].nonNull
     }
 
     static func reasoningContent(_ output: JSON) -> String? { output["reasoning"]?.stringValue }
@@ -494,10 +489,7 @@ extension ATIFPayload {
     }
 
     /// `USD` in any ASCII letter case.
-    static func isUSD(_ currency: String?) -> Bool {
-        guard let currency else { return false }
-        return currency.utf8.count == 3 && currency.utf8.map { $0 & 0xDF }.elementsEqual("USD".utf8)
-    }
+    static func isUSD(_ currency: String?) -> Bool { currency.map(asciiLowercased) == "usd" }
 
     static func componentSum(_ c: JSONObject) -> Double? {
         var sum: Double?

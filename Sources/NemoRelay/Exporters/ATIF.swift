@@ -223,12 +223,12 @@ public enum ATIF {
 
     static func metricsJSON(_ m: ATIFMetrics) -> JSON {
         var o = JSONObject(minimumCapacity: 8)
-        if let v = m.prompt { o["prompt_tokens"] = .count(v) }
-        if let v = m.completion { o["completion_tokens"] = .count(v) }
-        if let v = m.cached { o["cached_tokens"] = .count(v) }
+        if let v = m.prompt { o["prompt_tokens"] = NormalizedUsage.number(v) }
+        if let v = m.completion { o["completion_tokens"] = NormalizedUsage.number(v) }
+        if let v = m.cached { o["cached_tokens"] = NormalizedUsage.number(v) }
         if let v = m.cost { o["cost_usd"] = .double(v) }
-        if let v = m.promptTokenIDs { o["prompt_token_ids"] = .array(v.map(JSON.count)) }
-        if let v = m.completionTokenIDs { o["completion_token_ids"] = .array(v.map(JSON.count)) }
+        if let v = m.promptTokenIDs { o["prompt_token_ids"] = .array(v.map(NormalizedUsage.number)) }
+        if let v = m.completionTokenIDs { o["completion_token_ids"] = .array(v.map(NormalizedUsage.number)) }
         if let v = m.logprobs { o["logprobs"] = .array(v.map(JSON.double)) }
         if let v = m.extra { o["extra"] = v.atifCanonical }
         return .object(o)
@@ -264,17 +264,17 @@ public enum ATIF {
             }
         }
         var o = JSONObject(minimumCapacity: 6)
-        if let prompt { o["total_prompt_tokens"] = .count(prompt) }
-        if let completion { o["total_completion_tokens"] = .count(completion) }
-        if let cached { o["total_cached_tokens"] = .count(cached) }
+        if let prompt { o["total_prompt_tokens"] = NormalizedUsage.number(prompt) }
+        if let completion { o["total_completion_tokens"] = NormalizedUsage.number(completion) }
+        if let cached { o["total_cached_tokens"] = NormalizedUsage.number(cached) }
         if let cost { o["total_cost_usd"] = .double(cost) }
         o["total_steps"] = .int(Int64(steps.count))
         if optimizedCalls > 0 {
             var summary = JSONObject(minimumCapacity: 4)
             summary["estimated_cost_saved_usd"] = costSaved.map(JSON.double) ?? .null
-            summary["llm_call_count"] = .count(optimizedCalls)
-            summary["prompt_tokens_saved"] = promptSaved.map(JSON.count) ?? .null
-            summary["total_tokens_saved"] = totalSaved.map(JSON.count) ?? .null
+            summary["llm_call_count"] = NormalizedUsage.number(optimizedCalls)
+            summary["prompt_tokens_saved"] = promptSaved.map(NormalizedUsage.number) ?? .null
+            summary["total_tokens_saved"] = totalSaved.map(NormalizedUsage.number) ?? .null
             o["extra"] = ["nemo_relay": ["optimization": .object(summary)]]
         }
         return .object(o)
