@@ -2,8 +2,10 @@
 
 extension JSON {
     /// Compact UTF-8 JSON text; with `sortedKeys` object keys are written in byte order at every level.
-    public func serialized(sortedKeys: Bool = false) -> [UInt8] {
-        var w = JSONWriter(sortedKeys: sortedKeys)
+    public func serialized(
+        sortedKeys: Bool = false, doubleSpelling: JSONWriter.DoubleSpelling = .swift
+    ) -> [UInt8] {
+        var w = JSONWriter(sortedKeys: sortedKeys, doubleSpelling: doubleSpelling)
         w.write(self)
         return w.bytes
     }
@@ -24,10 +26,22 @@ public struct JSONWriter {
     public var bytes: [UInt8] = []
     /// Whether object keys are written in byte order instead of insertion order.
     public let sortedKeys: Bool
+    /// How non-integral numbers are spelled.
+    public let doubleSpelling: DoubleSpelling
+
+    /// The spellings of a finite double; both use the shortest digits that read back to the same value.
+    public enum DoubleSpelling: Sendable {
+        /// Swift's `description`: `1e-05`, `1e+16`, `0.0001`, `1.0`.
+        case swift
+        /// The reference runtime's export spelling: plain decimal for decimal exponents -5 through 15
+        /// (`0.00001`, `1000000000000000.0`), otherwise an unpadded signed exponent (`1e-6`, `1.5e+16`).
+        case reference
+    }
 
     /// A writer with an empty buffer.
-    public init(sortedKeys: Bool = false, capacity: Int = 256) {
+    public init(sortedKeys: Bool = false, capacity: Int = 256, doubleSpelling: DoubleSpelling = .swift) {
         self.sortedKeys = sortedKeys
+        self.doubleSpelling = doubleSpelling
         bytes.reserveCapacity(capacity)
     }
 
@@ -112,7 +126,65 @@ public struct JSONWriter {
             raw("null")
             return
         }
-        bytes.append(contentsOf: d.description.utf8)
+        switch doubleSpelling {
+        case .swift: bytes.append(contentsOf: d.description.utf8)
+        case .reference: writeReferenceDouble(d)
+        }
+    }
+
+    /// Re-spells Swift's shortest digits in the reference layout (see ``DoubleSpelling/reference``).
+    mutating func writeReferenceDouble(_ d: Double) {
+        // Split `description` ("1.25e-07", "123.5", "0.001") into significant digits and the decimal
+        // exponent of the first one.
+        var text = Array(d.magnitude.description.utf8)
+        var exponent = 0
+        if let e = text.firstIndex(of: UInt8(ascii: "e")) {
+            exponent = Int(String(decoding: text[(e + 1)...], as: UTF8.self)) ?? 0
+            text.removeSubrange(e...)
+        }
+        var digits: [UInt8] = []
+        var integerDigits = 0
+        var zerosAfterPoint = 0
+        var seenPoint = false
+        for c in text {
+            if c == UInt8(ascii: ".") {
+                seenPoint = true
+            } else if digits.isEmpty && c == UInt8(ascii: "0") {
+                if seenPoint { zerosAfterPoint += 1 }
+            } else {
+                digits.append(c)
+                if !seenPoint { integerDigits += 1 }
+            }
+        }
+        while digits.count > 1, digits.last == UInt8(ascii: "0") { digits.removeLast() }
+        if d.sign == .minus { bytes.append(UInt8(ascii: "-")) }
+        guard !digits.isEmpty else {
+            raw("0.0")
+            return
+        }
+        exponent += integerDigits > 0 ? integerDigits - 1 : -(zerosAfterPoint + 1)
+        if exponent > 15 || exponent < -5 {
+            bytes.append(digits[0])
+            if digits.count > 1 {
+                bytes.append(UInt8(ascii: "."))
+                bytes.append(contentsOf: digits[1...])
+            }
+            bytes.append(UInt8(ascii: "e"))
+            bytes.append(UInt8(ascii: exponent < 0 ? "-" : "+"))
+            bytes.append(contentsOf: String(exponent.magnitude).utf8)
+        } else if exponent < 0 {
+            raw("0.")
+            for _ in 0..<(-exponent - 1) { bytes.append(UInt8(ascii: "0")) }
+            bytes.append(contentsOf: digits)
+        } else {
+            for i in 0...exponent { bytes.append(i < digits.count ? digits[i] : UInt8(ascii: "0")) }
+            bytes.append(UInt8(ascii: "."))
+            if digits.count > exponent + 1 {
+                bytes.append(contentsOf: digits[(exponent + 1)...])
+            } else {
+                bytes.append(UInt8(ascii: "0"))
+            }
+        }
     }
 
     /// Appends a quoted, escaped string.

@@ -166,6 +166,29 @@ import Testing
         #expect(JSON.double(.infinity).jsonString() == "null")
     }
 
+    /// Spellings the reference 0.10.4 wrote for these doubles in `AtifExporter.export_json()`.
+    static let referenceSpellings: [(Double, String)] = [
+        (1e15, "1000000000000000.0"), (1e16, "1e+16"), (1e17, "1e+17"), (1e-5, "0.00001"), (1e-4, "0.0001"),
+        (0.001, "0.001"), (1.5e300, "1.5e+300"), (123456789012345680000.0, "1.2345678901234568e+20"),
+        (1e21, "1e+21"), (1.0, "1.0"), (-0.0, "-0.0"), (12345678901234567.0, "1.2345678901234568e+16"),
+        (0.1, "0.1"), (1e-7, "1e-7"), (1.5e-7, "1.5e-7"), (5e-324, "5e-324"),
+        (1.7976931348623157e308, "1.7976931348623157e+308"), (1e-6, "1e-6"), (1.234e-6, "1.234e-6"),
+        (9999999999999998.0, "9999999999999998.0"), (1234567890123456.7, "1234567890123456.8"), (1e100, "1e+100"),
+        (123.456, "123.456"), (100.0, "100.0"), (1.25e15, "1250000000000000.0"), (3e-5, "0.00003"),
+        (9.5e-7, "9.5e-7"), (-2.5, "-2.5"), (0.0, "0.0"), (1767323045.143, "1767323045.143"),
+    ]
+
+    @Test(arguments: referenceSpellings)
+    func referenceDoubleSpelling(_ value: Double, _ expected: String) throws {
+        let bytes = JSON.double(value).serialized(doubleSpelling: .reference)
+        #expect(String(decoding: bytes, as: UTF8.self) == expected)
+        guard case .double(let back) = try JSON.parse(bytes) else {
+            Issue.record("\(expected) did not parse as a double")
+            return
+        }
+        #expect(back == value && back.sign == value.sign)
+    }
+
     @Test func structuralEqualityComparesNumbersByValue() throws {
         #expect(JSON.int(1) == JSON.double(1.0))
         #expect(JSON.double(1.0) == JSON.int(1))
