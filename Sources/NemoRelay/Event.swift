@@ -66,7 +66,7 @@ public struct Event: Sendable {
 
     /// The canonical compact JSON line (keys sorted at every level), without a newline.
     public func serialized() -> [UInt8] {
-        var w = JSONWriter(sortedKeys: true, capacity: 512)
+        var w = JSONWriter(sortedKeys: true, capacity: 512, doubleSpelling: .reference)
         write(to: &w)
         return w.bytes
     }

@@ -139,6 +139,9 @@ import Testing
                 == "invalid argument: invalid ATOF streaming endpoint: environment variable \"NR_TEST_UNSET_VAR\" for header \"authorization\" is not set"
         )
         #expect(message(["sink_type": "stream", "url": "http://127.0.0.1:9/x", "transport": "websocket"]) != nil)
+        #expect(
+            message(["sink_type": "stream", "url": "http://127.0.0.1:9/x", "timeout_millis": 0])
+                == "invalid argument: invalid ATOF streaming endpoint: endpoint timeout_millis must be greater than 0")
         // A dead endpoint is not a configuration error: nothing connects before the first batch.
         #expect(message(["sink_type": "stream", "url": "http://127.0.0.1:9/x"]) == nil)
     }

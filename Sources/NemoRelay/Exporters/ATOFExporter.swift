@@ -96,7 +96,7 @@ public struct ATOFExporterConfig: Sendable {
         }
         headers = try r.stringMap("headers")
         headerEnv = try r.stringMap("header_env")
-        if let n = try r.integer("timeout_millis", 1...86_400_000) { timeoutMillis = n }
+        if let n = try r.integer("timeout_millis", 0...86_400_000) { timeoutMillis = n }
         if let s = try r.string("field_name_policy") {
             guard let p = FieldNamePolicy(rawValue: s) else {
                 throw .invalidArgument("field_name_policy must be 'preserve' or 'replace_dots'")

@@ -43,6 +43,7 @@ final class ATOFStreamSink: EventSink, @unchecked Sendable {
         guard !config.url.allSatisfy({ $0 == " " || $0 == "\t" }) else {
             throw .invalidArgument("stream sink requires url")
         }
+        if config.timeoutMillis == 0 { throw invalid("endpoint timeout_millis must be greater than 0") }
         let endpoint: HTTPEndpoint
         let headers: [HTTPHeader]
         do throws(RelayError) {
@@ -77,7 +78,7 @@ final class ATOFStreamSink: EventSink, @unchecked Sendable {
         body.reserveCapacity(batch.count * 512)
         for r in batch {
             if policy == .replaceDots, let j = try? JSON.parse(r.bytes) {
-                var w = JSONWriter(sortedKeys: true, capacity: 512)
+                var w = JSONWriter(sortedKeys: true, capacity: 512, doubleSpelling: .reference)
                 w.write(FieldNames.replacingDots(j))
                 body.append(contentsOf: w.bytes)
             } else {
