@@ -17,8 +17,9 @@
  *   completed a pending token) unless a declaration says otherwise. Subscribers are the exception:
  *   each subscriber runs on its own delivery thread, never on the emitting thread.
  * - The last-error slot is per thread: read it on the thread that got the failing status.
- * - No export blocks waiting for asynchronous work except `nemo_relay_flush` and
- *   `nemo_relay_stream_next` with a non-zero timeout.
+ * - No export blocks waiting for asynchronous work except `nemo_relay_flush`,
+ *   `nemo_relay_stream_next` with a non-zero timeout, and the exporter calls that say so
+ *   (`nemo_relay_exporter_flush`, `nemo_relay_exporter_shutdown`, `nemo_relay_atif_exporter_export`).
  *
  * Conventions
  * -----------
@@ -55,14 +56,14 @@ extern "C" {
 /* ------------------------------------------------------------------------------------------ */
 
 #define NEMO_RELAY_VERSION_MAJOR 0
-#define NEMO_RELAY_VERSION_MINOR 5
+#define NEMO_RELAY_VERSION_MINOR 6
 #define NEMO_RELAY_VERSION_PATCH 0
 /** M*1000000 + m*1000 + p. */
-#define NEMO_RELAY_VERSION_NUMBER 5000
-#define NEMO_RELAY_VERSION_STRING "0.5.0"
+#define NEMO_RELAY_VERSION_NUMBER 6000
+#define NEMO_RELAY_VERSION_STRING "0.6.0"
 
 /**
- * @brief The library's version string, e.g. "0.5.0".
+ * @brief The library's version string, e.g. "0.6.0".
  * @return A static string.
  * Ownership: returned borrowed; static, never freed.
  */
@@ -1234,6 +1235,168 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_codec_decode_response(char **out, 
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_chunk_summary(char **out, size_t *out_len, const char *chunk,
                                                             size_t chunk_len, uint64_t chunk_index);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Exporters                                                                                   */
+/* ------------------------------------------------------------------------------------------ */
+
+/**
+ * An exporter: a subscriber whose events leave the process in a standard form (an ATOF JSON Lines
+ * file or HTTP stream, an ATIF trajectory). Register it on a runtime under a subscriber name; each
+ * registration has its own bounded queue and delivery thread, so the emitting thread only enqueues.
+ * Sink failures (write, network, serialisation) never fail the emitting call: they surface from
+ * nemo_relay_exporter_flush, nemo_relay_exporter_shutdown and nemo_relay_exporter_diagnostics.
+ * See docs/exporters.md for the configuration keys and every counter.
+ */
+typedef struct nemo_relay_exporter_t nemo_relay_exporter_t;
+
+#define NEMO_RELAY_EXPORTER_OPTIONS_VERSION 1
+
+/** Options for nemo_relay_atof_exporter_new and nemo_relay_atif_exporter_new. */
+typedef struct nemo_relay_exporter_options_t {
+    uint32_t version; /**< NEMO_RELAY_EXPORTER_OPTIONS_VERSION */
+    /**
+     * The configuration as a JSON object with the reference's key names (NULL: defaults), e.g.
+     * ATOF `{"sink_type":"file","output_directory":"out","mode":"overwrite"}` or
+     * `{"sink_type":"stream","url":"http://127.0.0.1:4319/events","transport":"ndjson"}`;
+     * ATIF `{"session_id":"s","agent_name":"a","agent_version":"1"}`. Unknown keys are rejected.
+     */
+    const char *config_json;
+    size_t config_len;
+} nemo_relay_exporter_options_t;
+
+/**
+ * @brief Fills `opts` with defaults for `version`.
+ * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT (NULL), NEMO_RELAY_E_VERSION.
+ * Ownership: `opts` borrowed.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_exporter_options_init(nemo_relay_exporter_options_t *opts,
+                                                                    uint32_t version);
+
+/**
+ * @brief Creates an ATOF JSON Lines exporter: every delivered event is written as its canonical JSON
+ *        line (the bytes a subscriber receives) plus `\n`, to a file or to an HTTP endpoint.
+ *
+ * A file sink creates its directory and opens (creates, appends to or truncates) its file now, so a
+ * bad path fails here; it writes each delivered batch with one write(2), so a killed process leaves
+ * only whole lines. A stream sink POSTs each delivered batch (`http_post`) or streams every line over
+ * one chunked request (`ndjson`), retrying 429, 5xx and connection failures with backoff.
+ * @param out Receives the exporter.
+ * @param opts Options; NULL means a file sink in the current directory with the default file name.
+ * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT (bad key or value, unopenable file),
+ *         NEMO_RELAY_E_INVALID_JSON, NEMO_RELAY_E_VERSION.
+ * Ownership: `*out` returned owned (nemo_relay_exporter_free); `opts` borrowed.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_atof_exporter_new(nemo_relay_exporter_t **out,
+                                                                const nemo_relay_exporter_options_t *opts);
+
+/**
+ * @brief Creates an ATIF v1.7 exporter: it collects delivered events and builds a trajectory from
+ *        them on demand (nemo_relay_atif_exporter_export).
+ * @param out Receives the exporter.
+ * @param opts Options; `session_id`, `agent_name` and `agent_version` are required, `model_name`,
+ *        `tool_definitions`, `extra`, `max_events` (default 1000000) optional.
+ * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT, NEMO_RELAY_E_INVALID_JSON, NEMO_RELAY_E_VERSION.
+ * Ownership: `*out` returned owned (nemo_relay_exporter_free); `opts` borrowed.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_atif_exporter_new(nemo_relay_exporter_t **out,
+                                                                const nemo_relay_exporter_options_t *opts);
+
+/**
+ * @brief Registers the exporter as a global subscriber of `rt` named `name`.
+ * @return NEMO_RELAY_OK, NEMO_RELAY_E_ALREADY_EXISTS ("<name> subscriber already exists"),
+ *         NEMO_RELAY_E_INVALID_ARGUMENT (NULL name, or the exporter was shut down), NEMO_RELAY_E_MISUSE.
+ * Ownership: all borrowed; the runtime keeps what the registration needs alive.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_exporter_register(nemo_relay_exporter_t *exporter,
+                                                                nemo_relay_runtime_t *rt, const char *name);
+
+/**
+ * @brief Removes the global subscriber `name` from `rt`; events it had queued are still exported.
+ * @param out_removed Receives whether a subscriber was removed (may be NULL).
+ * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT, NEMO_RELAY_E_MISUSE.
+ * Ownership: all borrowed.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_exporter_deregister(bool *out_removed, nemo_relay_exporter_t *exporter,
+                                                                  nemo_relay_runtime_t *rt, const char *name);
+
+/**
+ * @brief Waits until every event queued for the exporter before the call was exported, then
+ *        flushes its sink. Called from a subscriber it skips the wait.
+ * @param timeout_ns Maximum wait in nanoseconds; negative waits without limit.
+ * @return NEMO_RELAY_OK, NEMO_RELAY_E_TIMEOUT, NEMO_RELAY_E_INTERNAL (the first sink failure not yet
+ *         reported, e.g. "internal error: failed to write ATOF output file ..."), NEMO_RELAY_E_MISUSE.
+ * Thread: blocks the calling thread.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_exporter_flush(nemo_relay_exporter_t *exporter, int64_t timeout_ns);
+
+/**
+ * @brief Flushes (bounded by `timeout_ns`), removes every registration and closes the sink. Events
+ *        still queued when the deadline passes are dropped and counted. A second call does nothing
+ *        and returns the first call's sink failure again, if any.
+ * @param timeout_ns Maximum wait in nanoseconds; negative waits without limit.
+ * @return As nemo_relay_exporter_flush.
+ * Thread: blocks the calling thread.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_exporter_shutdown(nemo_relay_exporter_t *exporter, int64_t timeout_ns);
+
+/**
+ * @brief The exporter's counters as a JSON object: `kind`, `registrations`, `queue_dropped`,
+ *        `shut_down`, and the sink's own (`path`, `events_written`, `events_failed`, `retries`,
+ *        `last_error`, ...; see docs/exporters.md).
+ * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT, NEMO_RELAY_E_MISUSE.
+ * Ownership: `*out` returned owned (nemo_relay_free).
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_exporter_diagnostics(char **out, size_t *out_len,
+                                                                   nemo_relay_exporter_t *exporter);
+
+/**
+ * @brief The JSONL path of an ATOF file sink.
+ * @return NEMO_RELAY_OK, NEMO_RELAY_E_NOT_FOUND (not a file sink), NEMO_RELAY_E_INVALID_ARGUMENT,
+ *         NEMO_RELAY_E_MISUSE.
+ * Ownership: `*out` returned owned (nemo_relay_free).
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_exporter_path(char **out, size_t *out_len,
+                                                            nemo_relay_exporter_t *exporter);
+
+/**
+ * @brief Waits for queued deliveries (bounded by `timeout_ns`), then builds the ATIF v1.7 trajectory
+ *        of every event collected so far, as the reference's `export_json()` text. Does not clear.
+ * @param timeout_ns Maximum wait for queued deliveries; negative waits without limit.
+ * @return NEMO_RELAY_OK, NEMO_RELAY_E_TIMEOUT, NEMO_RELAY_E_INVALID_ARGUMENT (not an ATIF exporter),
+ *         NEMO_RELAY_E_MISUSE.
+ * Ownership: `*out` returned owned (nemo_relay_free).
+ * Thread: blocks the calling thread.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_atif_exporter_export(char **out, size_t *out_len,
+                                                                   nemo_relay_exporter_t *exporter,
+                                                                   int64_t timeout_ns);
+
+/**
+ * @brief Drops the events an ATIF exporter collected; registrations stay.
+ * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT (not an ATIF exporter), NEMO_RELAY_E_MISUSE.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_atif_exporter_clear(nemo_relay_exporter_t *exporter);
+
+/**
+ * @brief Builds an ATIF v1.7 trajectory from a JSON array of ATOF events (in emission order), as
+ *        an ATIF exporter with the configuration `config_json` would: a pure function.
+ * @param events_json A JSON array of event objects.
+ * @param config_json The ATIF configuration object (as for nemo_relay_atif_exporter_new).
+ * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_JSON, NEMO_RELAY_E_INVALID_ARGUMENT.
+ * Ownership: `*out` returned owned (nemo_relay_free); inputs borrowed.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_atif_trajectory(char **out, size_t *out_len, const char *events_json,
+                                                              size_t events_len, const char *config_json,
+                                                              size_t config_len);
+
+/**
+ * @brief Releases the handle without waiting: the exporter's registrations are removed, events they
+ *        had queued are still exported in the background, then the sink closes. Call
+ *        nemo_relay_exporter_shutdown first to wait and to learn about failures.
+ * @param exporter The exporter; NULL is ignored.
+ */
+NEMO_RELAY_API void nemo_relay_exporter_free(nemo_relay_exporter_t *exporter);
 
 #ifdef __cplusplus
 }

@@ -18,6 +18,7 @@ enum HandleTag: UInt {
     case codec = 6
     case producer = 7
     case stream = 8
+    case exporter = 9
 }
 
 /// Maps handle values to Swift objects so freed, foreign and double-freed handles are detected.

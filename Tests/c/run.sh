@@ -37,6 +37,12 @@ for t in abi_test stream_test; do
     "$out/$t"
 done
 
+echo "-- exporter_test (ATOF files, ATIF golden cases, SIGKILL mid-run) under AddressSanitizer and UBSan"
+python3 Tests/support/atif_cases.py "$out/atif_cases"
+cc -std=c99 -D_GNU_SOURCE -g -fsanitize=address,undefined -fno-omit-frame-pointer "${flags[@]}" \
+    Tests/c/exporter_test.c "${link[@]}" -o "$out/exporter_test_asan"
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 "$out/exporter_test_asan" "$out/atif_cases"
+
 echo "-- streaming stress test: 8 threads x 1000 streams x 50 chunks"
 cc -std=c99 -D_GNU_SOURCE -O2 "${flags[@]}" Tests/c/stream_stress.c "${link[@]}" -o "$out/stream_stress"
 "$out/stream_stress" 1000
