@@ -12,6 +12,7 @@ const { helper } = require('./lib/helper');
 const { Op } = require('./lib/protocol');
 const { NemoRelayError, Status } = require('./lib/errors');
 const { toJsonValue, jsonArg, PLAIN } = require('./lib/json');
+const { exportersFor } = require('./lib/exporters');
 
 // MARK: - Enums and constants
 
@@ -1330,6 +1331,8 @@ module.exports = {
   getLastCallbackError, clearLastCallbackError,
   // codecs
   BuiltinCodec, OpenAIChatCodec, OpenAIResponsesCodec, AnthropicMessagesCodec,
+  // exporters
+  ...exportersFor(rt),
 };
 
 // Internal hooks for ./typed.js (not part of the public surface).

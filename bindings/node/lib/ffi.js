@@ -25,6 +25,8 @@ const Struct = Object.freeze({
   CODEC_CALLBACKS: ['u32', 'ptr', 'ptr', 'ptr', 'ptr', 'ptr', 'ptr', 'ptr', 'ptr', 'ptr'],
   /** nemo_relay_stream_options_t: version, buffer_capacity, then collector, finalizer, on_chunk, on_end (flattened). */
   STREAM_OPTIONS: ['u32', 'u32', 'ptr', 'ptr', 'ptr', 'ptr', 'ptr', 'ptr', 'ptr', 'ptr', 'ptr', 'ptr', 'ptr', 'ptr'],
+  /** nemo_relay_exporter_options_t: version, config JSON. */
+  EXPORTER_OPTIONS: ['u32', 'json'],
 });
 
 const S = Struct;
@@ -91,6 +93,19 @@ const EXPORTS = [
   ['nemo_relay_stream_next', 'i32', ['out_str', 'ptr', 'i64']],
   ['nemo_relay_stream_close', 'i32', ['ptr']],
   ['nemo_relay_stream_free', 'void', ['ptr']],
+  ['nemo_relay_exporter_options_init', 'i32', [S.EXPORTER_OPTIONS, 'u32']],
+  ['nemo_relay_atof_exporter_new', 'i32', ['out_ptr', S.EXPORTER_OPTIONS]],
+  ['nemo_relay_atif_exporter_new', 'i32', ['out_ptr', S.EXPORTER_OPTIONS]],
+  ['nemo_relay_exporter_register', 'i32', ['ptr', 'ptr', 'str']],
+  ['nemo_relay_exporter_deregister', 'i32', ['out_bool', 'ptr', 'ptr', 'str']],
+  ['nemo_relay_exporter_flush', 'i32', ['ptr', 'i64']],
+  ['nemo_relay_exporter_shutdown', 'i32', ['ptr', 'i64']],
+  ['nemo_relay_exporter_diagnostics', 'i32', ['out_str', 'ptr']],
+  ['nemo_relay_exporter_path', 'i32', ['out_str', 'ptr']],
+  ['nemo_relay_atif_exporter_export', 'i32', ['out_str', 'ptr', 'i64']],
+  ['nemo_relay_atif_exporter_clear', 'i32', ['ptr']],
+  ['nemo_relay_atif_trajectory', 'i32', ['out_str', 'json', 'json']],
+  ['nemo_relay_exporter_free', 'void', ['ptr']],
 ];
 const TABLE = new Map(EXPORTS.map((e) => [e[0], e]));
 const declared = new Set();
