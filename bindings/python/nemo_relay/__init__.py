@@ -83,6 +83,13 @@ from .intercepts import (  # noqa: E402
 )
 
 from .llm import LlmStream  # noqa: E402
+from ._exporters import (  # noqa: E402
+    AtifExporter,
+    AtofExporter,
+    AtofExporterConfig,
+    AtofExporterMode,
+    AtofStreamSinkConfig,
+)
 
 __version__ = "0.10.4"
 
@@ -156,6 +163,11 @@ def fork_asyncio_context() -> contextvars.Context:
 
 __all__ = [
     "AlreadyExistsError",
+    "AtifExporter",
+    "AtofExporter",
+    "AtofExporterConfig",
+    "AtofExporterMode",
+    "AtofStreamSinkConfig",
     "AnnotatedLLMRequest",
     "AnnotatedLLMResponse",
     "CallCancelledError",

@@ -52,6 +52,7 @@ LLM_END_OPTIONS_VERSION = 1
 TOOL_OPTIONS_VERSION = 1
 CODEC_CALLBACKS_VERSION = 1
 STREAM_OPTIONS_VERSION = 1
+EXPORTER_OPTIONS_VERSION = 1
 
 SEVERITY_NONE = -1
 
@@ -89,6 +90,10 @@ FREE_FN = CFUNCTYPE(None, c_void_p)
 LOG_FN = CFUNCTYPE(None, c_int32, c_void_p, c_size_t, c_void_p)
 
 # ---- structs ----------------------------------------------------------------------------------
+
+
+class ExporterOptions(Structure):
+    _fields_ = [("version", c_uint32), ("config_json", c_char_p), ("config_len", c_size_t)]
 
 
 class Callback(Structure):
@@ -286,6 +291,19 @@ PROTOTYPES: list[tuple[str, object, list[object]]] = [
     ("nemo_relay_stream_next", _status, [_out_str, _out_len, _p, c_int64]),
     ("nemo_relay_stream_close", _status, [_p]),
     ("nemo_relay_stream_free", None, [_p]),
+    ("nemo_relay_exporter_options_init", _status, [POINTER(ExporterOptions), c_uint32]),
+    ("nemo_relay_atof_exporter_new", _status, [_pp, POINTER(ExporterOptions)]),
+    ("nemo_relay_atif_exporter_new", _status, [_pp, POINTER(ExporterOptions)]),
+    ("nemo_relay_exporter_register", _status, [_p, _p, c_char_p]),
+    ("nemo_relay_exporter_deregister", _status, [POINTER(c_bool), _p, _p, c_char_p]),
+    ("nemo_relay_exporter_flush", _status, [_p, c_int64]),
+    ("nemo_relay_exporter_shutdown", _status, [_p, c_int64]),
+    ("nemo_relay_exporter_diagnostics", _status, [_out_str, _out_len, _p]),
+    ("nemo_relay_exporter_path", _status, [_out_str, _out_len, _p]),
+    ("nemo_relay_atif_exporter_export", _status, [_out_str, _out_len, _p, c_int64]),
+    ("nemo_relay_atif_exporter_clear", _status, [_p]),
+    ("nemo_relay_atif_trajectory", _status, [_out_str, _out_len, c_char_p, c_size_t, c_char_p, c_size_t]),
+    ("nemo_relay_exporter_free", None, [_p]),
 ]
 
 
@@ -298,6 +316,9 @@ RELEASES_GIL = frozenset(
     {
         "nemo_relay_flush",
         "nemo_relay_runtime_free",
+        "nemo_relay_exporter_flush",
+        "nemo_relay_exporter_shutdown",
+        "nemo_relay_atif_exporter_export",
         "nemo_relay_codec_decode",
         "nemo_relay_codec_encode",
         "nemo_relay_codec_decode_response",
