@@ -30,3 +30,8 @@ if ! python3 -c 'import orjson' >/dev/null 2>&1; then
     echo "deps: installing orjson"
     python3 -m pip install --quiet orjson || echo "deps: orjson not installed; the Python binding uses json" >&2
 fi
+if ! python3 -c 'import nat.atif, nat.atof.io' >/dev/null 2>&1; then
+    # Third-party ATOF/ATIF validators (NVIDIA NeMo Agent Toolkit models) for the exporter tests.
+    echo "deps: installing nvidia-nat-atif"
+    python3 -m pip install --quiet nvidia-nat-atif
+fi

@@ -19,7 +19,7 @@ bash Tests/c/run.sh "$bin"
 
 echo "== Python binding tests"
 set +e
-NEMO_RELAY_LIB_PATH="$bin/libnemorelay.so" python3 -m pytest -q bindings/python/tests
+NEMO_RELAY_REQUIRE_NAT=1 NEMO_RELAY_LIB_PATH="$bin/libnemorelay.so" python3 -m pytest -q bindings/python/tests
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then

@@ -133,8 +133,20 @@ def test_version_mismatch_names_both_versions() -> None:
             def __new__(cls) -> int:  # type: ignore[misc]
                 return 1_005_000
 
-    with pytest.raises(ImportError, match=r"1\.5\.0.*targets 0\.2"):
+    with pytest.raises(ImportError, match=r"1\.5\.0.*targets 0\.6"):
         _lib.check_version(Fake)  # type: ignore[arg-type]
+
+
+def test_an_older_library_fails_at_import_with_the_version_message() -> None:
+    class Old:
+        class nemo_relay_version_number:  # noqa: N801
+            restype = argtypes = None
+
+            def __new__(cls) -> int:  # type: ignore[misc]
+                return 5_000  # 0.5.0: no exporter exports
+
+    with pytest.raises(ImportError, match=r"0\.5\.0.*targets 0\.6"):
+        _lib.check_version(Old)  # type: ignore[arg-type]
 
 
 # ---- callback exceptions ------------------------------------------------------------------------
