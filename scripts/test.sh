@@ -31,6 +31,9 @@ elif [ "$rc" -ne 0 ]; then
 fi
 echo "-- Python example"
 NEMO_RELAY_LIB_PATH="$bin/libnemorelay.so" PYTHONPATH=bindings/python python3 examples/python/agent.py >/dev/null
+example_out=$(mktemp -d)
+NEMO_RELAY_LIB_PATH="$bin/libnemorelay.so" PYTHONPATH=bindings/python python3 examples/python/exporters.py "$example_out" >/dev/null
+rm -rf "$example_out"
 
 echo "== Node tests"
 # `swift build --build-tests` above built every target, the NemoRelayHelper executable included.
