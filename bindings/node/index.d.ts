@@ -242,3 +242,65 @@ export declare abstract class BuiltinCodec {
 export declare class OpenAIChatCodec extends BuiltinCodec { constructor(); }
 export declare class OpenAIResponsesCodec extends BuiltinCodec { constructor(); }
 export declare class AnthropicMessagesCodec extends BuiltinCodec { constructor(); }
+
+// Exporters (include/nemo_relay.h, "Exporters"). Every method is synchronous. An exporter belongs to
+// the helper process that made it: after that helper exits its methods throw (`ERR_NEMO_RELAY_HELPER`).
+// A registered exporter stays alive; an unregistered, unreachable one is released by the garbage
+// collector (without waiting: what its registrations queued is still exported).
+/** An ATOF JSON Lines file sink: one line per event, the bytes a subscriber receives, plus `\n`. */
+export type AtofFileSinkConfig = {
+  type?: 'file';
+  /** Default: the current directory. Created (with parents) by the constructor. */
+  outputDirectory?: string;
+  /** Default `nemo-relay-events-<UTC %Y-%m-%d-%H.%M.%S>.jsonl`; relative to `outputDirectory`. */
+  filename?: string;
+  /** `append` (default) keeps existing lines; `overwrite` truncates the file in the constructor. */
+  mode?: 'append' | 'overwrite';
+};
+/** An ATOF stream sink: the same lines sent to an HTTP endpoint (429, 5xx and connection failures retried). */
+export type AtofStreamSinkConfig = {
+  type: 'stream';
+  url: string;
+  /** `http_post` (default): one POST per delivered batch; `ndjson`: one chunked POST; `websocket`: refused by this build. */
+  transport?: 'http_post' | 'websocket' | 'ndjson';
+  headers?: Record<string, string>;
+  /** Header name to environment variable, read by the constructor. */
+  headerEnv?: Record<string, string>;
+  /** Per request, default 3000; forceFlush and shutdown wait about this plus 2 s. */
+  timeoutMillis?: number;
+  /** `replace_dots` replaces dots in object keys by underscores (collisions get `_2`, `_3`, ...). */
+  fieldNamePolicy?: 'preserve' | 'replace_dots';
+};
+export type AtofExporterConfig = AtofFileSinkConfig | AtofStreamSinkConfig;
+/** Bad options throw from the constructor (`mode must be ...`, `stream transport ...`, an unopenable file). */
+export declare class AtofExporter {
+  constructor(config?: Opt<AtofExporterConfig>);
+  /** The JSONL file, or null for a stream sink. */
+  readonly path: string | null;
+  /** Registers as a global subscriber named `name`; throws `already exists: ...` when the name is taken. */
+  register(name: string): void;
+  /** Removes the global subscriber `name`, whoever registered it; true when one was removed. */
+  deregister(name: string): boolean;
+  /** Waits for queued delivery, then flushes; throws when events were lost (a write failed, an endpoint refused). */
+  forceFlush(): void;
+  /** Flushes, removes this exporter's registrations and closes the sink; a second call is harmless. */
+  shutdown(): void;
+  /** Counters: `registrations`, `queue_dropped`, `events_written` or `events_sent`, `events_failed`, `last_error`... */
+  diagnostics(): { [key: string]: Json };
+}
+/** Options of `AtifExporter` beyond the reference's four arguments: the agent's tool definitions and extra. */
+export type AtifExporterOptions = { toolDefinitions?: Json[] | null; extra?: Json | null };
+/** Collects events while registered and builds an ATIF v1.7 trajectory from them. */
+export declare class AtifExporter {
+  constructor(
+    sessionId: string, agentName: string, agentVersion: string, modelName?: Opt<string>, options?: Opt<AtifExporterOptions>);
+  register(name: string): void;
+  deregister(name: string): boolean;
+  /** Waits for queued delivery, then returns the trajectory as JSON text (`session_id`, `agent`, `steps`...); keeps the events. */
+  exportJson(): string;
+  /** `JSON.parse(exportJson())`. */
+  export(): { [key: string]: Json };
+  /** Drops the collected events; the registration stays. */
+  clear(): void;
+  diagnostics(): { [key: string]: Json };
+}

@@ -12,7 +12,7 @@ const { helper } = require('./lib/helper');
 const { Op } = require('./lib/protocol');
 const { NemoRelayError, Status } = require('./lib/errors');
 const { toJsonValue, jsonArg, PLAIN } = require('./lib/json');
-const { exportersFor } = require('./lib/exporters');
+const exporters = require('./lib/exporters');
 
 // MARK: - Enums and constants
 
@@ -73,6 +73,7 @@ function onLost(reason) {
   state.closureKind.clear();
   builtinPtrs.clear();
   liveScopes.clear();
+  exporters.onHelperLost();
   const entries = [...registry.values()];
   registry.clear();
   for (const e of entries) e.onLost?.(reason);
@@ -114,6 +115,7 @@ function rt() {
   if (!state.rt) init();
   return state.rt;
 }
+exporters.bindRuntime(rt);
 
 function onInvoke(closure, args) {
   const kind = state.closureKind.get(closure);
@@ -1237,7 +1239,9 @@ function registerSubscriber(name, cb) {
 
 /** @returns {boolean} whether a subscriber was removed. */
 function deregisterSubscriber(name) {
-  return ffi.call('nemo_relay_subscriber_deregister', [null, rt(), 0, String(name)])[0];
+  const [removed] = ffi.call('nemo_relay_subscriber_deregister', [null, rt(), 0, String(name)]);
+  if (removed) exporters.forgetName(String(name)); // it may have been an exporter's registration
+  return removed;
 }
 
 function scopeRegisterSubscriber(uuid, name, cb) {
@@ -1332,7 +1336,7 @@ module.exports = {
   // codecs
   BuiltinCodec, OpenAIChatCodec, OpenAIResponsesCodec, AnthropicMessagesCodec,
   // exporters
-  ...exportersFor(rt),
+  AtofExporter: exporters.AtofExporter, AtifExporter: exporters.AtifExporter,
 };
 
 // Internal hooks for ./typed.js (not part of the public surface).

@@ -1,162 +1,271 @@
 // SPDX-License-Identifier: Apache-2.0
 'use strict';
 /**
- * ATOF JSON Lines and ATIF trajectory exporters (docs/exporters.md): `AtofExporter` and
- * `AtifExporter` as the reference's Node package names them. The work happens in the core; these
- * classes build the configuration JSON, hold the exporter handle and map failures to NemoRelayError.
+ * ATOF JSON Lines and ATIF trajectory exporters (include/nemo_relay.h, "Exporters"): `AtofExporter`
+ * and `AtifExporter` as the reference's Node package names them. The work happens in the core; these
+ * classes check the options (with the reference's messages), build the configuration JSON, hold the
+ * exporter handle and map failures to NemoRelayError.
+ *
+ * Handles: an exporter belongs to the helper process that was running when it was made; after that
+ * helper exits every method throws (`ERR_NEMO_RELAY_HELPER`). An exporter stays reachable while it is
+ * registered under some name (as in the reference, where the registration keeps the exporter alive);
+ * once it is unreachable, a FinalizationRegistry releases its handle with `nemo_relay_exporter_free`,
+ * which never blocks: events already queued are still exported in the background.
  * @module
  */
 const ffi = require('./ffi');
 const { helper } = require('./helper');
-const { NemoRelayError } = require('./errors');
+const { NemoRelayError, Status } = require('./errors');
+const { toJsonValue } = require('./json');
 
 const EXPORTER_OPTIONS_VERSION = 1;
-const E_INVALID_ARGUMENT = 1;
-const E_TIMEOUT = 11;
-/** How long forceFlush, shutdown and exportJson wait for queued deliveries (ns, as a decimal string). */
-const FLUSH_TIMEOUT_NS = '30000000000';
+/** How long forceFlush, shutdown and exportJson wait for queued deliveries of a file sink or ATIF (ms). */
+const FLUSH_TIMEOUT_MS = 30000;
+/** A stream sink waits about one request timeout plus this much, then reports what is still queued (ms). */
+const STREAM_FLUSH_SLACK_MS = 2000;
+/** The longest request timeout the core accepts (one day, in ms). */
+const MAX_TIMEOUT_MS = 86400000;
+const U32_MAX = 4294967295;
 
+/** The runtime accessor of index.js (`rt()`), set by bindRuntime. */
+let runtime = () => {
+  throw new NemoRelayError('exporters: no runtime bound', undefined, 'ERR_NEMO_RELAY_HELPER');
+};
+
+/** Registered exporters by subscriber name: a registration keeps its exporter (and its handle) alive. */
+const registered = new Map();
+
+const handles = new FinalizationRegistry(([ptr, gen]) => {
+  // Handles of a lost helper mean nothing to a new one.
+  if (gen === helper.generation) helper.post('nemo_relay_exporter_free', [ptr]);
+});
+
+/** A value error, with the reference binding's own message. */
 function invalid(message) {
-  return new NemoRelayError(`invalid argument: ${message}`, E_INVALID_ARGUMENT);
-}
-
-function strMap(value, what) {
-  if (value === undefined || value === null) return {};
-  if (typeof value !== 'object' || Array.isArray(value)) throw invalid(`${what} must be an object of strings`);
-  for (const [k, v] of Object.entries(value)) {
-    if (typeof v !== 'string') throw invalid(`${what}["${k}"] must be a string`);
-  }
-  return { ...value };
+  return new NemoRelayError(message, Status.E_INVALID_ARGUMENT);
 }
 
 function optionalString(value, what) {
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string') throw invalid(`${what} must be a string`);
+  if (typeof value !== 'string') throw new TypeError(`${what} must be a string`);
   return value;
 }
 
-/** The core configuration object for an `AtofExporter` config (camelCase in, the core's names out). */
-function atofConfig(config) {
-  const c = config ?? {};
-  if (typeof c !== 'object' || Array.isArray(c)) throw invalid('AtofExporter config must be an object');
-  const type = c.type ?? 'file';
-  if (type === 'file') {
-    const mode = c.mode ?? 'append';
-    if (mode !== 'append' && mode !== 'overwrite') throw invalid("mode must be 'append' or 'overwrite'");
-    const out = { sink_type: 'file', mode };
-    const dir = optionalString(c.outputDirectory, 'outputDirectory');
-    const filename = optionalString(c.filename, 'filename');
-    if (dir !== undefined) out.output_directory = dir;
-    if (filename !== undefined) out.filename = filename;
-    return out;
-  }
-  if (type !== 'stream') throw invalid("type must be 'file' or 'stream'");
-  const transport = c.transport ?? 'http_post';
-  if (!['http_post', 'ndjson', 'websocket'].includes(transport)) {
-    throw invalid("stream transport must be 'http_post', 'ndjson' or 'websocket'");
-  }
-  const policy = c.fieldNamePolicy ?? 'preserve';
-  if (policy !== 'preserve' && policy !== 'replace_dots') {
-    throw invalid("fieldNamePolicy must be 'preserve' or 'replace_dots'");
-  }
-  const out = {
-    sink_type: 'stream',
-    url: optionalString(c.url, 'url') ?? '',
-    transport,
-    headers: strMap(c.headers, 'headers'),
-    header_env: strMap(c.headerEnv, 'headerEnv'),
-    field_name_policy: policy,
-  };
-  if (c.timeoutMillis !== undefined) {
-    if (!Number.isInteger(c.timeoutMillis)) throw invalid('timeoutMillis must be an integer');
-    out.timeout_millis = c.timeoutMillis;
+/** A copy of an object of strings (`undefined`/`null`: empty), checked as the reference does. */
+function stringMap(value, what) {
+  if (value === undefined || value === null) return {};
+  const bad = () => invalid(`${what} must be an object of string values`);
+  if (typeof value !== 'object' || Array.isArray(value)) throw bad();
+  const out = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (typeof v !== 'string') throw bad();
+    out[k] = v;
   }
   return out;
 }
 
-/** Holds an exporter handle of one helper process; a restarted helper makes it unusable. */
-class Exporter {
-  constructor(ctor, config, rt) {
-    this._rt = rt;
-    [this._ptr] = ffi.call(ctor, [null, [EXPORTER_OPTIONS_VERSION, JSON.stringify(config)]]);
-    this._generation = helper.generation;
-  }
-
-  _handle() {
-    if (!this._ptr) throw new NemoRelayError('misuse: the exporter was closed', 6);
-    if (this._generation !== helper.generation) {
-      throw new NemoRelayError('misuse: the exporter belonged to a helper process that has exited', 6);
+/**
+ * The core configuration (the reference's snake_case keys) of an `AtofExporter` options object.
+ * A file sink ignores the stream options and vice versa, as in the reference.
+ * @param {any} config
+ * @returns {Record<string, any>}
+ */
+function atofConfig(config) {
+  const c = config ?? {};
+  if (typeof c !== 'object' || Array.isArray(c)) throw new TypeError('AtofExporter config must be an object');
+  const type = c.type ?? 'file';
+  if (type === 'file') {
+    const out = { sink_type: 'file' };
+    // The helper's working directory is Node's when it started; process.cwd() is Node's now.
+    out.output_directory = optionalString(c.outputDirectory, 'outputDirectory') ?? process.cwd();
+    const filename = optionalString(c.filename, 'filename');
+    if (filename !== undefined) out.filename = filename;
+    if (c.mode !== undefined && c.mode !== null) {
+      if (c.mode !== 'append' && c.mode !== 'overwrite') throw invalid("mode must be 'append' or 'overwrite'");
+      out.mode = c.mode;
     }
-    return this._ptr;
+    return out;
+  }
+  if (type !== 'stream') throw invalid("ATOF sink type must be 'file' or 'stream'");
+  const url = optionalString(c.url, 'url');
+  if (url === undefined) throw invalid('stream sink requires url');
+  const transport = c.transport ?? 'http_post';
+  if (!['http_post', 'websocket', 'ndjson'].includes(transport)) {
+    throw invalid("stream transport must be 'http_post', 'websocket', or 'ndjson'");
+  }
+  const policy = c.fieldNamePolicy ?? 'preserve';
+  if (policy !== 'preserve' && policy !== 'replace_dots') {
+    throw invalid("stream field_name_policy must be 'preserve' or 'replace_dots'");
+  }
+  const out = {
+    sink_type: 'stream',
+    url,
+    transport,
+    headers: stringMap(c.headers, 'headers'),
+    header_env: stringMap(c.headerEnv, 'headerEnv'),
+    field_name_policy: policy,
+  };
+  if (c.timeoutMillis !== undefined && c.timeoutMillis !== null) {
+    const t = c.timeoutMillis;
+    if (!Number.isInteger(t) || t < 0 || t > U32_MAX) {
+      throw new TypeError(`timeoutMillis must be an integer from 0 to ${U32_MAX}`);
+    }
+    out.timeout_millis = Math.min(t, MAX_TIMEOUT_MS);
+  }
+  return out;
+}
+
+/** The core configuration of `new AtifExporter(sessionId, agentName, agentVersion, modelName?, options?)`. */
+function atifConfig(sessionId, agentName, agentVersion, modelName, options) {
+  const config = {};
+  for (const [key, what, v] of [
+    ['session_id', 'sessionId', sessionId],
+    ['agent_name', 'agentName', agentName],
+    ['agent_version', 'agentVersion', agentVersion],
+  ]) {
+    if (typeof v !== 'string') throw new TypeError(`${what} must be a string`);
+    config[key] = v;
+  }
+  const model = optionalString(modelName, 'modelName');
+  if (model !== undefined) config.model_name = model;
+  const o = options ?? {};
+  if (typeof o !== 'object' || Array.isArray(o)) throw new TypeError('AtifExporter options must be an object');
+  if (o.toolDefinitions !== undefined && o.toolDefinitions !== null) {
+    if (!Array.isArray(o.toolDefinitions)) throw new TypeError('toolDefinitions must be an array');
+    config.tool_definitions = toJsonValue(o.toolDefinitions, 'toolDefinitions');
+  }
+  if (o.extra !== undefined && o.extra !== null) config.extra = toJsonValue(o.extra, 'extra');
+  return config;
+}
+
+/** What both exporters share: the handle of one helper process and the subscriber-like calls. */
+class Exporter {
+  #ptr;
+  #gen;
+  #what;
+  #timeoutNs;
+
+  /** @param {string} ctor the `nemo_relay_*_exporter_new` export @param {object} config @param {number} timeoutMs */
+  constructor(ctor, config, timeoutMs) {
+    this.#what = new.target.name || 'exporter';
+    // Declared now so that the finalizer's posted free finds its signature in this helper.
+    ffi.declare('nemo_relay_exporter_free');
+    [this.#ptr] = ffi.call(ctor, [null, [EXPORTER_OPTIONS_VERSION, JSON.stringify(config)]]);
+    this.#gen = helper.generation;
+    this.#timeoutNs = `${BigInt(timeoutMs) * 1000000n}`;
+    handles.register(this, [this.#ptr, this.#gen]);
   }
 
-  /** Registers the exporter as a global subscriber named `name`. */
+  /** @internal the handle; throws when it belongs to a helper that has exited. */
+  _handle() {
+    if (this.#gen !== helper.generation) {
+      const message = `this ${this.#what} belongs to a NemoRelay helper that exited; make a new one`;
+      throw new NemoRelayError(message, undefined, 'ERR_NEMO_RELAY_HELPER');
+    }
+    return this.#ptr;
+  }
+
+  /** @internal how long flushes and exports wait (ns, decimal string). */
+  get _timeoutNs() {
+    return this.#timeoutNs;
+  }
+
+  /** Registers the exporter as a global subscriber named `name`; `already exists: ...` when taken. */
   register(name) {
-    ffi.call('nemo_relay_exporter_register', [this._handle(), this._rt(), String(name)]);
+    const n = String(name);
+    ffi.call('nemo_relay_exporter_register', [this._handle(), runtime(), n]);
+    registered.set(n, this);
   }
 
-  /** @returns {boolean} whether a subscriber named `name` was removed. */
+  /** Removes the global subscriber `name`, whoever registered it. @returns {boolean} whether one was removed. */
   deregister(name) {
-    return ffi.call('nemo_relay_exporter_deregister', [null, this._handle(), this._rt(), String(name)])[0];
+    const n = String(name);
+    const [removed] = ffi.call('nemo_relay_exporter_deregister', [null, this._handle(), runtime(), n]);
+    if (removed) registered.delete(n);
+    return removed;
   }
 
-  /** Counters: events written, dropped, failed, retried, the last error... */
+  /** Counters: registrations, events written or sent, dropped, failed, retried, the last error... */
   diagnostics() {
     return JSON.parse(ffi.call('nemo_relay_exporter_diagnostics', [null, this._handle()])[0]);
   }
 
-  _bounded(name) {
-    const r = ffi.rawCall(name, [this._handle(), FLUSH_TIMEOUT_NS]);
-    if (r.ret > 0 && r.ret !== E_TIMEOUT) throw new NemoRelayError(r.err || `${name} failed`, r.ret);
+  /** @internal flush or shutdown: a timeout is a warning (the reference returns then), any other failure throws. */
+  _bounded(fn) {
+    const r = ffi.rawCall(fn, [this._handle(), this.#timeoutNs]);
+    if (r.ret === Status.E_TIMEOUT) {
+      process.emitWarning(`${this.#what}: ${r.err || 'timed out'}`, { code: 'NEMO_RELAY_EXPORTER_TIMEOUT' });
+    } else if (r.ret > 0) {
+      throw new NemoRelayError(r.err || `${fn} failed`, r.ret);
+    }
+  }
+
+  /** @internal forgets the names this exporter held (shutdown removed its registrations). */
+  _forgetNames() {
+    for (const [n, e] of registered) if (e === this) registered.delete(n);
   }
 }
 
 /** Writes every event as one JSON line to a file, or streams the lines to an HTTP endpoint. */
 class AtofExporter extends Exporter {
-  constructor(config, rt) {
+  #path;
+
+  /**
+   * @param {object} [config] a file sink `{type?: 'file', outputDirectory?, filename?, mode?}` or a
+   *   stream sink `{type: 'stream', url, transport?, headers?, headerEnv?, timeoutMillis?, fieldNamePolicy?}`
+   */
+  constructor(config) {
     const core = atofConfig(config);
-    super('nemo_relay_atof_exporter_new', core, rt);
-    this._path = core.sink_type === 'file' ? ffi.call('nemo_relay_exporter_path', [null, this._ptr])[0] : null;
+    const timeoutMs = core.sink_type === 'stream'
+      ? (core.timeout_millis ?? 3000) + STREAM_FLUSH_SLACK_MS
+      : FLUSH_TIMEOUT_MS;
+    super('nemo_relay_atof_exporter_new', core, timeoutMs);
+    this.#path = core.sink_type === 'file' ? ffi.call('nemo_relay_exporter_path', [null, this._handle()])[0] : null;
   }
 
-  /** @returns {string | null} the JSONL file, or null for a stream sink. */
+  /** @returns {string | null} the JSONL file (created by the constructor), or null for a stream sink. */
   get path() {
-    return this._path;
+    return this.#path;
   }
 
-  /** Waits for queued delivery, then flushes; throws the first unreported write or network failure. */
+  /**
+   * Waits for queued delivery, then flushes the sink; throws when a write or a send failed (events
+   * were lost). A stream still sending when the wait ends is a process warning, not an error.
+   */
   forceFlush() {
     this._bounded('nemo_relay_exporter_flush');
   }
 
-  /** Flushes and closes; a second call is harmless. */
+  /** Flushes, removes this exporter's registrations and closes the sink; a second call is harmless. */
   shutdown() {
-    this._bounded('nemo_relay_exporter_shutdown');
+    try {
+      this._bounded('nemo_relay_exporter_shutdown');
+    } finally {
+      this._forgetNames();
+    }
   }
 }
 
 /** Collects events and exports them as an ATIF v1.7 trajectory. */
 class AtifExporter extends Exporter {
-  constructor(sessionId, agentName, agentVersion, modelName, rt, extraOptions = {}) {
-    for (const [what, v] of [['sessionId', sessionId], ['agentName', agentName], ['agentVersion', agentVersion]]) {
-      if (typeof v !== 'string') throw invalid(`${what} must be a string`);
-    }
-    const config = { session_id: sessionId, agent_name: agentName, agent_version: agentVersion };
-    const model = optionalString(modelName, 'modelName');
-    if (model !== undefined) config.model_name = model;
-    if (extraOptions.toolDefinitions !== undefined) config.tool_definitions = extraOptions.toolDefinitions;
-    if (extraOptions.extra !== undefined) config.extra = extraOptions.extra;
-    super('nemo_relay_atif_exporter_new', config, rt);
+  /**
+   * @param {string} sessionId the trajectory's `session_id` and `trajectory_id`
+   * @param {string} agentName
+   * @param {string} agentVersion
+   * @param {string | null} [modelName]
+   * @param {{toolDefinitions?: any[], extra?: any} | null} [options] the agent's tool definitions and extra
+   */
+  constructor(sessionId, agentName, agentVersion, modelName, options) {
+    const config = atifConfig(sessionId, agentName, agentVersion, modelName, options);
+    super('nemo_relay_atif_exporter_new', config, FLUSH_TIMEOUT_MS);
   }
 
   /** Waits for queued delivery, then returns the trajectory of every collected event as JSON text. */
   exportJson() {
-    const r = ffi.rawCall('nemo_relay_atif_exporter_export', [null, this._handle(), FLUSH_TIMEOUT_NS]);
-    if (r.ret > 0) throw new NemoRelayError(r.err || 'ATIF export failed', r.ret);
-    return r.out[0];
+    return ffi.call('nemo_relay_atif_exporter_export', [null, this._handle(), this._timeoutNs])[0];
   }
 
-  /** The trajectory as an object. */
+  /** The trajectory as an object (`JSON.parse(exportJson())`). */
   export() {
     return JSON.parse(this.exportJson());
   }
@@ -167,20 +276,32 @@ class AtifExporter extends Exporter {
   }
 }
 
-/** Binds the classes to the binding's runtime accessor (`rt()` of index.js). */
-function exportersFor(rt) {
-  return {
-    AtofExporter: class extends AtofExporter {
-      constructor(config) {
-        super(config, rt);
-      }
-    },
-    AtifExporter: class extends AtifExporter {
-      constructor(sessionId, agentName, agentVersion, modelName, options) {
-        super(sessionId, agentName, agentVersion, modelName, rt, options ?? {});
-      }
-    },
-  };
+/**
+ * Internal: the ATIF trajectory of a JSON array of events (text) under an ATIF configuration (text,
+ * the core's key names), as `nemo_relay_atif_trajectory` returns it. A pure function of its inputs.
+ * @param {string} eventsJson
+ * @param {string} configJson
+ * @returns {string}
+ */
+function atifTrajectory(eventsJson, configJson) {
+  return ffi.call('nemo_relay_atif_trajectory', [null, String(eventsJson), String(configJson)])[0];
 }
 
-module.exports = { exportersFor, atofConfig };
+/** Binds the classes to the binding's runtime accessor (`rt()` of index.js). */
+function bindRuntime(rt) {
+  runtime = rt;
+}
+
+/** The global subscriber `name` was removed by another API: it keeps no exporter alive any more. */
+function forgetName(name) {
+  registered.delete(name);
+}
+
+/** The helper exited: its registrations are gone, so they keep nothing alive any more. */
+function onHelperLost() {
+  registered.clear();
+}
+
+module.exports = {
+  AtofExporter, AtifExporter, atofConfig, atifConfig, atifTrajectory, bindRuntime, forgetName, onHelperLost,
+};
