@@ -1058,8 +1058,9 @@ typedef void (*nemo_relay_subscriber_fn)(const char *json, size_t len, void *use
  * @param user_data Passed to `fn`.
  * @param user_data_free May be NULL; runs once after the last delivery to this subscriber.
  * @return NEMO_RELAY_OK, NEMO_RELAY_E_ALREADY_EXISTS ("<name> subscriber already exists"),
- *         NEMO_RELAY_E_NOT_FOUND, NEMO_RELAY_E_INVALID_ARGUMENT, NEMO_RELAY_E_MISUSE. On failure
- *         `user_data_free` runs at once.
+ *         NEMO_RELAY_E_NOT_FOUND, NEMO_RELAY_E_INVALID_ARGUMENT, NEMO_RELAY_E_INTERNAL (its delivery
+ *         thread could not be started), NEMO_RELAY_E_MISUSE. On failure `user_data_free` runs at once.
+ *         `user_data_free` runs on the delivery thread once it delivered its last event.
  * Ownership: the library owns `user_data` from now on.
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_subscriber_register(nemo_relay_runtime_t *rt, nemo_relay_scope_t *owner,
@@ -1283,8 +1284,9 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_exporter_options_init(nemo_relay_e
  * one chunked request (`ndjson`), retrying 429, 5xx and connection failures with backoff.
  * @param out Receives the exporter.
  * @param opts Options; NULL means a file sink in the current directory with the default file name.
- * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT (bad key or value, unopenable file),
- *         NEMO_RELAY_E_INVALID_JSON, NEMO_RELAY_E_VERSION.
+ * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT (bad key or value), NEMO_RELAY_E_INTERNAL (the
+ *         file cannot be created or opened, or its path is refused: "failed to open ATOF output file
+ *         "<path>": <reason>"), NEMO_RELAY_E_INVALID_JSON, NEMO_RELAY_E_VERSION.
  * Ownership: `*out` returned owned (nemo_relay_exporter_free); `opts` borrowed.
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_atof_exporter_new(nemo_relay_exporter_t **out,
@@ -1304,8 +1306,11 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_atif_exporter_new(nemo_relay_expor
 
 /**
  * @brief Registers the exporter as a global subscriber of `rt` named `name`.
+ * After nemo_relay_exporter_shutdown the exporter may be registered again (as in the reference); its
+ * sink is closed, so delivered events are dropped and counted (`events_after_shutdown`).
  * @return NEMO_RELAY_OK, NEMO_RELAY_E_ALREADY_EXISTS ("<name> subscriber already exists"),
- *         NEMO_RELAY_E_INVALID_ARGUMENT (NULL name, or the exporter was shut down), NEMO_RELAY_E_MISUSE.
+ *         NEMO_RELAY_E_INVALID_ARGUMENT (NULL name), NEMO_RELAY_E_INTERNAL (the delivery thread could
+ *         not be started), NEMO_RELAY_E_MISUSE.
  * Ownership: all borrowed; the runtime keeps what the registration needs alive.
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_exporter_register(nemo_relay_exporter_t *exporter,

@@ -41,3 +41,6 @@ export NEMO_RELAY_LIB_PATH="$bin/libnemorelay.so" NEMO_RELAY_HELPER_PATH="$bin/N
 node --test bindings/node/test/
 echo "-- Node example"
 node examples/node/agent.js >/dev/null
+example_out=$(mktemp -d)
+node examples/node/exporters.js "$example_out" >/dev/null
+rm -rf "$example_out"

@@ -96,6 +96,7 @@ public final class Runtime: @unchecked Sendable {
                 throw .alreadyExists("\(name) subscriber already exists")
             }
             let lane = SubscriberLane(name: name, options: subscriberOptions, deliver: deliver)
+            try lane.checkStarted()
             scope.localLanes_.append(lane)
             scope.hasLocals.store(true, ordering: .releasing)
             return lane
@@ -113,6 +114,7 @@ public final class Runtime: @unchecked Sendable {
                 throw .alreadyExists("\(name) subscriber already exists")
             }
             let lane = SubscriberLane(name: name, options: options, deliver: deliver)
+            try lane.checkStarted()
             lanes.append(lane)
             laneCount.store(lanes.count, ordering: .releasing)
             return lane

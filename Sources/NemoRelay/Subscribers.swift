@@ -30,8 +30,10 @@ public struct SubscriberOptions: Sendable {
 /// thread nor the other subscribers; events reach each subscriber in queue order.
 final class SubscriberLane: @unchecked Sendable {
     let name: String
-    /// Receives each batch of events taken from the queue (up to 64, in queue order).
-    let deliver: BatchSubscriber
+    /// Receives each batch of events taken from the queue (up to 64, in queue order). Released (under
+    /// `lock`) when the delivery thread exits, so what the callback holds (user data, an exporter's
+    /// file) is freed as soon as the last event was delivered, not when the lane object goes away.
+    private var deliver: BatchSubscriber?
     let capacity: Int
 
     private let lock = PThreadLock()
@@ -78,8 +80,22 @@ final class SubscriberLane: @unchecked Sendable {
             lock.withLock {
                 closed = true
                 exited = true
+                deliver = nil
+                threadError = rc
             }
         }
+    }
+
+    /// The `pthread_create` error when the delivery thread could not be started (the lane is dead).
+    private var threadError: Int32 = 0
+
+    /// Fails when the delivery thread could not be started, so registration reports it instead of
+    /// leaving a subscriber whose events silently vanish.
+    func checkStarted() throws(RelayError) {
+        let rc = lock.withLock { threadError }
+        guard rc != 0 else { return }
+        let text = strerror(rc).map { String(cString: $0) } ?? "error \(rc)"
+        throw .internalError("cannot start the delivery thread of subscriber '\(name)': \(text)")
     }
 
     /// Queues `r`; returns false (and counts a drop) when the lane is full or closed.
@@ -113,6 +129,7 @@ final class SubscriberLane: @unchecked Sendable {
 
     private func run() {
         DeliveryThread.mark()
+        guard let deliver = lock.withLock({ deliver }) else { return }
         var batch: [EventRecord] = []
         batch.reserveCapacity(64)
         lock.lock()
@@ -150,6 +167,7 @@ final class SubscriberLane: @unchecked Sendable {
             if flushWaiters > 0 { progress.broadcast() }
         }
         exited = true
+        self.deliver = nil
         lock.unlock()
         progress.broadcast()
     }

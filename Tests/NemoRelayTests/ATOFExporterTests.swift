@@ -116,6 +116,44 @@ import Testing
         #expect(ATOFFileSink.join("/t/", "f.jsonl") == "/t/f.jsonl")
     }
 
+    @Test func aDeregisteredExporterClosesItsFileWithoutARuntimeFlush() throws {
+        let rt = Runtime()
+        let d = Self.tempDir()
+        let e = try Exporter.atof(Self.fileConfig(d, "closed.jsonl"))
+        try e.register(on: rt, name: "c")
+        rt.mark("m", stack: ScopeStack())
+        #expect(e.deregister(from: rt, name: "c"))
+        e.detach()
+        func isOpen() -> Bool {
+            let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+            return fds.contains {
+                (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + $0)) == d
+                    + "/closed.jsonl"
+            }
+        }
+        #expect(isOpen())  // the exporter object still holds its sink
+        let weakSink = WeakBox(e.sink as AnyObject)
+        _ = consume e
+        let deadline = Date().addingTimeInterval(5)
+        while (weakSink.value != nil || isOpen()) && Date() < deadline { usleep(1000) }
+        #expect(weakSink.value == nil)
+        #expect(!isOpen())
+        #expect(Self.lines(d + "/closed.jsonl").count == 1)
+    }
+
+    @Test func aFileInThePathIsRefusedWithTheReferenceMessage() throws {
+        let d = Self.tempDir()
+        try "x".write(toFile: d + "/plain", atomically: true, encoding: .utf8)
+        #expect(
+            throws: RelayError(
+                .export,
+                "failed to open ATOF output file \"\(d)/plain/x/f.jsonl\": refusing unsafe observability directory component 'plain': Not a directory (os error 20)"
+            )
+        ) {
+            _ = try Exporter.atof(Self.fileConfig(d + "/plain/x", "f.jsonl"))
+        }
+    }
+
     @Test func filesAreMadePrivate() throws {
         let d = Self.tempDir()
         let path = d + "/p.jsonl"
@@ -236,4 +274,10 @@ import Testing
         try e.shutdown()
         #expect(rt.subscriberNames.isEmpty)
     }
+}
+
+/// A weak reference, to observe when an object is released.
+final class WeakBox: @unchecked Sendable {
+    weak var value: AnyObject?
+    init(_ v: AnyObject) { value = v }
 }

@@ -308,10 +308,10 @@ final class ATOFFileSink: EventSink, @unchecked Sendable {
         }
     }
 
-    static func errnoText() -> String {
-        let e = errno
-        guard let s = strerror(e) else { return "errno \(e)" }
-        return String(cString: s)
+    /// The error of `errno` as the reference words it: `No such file or directory (os error 2)`.
+    static func errnoText(_ e: Int32 = errno) -> String {
+        guard let s = strerror(e) else { return "os error \(e)" }
+        return "\(String(cString: s)) (os error \(e))"
     }
 
     static func currentDirectory() -> String {
@@ -325,8 +325,13 @@ final class ATOFFileSink: EventSink, @unchecked Sendable {
         var prefix = dir.hasPrefix("/") ? "/" : ""
         for part in dir.split(separator: "/", omittingEmptySubsequences: true) {
             prefix += part
-            if mkdir(prefix, 0o700) != 0 && errno != EEXIST {
-                throw fail(errnoText())
+            if mkdir(prefix, 0o700) != 0 {
+                let e = errno
+                var st = stat()
+                if e == ENOTDIR || (e == EEXIST && stat(prefix, &st) == 0 && (st.st_mode & S_IFMT) != S_IFDIR) {
+                    throw fail("refusing unsafe observability directory component '\(part)': \(errnoText(ENOTDIR))")
+                }
+                if e != EEXIST { throw fail(errnoText(e)) }
             }
             prefix += "/"
         }
