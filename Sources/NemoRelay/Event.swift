@@ -71,9 +71,29 @@ public struct Event: Sendable {
         return w.bytes
     }
 
-    /// The event as a JSON object (the same content as ``serialized()``).
+    /// The event as a JSON object: the content of ``serialized()``, built without writing text (top-level
+    /// keys in the canonical order; nested objects keep their own order).
     public var json: JSON {
-        (try? JSON.parse(serialized())) ?? .null
+        var o = JSONObject(minimumCapacity: 14)
+        o["atof_version"] = .string(Event.atofVersion)
+        if kind != .mark { o["attributes"] = .array(attributes.map { .string($0) }) }
+        o["category"] = category.map { .string($0) } ?? .null
+        o["category_profile"] = categoryProfile ?? .null
+        o["data"] = data
+        o["data_schema"] = dataSchema ?? .null
+        o["kind"] = .string(kind.kindString)
+        o["metadata"] = metadata
+        o["name"] = .string(name)
+        o["parent_uuid"] = parentUUID.map { .string($0.description) } ?? .null
+        o["propagation_root_uuid"] = propagationRootUUID.map { .string($0.description) } ?? .null
+        switch kind {
+        case .scopeStart: o["scope_category"] = .string("start")
+        case .scopeEnd: o["scope_category"] = .string("end")
+        case .mark: break
+        }
+        o["timestamp"] = .string(timestampString)
+        o["uuid"] = .string(uuid.description)
+        return .object(o)
     }
 
     /// Appends the canonical form; fields are written in byte order of their names.

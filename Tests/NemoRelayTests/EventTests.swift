@@ -46,6 +46,19 @@ import Testing
         #expect(RelayUUID(u)?.description == u)
     }
 
+    @Test func theJSONValueEqualsTheParsedLine() throws {
+        let (rt, c) = makeRuntime()
+        let s = ScopeStack()
+        let agent = rt.pushScope(
+            "agent", type: .agent, stack: s, attributes: 1, data: ["z": 1, "a": ["b": 1e-7, "c": .uint(UInt64.max)]],
+            metadata: ["k": "é"])
+        rt.mark("m", stack: s, data: [.null, -0.0, "x"], dataSchema: ["name": "n", "version": "1"])
+        try rt.popScope(agent, stack: s, output: "done")
+        rt.flush()
+        #expect(c.records.count == 3)
+        for r in c.records { #expect(r.event.json == (try JSON.parse(r.bytes))) }
+    }
+
     @Test func uuidsIncreaseInCreationOrder() {
         var last = UUIDGenerator.next(nowNanos: 0)
         for _ in 0..<10_000 {
