@@ -424,6 +424,7 @@ def main() -> None:
         help="a CI smoke run: 300 iterations, 1 repetition, 200 agent calls, no memory row",
     )
     ap.add_argument("--skip-rss", action="store_true", help="leave out the memory row")
+    ap.add_argument("--ours-only", action="store_true", help="run only our binding (no reference venv needed)")
     ap.add_argument("--worker", choices=["timings", "rss"], help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.quick:
@@ -435,9 +436,16 @@ def main() -> None:
         return
 
     lib = our_library()
-    ref_py = reference_python(args)
     base_env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "NEMO_RELAY_LIB_PATH")}
     ours_env = {**base_env, "PYTHONPATH": str(REPO / "bindings" / "python"), "NEMO_RELAY_LIB_PATH": lib}
+    if args.ours_only:
+        ours = run_worker(sys.executable, ours_env, "timings", args)
+        assert ours["which"] == "ours", ours["which"]
+        print(f"ours: {lib}")
+        for key, label, unit, kind, _target in ROWS:
+            print(f"{label.format(calls=args.agent_calls):44} {unit:>6} {ours[key]:12.2f}")
+        return
+    ref_py = reference_python(args)
 
     print(f"ours: {lib}\nreference: {REFERENCE} under {ref_py}", flush=True)
     ours = run_worker(sys.executable, ours_env, "timings", args)

@@ -35,6 +35,9 @@ example_out=$(mktemp -d)
 NEMO_RELAY_LIB_PATH="$bin/libnemorelay.so" PYTHONPATH=bindings/python python3 examples/python/exporters.py "$example_out" >/dev/null
 rm -rf "$example_out"
 
+echo "-- Python benchmark smoke run (ours and, when installed, the reference; no timing is checked)"
+NEMO_RELAY_LIB_PATH="$bin/libnemorelay.so" python3 bench/python_vs_reference.py --smoke --ours-only >/dev/null
+
 echo "== Node tests"
 # `swift build --build-tests` above built every target, the NemoRelayHelper executable included.
 export NEMO_RELAY_LIB_PATH="$bin/libnemorelay.so" NEMO_RELAY_HELPER_PATH="$bin/NemoRelayHelper"

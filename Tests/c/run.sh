@@ -43,6 +43,12 @@ cc -std=c99 -D_GNU_SOURCE -g -fsanitize=address,undefined -fno-omit-frame-pointe
     Tests/c/exporter_test.c "${link[@]}" -o "$out/exporter_test_asan"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 "$out/exporter_test_asan" "$out/atif_cases"
 
+echo "-- C benchmarks build and run (smoke: 300 iterations against this build; no timing is checked)"
+cc -std=c99 -D_POSIX_C_SOURCE=200809L -O2 -Iinclude bench/c/bench.c "${link[@]}" -o "$out/bench"
+"$out/bench" 300 >/dev/null
+cc -std=c99 -D_POSIX_C_SOURCE=200809L -O2 -Iinclude -pthread bench/c/exporter_bench.c "${link[@]}" -o "$out/exporter_bench"
+"$out/exporter_bench" 300 >/dev/null
+
 echo "-- streaming stress test: 8 threads x 1000 streams x 50 chunks"
 cc -std=c99 -D_GNU_SOURCE -O2 "${flags[@]}" Tests/c/stream_stress.c "${link[@]}" -o "$out/stream_stress"
 "$out/stream_stress" 1000
