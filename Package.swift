@@ -26,6 +26,7 @@ let package = Package(
         .systemLibrary(name: "CFFI", pkgConfig: "libffi", providers: [.apt(["libffi-dev"])]),
         .executableTarget(name: "NemoRelayHelper", dependencies: ["CFFI"]),
         .executableTarget(name: "CodecBench", dependencies: ["NemoRelay"], path: "bench/CodecBench"),
+        .executableTarget(name: "ExportersExample", dependencies: ["NemoRelay"], path: "examples/swift/Exporters"),
         .testTarget(name: "NemoRelayTests", dependencies: ["NemoRelay"]),
         .testTarget(name: "NemoRelayFFITests", dependencies: ["NemoRelayFFI", "NemoRelay", "CNemoRelay"]),
     ],

@@ -7,12 +7,15 @@ bash scripts/deps.sh
 
 echo "== format (swift-format lint)"
 swift format lint --strict -r Sources/NemoRelay Sources/NemoRelayFFI Tests/NemoRelayTests Tests/NemoRelayFFITests \
-    Sources/NemoRelayHelper bench/CodecBench Package.swift
+    Sources/NemoRelayHelper bench/CodecBench examples/swift Package.swift
 
 echo "== swift build"
 swift build --build-tests
 echo "== swift tests"
 swift test
+echo "-- Swift example"
+"$(swift build --show-bin-path)/ExportersExample" "$(mktemp -d)" >/dev/null
+
 echo "== C tests"
 bin="$(swift build --show-bin-path)"
 bash Tests/c/run.sh "$bin"

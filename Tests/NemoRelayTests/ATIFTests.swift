@@ -378,3 +378,47 @@ struct SplitMix: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+/// The golden run of `Tests/vectors/exporters.json`: the reference's raw events through our builder give
+/// the reference's `export_json()` text byte for byte.
+@Suite struct ATIFExporterScenarioTests {
+    @Test func referenceEventsGiveTheReferenceTrajectory() throws {
+        let url = VectorSupport.vectorsDirectory.appendingPathComponent("exporters.json")
+        let doc = try JSON.parse(Array(try Data(contentsOf: url)))
+        let scenario = try #require(doc["scenario"]?.objectValue)
+        let events = try #require(scenario["atof_raw"]?.arrayValue)
+        let expected = try #require(scenario["atif_json_raw"]?.stringValue)
+        let tool: JSON = [
+            "type": "function",
+            "function": [
+                "name": "get_weather", "description": "Current weather for a city.",
+                "parameters": [
+                    "type": "object", "properties": ["city": ["type": "string"]], "required": ["city"],
+                ],
+            ],
+        ]
+        let options = ATIFOptions(
+            sessionID: "session-1", agentName: "demo-agent", agentVersion: "1.0.0", modelName: "gpt-4o-mini",
+            toolDefinitions: [tool], extra: ["run": "exporter-scenario", "tags": ["golden"]])
+        #expect(events.count == 23)
+        #expect(ATIF.jsonString(ATIF.trajectory(events: events, options: options)) == expected)
+    }
+
+    @Test func theCollectingExporterBuildsFromWhatItWasDelivered() throws {
+        let rt = Runtime()
+        let e = Exporter.atif(ATIFOptions(sessionID: "s", agentName: "a", agentVersion: "1"))
+        try e.register(on: rt, name: "atif")
+        let s = ScopeStack()
+        let request = LLMRequest(content: ["messages": [["role": "user", "content": "hi"]]])
+        let llm = rt.llmCall(LLMCallParams(name: "openai", request: request), stack: s)
+        let response: JSON = ["choices": [["message": ["role": "assistant", "content": "hello"]]]]
+        rt.llmCallEnd(llm, LLMCallEndParams(response: response), stack: s)
+        let t = try e.trajectory(flushTimeoutNanos: 10_000_000_000)
+        #expect(t["steps"]?.arrayValue?.compactMap { $0["source"]?.stringValue } == ["user", "agent"])
+        try e.clearCollected()
+        #expect(try e.trajectory()["steps"]?.arrayValue?.isEmpty == true)
+        #expect(e.diagnostics["kind"] == "atif")
+        #expect(throws: RelayError.self) { try Exporter.atof(ATOFExporterConfig()).trajectory() }
+        try e.shutdown()
+    }
+}
