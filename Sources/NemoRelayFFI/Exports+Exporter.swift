@@ -8,13 +8,9 @@ import NemoRelay
 public func nemo_relay_exporter_options_init(
     _ o: UnsafeMutablePointer<nemo_relay_exporter_options_t>?, _ v: UInt32
 ) -> Int32 {
-    ffi {
-        guard let o else { throw FFIError.invalid("exporter options must not be NULL") }
-        try checkVersion(v, NEMO_RELAY_EXPORTER_OPTIONS_VERSION, "exporter options")
-        var d = nemo_relay_exporter_options_t()
-        d.version = v
-        o.pointee = d
-    }
+    var d = nemo_relay_exporter_options_t()
+    d.version = v
+    return initOptions(o, v, NEMO_RELAY_EXPORTER_OPTIONS_VERSION, "exporter options", d)
 }
 
 /// The configuration JSON of an options struct; NULL options or a NULL config mean `null`.

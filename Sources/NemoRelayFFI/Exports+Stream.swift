@@ -57,13 +57,9 @@ private func optionalDone(_ d: nemo_relay_done_t) -> DoneBox? {
 public func nemo_relay_stream_options_init(_ o: UnsafeMutablePointer<nemo_relay_stream_options_t>?, _ v: UInt32)
     -> Int32
 {
-    ffi {
-        guard let o else { throw FFIError.invalid("stream options must not be NULL") }
-        try checkVersion(v, NEMO_RELAY_STREAM_OPTIONS_VERSION, "stream options")
-        var d = nemo_relay_stream_options_t()
-        d.version = v
-        o.pointee = d
-    }
+    var d = nemo_relay_stream_options_t()
+    d.version = v
+    return initOptions(o, v, NEMO_RELAY_STREAM_OPTIONS_VERSION, "stream options", d)
 }
 
 @_cdecl("nemo_relay_llm_stream_execute")

@@ -56,7 +56,7 @@ public func nemo_relay_free(_ p: UnsafeMutableRawPointer?) { free(p) }
 
 // MARK: - Options init
 
-private func initOptions<T>(
+func initOptions<T>(
     _ opts: UnsafeMutablePointer<T>?, _ version: UInt32, _ supported: Int32, _ what: String,
     _ value: T
 ) -> Int32 {
