@@ -199,6 +199,25 @@ struct OTLPEncoderCase: Sendable, CustomTestStringConvertible {
         #expect(Array(lines[1]) == OTLPEncoder.json(c.spans, c.resourceScope) && lines[1] == lines[2])
     }
 
+    /// Decodes the Swift encodings with opentelemetry-proto (`Tests/support/otlp_decode_check.py`).
+    @Test(.enabled(if: OTLPEncoderTests.pythonProtoMissing == nil, "needs python3 with opentelemetry-proto"))
+    func opentelemetryProtoDecodesOurOutput() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "otlp-encoder-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for c in OTLPEncoderCase.all {
+            try Data(OTLPEncoder.protobuf(c.spans, c.resourceScope)).write(
+                to: dir.appendingPathComponent(c.name + ".pb"))
+            try Data(OTLPEncoder.json(c.spans, c.resourceScope)).write(to: dir.appendingPathComponent(c.name + ".json"))
+            try Data(OTLPEncoder.fileLine(c.spans, c.resourceScope))
+                .write(to: dir.appendingPathComponent(c.name + ".jsonl"))
+        }
+        let (status, output) = try Self.runPython([Self.supportScript("otlp_decode_check.py"), dir.path])
+        print(output, terminator: "")
+        #expect(status == 0, "otlp_decode_check.py failed:\n\(output)")
+    }
+
     // MARK: Responses
 
     @Test func responseVectors() throws {
@@ -309,4 +328,40 @@ struct OTLPEncoderCase: Sendable, CustomTestStringConvertible {
         print("typical 10-span batch: protobuf \(pb.count) bytes, OTLP/JSON \(json.count) bytes")
         #expect(pb.count < json.count)
     }
+
+    // MARK: Support
+
+    static func supportScript(_ name: String) -> String {
+        VectorSupport.vectorsDirectory.deletingLastPathComponent().appendingPathComponent("support/" + name).path
+    }
+
+    /// Runs `python3` with `arguments`; returns the exit status and the combined output.
+    static func runPython(_ arguments: [String]) throws -> (Int32, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3"] + arguments
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        try p.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// Why the opentelemetry-proto cross-check cannot run here, or nil when it can (printed when skipping).
+    static let pythonProtoMissing: String? = {
+        let reason: String?
+        do {
+            let (status, output) = try runPython([
+                "-c", "import opentelemetry.proto.collector.trace.v1.trace_service_pb2",
+            ])
+            reason =
+                status == 0 ? nil : "opentelemetry.proto is not importable: \(output.split(separator: "\n").last ?? "")"
+        } catch {
+            reason = "python3 could not be run: \(error)"
+        }
+        if let reason { print("skipping the opentelemetry-proto decode check: \(reason)") }
+        return reason
+    }()
 }
