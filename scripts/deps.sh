@@ -35,3 +35,8 @@ if ! python3 -c 'import nat.atif, nat.atof.io' >/dev/null 2>&1; then
     echo "deps: installing nvidia-nat-atif"
     python3 -m pip install --quiet nvidia-nat-atif
 fi
+if ! python3 -c 'import opentelemetry.proto' >/dev/null 2>&1; then
+    # OpenTelemetry's protobuf messages: the OTLP encoder tests decode our output with them.
+    echo "deps: installing opentelemetry-proto"
+    python3 -m pip install --quiet opentelemetry-proto
+fi
