@@ -151,6 +151,17 @@ func spanListDifferences(_ got: [JSON], _ expected: [JSON]) -> [String] {
         #expect(builder.diagnostics.count == v.diagnostics.count)
         #expect(builder.openSpanCount == 0)
     }
+
+    static let openInferenceConfigurations = ["openinference", "openinference_mark_tool", "openinference_custom"]
+
+    @Test(arguments: openInferenceConfigurations)
+    func openInferenceProjectionMatchesTheReference(_ name: String) throws {
+        let v = try #require(OTelVector.named(name), "vector \(name) missing")
+        let (spans, builder) = projectSpans(v.events, v.projectionConfig)
+        let diffs = spanListDifferences(spans, v.spans)
+        #expect(diffs.isEmpty, "\(name):\n\(diffs.joined(separator: "\n"))")
+        #expect(builder.diagnostics.count == v.diagnostics.count)
+    }
 }
 
 /// One configuration of one case of `Tests/vectors/otel_cases.json` (captured by
@@ -202,10 +213,14 @@ struct OTelCaseVector: Sendable, CustomTestStringConvertible {
 
     @Test func casesAreLoaded() {
         #expect(Self.cases("full").count >= 6)
+        #expect(Self.cases("openinference").count >= 5)
     }
 
     @Test(arguments: cases("full"))
     func fullCaseMatchesTheReference(_ c: OTelCaseVector) { Self.check(c) }
+
+    @Test(arguments: cases("openinference"))
+    func openInferenceCaseMatchesTheReference(_ c: OTelCaseVector) { Self.check(c) }
 }
 
 /// Imported propagation parents (`Tests/vectors/otel_propagation.json`): the events do not carry the imported

@@ -186,6 +186,12 @@ def llm_payloads(nr: Any) -> None:
         nr.scope.pop(h, output={"model": "local-model-v2", "text": "hi",
                                 "usage": {"input_tokens": 3, "output_tokens": 1, "total_tokens": 1,
                                           "cost": {"currency": "EUR", "total": 0.002}}})
+        h = nr.scope.push("replay", S.Llm, input={"content": {
+            "source": "openclaw.session", "provider": "openclaw-provider", "systemPrompt": "System text",
+            "messages": [{"role": "user", "content": "question"}, {"role": "assistant"}, "skipped"]}})
+        nr.scope.pop(h, output={"openclaw": {"turn": 1}, "content": [{"type": "text", "text": "answer"}],
+                                "tool_calls": [{"call_id": "c9", "function": {"name": "fn", "arguments": {"a": 1}}},
+                                               {"toolName": "other", "args": "raw"}]})
         h = nr.scope.push("gemini-generate_content", S.Llm, input={"content": {"contents": "x"}})
         nr.scope.pop(h, output={"candidates": []},
                      metadata={"otel.status_code": "ERROR", "exception.type": "TimeoutError"})
