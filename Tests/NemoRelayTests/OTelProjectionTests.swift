@@ -162,6 +162,14 @@ func spanListDifferences(_ got: [JSON], _ expected: [JSON]) -> [String] {
         #expect(diffs.isEmpty, "\(name):\n\(diffs.joined(separator: "\n"))")
         #expect(builder.diagnostics.count == v.diagnostics.count)
     }
+
+    @Test func genAIProjectionMatchesTheReference() throws {
+        let v = try #require(OTelVector.named("gen_ai"), "vector gen_ai missing")
+        let (spans, builder) = projectSpans(v.events, v.projectionConfig)
+        let diffs = spanListDifferences(spans, v.spans)
+        #expect(diffs.isEmpty, "gen_ai:\n\(diffs.joined(separator: "\n"))")
+        #expect(builder.diagnostics.count == v.diagnostics.count)
+    }
 }
 
 /// One configuration of one case of `Tests/vectors/otel_cases.json` (captured by
@@ -214,6 +222,7 @@ struct OTelCaseVector: Sendable, CustomTestStringConvertible {
     @Test func casesAreLoaded() {
         #expect(Self.cases("full").count >= 6)
         #expect(Self.cases("openinference").count >= 5)
+        #expect(Self.cases("gen_ai").count >= 4)
     }
 
     @Test(arguments: cases("full"))
@@ -221,6 +230,9 @@ struct OTelCaseVector: Sendable, CustomTestStringConvertible {
 
     @Test(arguments: cases("openinference"))
     func openInferenceCaseMatchesTheReference(_ c: OTelCaseVector) { Self.check(c) }
+
+    @Test(arguments: cases("gen_ai"))
+    func genAICaseMatchesTheReference(_ c: OTelCaseVector) { Self.check(c) }
 }
 
 /// Imported propagation parents (`Tests/vectors/otel_propagation.json`): the events do not carry the imported

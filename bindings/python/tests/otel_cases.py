@@ -197,6 +197,27 @@ def llm_payloads(nr: Any) -> None:
                      metadata={"otel.status_code": "ERROR", "exception.type": "TimeoutError"})
 
 
+def gen_ai_lookups(nr: Any) -> None:
+    S = nr.ScopeType
+    with nr.scope.scope("agent", S.Agent, metadata={"agent_id": "a-1", "agent_version": "2", "thread_id": "th-1",
+                                                    "gen_ai.request.model": "agent-model"}):
+        h = nr.scope.push("t-data", S.Tool, input={"tool_type": "x", "description": "dd", "gen_ai.tool.name": "fromdata",
+                                                   "tool_call_id": "from-data"})
+        nr.scope.pop(h, output="plain result")
+        h = nr.scope.push("t-meta", S.Tool, input={"a": 1}, metadata={"agent_name": "helper", "tool_description": 5})
+        nr.scope.pop(h, output={"usage": {"tool_type": "nested"}})
+        h = nr.scope.push("azure openai call", S.Llm, metadata={"session_id": "s-9", "server.address": "api.example",
+                                                                "server_port": 8443})
+        nr.scope.pop(h)
+        h = nr.scope.push("claude-call", S.Llm, metadata={"model_name": "from-metadata"})
+        nr.scope.pop(h, metadata={"otel.status_code": "ERROR", "error.type": "rate_limited"})
+        h = nr.scope.push("ret", S.Retriever, input={"index_name": "idx", "top_k": 2.0},
+                          metadata={"gen_ai.request.model": "ret-model"})
+        nr.scope.pop(h)
+        h = nr.scope.push("emb", S.Embedder, input={"request": {"model": "nested-model"}})
+        nr.scope.pop(h, output={"response": {"model": "resp-model"}, "input_tokens": 4})
+
+
 def ttl(nr: Any) -> None:
     S = nr.ScopeType
     t0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
@@ -237,6 +258,11 @@ CASES: list[tuple[str, str, Callable[[Any], None], dict[str, tuple[str, dict[str
         "full": ("full", {}),
         "openinference": ("openinference", {}),
         "gen_ai": ("gen_ai", {}),
+    }),
+    ("gen_ai_lookups", "where gen_ai finds names, ids, models and counts: profile, metadata, payload, nested",
+     gen_ai_lookups, {
+        "gen_ai": ("gen_ai", {}),
+        "full": ("full", {}),
     }),
     ("ttl", "completed-scope contexts expire after completed_span_context_ttl_millis of event time", ttl, {
         "full": ("full", {"completed_span_context_ttl_millis": 1000}),

@@ -57,6 +57,7 @@ enum OTelGenAI {
             push("gen_ai.conversation.id", conversationID(e))
             push("gen_ai.agent.name", agentName(e))
             push("gen_ai.agent.description", scalarString(e, ["gen_ai.agent.description", "agent_description"]))
+            push("gen_ai.request.model", scalarString(e, ["gen_ai.request.model"]))
         case "llm":
             pushProviderAndServer(&attrs, e, request: request)
             push("gen_ai.conversation.id", conversationID(e))
@@ -64,13 +65,13 @@ enum OTelGenAI {
             pushToolDefinitions(&attrs, request)
         case "tool":
             push("gen_ai.tool.name", toolName(e))
-            push("gen_ai.tool.type", scalarString(e, ["gen_ai.tool.type", "tool_type"]))
-            push(
-                "gen_ai.tool.call.id",
-                e.toolCallID ?? scalarString(e, ["gen_ai.tool.call.id", "tool_call_id"]))
+            push("gen_ai.tool.type", toolMetadata(e, ["gen_ai.tool.type", "tool_type"]))
+            let callID = e.toolCallID.flatMap { OTelDisplay.trimmed($0).isEmpty ? nil : $0 }
+            push("gen_ai.tool.call.id", callID ?? toolMetadata(e, ["gen_ai.tool.call.id", "tool_call_id"]))
             push(
                 "gen_ai.tool.description",
-                scalarString(e, ["gen_ai.tool.description", "tool_description", "description"]))
+                toolMetadata(e, ["gen_ai.tool.description", "tool_description", "description"]))
+            push("gen_ai.agent.name", toolMetadata(e, ["gen_ai.agent.name", "agent_name"]))
             pushToolContent(&attrs, "gen_ai.tool.call.arguments", e.input)
         case "retriever":
             pushProviderAndServer(&attrs, e, request: request)
@@ -176,7 +177,27 @@ enum OTelGenAI {
 
     static func agentName(_ e: OTelEvent) -> String { scalarString(e, ["gen_ai.agent.name"]) ?? e.name }
 
-    static func toolName(_ e: OTelEvent) -> String { scalarString(e, ["gen_ai.tool.name"]) ?? e.name }
+    static func toolName(_ e: OTelEvent) -> String { toolMetadata(e, ["gen_ai.tool.name"]) ?? e.name }
+
+    /// A tool's descriptive string from the category profile's extras or the metadata, never from the payload
+    /// (a tool's arguments are user content). A metadata value equal to the runtime's inferred default
+    /// (`nemo_relay.tool.execution.defaults`) only counts when nothing explicit is found.
+    static func toolMetadata(_ e: OTelEvent, _ keys: [String]) -> String? {
+        var fallback: String?
+        let defaults = e.metadata?["nemo_relay.tool.execution.defaults"]
+        for key in keys {
+            let fromProfile = profileFields.contains(key) ? nil : e.profile?[key]
+            let fromMetadata = e.metadata?[key]
+            for (value, inferred) in [
+                (fromProfile, false), (fromMetadata, fromMetadata != nil && fromMetadata == defaults?[key]),
+            ] {
+                guard let text = value?.stringValue, !OTelDisplay.trimmed(text).isEmpty else { continue }
+                if !inferred { return text }
+                if fallback == nil { fallback = text }
+            }
+        }
+        return fallback
+    }
 
     static func dataSourceID(_ e: OTelEvent) -> String? {
         scalarString(e, ["gen_ai.data_source.id", "data_source_id", "index_name", "collection_name"])
@@ -444,7 +465,7 @@ enum OTelGenAI {
             count("gen_ai.usage.input_tokens", OTelLLM.inputTokens(provider: provider, response: r, usage: usage))
             count("gen_ai.usage.output_tokens", usage.completion)
             count("gen_ai.usage.cache_read.input_tokens", usage.cacheRead)
-            count("gen_ai.usage.cache_creation.input_tokens", usage.cacheWrite)
+            count("gen_ai.usage.cache_write.input_tokens", usage.cacheWrite)
         }
     }
 }
