@@ -265,6 +265,13 @@ import Testing
         #expect(d.map(\.code) == d.map(\.code).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) })
         #expect(d.allSatisfy { $0.count == 1 })
 
+        // The exporter's own codes share the store and its bound.
+        #expect(builder.recordDiagnostic(code: "otel.spans_dropped", message: "dropped", count: 5) == 0)
+        var other = OTelSpanBuilder(config: config)
+        #expect(other.recordDiagnostic(code: "otel.spans_dropped", message: "dropped", count: 5) == 5)
+        #expect(other.recordDiagnostic(code: "otel.spans_dropped", message: "dropped", count: 2) == 7)
+        #expect(other.diagnostics.map(\.count) == [7])
+
         var recorder = OTelDiagnostics()
         for i in 0..<100 { recorder.record(code: "c", message: String(repeating: "m", count: 30) + "\(i)") }
         let entry = recorder.all[0]

@@ -61,6 +61,13 @@ public struct OTelSpanBuilder: Sendable {
     /// Diagnostics so far (code, message, count), e.g. otel.metadata_promotion_value_unsupported.<key>.
     public var diagnostics: [(code: String, message: String, count: Int)] { recorder.all }
 
+    /// Records a diagnostic of the exporter around the builder (e.g. `otel.spans_dropped`) in the same bounded
+    /// store, as the reference keeps one store per subscriber; returns the code's total (0 when dropped).
+    @discardableResult
+    public mutating func recordDiagnostic(code: String, message: String, count: Int = 1) -> Int {
+        recorder.record(code: code, message: message, count: count)
+    }
+
     /// How many scopes are open (started and not yet ended).
     public var openSpanCount: Int { active.count }
 
