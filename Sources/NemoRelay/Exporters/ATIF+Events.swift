@@ -133,6 +133,12 @@ enum ATIFProviders {
 
     /// The model of an LLM start payload (`{headers, content}`) decoded by the codec its body shape selects.
     static func requestModel(_ data: JSON, hint: String) -> String? {
+        decodeRequest(data, hint: hint)?["model"]?.stringValue
+    }
+
+    /// The annotated request of an LLM start payload (`{headers, content}`) decoded by the codec its body shape
+    /// selects, or nil.
+    static func decodeRequest(_ data: JSON, hint: String) -> JSONObject? {
         guard case .object(let wrapper) = data, case .object(let body)? = wrapper["content"] else { return nil }
         let codec: any SynchronousLLMCodec
         if body["input"] != nil || body["instructions"] != nil {
@@ -148,7 +154,7 @@ enum ATIFProviders {
             return nil
         }
         let request = LLMRequest(headers: wrapper["headers"]?.objectValue ?? JSONObject(), content: .object(body))
-        return (try? codec.decode(request))?["model"]?.stringValue
+        return (try? codec.decode(request))?.objectValue
     }
 }
 

@@ -73,12 +73,14 @@ public struct OTelSpan: Sendable, Equatable {
     public var statusMessage: String
     /// W3C trace flags in bits 0-7 (1 = sampled), plus OTLP's has-is-remote (0x100) and is-remote (0x200).
     public var flags: UInt32
+    /// Span events dropped because the span already held the maximum (OTLP `dropped_events_count`).
+    public var droppedEventsCount: UInt32
 
     public init(
         traceID: [UInt8], spanID: [UInt8], parentSpanID: [UInt8] = [], traceState: String = "", name: String,
         kind: OTelSpanKind = .internal, startTimeUnixNano: UInt64, endTimeUnixNano: UInt64,
         attributes: [OTelAttribute] = [], events: [OTelSpanEvent] = [], statusCode: OTelStatusCode = .unset,
-        statusMessage: String = "", flags: UInt32 = 1
+        statusMessage: String = "", flags: UInt32 = 1, droppedEventsCount: UInt32 = 0
     ) {
         self.traceID = traceID
         self.spanID = spanID
@@ -93,6 +95,7 @@ public struct OTelSpan: Sendable, Equatable {
         self.statusCode = statusCode
         self.statusMessage = statusMessage
         self.flags = flags
+        self.droppedEventsCount = droppedEventsCount
     }
 }
 
