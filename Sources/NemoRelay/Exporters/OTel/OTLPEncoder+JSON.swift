@@ -140,6 +140,10 @@ struct OTLPJSONWriter {
             }
             byte(UInt8(ascii: "]"))
         }
+        if s.droppedEventsCount != 0 {
+            key("droppedEventsCount", &first)
+            w.writeInteger(Int64(s.droppedEventsCount))
+        }
         key("status", &first)
         byte(UInt8(ascii: "{"))
         var f = true

@@ -52,7 +52,7 @@ enum OTLPField {
     static let scopeName = 1, scopeVersion = 2
     static let spanTraceID = 1, spanSpanID = 2, spanTraceState = 3, spanParentSpanID = 4, spanName = 5
     static let spanKind = 6, spanStart = 7, spanEnd = 8, spanAttributes = 9, spanEvents = 11
-    static let spanStatus = 15, spanFlags = 16
+    static let spanDroppedEvents = 12, spanStatus = 15, spanFlags = 16
     static let eventTime = 1, eventName = 2, eventAttributes = 3
     static let statusMessage = 2, statusCode = 3
     static let keyValueKey = 1, keyValueValue = 2
@@ -144,6 +144,7 @@ struct OTLPProtobufSizer {
             en += attributes(e.attributes, field: OTLPField.eventAttributes)
             n += endMessage(event, en, field: OTLPField.spanEvents)
         }
+        if s.droppedEventsCount != 0 { n += 1 + OTLPWireSize.varint(UInt64(s.droppedEventsCount)) }
         let status = beginMessage()
         var sn = optional(OTLPField.statusMessage, s.statusMessage)
         if s.statusCode != .unset { sn += 1 + OTLPWireSize.varint(UInt64(s.statusCode.rawValue)) }
@@ -275,6 +276,10 @@ struct OTLPProtobufWriter {
             if e.timeUnixNano != 0 { fixed64(OTLPField.eventTime, e.timeUnixNano) }
             if !e.name.isEmpty { stringField(OTLPField.eventName, e.name) }
             attributes(e.attributes, field: OTLPField.eventAttributes)
+        }
+        if s.droppedEventsCount != 0 {
+            tag(OTLPField.spanDroppedEvents, .varint)
+            varint(UInt64(s.droppedEventsCount))
         }
         beginMessage(OTLPField.spanStatus)
         if !s.statusMessage.isEmpty { stringField(OTLPField.statusMessage, s.statusMessage) }
