@@ -216,6 +216,9 @@ final class ATOFFileSink: EventSink, @unchecked Sendable {
 
     deinit { if fd >= 0 { Glibc.close(fd) } }
 
+    /// The open descriptor (-1 once closed), for sinks that reuse these path rules.
+    var descriptor: Int32 { writeLock.withLock { fd } }
+
     func consume(_ batch: [EventRecord]) {
         writeLock.lock()
         defer { writeLock.unlock() }
