@@ -56,14 +56,14 @@ extern "C" {
 /* ------------------------------------------------------------------------------------------ */
 
 #define NEMO_RELAY_VERSION_MAJOR 0
-#define NEMO_RELAY_VERSION_MINOR 6
+#define NEMO_RELAY_VERSION_MINOR 7
 #define NEMO_RELAY_VERSION_PATCH 0
 /** M*1000000 + m*1000 + p. */
-#define NEMO_RELAY_VERSION_NUMBER 6000
-#define NEMO_RELAY_VERSION_STRING "0.6.0"
+#define NEMO_RELAY_VERSION_NUMBER 7000
+#define NEMO_RELAY_VERSION_STRING "0.7.0"
 
 /**
- * @brief The library's version string, e.g. "0.6.0".
+ * @brief The library's version string, e.g. "0.7.0".
  * @return A static string.
  * Ownership: returned borrowed; static, never freed.
  */
@@ -1302,6 +1302,30 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_atof_exporter_new(nemo_relay_expor
  * Ownership: `*out` returned owned (nemo_relay_exporter_free); `opts` borrowed.
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_atif_exporter_new(nemo_relay_exporter_t **out,
+                                                                const nemo_relay_exporter_options_t *opts);
+
+/**
+ * @brief Creates an OpenTelemetry trace exporter: events become spans of one projection (`full`,
+ *        `gen_ai` or `openinference`) on the registration's delivery thread, and one export thread sends
+ *        finished spans in batches over OTLP/HTTP (protobuf, or JSON with `"transport":"http_json"`) or
+ *        appends them to an OTLP file (`output_directory` instead of `endpoint`).
+ *
+ * Configuration keys (the reference's `OpenTelemetryConfig` / `OpenTelemetryFileSinkConfig` names):
+ * `type`, `endpoint`, `transport`, `service_name`, `service_namespace`, `service_version`,
+ * `instrumentation_scope`, `timeout_millis`, `headers`, `header_env`, `resource_attributes`,
+ * `mark_projection`, `mark_exclude_names`, `attribute_mappings`, `promote_metadata_prefixes`,
+ * `completed_span_context_ttl_millis`, `max_queue_size`, `max_export_batch_size`,
+ * `scheduled_delay_millis`, `max_attempts`; for files `output_directory`, `filename`, `format`
+ * (`json_lines` or `proto`), `mode`. See docs/otel.md. 429, 502, 503, 504 and connection failures are
+ * retried with backoff; a batch that still fails is dropped and reported by the next flush.
+ * @param out Receives the exporter.
+ * @param opts Options; the configuration is required.
+ * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT (bad key or value, https endpoint, process-wide
+ *         OTEL_EXPORTER_OTLP_HEADERS set), NEMO_RELAY_E_INTERNAL (the file cannot be opened),
+ *         NEMO_RELAY_E_INVALID_JSON, NEMO_RELAY_E_VERSION.
+ * Ownership: `*out` returned owned (nemo_relay_exporter_free); `opts` borrowed.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_otel_exporter_new(nemo_relay_exporter_t **out,
                                                                 const nemo_relay_exporter_options_t *opts);
 
 /**

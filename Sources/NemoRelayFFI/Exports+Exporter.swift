@@ -54,6 +54,18 @@ public func nemo_relay_atif_exporter_new(
     }
 }
 
+@_cdecl("nemo_relay_otel_exporter_new")
+public func nemo_relay_otel_exporter_new(
+    _ out: OutHandle?, _ opts: UnsafePointer<nemo_relay_exporter_options_t>?
+) -> Int32 {
+    ffi {
+        guard let out else { throw FFIError.invalid("out must not be NULL") }
+        let config = try exporterConfig(opts)
+        if config.isNull { throw FFIError.invalid("OpenTelemetry exporter config is required (type, endpoint, ...)") }
+        out.pointee = HandleTable.shared.insert(try Exporter.otel(json: config), .exporter)
+    }
+}
+
 @_cdecl("nemo_relay_exporter_register")
 public func nemo_relay_exporter_register(_ ep: OpaquePointer?, _ rtp: OpaquePointer?, _ name: CString?) -> Int32 {
     ffi {

@@ -330,6 +330,59 @@ static void test_atif_golden(const char *dir) {
     EXPECT(cases >= 20);
 }
 
+/* ---- OpenTelemetry ------------------------------------------------------------------------------ */
+
+static nemo_relay_status_t new_otel(nemo_relay_exporter_t **out, const char *config) {
+    nemo_relay_exporter_options_t o;
+    nemo_relay_exporter_options_init(&o, NEMO_RELAY_EXPORTER_OPTIONS_VERSION);
+    o.config_json = config;
+    o.config_len = config ? strlen(config) : 0;
+    return nemo_relay_otel_exporter_new(out, &o);
+}
+
+static void test_otel_file(const char *dir) {
+    nemo_relay_exporter_t *x = NULL;
+    EXPECT(new_otel(&x, NULL) == NEMO_RELAY_E_INVALID_ARGUMENT);
+    EXPECT(new_otel(&x, "{\"type\":\"bogus\",\"endpoint\":\"http://127.0.0.1:4318\"}") ==
+           NEMO_RELAY_E_INVALID_ARGUMENT);
+    EXPECT(strcmp(nemo_relay_last_error_message(),
+                  "invalid argument: type must be 'full', 'gen_ai', or 'openinference', got \"bogus\"") == 0);
+    EXPECT(new_otel(&x, "{\"type\":\"full\",\"endpoint\":\"http://example.com:4318\"}") ==
+           NEMO_RELAY_E_INVALID_ARGUMENT);
+    EXPECT(strstr(nemo_relay_last_error_message(), "require HTTPS") != NULL);
+    EXPECT(new_otel(&x, "{\"type\":\"full\",\"endpoint\":\"https://example.com:4318\"}") ==
+           NEMO_RELAY_E_INVALID_ARGUMENT);
+
+    char config[1024];
+    snprintf(config, sizeof config,
+             "{\"type\":\"gen_ai\",\"output_directory\":\"%s\",\"filename\":\"spans.jsonl\","
+             "\"service_name\":\"c-test\"}",
+             dir);
+    EXPECT(new_otel(&x, config) == NEMO_RELAY_OK);
+    nemo_relay_runtime_t *rt = NULL;
+    EXPECT(nemo_relay_runtime_new(&rt, NULL) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_exporter_register(x, rt, "otel") == NEMO_RELAY_OK);
+    run_agent(rt);
+    EXPECT(nemo_relay_exporter_flush(x, 10000000000LL) == NEMO_RELAY_OK);
+    char path[1100];
+    snprintf(path, sizeof path, "%s/spans.jsonl", dir);
+    size_t n = 0;
+    char *file = read_file(path, &n);
+    EXPECT(file && strstr(file, "\"resourceSpans\"") != NULL);
+    EXPECT(file && strstr(file, "\"stringValue\":\"c-test\"") != NULL);
+    EXPECT(file && strstr(file, "\"name\":\"invoke_agent agent\"") != NULL);
+    EXPECT(file && n > 0 && file[n - 1] == '\n');
+    char *diag = NULL;
+    size_t diag_len = 0;
+    EXPECT(nemo_relay_exporter_diagnostics(&diag, &diag_len, x) == NEMO_RELAY_OK);
+    EXPECT(diag && strstr(diag, "\"kind\":\"otel\"") && strstr(diag, "\"spans_exported\":2"));
+    nemo_relay_free(diag);
+    EXPECT(nemo_relay_exporter_shutdown(x, 5000000000LL) == NEMO_RELAY_OK);
+    nemo_relay_exporter_free(x);
+    free(file);
+    nemo_relay_runtime_free(rt);
+}
+
 /* ---- crash safety ------------------------------------------------------------------------------- */
 
 static void test_sigkill(const char *dir) {
@@ -389,6 +442,7 @@ int main(int argc, char **argv) {
     test_atof_file(dir);
     test_errors(dir);
     test_atif_live();
+    test_otel_file(dir);
     if (argc > 1) test_atif_golden(argv[1]);
     test_sigkill(dir);
     return expect_summary();

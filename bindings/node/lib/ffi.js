@@ -96,6 +96,7 @@ const EXPORTS = [
   ['nemo_relay_exporter_options_init', 'i32', [S.EXPORTER_OPTIONS, 'u32']],
   ['nemo_relay_atof_exporter_new', 'i32', ['out_ptr', S.EXPORTER_OPTIONS]],
   ['nemo_relay_atif_exporter_new', 'i32', ['out_ptr', S.EXPORTER_OPTIONS]],
+  ['nemo_relay_otel_exporter_new', 'i32', ['out_ptr', S.EXPORTER_OPTIONS]],
   ['nemo_relay_exporter_register', 'i32', ['ptr', 'ptr', 'str']],
   ['nemo_relay_exporter_deregister', 'i32', ['out_bool', 'ptr', 'ptr', 'str']],
   ['nemo_relay_exporter_flush', 'i32', ['ptr', 'i64']],

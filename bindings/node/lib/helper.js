@@ -29,7 +29,7 @@ const { NemoRelayError } = require('./errors');
 
 /** The library version this binding targets: same major, at least this minor. */
 const TARGET_MAJOR = 0;
-const TARGET_MINOR = 6;
+const TARGET_MINOR = 7;
 
 const sleepCell = new Int32Array(new SharedArrayBuffer(4));
 function sleepMs(ms) {

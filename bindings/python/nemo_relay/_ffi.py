@@ -294,6 +294,7 @@ PROTOTYPES: list[tuple[str, object, list[object]]] = [
     ("nemo_relay_exporter_options_init", _status, [POINTER(ExporterOptions), c_uint32]),
     ("nemo_relay_atof_exporter_new", _status, [_pp, POINTER(ExporterOptions)]),
     ("nemo_relay_atif_exporter_new", _status, [_pp, POINTER(ExporterOptions)]),
+    ("nemo_relay_otel_exporter_new", _status, [_pp, POINTER(ExporterOptions)]),
     ("nemo_relay_exporter_register", _status, [_p, _p, c_char_p]),
     ("nemo_relay_exporter_deregister", _status, [POINTER(c_bool), _p, _p, c_char_p]),
     ("nemo_relay_exporter_flush", _status, [_p, c_int64]),

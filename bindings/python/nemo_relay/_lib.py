@@ -12,7 +12,7 @@ from pathlib import Path
 
 #: The C API version this binding targets: the library's major must be equal, its minor at least this.
 TARGET_MAJOR = 0
-TARGET_MINOR = 6
+TARGET_MINOR = 7
 
 _LIB_NAMES = {"linux": "libnemorelay.so", "darwin": "libnemorelay.dylib", "win32": "nemorelay.dll"}
 
