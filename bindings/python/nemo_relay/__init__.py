@@ -90,6 +90,14 @@ from ._exporters import (  # noqa: E402
     AtofExporterMode,
     AtofStreamSinkConfig,
 )
+from ._metrics import MetricKind, MetricMeasurement, MetricValueType  # noqa: E402
+from ._otel import (  # noqa: E402
+    OpenTelemetryConfig,
+    OpenTelemetryFileSinkConfig,
+    OpenTelemetryRuntimeDiagnostic,
+    OpenTelemetryRuntimeDiagnostics,
+    OpenTelemetrySubscriber,
+)
 
 __version__ = "0.10.4"
 
@@ -168,6 +176,14 @@ __all__ = [
     "AtofExporterConfig",
     "AtofExporterMode",
     "AtofStreamSinkConfig",
+    "MetricKind",
+    "MetricMeasurement",
+    "MetricValueType",
+    "OpenTelemetryConfig",
+    "OpenTelemetryFileSinkConfig",
+    "OpenTelemetryRuntimeDiagnostic",
+    "OpenTelemetryRuntimeDiagnostics",
+    "OpenTelemetrySubscriber",
     "AnnotatedLLMRequest",
     "AnnotatedLLMResponse",
     "CallCancelledError",

@@ -170,12 +170,8 @@ def metric(
     metadata: Any = None,
     timestamp: Any = None,
 ) -> None:
-    """Records measurements as a mark (the C API has no metric export yet; see the report)."""
-    if not isinstance(measurements, (list, tuple)):
-        raise ValueError("measurements must be a list")
-    for m in measurements:
-        if not isinstance(m, dict) or "name" not in m or "value" not in m:
-            raise ValueError("invalid measurement: expected {'name', 'value', ...}")
-        if isinstance(m["value"], bool) or not isinstance(m["value"], (int, float)):
-            raise ValueError(f"invalid measurement {m['name']!r}: value must be a number")
-    event(name, handle=handle, data={"measurements": list(measurements)}, metadata=metadata, timestamp=timestamp)
+    """Emits an atomic group of metric measurements: a mark with the metric data schema."""
+    from ._metrics import METRIC_SCHEMA, measurements_json
+
+    data = {"measurements": measurements_json(measurements)}
+    event(name, handle=handle, data=data, data_schema=METRIC_SCHEMA, metadata=metadata, timestamp=timestamp)
