@@ -304,3 +304,41 @@ export declare class AtifExporter {
   clear(): void;
   diagnostics(): { [key: string]: Json };
 }
+
+/** Options of `OpenTelemetrySubscriber`: an OTLP/HTTP endpoint, or an OTLP file with `outputDirectory`. */
+export type OpenTelemetryConfig = {
+  type: 'full' | 'gen_ai' | 'openinference';
+  endpoint?: string;
+  transport?: 'http_binary' | 'http_json';
+  headers?: { [name: string]: string };
+  headerEnv?: { [name: string]: string };
+  timeoutMillis?: number;
+  outputDirectory?: string;
+  filename?: string;
+  format?: 'json_lines' | 'proto';
+  mode?: 'append' | 'overwrite';
+  serviceName?: string;
+  serviceNamespace?: string;
+  serviceVersion?: string;
+  instrumentationScope?: string;
+  resourceAttributes?: { [key: string]: string };
+  markProjection?: 'inherit' | 'event' | 'tool';
+  markExcludeNames?: string[];
+  attributeMappings?: { key: string; alias: string }[];
+  promoteMetadataPrefixes?: string[];
+  completedSpanContextTtlMillis?: number;
+  maxQueueSize?: number;
+  maxExportBatchSize?: number;
+  scheduledDelayMillis?: number;
+};
+
+export declare class OpenTelemetrySubscriber {
+  constructor(config: OpenTelemetryConfig);
+  register(name: string): void;
+  deregister(name: string): boolean;
+  /** Exports every finished span now; throws when an export failed. */
+  forceFlush(): void;
+  shutdown(): void;
+  runtimeDiagnostics(): { code: string; message: string; count: number }[];
+  diagnostics(): { [key: string]: Json };
+}

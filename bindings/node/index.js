@@ -1337,6 +1337,7 @@ module.exports = {
   BuiltinCodec, OpenAIChatCodec, OpenAIResponsesCodec, AnthropicMessagesCodec,
   // exporters
   AtofExporter: exporters.AtofExporter, AtifExporter: exporters.AtifExporter,
+  OpenTelemetrySubscriber: exporters.OpenTelemetrySubscriber,
 };
 
 // Internal hooks for ./typed.js (not part of the public surface).

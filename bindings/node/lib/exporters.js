@@ -276,6 +276,95 @@ class AtifExporter extends Exporter {
   }
 }
 
+/** The core configuration for an `OpenTelemetrySubscriber` options object (camelCase in, core names out). */
+function otelConfig(config) {
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) {
+    throw invalid('OpenTelemetrySubscriber config must be an object');
+  }
+  const c = config;
+  const type = c.type;
+  if (!['full', 'gen_ai', 'openinference'].includes(type)) {
+    throw invalid(`type must be 'full', 'gen_ai', or 'openinference', got "${type}"`);
+  }
+  const out = { type };
+  const set = (key, value, check) => {
+    if (value === undefined || value === null) return;
+    out[key] = check(value, key);
+  };
+  const str = (v, what) => optionalString(v, what);
+  const list = (v, what) => {
+    if (!Array.isArray(v) || !v.every((e) => typeof e === 'string')) throw invalid(`${what} must be a list of strings`);
+    return [...v];
+  };
+  const millis = (v, what) => {
+    if (!Number.isInteger(v) || v < 0 || v > MAX_TIMEOUT_MS) throw invalid(`${what} must be an integer from 0 to ${MAX_TIMEOUT_MS}`);
+    return v;
+  };
+  if (c.outputDirectory !== undefined) {
+    set('output_directory', c.outputDirectory, str);
+    set('filename', c.filename, str);
+    set('format', c.format, str);
+    set('mode', c.mode, str);
+  } else {
+    const endpoint = optionalString(c.endpoint, 'endpoint');
+    if (!endpoint || !endpoint.trim()) throw invalid('endpoint is required and must be nonblank');
+    out.endpoint = endpoint;
+    set('transport', c.transport, str);
+    set('headers', c.headers, (v, what) => stringMap(v, what));
+    set('header_env', c.headerEnv, (v, what) => stringMap(v, what));
+    set('timeout_millis', c.timeoutMillis, millis);
+  }
+  set('service_name', c.serviceName, str);
+  set('service_namespace', c.serviceNamespace, str);
+  set('service_version', c.serviceVersion, str);
+  set('instrumentation_scope', c.instrumentationScope, str);
+  set('resource_attributes', c.resourceAttributes, (v, what) => stringMap(v, what));
+  set('mark_projection', c.markProjection, str);
+  set('mark_exclude_names', c.markExcludeNames, list);
+  set('promote_metadata_prefixes', c.promoteMetadataPrefixes, list);
+  set('completed_span_context_ttl_millis', c.completedSpanContextTtlMillis, millis);
+  set('max_queue_size', c.maxQueueSize, millis);
+  set('max_export_batch_size', c.maxExportBatchSize, millis);
+  set('scheduled_delay_millis', c.scheduledDelayMillis, millis);
+  if (c.attributeMappings !== undefined && c.attributeMappings !== null) {
+    if (!Array.isArray(c.attributeMappings)) throw invalid('attributeMappings must be a list of {key, alias}');
+    out.attribute_mappings = c.attributeMappings.map((m) => ({ key: String(m?.key), alias: String(m?.alias) }));
+  }
+  return out;
+}
+
+/** Exports events as OpenTelemetry spans over OTLP/HTTP (or to an OTLP file with `outputDirectory`). */
+class OpenTelemetrySubscriber extends Exporter {
+  /**
+   * @param {object} config `{type: 'full'|'gen_ai'|'openinference', endpoint, transport?, headers?, headerEnv?,
+   *   resourceAttributes?, serviceName?, serviceNamespace?, serviceVersion?, instrumentationScope?, timeoutMillis?,
+   *   markProjection?, markExcludeNames?, attributeMappings?, promoteMetadataPrefixes?}`, or a file sink with
+   *   `outputDirectory` (and `filename?`, `format?: 'json_lines'|'proto'`, `mode?`) instead of `endpoint`
+   */
+  constructor(config) {
+    super('nemo_relay_otel_exporter_new', otelConfig(config), FLUSH_TIMEOUT_MS);
+  }
+
+  /** Exports every finished span now; throws when an export failed. */
+  forceFlush() {
+    ffi.call('nemo_relay_exporter_flush', [this._handle(), this._timeoutNs]);
+  }
+
+  /** Flushes, removes the registrations and stops the exporter; a second call is harmless. */
+  shutdown() {
+    try {
+      ffi.call('nemo_relay_exporter_shutdown', [this._handle(), this._timeoutNs]);
+    } finally {
+      this._forgetNames();
+    }
+  }
+
+  /** @returns {{code: string, message: string, count: number}[]} dropped spans, failed exports, ... */
+  runtimeDiagnostics() {
+    return (this.diagnostics().runtime_diagnostics ?? []).map((d) => ({ code: d.code, message: d.message, count: Number(d.count) }));
+  }
+}
+
 /**
  * Internal: the ATIF trajectory of a JSON array of events (text) under an ATIF configuration (text,
  * the core's key names), as `nemo_relay_atif_trajectory` returns it. A pure function of its inputs.
@@ -303,5 +392,5 @@ function onHelperLost() {
 }
 
 module.exports = {
-  AtofExporter, AtifExporter, atofConfig, atifConfig, atifTrajectory, bindRuntime, forgetName, onHelperLost,
+  AtofExporter, AtifExporter, OpenTelemetrySubscriber, otelConfig, atofConfig, atifConfig, atifTrajectory, bindRuntime, forgetName, onHelperLost,
 };
