@@ -1,0 +1,244 @@
+# SPDX-License-Identifier: Apache-2.0
+"""OpenTelemetry export: the reference's scenario through a real OTLP receiver (spans equal the reference's
+after normalisation), the configuration surface, and delivery under 429/503/400/partial success/dropped
+connections/hangs."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import nemo_relay as nr
+from conftest import load_vectors, run_fresh
+from nemo_relay import scope
+
+pytest.importorskip("opentelemetry.proto", reason="the OTLP receiver decodes with opentelemetry-proto")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import otel_scenario  # noqa: E402
+
+CONFIGS = list(otel_scenario.CONFIGS)
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Any:
+    with otel_scenario.OtlpReceiver(idle_timeout=300) as r:
+        yield r
+
+
+def resource_attrs(resource: dict[str, Any]) -> dict[str, Any]:
+    return {a["key"]: a["value"] for a in resource.get("attributes", [])}
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_scenario_spans_equal_the_reference(receiver: Any, name: str) -> None:
+    vector = load_vectors("otel.json")["configurations"][name]
+    result = otel_scenario.run_config(nr, receiver, name)
+    ours = otel_scenario.vector(result)
+    assert ours["spans"] == vector["spans"]
+    assert ours["events"] == vector["events"]
+    # service.* and configured resource attributes as the reference; telemetry.sdk.* names this SDK.
+    mine, theirs = resource_attrs(ours["resource"]), resource_attrs(vector["resource"])
+    for key, value in theirs.items():
+        if not key.startswith("telemetry.sdk."):
+            assert mine.get(key) == value, key
+    assert ours["scope"] == vector["scope"]
+    assert [r["path"] for r in ours["requests"]] == [r["path"] for r in vector["requests"]]
+    for r in ours["requests"]:
+        headers = {k.lower(): v for k, v in r["headers"]}
+        assert headers["content-type"] == "application/x-protobuf"
+        for k, v in vector["requests"][0]["headers"]:
+            if k.lower() not in ("user-agent", "host", "content-length", "accept"):
+                assert headers.get(k.lower()) == v, k
+
+
+# ---- configuration surface ------------------------------------------------------------------------
+
+
+def test_config_defaults_and_messages() -> None:
+    c = nr.OpenTelemetryConfig("full", "http://127.0.0.1:9")
+    assert (c.transport, c.type, c.service_name, c.instrumentation_scope) == (
+        "http_binary",
+        "full",
+        "unknown_service",
+        "opentelemetry",
+    )
+    assert (c.timeout_millis, c.completed_span_context_ttl_millis, c.mark_projection) == (3000, 60000, "inherit")
+    assert c.mark_exclude_names == ["llm.chunk"] and c.headers == {} and c.attribute_mappings == []
+    with pytest.raises(OverflowError):
+        c.timeout_millis = -1
+
+    def fails(**changes: Any) -> BaseException:
+        cfg = nr.OpenTelemetryConfig("full", "http://127.0.0.1:9")
+        for k, v in changes.items():
+            setattr(cfg, k, v)
+        with pytest.raises((ValueError, RuntimeError)) as info:
+            nr.OpenTelemetrySubscriber(cfg)
+        return info.value
+
+    e = fails(type="bogus")
+    assert isinstance(e, ValueError) and str(e) == "type must be 'full', 'gen_ai', or 'openinference', got \"bogus\""
+    assert str(fails(transport="x")) == "transport must be 'http_binary' or 'grpc', got \"x\""
+    assert str(fails(endpoint="  ")) == "endpoint is required and must be nonblank"
+    assert "unknown variant `Tool`" in str(fails(mark_projection="Tool"))
+    assert "require HTTPS" in str(fails(endpoint="http://example.com:4318"))
+    assert "TLS is not supported" in str(fails(endpoint="https://example.com:4318"))
+    assert "must be unique ignoring ASCII case" in str(fails(headers={"X-A": "1", "x-a": "2"}))
+    assert str(fails(attribute_mappings=[{"key": "a", "alias": ""}])) == "attribute mapping alias must not be blank"
+    with pytest.raises(TypeError):
+        nr.OpenTelemetrySubscriber("full")  # type: ignore[arg-type]
+
+
+def test_process_wide_otlp_headers_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "authorization=secret")
+    with pytest.raises(RuntimeError, match="OTEL_EXPORTER_OTLP_HEADERS is not supported"):
+        nr.OpenTelemetrySubscriber(nr.OpenTelemetryConfig("full", "http://127.0.0.1:9"))
+
+
+# ---- delivery ------------------------------------------------------------------------------------
+
+
+def one_agent(name: str = "agent") -> None:
+    with scope.scope(name, nr.ScopeType.Agent):
+        with scope.scope("step", nr.ScopeType.Function):
+            pass
+
+
+def subscriber(receiver: Any, **options: Any) -> nr.OpenTelemetrySubscriber:
+    cfg = nr.OpenTelemetryConfig("full", receiver.url)
+    for k, v in options.items():
+        setattr(cfg, k, v)
+    s = nr.OpenTelemetrySubscriber(cfg)
+    return s
+
+
+def test_one_trace_per_agent_with_parent_links(receiver: Any) -> None:
+    receiver.reset()
+
+    def body() -> None:
+        s = subscriber(receiver)
+        s.register("otel-trace")
+        try:
+            one_agent()
+            s.force_flush()
+        finally:
+            s.shutdown()
+
+    run_fresh(body)
+    spans = [f["span"] for f in otel_scenario.flatten([{"body": r["decoded"]} for r in receiver.requests()])]
+    by_name = {s["name"]: s for s in spans}
+    agent, step = by_name["agent"], by_name["step"]
+    assert agent["traceId"] == step["traceId"] and len(agent["traceId"]) == 32
+    assert step["parentSpanId"] == agent["spanId"] and not agent.get("parentSpanId")
+    assert receiver.requests()[0]["path"] == "/v1/traces"
+
+
+def test_retryable_answers_are_retried_and_nothing_is_lost(receiver: Any) -> None:
+    receiver.reset()
+    receiver.script([{"status": 429, "retry_after": "1"}, {"status": 503}, {"drop": True}])
+
+    def body() -> None:
+        s = subscriber(receiver)
+        s.register("otel-retry")
+        try:
+            one_agent()
+            start = time.monotonic()
+            s.force_flush()
+            assert time.monotonic() - start >= 0.9  # Retry-After: 1 honoured
+            assert s.runtime_diagnostics().entries == []
+        finally:
+            s.shutdown()
+
+    run_fresh(body)
+    reqs = receiver.requests()
+    assert len(reqs) >= 3
+    assert sum(1 for r in reqs if r["action"].get("status", 200) == 200 and not r["action"].get("drop")) >= 1
+
+
+def test_a_rejected_batch_is_not_retried_and_is_reported(receiver: Any) -> None:
+    receiver.reset()
+    receiver.script([{"status": 400}])
+
+    def body() -> None:
+        s = subscriber(receiver)
+        s.register("otel-400")
+        try:
+            one_agent()
+            with pytest.raises(RuntimeError, match="OpenTelemetry trace export to http://127.0.0.1"):
+                s.force_flush()
+            assert len(receiver.requests()) == 1
+            d = s.runtime_diagnostics().get("otel.traces_export_failed")
+            assert d is not None and d.count == 1
+            one_agent("second")
+            s.force_flush()  # recovered: a later export succeeded
+        finally:
+            s.shutdown()
+
+    run_fresh(body)
+
+
+def test_partial_success_counts_and_is_not_retried(receiver: Any) -> None:
+    receiver.reset()
+    receiver.script([{"partial_success": {"rejected_spans": 1, "error_message": "too big"}}])
+
+    def body() -> None:
+        s = subscriber(receiver)
+        s.register("otel-partial")
+        try:
+            one_agent()
+            s.force_flush()
+            assert s.diagnostics()["spans_rejected"] == 1
+        finally:
+            s.shutdown()
+
+    run_fresh(body)
+    assert len(receiver.requests()) == 1
+
+
+def test_a_hung_collector_never_slows_the_agent_and_shutdown_is_bounded(receiver: Any) -> None:
+    receiver.reset()
+    receiver.script({"script": [], "default": {"hang_ms": 20000}})
+
+    def body() -> None:
+        s = subscriber(receiver, timeout_millis=300)
+        s.register("otel-hang")
+        start = time.monotonic()
+        for _ in range(300):
+            one_agent()
+        assert time.monotonic() - start < 5
+        t0 = time.monotonic()
+        with pytest.raises(RuntimeError):
+            s.shutdown()
+        assert time.monotonic() - t0 < 35
+
+    run_fresh(body)
+    receiver.script({"script": [], "default": {"status": 200}})
+
+
+def test_file_sink_writes_otlp_json_lines(tmp_path: Path) -> None:
+    def body() -> None:
+        cfg = nr.OpenTelemetryFileSinkConfig("gen_ai", str(tmp_path), filename="spans.jsonl")
+        cfg.service_name = "svc"
+        s = nr.OpenTelemetrySubscriber(cfg)
+        s.register("otel-file")
+        try:
+            one_agent()
+            s.force_flush()
+        finally:
+            s.shutdown()
+
+    run_fresh(body)
+    lines = (tmp_path / "spans.jsonl").read_text().splitlines()
+    assert len(lines) >= 1
+    request = json.loads(lines[0])
+    rs = request["resourceSpans"][0]
+    assert {"key": "service.name", "value": {"stringValue": "svc"}} in rs["resource"]["attributes"]
+    names = [sp["name"] for sp in rs["scopeSpans"][0]["spans"]]
+    assert "invoke_agent agent" in names
+    with pytest.raises(ValueError, match="filename must be a single path component"):
+        nr.OpenTelemetrySubscriber(nr.OpenTelemetryFileSinkConfig("full", str(tmp_path), filename="a/b.jsonl"))
