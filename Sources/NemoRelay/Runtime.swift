@@ -184,7 +184,7 @@ public final class Runtime: @unchecked Sendable {
     @discardableResult
     public func flush(timeoutNanos: Int64? = nil) -> Bool {
         if DeliveryThread.isCurrent { return true }
-        let deadline = timeoutNanos.map { monotonicNanos() &+ max(0, $0) }
+        let deadline = monotonicDeadline(after: timeoutNanos)
         let targets: [(SubscriberLane, UInt64)] = lanesLock.withLock {
             closedLanes.removeAll { l in
                 // Forget closed lanes that finished delivering.

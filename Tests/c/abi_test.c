@@ -188,7 +188,28 @@ static void flush_at_exit(void) {
     nemo_relay_runtime_free(exit_rt);
 }
 
+static void slow_collect(const char *json, size_t len, void *ud) {
+    (void)json, (void)len;
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    ++*(int *)ud;
+}
+
+/* Regression: a huge timeout is a deadline far away, not one that already passed (it overflowed). */
+static void test_huge_timeouts(void) {
+    nemo_relay_runtime_t *rt = NULL;
+    int delivered = 0;
+    EXPECT(nemo_relay_runtime_new(&rt, NULL) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_subscriber_register(rt, NULL, "slow", slow_collect, &delivered, NULL) == NEMO_RELAY_OK);
+    for (int i = 0; i < 3; i++) EXPECT(nemo_relay_mark(rt, NULL, "m", NULL) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_flush(rt, INT64_MAX) == NEMO_RELAY_OK);
+    EXPECT(delivered == 3);
+    EXPECT(nemo_relay_flush(rt, INT64_MAX - 1) == NEMO_RELAY_OK);
+    nemo_relay_runtime_free(rt);
+}
+
 int main(void) {
+    test_huge_timeouts();
     /* versions and errors */
     EXPECT(strcmp(nemo_relay_version(), NEMO_RELAY_VERSION_STRING) == 0);
     EXPECT(nemo_relay_version_number() == NEMO_RELAY_VERSION_NUMBER);
