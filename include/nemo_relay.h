@@ -25,7 +25,12 @@
  * -----------
  * - Fallible functions return `nemo_relay_status_t`: `NEMO_RELAY_OK` (0) or a positive code.
  *   `nemo_relay_last_error_message()` gives the detail (with the reference's prefixes such as
- *   `invalid argument: `). Every export clears that slot on entry.
+ *   `invalid argument: `). Every export clears that slot on entry, except the ones that only read
+ *   static data or the slot itself (`nemo_relay_version`, `nemo_relay_version_number`,
+ *   `nemo_relay_status_str`, `nemo_relay_last_error_message`), so a failure can be reported as
+ *   "<status name>: <message>" in either order.
+ * - Timeouts are nanoseconds; a negative one waits without limit and a huge one (up to INT64_MAX)
+ *   is a deadline that saturates, never one that has already passed.
  * - JSON crosses as `const char *json, size_t len` (UTF-8, not NUL-terminated; NULL means absent).
  *   Results come back through `char **out, size_t *out_len` and are freed with `nemo_relay_free`.
  * - Handles returned through `**out` belong to the caller and are released with their `_free`.

@@ -49,6 +49,14 @@ public final class ManualClock: RelayClock, @unchecked Sendable {
     public func set(_ t: Nanoseconds) { lock.withLock { current = t } }
 }
 
+/// The monotonic deadline `timeoutNanos` from now; nil for none, saturating instead of overflowing, so
+/// `Int64.max` means "as long as it takes" rather than "already passed".
+@inline(__always) func monotonicDeadline(after timeoutNanos: Int64?) -> Int64? {
+    guard let t = timeoutNanos else { return nil }
+    let (sum, overflow) = monotonicNanos().addingReportingOverflow(max(0, t))
+    return overflow ? Int64.max : sum
+}
+
 /// The monotonic clock, for measuring durations such as time to first chunk.
 @inline(__always) func monotonicNanos() -> Int64 {
     var ts = timespec()

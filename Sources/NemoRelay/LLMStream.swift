@@ -492,7 +492,7 @@ final class StreamState: @unchecked Sendable {
         if options.onChunk != nil {
             return (.failed(RelayError(.misuse, "this stream delivers chunks to its callback")), nil)
         }
-        let deadline = timeoutNanos.map { monotonicNanos() &+ max(0, $0) }
+        let deadline = monotonicDeadline(after: timeoutNanos)
         lock.lock()
         defer { lock.unlock() }
         while true {

@@ -129,11 +129,13 @@ extension Runtime {
 
     func makeLLMHandle(_ p: LLMCallParams, stack: ScopeStack) -> ScopeHandle {
         let now = p.timestamp ?? clock.now()
-        return ScopeHandle(
+        let h = ScopeHandle(
             uuid: UUIDGenerator.next(nowNanos: now), name: p.name, scopeType: .llm, kind: .llm,
             attributes: p.attributes, parentUUID: p.parent?.uuid ?? stack.top.uuid, data: p.data,
             metadata: p.metadata, startTime: now, modelName: p.modelName,
             propagationRootUUID: stack.propagationRoot(newAgent: nil))
+        h.ownerRuntime = serial
+        return h
     }
 
     // MARK: Start and end events

@@ -19,6 +19,7 @@ extension Runtime {
             uuid: uuid, name: name, scopeType: type, kind: .scope, attributes: attributes,
             parentUUID: parent?.uuid ?? stack.top.uuid, data: data, metadata: metadata, startTime: now,
             propagationRootUUID: stack.propagationRoot(newAgent: type == .agent ? uuid : nil))
+        h.ownerRuntime = serial
         stack.push(h)
         if wantsEvents(stack) {
             publish(

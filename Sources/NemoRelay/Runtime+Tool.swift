@@ -37,11 +37,13 @@ public struct ToolCallParams: Sendable {
 extension Runtime {
     func makeToolHandle(_ p: ToolCallParams, stack: ScopeStack) -> ScopeHandle {
         let now = p.timestamp ?? clock.now()
-        return ScopeHandle(
+        let h = ScopeHandle(
             uuid: UUIDGenerator.next(nowNanos: now), name: p.name, scopeType: .tool, kind: .tool,
             attributes: p.attributes, parentUUID: p.parent?.uuid ?? stack.top.uuid, data: p.data,
             metadata: p.metadata, startTime: now, toolCallID: p.toolCallID,
             propagationRootUUID: stack.propagationRoot(newAgent: nil))
+        h.ownerRuntime = serial
+        return h
     }
 
     private func toolProfile(_ h: ScopeHandle, annotation: JSON? = nil) -> JSON {

@@ -26,6 +26,9 @@ public enum LogLevel: Int32, Sendable {
 public final class Runtime: @unchecked Sendable {
     /// The source of event timestamps.
     public let clock: any RelayClock
+    /// A process-unique number (never reused), recorded on the scope handles this runtime makes.
+    public let serial: UInt64 = Runtime.serials.add(1, ordering: .relaxed).newValue
+    private static let serials = Atomic<UInt64>(0)
     let global = Middleware(depth: 0)
     /// Streams whose end event is not recorded yet, so ``shutdown(timeoutNanos:)`` can end them.
     let liveStreams = LiveStreams()
@@ -184,7 +187,7 @@ public final class Runtime: @unchecked Sendable {
     @discardableResult
     public func flush(timeoutNanos: Int64? = nil) -> Bool {
         if DeliveryThread.isCurrent { return true }
-        let deadline = timeoutNanos.map { monotonicNanos() &+ max(0, $0) }
+        let deadline = monotonicDeadline(after: timeoutNanos)
         let targets: [(SubscriberLane, UInt64)] = lanesLock.withLock {
             closedLanes.removeAll { l in
                 // Forget closed lanes that finished delivering.

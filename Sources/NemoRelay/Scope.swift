@@ -105,6 +105,10 @@ public final class ScopeHandle: @unchecked Sendable, CustomStringConvertible {
     /// The propagation root written on this span's events.
     public let propagationRootUUID: RelayUUID
 
+    /// The ``Runtime/serial`` of the runtime that made this handle; 0 for a stack's implicit root. Set
+    /// once, before the handle is shared.
+    public internal(set) var ownerRuntime: UInt64 = 0
+
     let lock = PThreadLock()
     /// Scope-local registrations; nil until the first one.
     var locals_: Middleware?

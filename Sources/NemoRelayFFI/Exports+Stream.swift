@@ -84,6 +84,7 @@ public func nemo_relay_llm_stream_execute(
         let rt = try runtimeArg(rtp)
         let stack = try stackArg(stackp)
         let p = try llmParams(try stringInput(name, "name"), try requestArg(req, reqLen), opts)
+        try checkOwner(p.parent, rt, "parent")
 
         var options = LLMStreamOptions()
         if so.buffer_capacity > 0 { options.bufferCapacity = Int(so.buffer_capacity) }

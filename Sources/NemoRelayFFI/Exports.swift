@@ -199,8 +199,10 @@ public func nemo_relay_scope_begin(
             o = opts.pointee
             try checkVersion(o.version, NEMO_RELAY_SCOPE_OPTIONS_VERSION, "scope options")
         }
+        let parent = try optionalScopeArg(o.parent)
+        try checkOwner(parent, rt, "parent")
         let h = rt.pushScope(
-            name, type: t, stack: stack, parent: try optionalScopeArg(o.parent), attributes: o.attributes,
+            name, type: t, stack: stack, parent: parent, attributes: o.attributes,
             data: try jsonInput(o.data, o.data_len, "data") ?? .null,
             metadata: try jsonInput(o.metadata, o.metadata_len, "metadata") ?? .null,
             input: try jsonInput(o.payload, o.payload_len, "input") ?? .null,
@@ -218,6 +220,7 @@ public func nemo_relay_scope_end(
         let rt = try runtimeArg(rtp)
         let stack = try stackArg(stackp)
         let h = try scopeArg(scope)
+        try checkOwner(h, rt)
         var o = nemo_relay_scope_options_t()
         if let opts {
             o = opts.pointee
@@ -290,8 +293,10 @@ public func nemo_relay_mark(
             }
             severity = s
         }
+        let parent = try optionalScopeArg(o.parent)
+        try checkOwner(parent, rt, "parent")
         rt.mark(
-            name, stack: stack, parent: try optionalScopeArg(o.parent),
+            name, stack: stack, parent: parent,
             data: try jsonInput(o.data, o.data_len, "data") ?? .null,
             dataSchema: try jsonInput(o.data_schema, o.data_schema_len, "data_schema").flatMap { $0.isNull ? nil : $0 },
             metadata: try jsonInput(o.metadata, o.metadata_len, "metadata") ?? .null, severity: severity,
@@ -422,6 +427,7 @@ public func nemo_relay_llm_call(
         let rt = try runtimeArg(rtp)
         let stack = try stackArg(stackp)
         let p = try llmParams(try stringInput(name, "name"), try requestArg(req, reqLen), opts)
+        try checkOwner(p.parent, rt, "parent")
         out.pointee = HandleTable.shared.insert(rt.llmCall(p, stack: stack), .scope)
     }
 }
@@ -435,6 +441,7 @@ public func nemo_relay_llm_call_end(
         let rt = try runtimeArg(rtp)
         let stack = try stackArg(stackp)
         let h = try scopeArg(llm, "LLM")
+        try checkOwner(h, rt, "LLM")
         guard h.kind == .llm else { throw FFIError.invalid("handle is not an LLM call") }
         var p = LLMCallEndParams(response: try jsonInput(resp, respLen, "response") ?? .null)
         if let opts {
@@ -485,6 +492,7 @@ public func nemo_relay_llm_execute(
         let rt = try runtimeArg(rtp)
         let stack = try stackArg(stackp)
         let p = try llmParams(try stringInput(name, "name"), try requestArg(req, reqLen), opts)
+        try checkOwner(p.parent, rt, "parent")
         rt.llmExecute(p, stack: stack, control: control, provider: Adapt.provider(pbox)) { r in dbox.call(r) }
     }
 }
@@ -517,6 +525,7 @@ public func nemo_relay_tool_call(
         let rt = try runtimeArg(rtp)
         let stack = try stackArg(stackp)
         let p = try toolParams(try stringInput(name, "name"), try jsonInput(args, argsLen, "args") ?? .null, opts)
+        try checkOwner(p.parent, rt, "parent")
         out.pointee = HandleTable.shared.insert(rt.toolCall(p, stack: stack), .scope)
     }
 }
@@ -530,6 +539,7 @@ public func nemo_relay_tool_call_end(
         let rt = try runtimeArg(rtp)
         let stack = try stackArg(stackp)
         let h = try scopeArg(tool, "tool")
+        try checkOwner(h, rt, "tool")
         guard h.kind == .tool else { throw FFIError.invalid("handle is not a tool call") }
         var r: ToolResult? = nil
         if let v = try jsonInput(result, resultLen, "result"), !v.isNull {
@@ -560,6 +570,7 @@ public func nemo_relay_tool_execute(
         let rt = try runtimeArg(rtp)
         let stack = try stackArg(stackp)
         let p = try toolParams(try stringInput(name, "name"), try jsonInput(args, argsLen, "args") ?? .null, opts)
+        try checkOwner(p.parent, rt, "parent")
         rt.toolExecute(p, stack: stack, control: control, tool: Adapt.tool(tbox)) { r in
             dbox.call(r.map(toolResultJSON))
         }
@@ -577,6 +588,7 @@ public func nemo_relay_register(
         let box = try callbackArg(cb, "callback")
         let rt = try runtimeArg(rtp)
         let scope = try optionalScopeArg(owner, "owner")
+        try checkOwner(scope, rt, "owner")
         let name = try stringInput(name, "name")
         guard let k = MiddlewareKind(rawValue: kind) else { throw FFIError.invalid("unknown middleware kind \(kind)") }
         let brk = flags & UInt32(NEMO_RELAY_BREAK_CHAIN) != 0
@@ -627,6 +639,7 @@ public func nemo_relay_deregister(
     ffi {
         let rt = try runtimeArg(rtp)
         let scope = try optionalScopeArg(owner, "owner")
+        try checkOwner(scope, rt, "owner")
         let name = try stringInput(name, "name")
         guard let k = MiddlewareKind(rawValue: kind) else { throw FFIError.invalid("unknown middleware kind \(kind)") }
         let removed = try rt.deregister(k, name: name, scope: scope)
@@ -647,6 +660,7 @@ private func registerLane(
         guard hasFn else { throw FFIError.invalid("subscriber fn must not be NULL") }
         let rt = try runtimeArg(rtp)
         let scope = try optionalScopeArg(owner, "owner")
+        try checkOwner(scope, rt, "owner")
         try rt.registerBatchSubscriber(name: try stringInput(name, "name"), scope: scope, deliver(box))
     }
 }
@@ -703,6 +717,7 @@ public func nemo_relay_subscriber_deregister(
     ffi {
         let rt = try runtimeArg(rtp)
         let scope = try optionalScopeArg(owner, "owner")
+        try checkOwner(scope, rt, "owner")
         let name = try stringInput(name, "name")
         let removed: Bool
         if let scope {

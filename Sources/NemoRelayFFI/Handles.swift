@@ -246,6 +246,13 @@ func scopeArg(_ p: OpaquePointer?, _ what: String = "scope") throws -> ScopeHand
     return h
 }
 
+/// Refuses a scope handle made by another runtime (its events would reach the other runtime's
+/// subscribers); handles of no runtime (a stack's implicit root) are accepted everywhere.
+func checkOwner(_ h: ScopeHandle?, _ rt: Runtime, _ what: String = "scope") throws {
+    guard let h, h.ownerRuntime != 0, h.ownerRuntime != rt.serial else { return }
+    throw FFIError.misuse("misuse: \(what) handle belongs to another runtime")
+}
+
 func optionalScopeArg(_ p: OpaquePointer?, _ what: String = "parent") throws -> ScopeHandle? {
     guard p != nil else { return nil }
     return try scopeArg(p, what)

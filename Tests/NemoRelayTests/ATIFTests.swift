@@ -418,7 +418,9 @@ struct SplitMix: RandomNumberGenerator {
         try e.clearCollected()
         #expect(try e.trajectory()["steps"]?.arrayValue?.isEmpty == true)
         #expect(e.diagnostics["kind"] == "atif")
-        #expect(throws: RelayError.self) { try Exporter.atof(ATOFExporterConfig()).trajectory() }
+        let dir = NSTemporaryDirectory() + "atif-\(UUID().uuidString)"
+        let atof = try Exporter.atof(ATOFExporterConfig(json: ["output_directory": .string(dir)]))
+        #expect(throws: RelayError.self) { try atof.trajectory() }
         try e.shutdown()
     }
 }

@@ -77,6 +77,14 @@ import Testing
         try e.shutdown()
     }
 
+    @Test func hugeTimeoutsSaturateInsteadOfExpiring() {
+        #expect(monotonicDeadline(after: Int64.max) == Int64.max)
+        #expect(monotonicDeadline(after: nil) == nil)
+        #expect((monotonicDeadline(after: -5) ?? 0) <= monotonicDeadline(after: 0) ?? 0)
+        let rt = Runtime()
+        #expect(rt.flush(timeoutNanos: Int64.max))
+    }
+
     @Test func unsafeOrUnopenablePathsFailAtCreationWithTheReferenceMessages() throws {
         func message(_ dir: String, _ name: String) -> String? {
             do {

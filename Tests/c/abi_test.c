@@ -188,7 +188,67 @@ static void flush_at_exit(void) {
     nemo_relay_runtime_free(exit_rt);
 }
 
+static void slow_collect(const char *json, size_t len, void *ud) {
+    (void)json, (void)len;
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    ++*(int *)ud;
+}
+
+/* Regression: a huge timeout is a deadline far away, not one that already passed (it overflowed). */
+static void test_huge_timeouts(void) {
+    nemo_relay_runtime_t *rt = NULL;
+    int delivered = 0;
+    EXPECT(nemo_relay_runtime_new(&rt, NULL) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_subscriber_register(rt, NULL, "slow", slow_collect, &delivered, NULL) == NEMO_RELAY_OK);
+    for (int i = 0; i < 3; i++) EXPECT(nemo_relay_mark(rt, NULL, "m", NULL) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_flush(rt, INT64_MAX) == NEMO_RELAY_OK);
+    EXPECT(delivered == 3);
+    EXPECT(nemo_relay_flush(rt, INT64_MAX - 1) == NEMO_RELAY_OK);
+    nemo_relay_runtime_free(rt);
+}
+
+/* Regression: a scope handle of runtime A used on runtime B is refused (A would see a start with no end). */
+static void test_foreign_scopes(void) {
+    nemo_relay_runtime_t *a = NULL, *b = NULL;
+    EXPECT(nemo_relay_runtime_new(&a, NULL) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_runtime_new(&b, NULL) == NEMO_RELAY_OK);
+    nemo_relay_stack_t *sa = NULL, *sb = NULL;
+    EXPECT(nemo_relay_stack_new(&sa, NULL) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_stack_new(&sb, NULL) == NEMO_RELAY_OK);
+    nemo_relay_scope_t *scope_a = NULL, *child = NULL;
+    EXPECT(nemo_relay_scope_begin(&scope_a, a, sa, "a", NEMO_RELAY_SCOPE_AGENT, NULL) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_scope_end(b, sa, scope_a, NULL) == NEMO_RELAY_E_MISUSE);
+    EXPECT(strcmp(nemo_relay_last_error_message(), "misuse: scope handle belongs to another runtime") == 0);
+    nemo_relay_scope_options_t so;
+    nemo_relay_scope_options_init(&so, NEMO_RELAY_SCOPE_OPTIONS_VERSION);
+    so.parent = scope_a;
+    EXPECT(nemo_relay_scope_begin(&child, b, sb, "child", NEMO_RELAY_SCOPE_FUNCTION, &so) == NEMO_RELAY_E_MISUSE);
+    EXPECT(child == NULL);
+    nemo_relay_mark_options_t mo;
+    nemo_relay_mark_options_init(&mo, NEMO_RELAY_MARK_OPTIONS_VERSION);
+    mo.parent = scope_a;
+    EXPECT(nemo_relay_mark(b, sb, "m", &mo) == NEMO_RELAY_E_MISUSE);
+    EXPECT(nemo_relay_subscriber_register(b, scope_a, "s", collect, NULL, NULL) == NEMO_RELAY_E_MISUSE);
+    /* A stack's implicit root belongs to no runtime; the owning runtime still works. */
+    nemo_relay_scope_t *root = NULL;
+    EXPECT(nemo_relay_scope_current(&root, sb) == NEMO_RELAY_OK);
+    so.parent = root;
+    EXPECT(nemo_relay_scope_begin(&child, b, sb, "child", NEMO_RELAY_SCOPE_FUNCTION, &so) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_scope_end(b, sb, child, NULL) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_scope_end(a, sa, scope_a, NULL) == NEMO_RELAY_OK);
+    nemo_relay_scope_free(child);
+    nemo_relay_scope_free(root);
+    nemo_relay_scope_free(scope_a);
+    nemo_relay_stack_free(sa);
+    nemo_relay_stack_free(sb);
+    nemo_relay_runtime_free(a);
+    nemo_relay_runtime_free(b);
+}
+
 int main(void) {
+    test_huge_timeouts();
+    test_foreign_scopes();
     /* versions and errors */
     EXPECT(strcmp(nemo_relay_version(), NEMO_RELAY_VERSION_STRING) == 0);
     EXPECT(nemo_relay_version_number() == NEMO_RELAY_VERSION_NUMBER);

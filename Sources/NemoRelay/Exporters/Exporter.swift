@@ -189,10 +189,5 @@ public final class Exporter: @unchecked Sendable {
         return ok
     }
 
-    static func deadline(_ timeoutNanos: Int64?) -> Int64? {
-        guard let t = timeoutNanos else { return nil }
-        let now = monotonicNanos()
-        let (sum, overflow) = now.addingReportingOverflow(max(0, t))
-        return overflow ? Int64.max : sum
-    }
+    static func deadline(_ timeoutNanos: Int64?) -> Int64? { monotonicDeadline(after: timeoutNanos) }
 }
