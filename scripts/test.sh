@@ -36,6 +36,7 @@ echo "-- Python example"
 NEMO_RELAY_LIB_PATH="$bin/libnemorelay.so" PYTHONPATH=bindings/python python3 examples/python/agent.py >/dev/null
 example_out=$(mktemp -d)
 NEMO_RELAY_LIB_PATH="$bin/libnemorelay.so" PYTHONPATH=bindings/python python3 examples/python/exporters.py "$example_out" >/dev/null
+NEMO_RELAY_LIB_PATH="$bin/libnemorelay.so" PYTHONPATH=bindings/python python3 examples/python/otel.py "$example_out" >/dev/null
 rm -rf "$example_out"
 
 echo "-- Python benchmark smoke run (ours and, when installed, the reference; no timing is checked)"
