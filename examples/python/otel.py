@@ -45,7 +45,7 @@ def main(target: str) -> None:
     traces = {s["traceId"] for s in spans}
     print(f"{len(spans)} spans in {len(traces)} traces in {Path(target, 'traces.jsonl')}")
     for s in spans:
-        attrs = {a["key"]: next(iter(a["value"].values())) for a in s["attributes"]}
+        attrs = {a["key"]: next(iter(a["value"].values())) for a in s.get("attributes", [])}
         model = attrs.get("gen_ai.request.model", "")
         print(f"  {s['traceId'][:8]} {s['name']:28} {model}")
     assert spans
