@@ -51,9 +51,10 @@ static char tmpdir[4096];
 
 /* ---- configurations ------------------------------------------------------------------------- */
 
-enum config { CFG_NONE, CFG_BATCH, CFG_ATOF, CFG_ATIF, CFG_COUNT };
-static const char *const config_names[CFG_COUNT] = {
-    "(a) no subscriber", "(b) no-op batch subscriber", "(c) ATOF file exporter", "(d) ATIF exporter"};
+enum config { CFG_NONE, CFG_BATCH, CFG_ATOF, CFG_ATIF, CFG_OTEL, CFG_COUNT };
+static const char *const config_names[CFG_COUNT] = {"(a) no subscriber", "(b) no-op batch subscriber",
+                                                    "(c) ATOF file exporter", "(d) ATIF exporter",
+                                                    "(e) OTel gen_ai, OTLP file"};
 
 struct setup {
     enum config cfg;
@@ -67,14 +68,34 @@ static void noop_batch(const char *jsonl, size_t len, size_t count, void *ud) {
     (void)jsonl; (void)len; (void)count; (void)ud;
 }
 
-static nemo_relay_exporter_t *new_exporter(bool atof, const char *json) {
+typedef nemo_relay_status_t (*exporter_ctor)(nemo_relay_exporter_t **, const nemo_relay_exporter_options_t *);
+
+static nemo_relay_exporter_t *make_exporter(exporter_ctor ctor, const char *json) {
     nemo_relay_exporter_options_t o;
     check(nemo_relay_exporter_options_init(&o, NEMO_RELAY_EXPORTER_OPTIONS_VERSION), "exporter_options_init");
     o.config_json = json;
     o.config_len = strlen(json);
     nemo_relay_exporter_t *e = NULL;
-    check(atof ? nemo_relay_atof_exporter_new(&e, &o) : nemo_relay_atif_exporter_new(&e, &o), "exporter_new");
+    check(ctor(&e, &o), "exporter_new");
     return e;
+}
+
+static nemo_relay_exporter_t *new_exporter(bool atof, const char *json) {
+    return make_exporter(atof ? nemo_relay_atof_exporter_new : nemo_relay_atif_exporter_new, json);
+}
+
+/* An OpenTelemetry gen_ai exporter writing OTLP JSON lines to <tmpdir>/<file>. */
+static nemo_relay_exporter_t *new_otel(const char *file, char **path) {
+    char json[8192];
+    snprintf(json, sizeof json,
+             "{\"type\":\"gen_ai\",\"output_directory\":\"%s\",\"filename\":\"%s\",\"max_queue_size\":1000000,"
+             "\"max_export_batch_size\":512}",
+             tmpdir, file);
+    if (path) {
+        *path = malloc(strlen(tmpdir) + strlen(file) + 2);
+        sprintf(*path, "%s/%s", tmpdir, file);
+    }
+    return make_exporter(nemo_relay_otel_exporter_new, json);
 }
 
 /* An ATOF file exporter writing <tmpdir>/<file>, truncated first; queue_capacity 0 means the default. */
@@ -108,6 +129,10 @@ static struct setup setup_new(enum config cfg) {
         s.exp = new_exporter(false, "{\"session_id\":\"bench\",\"agent_name\":\"bench\",\"agent_version\":\"1\"}");
         check(nemo_relay_exporter_register(s.exp, s.rt, "atif"), "exporter_register");
         break;
+    case CFG_OTEL:
+        s.exp = new_otel("per-event.otlp.jsonl", &s.path);
+        check(nemo_relay_exporter_register(s.exp, s.rt, "otel"), "exporter_register");
+        break;
     default: break;
     }
     return s;
@@ -126,6 +151,10 @@ static void setup_drain(struct setup *s) {
         check(nemo_relay_exporter_flush(s->exp, -1), "exporter_flush");
         check(nemo_relay_atif_exporter_clear(s->exp), "atif_exporter_clear");
         break;
+    case CFG_OTEL:
+        check(nemo_relay_exporter_flush(s->exp, -1), "exporter_flush");
+        if (truncate(s->path, 0) != 0) { perror("truncate"); exit(1); }
+        break;
     default: break;
     }
 }
@@ -137,7 +166,11 @@ static void setup_free(struct setup *s) {
     }
     if (s->path) {
         unlink(s->path);
-        nemo_relay_free(s->path);
+        if (s->cfg == CFG_OTEL) {
+            free(s->path); /* ours, from new_otel */
+        } else {
+            nemo_relay_free(s->path);
+        }
     }
     nemo_relay_stack_free(s->st);
     nemo_relay_runtime_free(s->rt);
@@ -418,6 +451,37 @@ static void throughput(long n, int threads, bool lossless) {
     nemo_relay_runtime_free(rt);
 }
 
+/* OpenTelemetry: n agent scopes (one span each) from one thread into an OTLP file; spans/s exported. */
+static void otel_throughput(long n) {
+    nemo_relay_runtime_t *rt = NULL;
+    nemo_relay_stack_t *st = NULL;
+    char *path = NULL;
+    check(nemo_relay_runtime_new(&rt, NULL), "runtime_new");
+    check(nemo_relay_stack_new(&st, NULL), "stack_new");
+    nemo_relay_exporter_t *e = new_otel("throughput.otlp.jsonl", &path);
+    check(nemo_relay_exporter_register(e, rt, "otel"), "exporter_register");
+    double t0 = wall_ns();
+    for (long i = 0; i < n; i++) {
+        nemo_relay_scope_t *sc = NULL;
+        check(nemo_relay_scope_begin(&sc, rt, st, "agent", NEMO_RELAY_SCOPE_AGENT, NULL), "scope_begin");
+        check(nemo_relay_scope_end(rt, st, sc, NULL), "scope_end");
+        nemo_relay_scope_free(sc);
+    }
+    double t1 = wall_ns();
+    check(nemo_relay_exporter_flush(e, -1), "exporter_flush");
+    double t2 = wall_ns();
+    uint64_t exported = diag(e, "spans_exported"), dropped = diag(e, "spans_dropped") + diag(e, "queue_dropped");
+    printf("%-34s %9ld %9llu %8llu %8.3f %8.3f %11.0f\n", "1 thread, gen_ai, OTLP JSON lines", n,
+           (unsigned long long)exported, (unsigned long long)dropped, (t1 - t0) / 1e9, (t2 - t0) / 1e9,
+           (double)exported / ((t2 - t0) / 1e9));
+    check(nemo_relay_exporter_shutdown(e, -1), "exporter_shutdown");
+    nemo_relay_exporter_free(e);
+    unlink(path);
+    free(path);
+    nemo_relay_stack_free(st);
+    nemo_relay_runtime_free(rt);
+}
+
 static void part2(long n) {
     printf("\nSustained ATOF file throughput, N = %ld marks (rate = events written / (emit + flush) wall time)\n", n);
     printf("%-34s %9s %9s %8s %8s %8s %11s %8s %6s\n", "emitters, queue", "emitted", "written", "dropped", "emit s",
@@ -426,6 +490,11 @@ static void part2(long n) {
     throughput(n, 4, false);
     throughput(n, 1, true);
     throughput(n, 4, true);
+    printf("\nSustained OpenTelemetry export, N = %ld spans (rate = spans exported / (emit + flush) wall time)\n",
+           n / 5);
+    printf("%-34s %9s %9s %8s %8s %8s %11s\n", "emitter, sink", "spans", "exported", "dropped", "emit s", "total s",
+           "spans/s");
+    otel_throughput(n / 5);
 }
 
 int main(int argc, char **argv) {
