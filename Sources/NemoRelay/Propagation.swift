@@ -28,17 +28,6 @@ public struct PropagationError: Error, Sendable, Equatable, CustomStringConverti
     }
 
     public var description: String { message }
-
-    /// The same failure as a runtime error (the uuid message keeps no prefix).
-    public var relayError: RelayError {
-        switch kind {
-        case .invalidUUID: return RelayError(.invalidArgument, message)
-        case .invalidJSON, .invalidContext:
-            let prefix = "invalid argument: "
-            return RelayError(
-                .invalidArgument, message.hasPrefix(prefix) ? String(message.dropFirst(prefix.count)) : message)
-        }
-    }
 }
 
 /// The transport-neutral causal context that crosses a Relay boundary (docs/propagation.md).
