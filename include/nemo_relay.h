@@ -1432,6 +1432,159 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_atif_trajectory(char **out, size_t
  */
 NEMO_RELAY_API void nemo_relay_exporter_free(nemo_relay_exporter_t *exporter);
 
+/* ------------------------------------------------------------------------------------------ */
+/* Propagation across processes                                                                */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * A propagation context is the causal context that crosses a Relay boundary (another process, a
+ * queue), as JSON: `{"version":1,"root_uuid":"<uuid>","parent_uuid":"<uuid>","traceparent":"00-...",
+ * "tracestate":"..."}`, where `version` (always 1) and `parent_uuid` are required and the other three
+ * are omitted when absent. The application carries it; a stack created from it continues the
+ * sender's Relay parentage (its first scope's `parent_uuid` is `parent_uuid`, its events carry
+ * `root_uuid` as `propagation_root_uuid`) and, for OpenTelemetry, the sender's trace: the imported
+ * `traceparent`, else `root_uuid` (a rootless context starts a new trace).
+ *
+ * Contexts this library returns are canonical: keys in the order above, lowercase hyphenated uuids,
+ * a valid `traceparent` rewritten to version `00`, a valid `tracestate` with spaces around members
+ * removed. Invalid W3C values are dropped silently; an unsupported version or an all-zero uuid (or one
+ * whose last 8 bytes are zero) is refused.
+ *
+ * Parent of a capture: the `parent` handle when given, else the managed LLM or tool call whose
+ * provider, tool function or execution intercept is running on the calling thread for `stack`
+ * (see nemo_relay_token_scope for callbacks that answer later), else the top of `stack`.
+ */
+
+/** Capture modes of nemo_relay_propagation_capture. */
+enum {
+    /** The stack's root: the imported root, else the outermost Agent scope, else the stack root
+        (none in a stack imported without a root); `traceparent` set when one can be derived. */
+    NEMO_RELAY_PROPAGATION_ROOTED = 0,
+    /** No root: the receiver starts a new trace (unless the stack imported a W3C parent). */
+    NEMO_RELAY_PROPAGATION_ROOTLESS = 1,
+    /** `root_uuid` as the root (NULL: none), as an application-chosen session root. */
+    NEMO_RELAY_PROPAGATION_WITH_ROOT = 2
+};
+
+/**
+ * @brief Captures the current parent (and root) of `stack` as a propagation context.
+ * @param out Receives the canonical context JSON.
+ * @param out_len Receives its length.
+ * @param stack The stack, or NULL for the calling thread's default.
+ * @param parent A scope, LLM or tool handle to name as the parent, or NULL (see above).
+ * @param mode NEMO_RELAY_PROPAGATION_ROOTED, _ROOTLESS or _WITH_ROOT.
+ * @param root_uuid With _WITH_ROOT: the root (any form the reference accepts: hyphenated, 32 hex
+ *        digits, `{...}`, `urn:uuid:...`) or NULL; must be NULL in the other modes.
+ * @return NEMO_RELAY_OK; NEMO_RELAY_E_INVALID_ARGUMENT for a bad mode, a malformed root (`invalid
+ *         character: ...`, `invalid length: ...`, `invalid group ...`) or an all-zero root
+ *         (`invalid argument: propagation context root_uuid is not a usable Relay identifier`);
+ *         NEMO_RELAY_E_MISUSE for a bad handle.
+ * Ownership: `*out` returned owned (nemo_relay_free); `stack`, `parent`, `root_uuid` borrowed.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_propagation_capture(char **out, size_t *out_len,
+                                                                  nemo_relay_stack_t *stack,
+                                                                  nemo_relay_scope_t *parent, int32_t mode,
+                                                                  const char *root_uuid);
+
+/**
+ * @brief Captures the W3C `traceparent` of the current parent of `stack`:
+ *        `00-<root, 32 hex>-<last 16 hex of the parent>-01`, the root being the imported root, else
+ *        the outermost open scope, else the managed call (or `parent`) itself; inside a stack that
+ *        imported a W3C parent, that trace with the parent's span id.
+ * @param out Receives the header value (55 characters, not NUL-counted in `out_len`).
+ * @param out_len Receives its length.
+ * @param stack The stack, or NULL for the calling thread's default.
+ * @param parent A scope, LLM or tool handle to name as the parent, or NULL (see above).
+ * @return NEMO_RELAY_OK; NEMO_RELAY_E_INVALID_ARGUMENT when only the stack root exists (`invalid
+ *         argument: no emitted Relay scope is available for W3C trace context capture`);
+ *         NEMO_RELAY_E_MISUSE for a bad handle.
+ * Ownership: `*out` returned owned (nemo_relay_free); `stack` and `parent` borrowed.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_traceparent_capture(char **out, size_t *out_len,
+                                                                  nemo_relay_stack_t *stack,
+                                                                  nemo_relay_scope_t *parent);
+
+/**
+ * @brief Returns the handle of the managed LLM or tool call a callback token belongs to (a provider,
+ *        tool function or execution intercept), so a callback that answers later can still name
+ *        its call as the parent of a capture.
+ * @param out Receives the LLM or tool handle.
+ * @param token A token the callback received and has not completed yet.
+ * @return NEMO_RELAY_OK; NEMO_RELAY_E_NOT_FOUND when the token does not belong to a managed call
+ *         (a guardrail, a request intercept, a codec); NEMO_RELAY_E_MISUSE for a completed or bad
+ *         token.
+ * Ownership: `*out` returned owned (nemo_relay_scope_free); `token` borrowed.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_token_scope(nemo_relay_scope_t **out, nemo_relay_token_t *token);
+
+/**
+ * @brief Creates a stack that continues a received propagation context: its entries stand for the
+ *        imported root and parent (they emit nothing and cannot be ended), the next scope pushed
+ *        on it has the imported parent as its parent, and the import is remembered for the
+ *        OpenTelemetry exporter. Scope-local registrations never cross the boundary.
+ * @param out Receives the stack.
+ * @param context_json The context JSON (as nemo_relay_propagation_parse reads it).
+ * @param len Length of `context_json` in bytes.
+ * @return NEMO_RELAY_OK; NEMO_RELAY_E_INVALID_JSON for malformed JSON or a field of the wrong type
+ *         (`invalid argument: invalid propagation context JSON: <detail> at line L column C`);
+ *         NEMO_RELAY_E_INVALID_ARGUMENT for an unsupported version or an unusable uuid, or NULL.
+ *         Nothing is created on failure.
+ * Ownership: `*out` returned owned (nemo_relay_stack_free); `context_json` borrowed.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_stack_from_propagation(nemo_relay_stack_t **out,
+                                                                     const char *context_json, size_t len);
+
+/**
+ * @brief Reads a propagation context from its wire JSON (a `from_json`) and returns it canonical.
+ *
+ * Unknown keys are skipped, a repeated key is refused; an array of the values in key order is read
+ * too. Messages and positions are the reference's (`invalid argument: invalid propagation context
+ * JSON: missing field `version` at line 1 column 54`).
+ * @param out Receives the canonical JSON.
+ * @param out_len Receives its length.
+ * @param json The wire JSON (UTF-8).
+ * @param len Length of `json` in bytes.
+ * @return NEMO_RELAY_OK; NEMO_RELAY_E_INVALID_JSON; NEMO_RELAY_E_INVALID_ARGUMENT (`invalid argument:
+ *         unsupported propagation context version 2; expected 1`, `invalid argument: propagation
+ *         context parent_uuid is not a usable Relay identifier`, NULL).
+ * Ownership: `*out` returned owned (nemo_relay_free); `json` borrowed.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_propagation_parse(char **out, size_t *out_len, const char *json,
+                                                                size_t len);
+
+/**
+ * @brief Builds a propagation context from constructor arguments (a binding's `PropagationContext(...)`)
+ *        and returns it canonical.
+ * @param out Receives the canonical JSON.
+ * @param out_len Receives its length.
+ * @param fields_json An object: `parent_uuid` (string, required), `root_uuid` (string or null),
+ *        `version` (integer, default 1), `traceparent`, `tracestate` (strings or null). Uuids are
+ *        read in any form the reference accepts and are checked parent first.
+ * @param len Length of `fields_json` in bytes.
+ * @return NEMO_RELAY_OK; NEMO_RELAY_E_INVALID_ARGUMENT for a malformed uuid (the bare uuid message,
+ *         e.g. ``invalid character: expected an optional prefix of `urn:uuid:` followed by
+ *         [0-9a-fA-F-], found `n` at 1``), an unsupported version, an unusable uuid or a field of
+ *         the wrong type; NEMO_RELAY_E_INVALID_JSON when `fields_json` is not a JSON object.
+ * Ownership: `*out` returned owned (nemo_relay_free); `fields_json` borrowed.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_propagation_normalize(char **out, size_t *out_len,
+                                                                    const char *fields_json, size_t len);
+
+/**
+ * @brief The W3C `traceparent` a propagation context stands for: the one it carries, else
+ *        `00-<root>-<last 16 hex of the parent>-01`.
+ * @param out Receives the header value.
+ * @param out_len Receives its length.
+ * @param json The context JSON (as nemo_relay_propagation_parse reads it).
+ * @param len Length of `json` in bytes.
+ * @return NEMO_RELAY_OK; NEMO_RELAY_E_INVALID_ARGUMENT for a rootless context without one (`invalid
+ *         argument: rootless propagation context cannot be converted to traceparent`) and the errors
+ *         of nemo_relay_propagation_parse.
+ * Ownership: `*out` returned owned (nemo_relay_free); `json` borrowed.
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_propagation_to_traceparent(char **out, size_t *out_len,
+                                                                         const char *json, size_t len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -19,7 +19,8 @@ public struct Event: Sendable {
     public var uuid: RelayUUID
     /// The parent scope id.
     public var parentUUID: RelayUUID?
-    /// The outermost Agent scope of the stack, or the stack root.
+    /// The outermost Agent scope of the stack, or the stack root, or the imported root; nil (and not
+    /// serialized) in a stack imported from a rootless propagation context with no Agent open.
     public var propagationRootUUID: RelayUUID?
     /// Event time in nanoseconds since the epoch.
     public var timestamp: Nanoseconds
@@ -85,7 +86,7 @@ public struct Event: Sendable {
         o["metadata"] = metadata
         o["name"] = .string(name)
         o["parent_uuid"] = parentUUID.map { .string($0.description) } ?? .null
-        o["propagation_root_uuid"] = propagationRootUUID.map { .string($0.description) } ?? .null
+        if let propagationRootUUID { o["propagation_root_uuid"] = .string(propagationRootUUID.description) }
         switch kind {
         case .scopeStart: o["scope_category"] = .string("start")
         case .scopeEnd: o["scope_category"] = .string("end")
@@ -123,8 +124,10 @@ public struct Event: Sendable {
         w.writeString(name)
         w.raw(",\"parent_uuid\":")
         writeUUID(parentUUID, &w)
-        w.raw(",\"propagation_root_uuid\":")
-        writeUUID(propagationRootUUID, &w)
+        if let propagationRootUUID {
+            w.raw(",\"propagation_root_uuid\":")
+            writeUUID(propagationRootUUID, &w)
+        }
         switch kind {
         case .scopeStart: w.raw(",\"scope_category\":\"start\"")
         case .scopeEnd: w.raw(",\"scope_category\":\"end\"")

@@ -120,11 +120,15 @@ class LLMPipeline: @unchecked Sendable {
         }
     }
 
-    // 8. Trace header.
+    // 8. Trace header; the execution stage runs with this call as the active one (captures inside
+    // take its span as their parent).
     func execute(_ h: ScopeHandle) {
         var headers = request.headers.removingKeys(caseInsensitive: ["traceparent", "tracestate"])
-        headers["traceparent"] = .string(h.uuid.traceparent(traceID: stack.outermostScope() ?? h.uuid))
-        run(h, LLMRequest(headers: headers, content: request.content))
+        let (traceparent, tracestate) = stack.llmTraceHeaders(h.uuid)
+        headers["traceparent"] = .string(traceparent)
+        if let tracestate { headers["tracestate"] = .string(tracestate) }
+        let req = LLMRequest(headers: headers, content: request.content)
+        ActiveCall.$current.withValue(ActiveCall(h, stack: stack)) { run(h, req) }
     }
 }
 
@@ -171,7 +175,7 @@ final class LLMExecution: LLMPipeline, @unchecked Sendable {
                 }
             }
         }
-        layer(0)(req, Continuation { [self] r in finish(h, r) })
+        layer(0)(req, Continuation { [self] r in ActiveCall.outside { finish(h, r) } })
     }
 
     // 10. Return, 11. end event.

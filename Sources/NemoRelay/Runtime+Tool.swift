@@ -201,33 +201,42 @@ extension Runtime {
                 }
             }
         }
-        layer(0)(
-            args,
-            Continuation { [self] r in
-                var r = r
-                if case .failure(let e) = r, e.kind == .cancelled || control.isCancelled {
-                    r = .failure(RelayError(.cancelled, "tool execution cancelled"))
-                }
-                switch r {
-                case .success(let result):
-                    if !result.pendingMarks.isEmpty { publishPendingMarks(result.pendingMarks, under: h, stack: stack) }
-                    publishToolEnd(
-                        h, result: result, fallback: h.data, metadata: .withStatus(h.metadata, ok: true),
-                        timestamp: nil,
-                        locals: locals, stack: stack
-                    ) { done(r) }
-                case .failure(let e):
-                    guard wantsEvents(stack) else { return done(r) }
-                    publish(
-                        Event(
-                            kind: .scopeEnd, uuid: h.uuid, parentUUID: h.parentUUID,
-                            propagationRootUUID: h.propagationRootUUID, timestamp: endTime(after: h.startTime, nil),
-                            name: h.name, attributes: h.attributeNames, category: "tool",
-                            categoryProfile: toolProfile(h),
-                            data: h.data, metadata: .withStatus(h.metadata, ok: false, error: e)),
-                        stack: stack
-                    ) { done(r) }
-                }
-            })
+        // The tool runs with this call as the active one (captures inside take its span as their parent).
+        let run = layer(0)
+        ActiveCall.$current.withValue(ActiveCall(h, stack: stack)) {
+            run(
+                args,
+                Continuation { [self] r in ActiveCall.outside { toolFinished(h, r, locals, stack, control, done) } })
+        }
+    }
+
+    private func toolFinished(
+        _ h: ScopeHandle, _ r: Result<ToolResult, RelayError>, _ locals: [Middleware], _ stack: ScopeStack,
+        _ control: CallControl, _ done: @escaping (Result<ToolResult, RelayError>) -> Void
+    ) {
+        var r = r
+        if case .failure(let e) = r, e.kind == .cancelled || control.isCancelled {
+            r = .failure(RelayError(.cancelled, "tool execution cancelled"))
+        }
+        switch r {
+        case .success(let result):
+            if !result.pendingMarks.isEmpty { publishPendingMarks(result.pendingMarks, under: h, stack: stack) }
+            publishToolEnd(
+                h, result: result, fallback: h.data, metadata: .withStatus(h.metadata, ok: true),
+                timestamp: nil,
+                locals: locals, stack: stack
+            ) { done(r) }
+        case .failure(let e):
+            guard wantsEvents(stack) else { return done(r) }
+            publish(
+                Event(
+                    kind: .scopeEnd, uuid: h.uuid, parentUUID: h.parentUUID,
+                    propagationRootUUID: h.propagationRootUUID, timestamp: endTime(after: h.startTime, nil),
+                    name: h.name, attributes: h.attributeNames, category: "tool",
+                    categoryProfile: toolProfile(h),
+                    data: h.data, metadata: .withStatus(h.metadata, ok: false, error: e)),
+                stack: stack
+            ) { done(r) }
+        }
     }
 }

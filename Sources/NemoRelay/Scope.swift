@@ -102,8 +102,9 @@ public final class ScopeHandle: @unchecked Sendable, CustomStringConvertible {
     public let modelName: String?
     /// The provider tool-call id (tool handles).
     public let toolCallID: String?
-    /// The propagation root written on this span's events.
-    public let propagationRootUUID: RelayUUID
+    /// The propagation root written on this span's events; nil in a stack imported from a rootless
+    /// propagation context until an Agent scope opens (the events then carry no root).
+    public let propagationRootUUID: RelayUUID?
 
     /// The ``Runtime/serial`` of the runtime that made this handle; 0 for a stack's implicit root. Set
     /// once, before the handle is shared.
@@ -135,7 +136,7 @@ public final class ScopeHandle: @unchecked Sendable, CustomStringConvertible {
         self.startTime = startTime
         self.modelName = modelName
         self.toolCallID = toolCallID
-        self.propagationRootUUID = propagationRootUUID ?? uuid
+        self.propagationRootUUID = propagationRootUUID
     }
 
     /// Sorted attribute names as written on events.
@@ -181,17 +182,20 @@ public final class ScopeStack: @unchecked Sendable {
     let forked: Bool
     /// Agent spans whose freshness an LLM start already consumed on this stack (2.5).
     var consumedAgents: Set<RelayUUID> = []
+    /// The propagation context this stack (or the stack it was forked from) was created from.
+    let imported: PropagationImport?
 
     /// A new stack with a fresh implicit root.
     public init(clock: RelayClock = SystemClock()) {
         let now = clock.now()
+        let uuid = UUIDGenerator.next(nowNanos: now)
         let root = ScopeHandle(
-            uuid: UUIDGenerator.next(nowNanos: now), name: "root", scopeType: .agent, kind: .scope,
-            attributes: 0, parentUUID: nil, data: .null, metadata: .null, startTime: now,
-            propagationRootUUID: nil)
+            uuid: uuid, name: "root", scopeType: .agent, kind: .scope, attributes: 0, parentUUID: nil, data: .null,
+            metadata: .null, startTime: now, propagationRootUUID: uuid)
         entries = [root]
         inheritedCount = 1
         forked = false
+        imported = nil
     }
 
     /// An isolated child stack seeded from `parent`'s current scopes (parentage and propagation root
@@ -200,6 +204,15 @@ public final class ScopeStack: @unchecked Sendable {
         entries = parent.snapshot()
         inheritedCount = entries.count
         forked = true
+        imported = parent.imported
+    }
+
+    /// A stack whose first entries stand for the imported context (see `init(propagation:)`).
+    init(importing: PropagationImport, entries: [ScopeHandle]) {
+        self.entries = entries
+        inheritedCount = entries.count
+        forked = false
+        imported = importing
     }
 
     /// The implicit root.
@@ -234,16 +247,19 @@ public final class ScopeStack: @unchecked Sendable {
         entries.removeLast()
     }
 
-    /// The propagation root for a new span: the outermost explicit Agent (the span itself if it is
-    /// the first Agent), else the root.
-    func propagationRoot(newAgent: RelayUUID?) -> RelayUUID {
-        lock.withLock {
+    /// The propagation root for a new span: the imported root, else the outermost explicit Agent (the
+    /// span itself if it is the first Agent), else the stack root; none in a stack imported from a
+    /// rootless context that has no Agent open.
+    func propagationRoot(newAgent: RelayUUID?) -> RelayUUID? {
+        if let imported { if let r = imported.context.rootUUID { return r } }
+        return lock.withLock {
             var i = 1
             while i < entries.count {
                 if entries[i].scopeType == .agent && entries[i].kind == .scope { return entries[i].uuid }
                 i += 1
             }
-            return newAgent ?? entries[0].uuid
+            if let newAgent { return newAgent }
+            return imported == nil ? entries[0].uuid : nil
         }
     }
 
@@ -277,7 +293,7 @@ public final class ScopeStack: @unchecked Sendable {
         }
     }
 
-    /// The trace id source: the outermost non-root scope, or nil when only the root is open.
+    /// The outermost non-root entry, or nil when only the root is open.
     func outermostScope() -> RelayUUID? {
         lock.withLock { entries.count > 1 ? entries[1].uuid : nil }
     }

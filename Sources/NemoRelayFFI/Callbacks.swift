@@ -81,6 +81,8 @@ final class Token: @unchecked Sendable {
     var handle: OpaquePointer?
     /// The output of a stream provider or stream execution intercept.
     var producer: LLMStreamSink?
+    /// The managed LLM or tool call a provider, tool or execution-intercept token belongs to.
+    var call: ScopeHandle?
 
     init(resume: @escaping (Result<JSON, RelayError>) -> Bool, next: ((JSON, DoneBox) throws -> Void)?) {
         self.resume = resume
@@ -98,7 +100,7 @@ final class Token: @unchecked Sendable {
 /// Calls a C callback with `input` and routes its answer, now or later, into `c` through `map`.
 func invoke<T>(
     _ box: CallbackBox, _ input: JSON, _ c: Continuation<T>, next: ((JSON, DoneBox) throws -> Void)? = nil,
-    producer: LLMStreamSink? = nil, map: @escaping (JSON) throws(RelayError) -> T
+    producer: LLMStreamSink? = nil, managed: Bool = false, map: @escaping (JSON) throws(RelayError) -> T
 ) {
     let token = Token(
         resume: { r in
@@ -112,6 +114,7 @@ func invoke<T>(
         }, next: next)
     let h = HandleTable.shared.insert(token, .token)
     token.handle = h
+    if managed { token.call = ActiveCall.current?.handle }
     if let producer {
         token.producer = producer
         // Closing the stream completes a pending producer token as cancelled.
@@ -183,12 +186,12 @@ func eventJSON(_ e: Event) -> JSON { e.json }
 
 enum Adapt {
     static func provider(_ box: CallbackBox) -> LLMProvider {
-        { req, c in invoke(box, req.json, c) { v throws(RelayError) in v } }
+        { req, c in invoke(box, req.json, c, managed: true) { v throws(RelayError) in v } }
     }
 
     static func tool(_ box: CallbackBox) -> ToolFunction {
         { args, c in
-            invoke(box, args, c) { v throws(RelayError) in
+            invoke(box, args, c, managed: true) { v throws(RelayError) in
                 try toolResultFromJSON(v, "tool execution callback")
             }
         }
@@ -240,7 +243,9 @@ enum Adapt {
                 let r = try LLMRequest(json: input)
                 next(r, Continuation { done.call($0) })
             }
-            invoke(box, ["name": .string(name), "request": req.json, "context": ctx.json], c, next: inner) {
+            invoke(
+                box, ["name": .string(name), "request": req.json, "context": ctx.json], c, next: inner, managed: true
+            ) {
                 v throws(RelayError) in v
             }
         }
@@ -255,14 +260,14 @@ enum Adapt {
             }
             invoke(
                 box, ["name": .string(name), "request": req.json, "context": ctx.json],
-                Continuation { r in sink.end(r.map { _ in () }) }, next: inner, producer: sink
+                Continuation { r in sink.end(r.map { _ in () }) }, next: inner, producer: sink, managed: true
             ) { v throws(RelayError) in v }
         }
     }
 
     static func streamProvider(_ box: CallbackBox) -> LLMStreamProvider {
         { req, sink in
-            invoke(box, req.json, Continuation { r in sink.end(r.map { _ in () }) }, producer: sink) {
+            invoke(box, req.json, Continuation { r in sink.end(r.map { _ in () }) }, producer: sink, managed: true) {
                 v throws(RelayError) in v
             }
         }
@@ -308,7 +313,7 @@ enum Adapt {
                 "tool_name": .string(ctx.toolName), "args": ctx.args,
                 "tool_call_id": ctx.toolCallID.map(JSON.string) ?? .null,
             ]
-            invoke(box, input, c, next: inner) { v throws(RelayError) in
+            invoke(box, input, c, next: inner, managed: true) { v throws(RelayError) in
                 try toolResultFromJSON(v, "tool execution intercept")
             }
         }

@@ -277,8 +277,10 @@ import Testing
         let text = String(decoding: e.serialized(), as: UTF8.self)
         #expect(
             text
-                == #"{"atof_version":"0.1","attributes":["parallel"],"category":null,"category_profile":{"a":2,"b":1},"data":{"y":2,"z":1},"data_schema":null,"kind":"scope","metadata":null,"name":"n\"q","parent_uuid":null,"propagation_root_uuid":null,"scope_category":"start","timestamp":"1970-01-01T00:00:00+00:00","uuid":"00000000-0000-0001-0000-000000000002"}"#
+                == #"{"atof_version":"0.1","attributes":["parallel"],"category":null,"category_profile":{"a":2,"b":1},"data":{"y":2,"z":1},"data_schema":null,"kind":"scope","metadata":null,"name":"n\"q","parent_uuid":null,"scope_category":"start","timestamp":"1970-01-01T00:00:00+00:00","uuid":"00000000-0000-0001-0000-000000000002"}"#
         )
+        // No propagation root (a stack imported from a rootless context): the key is absent, as in the reference.
+        #expect(e.json.objectValue?["propagation_root_uuid"] == nil)
         #expect(e.json["name"] == "n\"q")
     }
 }

@@ -43,6 +43,11 @@ cc -std=c99 -D_GNU_SOURCE -g -fsanitize=address,undefined -fno-omit-frame-pointe
     Tests/c/exporter_test.c "${link[@]}" -o "$out/exporter_test_asan"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 "$out/exporter_test_asan" "$out/atif_cases"
 
+echo "-- propagation_test (contexts, stacks from them, captures, hostile input) under AddressSanitizer and UBSan"
+cc -std=c99 -D_GNU_SOURCE -g -fsanitize=address,undefined -fno-omit-frame-pointer "${flags[@]}" \
+    Tests/c/propagation_test.c "${link[@]}" -o "$out/propagation_test_asan"
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 "$out/propagation_test_asan"
+
 echo "-- C benchmarks build and run (smoke: 300 iterations against this build; no timing is checked)"
 cc -std=c99 -D_POSIX_C_SOURCE=200809L -O2 -Iinclude bench/c/bench.c "${link[@]}" -o "$out/bench"
 "$out/bench" 300 >/dev/null

@@ -342,3 +342,48 @@ export declare class OpenTelemetrySubscriber {
   runtimeDiagnostics(): { code: string; message: string; count: number }[];
   diagnostics(): { [key: string]: Json };
 }
+
+/**
+ * Relay causal context for crossing a process boundary (frozen plain object; absent parts are null).
+ * `propagationContextToJson` gives the reference's snake_case wire JSON.
+ */
+export type PropagationContext = {
+  readonly version: number;
+  readonly rootUuid: string | null;
+  readonly parentUuid: string;
+  /** A valid W3C traceparent carried with the context (canonical form), or null. */
+  readonly traceparent: string | null;
+  /** Its W3C tracestate, or null. */
+  readonly tracestate: string | null;
+};
+/** What the functions taking a context accept: `version`, `rootUuid`, `traceparent`, `tracestate` may be omitted. */
+export type PropagationContextInit = {
+  version?: Opt<number>;
+  rootUuid?: Opt<string>;
+  parentUuid: string;
+  traceparent?: Opt<string>;
+  tracestate?: Opt<string>;
+};
+/**
+ * Builds a context like the reference's `PropagationContext(...)`: a malformed or all-zero uuid or a
+ * version other than 1 throws; an invalid traceparent/tracestate is dropped silently.
+ */
+export function createPropagationContext(
+  parentUuid: string, rootUuid?: Opt<string>,
+  options?: Opt<{ version?: Opt<number>; traceparent?: Opt<string>; tracestate?: Opt<string> }>): PropagationContext;
+/** The current parent and its root; inside a managed LLM/tool callback the parent is the call's span. */
+export function capturePropagationContext(): PropagationContext;
+/** The current parent without a root: the receiver starts a new trace. */
+export function captureRootlessPropagationContext(): PropagationContext;
+/** The current parent with `rootUuid` (or none) as its root. */
+export function capturePropagationContextWithRoot(rootUuid?: Opt<string>): PropagationContext;
+/** The W3C traceparent of the current parent; throws when only the stack root exists. */
+export function captureTraceparent(): string;
+/** The snake_case wire JSON: `{"version":1,"root_uuid"?,"parent_uuid","traceparent"?,"tracestate"?}`. */
+export function propagationContextToJson(ctx: PropagationContextInit): string;
+/** Reads a wire context; throws `invalid propagation context JSON: ...` or `unsupported propagation context version N; expected 1`. */
+export function propagationContextFromJson(text: string): PropagationContext;
+/** The carried traceparent, else one derived from the root (a rootless context without one throws). */
+export function propagationContextToTraceparent(ctx: PropagationContextInit): string;
+/** A stack that continues `ctx`: its first scope's parent is `ctx.parentUuid`. */
+export function createScopeStackFromPropagation(ctx: PropagationContextInit): ScopeStack;

@@ -13,6 +13,7 @@ const { Op } = require('./lib/protocol');
 const { NemoRelayError, Status } = require('./lib/errors');
 const { toJsonValue, jsonArg, PLAIN } = require('./lib/json');
 const exporters = require('./lib/exporters');
+const propagation = require('./lib/propagation');
 
 // MARK: - Enums and constants
 
@@ -116,6 +117,7 @@ function rt() {
   return state.rt;
 }
 exporters.bindRuntime(rt);
+propagation.bind({ als, effectiveStack, wrapStack, rt });
 
 function onInvoke(closure, args) {
   const kind = state.closureKind.get(closure);
@@ -428,7 +430,8 @@ function answer(token, run, convert, o = {}) {
   const gen = helper.generation;
   let result;
   try {
-    result = o.stack ? als.run({ stack: o.stack }, run) : run();
+    // The callbacks of a managed call keep its token in the store: captures name the call.
+    result = o.stack ? als.run({ stack: o.stack, callToken: o.managed ? token : 0 }, run) : run();
   } catch (err) {
     return fail(token, err, o.record, gen);
   }
@@ -573,7 +576,7 @@ function llmExecuteWith(name, request, func, handle, attributes, data, metadata,
   if (typeof func !== 'function') throw new TypeError('func must be a function');
   const stack = effectiveStack();
   const opts = llmOptions(handle, attributes, data, metadata, modelName, codec, responseCodec);
-  const provider = callbackStruct((token, input) => answer(token, () => func(input, new AbortController().signal), (v) => v, { stack }));
+  const provider = callbackStruct((token, input) => answer(token, () => func(input, new AbortController().signal), (v) => v, { stack, managed: true }));
   return withDone(
     (done) => ['nemo_relay_llm_execute', [0, rt(), stack._ptr, String(name), req, opts, provider, done]],
     (v) => v,
@@ -821,7 +824,8 @@ function pumpStream(token, produce, stack) {
     }
   };
   helper.hold();
-  if (stack) als.run({ stack }, run);
+  // A stream provider (the one caller with a stack) keeps its token in the store: captures name the call.
+  if (stack) als.run({ stack, callToken: token }, run);
   else run();
 }
 
@@ -1007,7 +1011,7 @@ function toolCallExecute(name, args, func, handle, attributes, data, metadata, t
   const stack = effectiveStack();
   const opts = toolOptions(handle, attributes, data, metadata, toolCallId);
   const tool = callbackStruct((token, input) => answer(
-    token, () => func(input, new AbortController().signal), (v) => toolResultOut(v, 'tool callback'), { stack }));
+    token, () => func(input, new AbortController().signal), (v) => toolResultOut(v, 'tool callback'), { stack, managed: true }));
   return withDone(
     (done) => ['nemo_relay_tool_execute', [0, rt(), stack._ptr, String(name), a, opts, tool, done]],
     toolResultIn,
@@ -1338,6 +1342,8 @@ module.exports = {
   // exporters
   AtofExporter: exporters.AtofExporter, AtifExporter: exporters.AtifExporter,
   OpenTelemetrySubscriber: exporters.OpenTelemetrySubscriber,
+  // propagation across processes
+  ...propagation.exports,
 };
 
 // Internal hooks for ./typed.js (not part of the public surface).

@@ -107,6 +107,13 @@ const EXPORTS = [
   ['nemo_relay_atif_exporter_clear', 'i32', ['ptr']],
   ['nemo_relay_atif_trajectory', 'i32', ['out_str', 'json', 'json']],
   ['nemo_relay_exporter_free', 'void', ['ptr']],
+  ['nemo_relay_propagation_capture', 'i32', ['out_str', 'ptr', 'ptr', 'i32', 'str']],
+  ['nemo_relay_traceparent_capture', 'i32', ['out_str', 'ptr', 'ptr']],
+  ['nemo_relay_token_scope', 'i32', ['out_ptr', 'ptr']],
+  ['nemo_relay_stack_from_propagation', 'i32', ['out_ptr', 'json']],
+  ['nemo_relay_propagation_parse', 'i32', ['out_str', 'json']],
+  ['nemo_relay_propagation_normalize', 'i32', ['out_str', 'json']],
+  ['nemo_relay_propagation_to_traceparent', 'i32', ['out_str', 'json']],
 ];
 const TABLE = new Map(EXPORTS.map((e) => [e[0], e]));
 const declared = new Set();

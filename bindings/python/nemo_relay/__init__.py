@@ -26,7 +26,17 @@ from ._errors import (
     ScopeStackEmptyError,
     VersionError,
 )
-from ._runtime import LLMHandle, ScopeHandle, ScopeStack, ToolHandle, _stack_var, current_stack, lib, new_stack
+from ._runtime import (
+    LLMHandle,
+    ScopeHandle,
+    ScopeStack,
+    ToolHandle,
+    _stack_var,
+    call_token as _call_token,
+    current_stack,
+    lib,
+    new_stack,
+)
 from ._types import (
     AnnotatedLLMRequest,
     AnnotatedLLMResponse,
@@ -83,6 +93,14 @@ from .intercepts import (  # noqa: E402
 )
 
 from .llm import LlmStream  # noqa: E402
+from ._propagation import (  # noqa: E402
+    PropagationContext,
+    capture_propagation_context,
+    capture_propagation_context_with_root,
+    capture_rootless_propagation_context,
+    capture_traceparent,
+    create_scope_stack_from_propagation,
+)
 from ._exporters import (  # noqa: E402
     AtifExporter,
     AtofExporter,
@@ -137,9 +155,12 @@ def use_scope_stack(stack: ScopeStack) -> Iterator[ScopeStack]:
     if not isinstance(stack, ScopeStack):
         raise TypeError(f"'{type(stack).__name__}' object is not an instance of 'ScopeStack'")
     token = _stack_var.set(stack)
+    # A managed call's callback that installs another stack no longer captures under that call.
+    call = _call_token.set(None)
     try:
         yield stack
     finally:
+        _call_token.reset(call)
         _stack_var.reset(token)
 
 
@@ -166,6 +187,7 @@ def fork_asyncio_context() -> contextvars.Context:
     child = new_stack(current_stack())
     ctx = contextvars.copy_context()
     ctx.run(_stack_var.set, child)
+    ctx.run(_call_token.set, None)
     return ctx
 
 
@@ -228,6 +250,7 @@ __all__ = [
     "NemoRelayError",
     "NotFoundError",
     "PendingMarkSpec",
+    "PropagationContext",
     "ScopeAttributes",
     "ScopeEvent",
     "ScopeHandle",
@@ -245,8 +268,13 @@ __all__ = [
     "ToolSanitizeGuardrail",
     "UnsupportedBehavior",
     "VersionError",
+    "capture_propagation_context",
+    "capture_propagation_context_with_root",
+    "capture_rootless_propagation_context",
+    "capture_traceparent",
     "codecs",
     "create_scope_stack",
+    "create_scope_stack_from_propagation",
     "event_metadata",
     "fork_asyncio_context",
     "get_scope_stack",

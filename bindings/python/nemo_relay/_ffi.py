@@ -56,6 +56,11 @@ EXPORTER_OPTIONS_VERSION = 1
 
 SEVERITY_NONE = -1
 
+# Propagation capture modes.
+PROPAGATION_ROOTED = 0
+PROPAGATION_ROOTLESS = 1
+PROPAGATION_WITH_ROOT = 2
+
 # Middleware kinds.
 LLM_CONDITIONAL_EXECUTION = 0
 LLM_REQUEST_INTERCEPT = 1
@@ -305,6 +310,13 @@ PROTOTYPES: list[tuple[str, object, list[object]]] = [
     ("nemo_relay_atif_exporter_clear", _status, [_p]),
     ("nemo_relay_atif_trajectory", _status, [_out_str, _out_len, c_char_p, c_size_t, c_char_p, c_size_t]),
     ("nemo_relay_exporter_free", None, [_p]),
+    ("nemo_relay_propagation_capture", _status, [_out_str, _out_len, _p, _p, c_int32, c_char_p]),
+    ("nemo_relay_traceparent_capture", _status, [_out_str, _out_len, _p, _p]),
+    ("nemo_relay_token_scope", _status, [_pp, _p]),
+    ("nemo_relay_stack_from_propagation", _status, [_pp, c_char_p, c_size_t]),
+    ("nemo_relay_propagation_parse", _status, [_out_str, _out_len, c_char_p, c_size_t]),
+    ("nemo_relay_propagation_normalize", _status, [_out_str, _out_len, c_char_p, c_size_t]),
+    ("nemo_relay_propagation_to_traceparent", _status, [_out_str, _out_len, c_char_p, c_size_t]),
 ]
 
 

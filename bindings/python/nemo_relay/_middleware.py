@@ -12,6 +12,7 @@ from typing import Any, Callable
 from . import _errors, _ffi, _json
 from ._runtime import (
     CallState,
+    run_managed,
     SyncFuture,
     callback_struct,
     current_call,
@@ -192,8 +193,8 @@ def llm_execution(fn: Any) -> Callable[[int, bytes], int]:
         nxt = _make_next(token, _loads, _llm_wire)
         req = LLMRequest._from_wire(d["request"])
         if legacy:
-            return run(token, lambda: fn(d["name"], req, nxt), _encode)
-        return run(token, lambda: fn(d["name"], req, LlmExecutionContext(d.get("context")), nxt), _encode)
+            return run_managed(token, lambda: fn(d["name"], req, nxt), _encode)
+        return run_managed(token, lambda: fn(d["name"], req, LlmExecutionContext(d.get("context")), nxt), _encode)
 
     return handler
 
@@ -302,9 +303,9 @@ def tool_execution(fn: Any) -> Callable[[int, bytes], int]:
         d = _loads(doc)
         nxt = _make_next(token, tool_result_from, _encode)
         if legacy:
-            return run(token, lambda: fn(d["tool_name"], d.get("args"), nxt), _legacy_tool_outcome_wire)
+            return run_managed(token, lambda: fn(d["tool_name"], d.get("args"), nxt), _legacy_tool_outcome_wire)
         ctx = ToolExecutionContext(d["tool_name"], d.get("args"), d.get("tool_call_id"))
-        return run(token, lambda: fn(ctx, nxt), _tool_outcome_wire)
+        return run_managed(token, lambda: fn(ctx, nxt), _tool_outcome_wire)
 
     return handler
 

@@ -437,6 +437,21 @@ def run(token: int, produce: Callable[[], Any], finish: Callable[[Any], bytes], 
     return OK
 
 
+#: The token of the managed LLM or tool callback (provider, tool function, execution intercept) that
+#: runs in this context. It outlives the callback's first step (a coroutine's context is copied after
+#: it is set), so a propagation capture after an ``await`` still names the call as its parent.
+call_token: contextvars.ContextVar[int | None] = contextvars.ContextVar("nemo_relay_call_token", default=None)
+
+
+def run_managed(token: int, produce: Callable[[], Any], finish: Callable[[Any], bytes], store: bool = True) -> int:
+    """``run`` for the callbacks of a managed call: ``call_token`` is ``token`` while they run."""
+    t = call_token.set(token)
+    try:
+        return run(token, produce, finish, store)
+    finally:
+        call_token.reset(t)
+
+
 def _drive(token: int, aw: Any, finish: Callable[[Any], bytes], state: CallState | None, store: bool) -> int:
     """Steps the coroutine inline (like an eager task); only a real suspension goes to the loop."""
     if state is not None and state.sync_only:

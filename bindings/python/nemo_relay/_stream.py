@@ -34,6 +34,7 @@ from ._runtime import (
     CallState,
     _tls,
     add_slot,
+    call_token,
     callback_struct,
     current_call,
     enter,
@@ -507,7 +508,16 @@ class _Layer:
 
 
 def start_layer(token: int, call: StreamCall, produce: Callable[[], Any], awaitable_ok: bool) -> int:
-    """Starts one Python stream layer on its token: now for the checks, then as a task."""
+    """Starts one Python stream layer on its token: now for the checks, then as a task (whose context
+    holds ``call_token``, so a propagation capture in the layer names the LLM call as its parent)."""
+    t = call_token.set(token)
+    try:
+        return _start_layer(token, call, produce, awaitable_ok)
+    finally:
+        call_token.reset(t)
+
+
+def _start_layer(token: int, call: StreamCall, produce: Callable[[], Any], awaitable_ok: bool) -> int:
     target: _Feed | None = getattr(_tls, "redirect", None)
     _tls.redirect = None
     call.mark_started()

@@ -23,8 +23,8 @@ from ._runtime import (
     name_arg as _name_arg,
     no_result as _none,
     parent_arg,
-    run,
     run_chain,
+    run_managed,
     runtime,
     stack_ptr,
 )
@@ -94,7 +94,7 @@ class _LLMCall(CallState):
 
     def __call__(self, token: int, doc: bytes) -> int:
         self.req = self.req._derived(doc)
-        return run(token, self._produce, _encode)
+        return run_managed(token, self._produce, _encode)
 
     def _produce(self) -> Any:
         return self.func(self.req)

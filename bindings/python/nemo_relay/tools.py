@@ -11,6 +11,7 @@ from . import _errors, _ffi, _json
 from ._middleware import tool_result_from, tool_result_wire
 from ._runtime import (
     CallState,
+    run_managed,
     ScopeHandle,
     ToolHandle,
     arm_cancel,
@@ -21,7 +22,6 @@ from ._runtime import (
     name_arg as _name_arg,
     no_result as _none,
     parent_arg,
-    run,
     run_chain,
     runtime,
     stack_ptr,
@@ -60,7 +60,7 @@ class _ToolCall(CallState):
 
     def __call__(self, token: int, doc: bytes) -> int:
         self.args = _json.loads(doc)
-        return run(token, self._produce, tool_result_wire)
+        return run_managed(token, self._produce, tool_result_wire)
 
     def _produce(self) -> Any:
         return self.func(self.args)

@@ -41,7 +41,14 @@ final class OTelSink: EventSink, @unchecked Sendable {
         var finished: [OTelSpan] = []
         lock.withLock {
             for r in batch {
-                finished.append(contentsOf: builder.consume(r.event.json))
+                // A parent this builder never saw may be a parent imported from another process.
+                let root = r.event.propagationRootUUID?.description
+                finished.append(
+                    contentsOf: builder.consume(r.event.json) { parent in
+                        PropagationImports.remoteParent(parent, propagationRootUUID: root).map {
+                            OTelRemoteParent(traceID: $0.traceID, spanID: $0.spanID, traceState: $0.traceState)
+                        }
+                    })
             }
         }
         processor.enqueue(finished)
