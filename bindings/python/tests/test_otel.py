@@ -242,3 +242,78 @@ def test_file_sink_writes_otlp_json_lines(tmp_path: Path) -> None:
     assert "invoke_agent agent" in names
     with pytest.raises(ValueError, match="filename must be a single path component"):
         nr.OpenTelemetrySubscriber(nr.OpenTelemetryFileSinkConfig("full", str(tmp_path), filename="a/b.jsonl"))
+
+
+# ---- two processes, one trace -----------------------------------------------------------------------
+
+_CHILD = r"""
+import asyncio, sys
+import nemo_relay as nr
+
+endpoint, context = sys.argv[1], sys.stdin.read()
+s = nr.OpenTelemetrySubscriber(nr.OpenTelemetryConfig("full", endpoint))
+s.register("child-otel")
+stack = nr.create_scope_stack_from_propagation(nr.PropagationContext.from_json(context))
+
+async def main():
+    with nr.use_scope_stack(stack):
+        with nr.scope.scope("worker", nr.ScopeType.Agent):
+            await nr.tools.execute("lookup", {"q": 1}, lambda args: {"ok": True})
+
+asyncio.run(main())
+s.force_flush()
+s.shutdown()
+"""
+
+
+def test_two_processes_produce_one_trace(receiver: Any) -> None:
+    """Process A (this one) runs an agent whose LLM provider hands its propagation context to process B;
+    both export to one collector: B's spans continue A's trace under A's LLM span, nothing is orphaned."""
+    import asyncio
+    import os
+    import subprocess
+
+    receiver.reset()
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+
+    def body() -> None:
+        s = nr.OpenTelemetrySubscriber(nr.OpenTelemetryConfig("full", receiver.url))
+        s.register("parent-otel")
+
+        async def run() -> None:
+            with scope.scope("frontend", nr.ScopeType.Agent):
+
+                async def provider(req: Any) -> Any:
+                    child = await asyncio.to_thread(
+                        subprocess.run,
+                        [sys.executable, "-c", _CHILD, receiver.url],
+                        input=nr.capture_propagation_context().to_json(),
+                        capture_output=True,
+                        text=True,
+                        timeout=120,
+                        env=env,
+                    )
+                    assert child.returncode == 0, child.stderr
+                    return {"choices": [{"message": {"role": "assistant", "content": "done"}}]}
+
+                await nr.llm.execute(
+                    "openai", nr.LLMRequest({}, {"model": "m", "messages": [{"role": "user", "content": "go"}]}), provider
+                )
+
+        try:
+            asyncio.run(run())
+            s.force_flush()
+        finally:
+            s.shutdown()
+
+    run_fresh(body)
+    spans = [e["span"] for e in receiver.spans()]
+    by_name = {sp["name"]: sp for sp in spans}
+    frontend, llm, worker, tool = by_name["frontend"], by_name["openai"], by_name["worker"], by_name["lookup"]
+    assert {sp["traceId"] for sp in spans} == {frontend["traceId"]}  # one trace
+    assert llm["parentSpanId"] == frontend["spanId"]
+    assert worker["parentSpanId"] == llm["spanId"]  # B's first span under A's LLM span
+    assert tool["parentSpanId"] == worker["spanId"]
+    assert worker["flags"] & 0x300 == 0x300  # a remote parent
+    ids = {sp["spanId"] for sp in spans}
+    assert all(not sp.get("parentSpanId") or sp["parentSpanId"] in ids for sp in spans)  # nothing orphaned
