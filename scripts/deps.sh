@@ -40,3 +40,8 @@ if ! python3 -c 'import opentelemetry.proto' >/dev/null 2>&1; then
     echo "deps: installing opentelemetry-proto"
     python3 -m pip install --quiet opentelemetry-proto
 fi
+if ! python3 -c 'import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.common' >/dev/null 2>&1; then
+    # The OpenTelemetry Python SDK's own OTLP encoder: CI checks that it and ours encode the same span alike.
+    echo "deps: installing opentelemetry-sdk opentelemetry-exporter-otlp-proto-common"
+    python3 -m pip install --quiet opentelemetry-sdk opentelemetry-exporter-otlp-proto-common
+fi

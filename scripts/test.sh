@@ -20,6 +20,9 @@ echo "== C tests"
 bin="$(swift build --show-bin-path)"
 bash Tests/c/run.sh "$bin"
 
+echo "-- OTLP encoder goldens regenerate with opentelemetry-proto and match the OpenTelemetry SDK's encoder"
+python3 scripts/make_otlp_goldens.py --check
+
 echo "== Python binding tests"
 set +e
 NEMO_RELAY_REQUIRE_NAT=1 NEMO_RELAY_LIB_PATH="$bin/libnemorelay.so" python3 -m pytest -q bindings/python/tests
