@@ -44,6 +44,7 @@ rm -rf "$example_out"
 
 echo "-- Python benchmark smoke run (ours and, when installed, the reference; no timing is checked)"
 NEMO_RELAY_LIB_PATH="$bin/libnemorelay.so" python3 bench/python_vs_reference.py --smoke --ours-only >/dev/null
+NEMO_RELAY_LIB_PATH="$bin/libnemorelay.so" python3 bench/otel_bench.py --smoke >/dev/null
 
 echo "== Node tests"
 # `swift build --build-tests` above built every target, the NemoRelayHelper executable included.
