@@ -251,7 +251,10 @@ import asyncio, sys
 import nemo_relay as nr
 
 endpoint, context = sys.argv[1], sys.stdin.read()
-s = nr.OpenTelemetrySubscriber(nr.OpenTelemetryConfig("full", endpoint))
+config = nr.OpenTelemetryConfig("full", endpoint)
+if len(sys.argv) > 2:
+    config.service_name = sys.argv[2]
+s = nr.OpenTelemetrySubscriber(config)
 s.register("child-otel")
 stack = nr.create_scope_stack_from_propagation(nr.PropagationContext.from_json(context))
 
@@ -432,4 +435,43 @@ def test_python_to_node_one_trace(receiver: Any) -> None:
         "openai": "unknown_service",
         "worker": "node-worker",
         "lookup": "node-worker",
+    }
+
+
+def test_c_to_python_one_trace(receiver: Any, tmp_path: Path) -> None:
+    """Process A (C, Tests/c/otel_two_process.c) captures its LLM call with nemo_relay_propagation_capture and
+    runs process B (Python) on that context; both export to one collector: one trace, B under A's LLM span."""
+    import os
+    import shutil
+    import subprocess
+
+    cc = shutil.which("cc")
+    if cc is None:
+        pytest.skip("no C compiler (cc) to build Tests/c/otel_two_process.c")
+    lib = loaded_library()
+    if lib is None:
+        pytest.skip("the loaded libnemorelay has no known path to link Tests/c/otel_two_process.c against")
+    exe = tmp_path / "otel_two_process"
+    flags = ["-std=c99", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror", f"-I{REPO / 'include'}"]
+    source = REPO / "Tests" / "c" / "otel_two_process.c"
+    link = [f"-L{lib.parent}", "-lnemorelay", "-lpthread", f"-Wl,-rpath,{lib.parent}"]
+    build = subprocess.run(
+        [cc, *flags, str(source), *link, "-o", str(exe)], check=False, capture_output=True, text=True, timeout=120
+    )
+    assert build.returncode == 0, build.stderr
+    receiver.reset()
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]), NEMO_RELAY_LIB_PATH=str(lib))
+    child = [sys.executable, "-c", _CHILD, receiver.url, "python-worker"]
+    run = subprocess.run(
+        [str(exe), receiver.url, *child], check=False, capture_output=True, text=True, timeout=120, env=env
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.splitlines()[-1].endswith(" passed, 0 failed")
+    exported = receiver.spans()
+    assert_one_trace(exported)
+    assert services(exported) == {
+        "frontend": "c-frontend",
+        "openai": "c-frontend",
+        "worker": "python-worker",
+        "lookup": "python-worker",
     }
