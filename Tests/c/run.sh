@@ -48,6 +48,8 @@ cc -std=c99 -D_GNU_SOURCE -g -fsanitize=address,undefined -fno-omit-frame-pointe
     Tests/c/propagation_test.c "${link[@]}" -o "$out/propagation_test_asan"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 "$out/propagation_test_asan"
 
+# Tests/c/otel_two_process.c (C -> Python, one trace) needs the OTLP receiver: test_otel.py builds and runs it.
+
 echo "-- C benchmarks build and run (smoke: 300 iterations against this build; no timing is checked)"
 cc -std=c99 -D_POSIX_C_SOURCE=200809L -O2 -Iinclude bench/c/bench.c "${link[@]}" -o "$out/bench"
 "$out/bench" 300 >/dev/null

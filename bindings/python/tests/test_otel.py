@@ -251,7 +251,10 @@ import asyncio, sys
 import nemo_relay as nr
 
 endpoint, context = sys.argv[1], sys.stdin.read()
-s = nr.OpenTelemetrySubscriber(nr.OpenTelemetryConfig("full", endpoint))
+config = nr.OpenTelemetryConfig("full", endpoint)
+if len(sys.argv) > 2:
+    config.service_name = sys.argv[2]
+s = nr.OpenTelemetrySubscriber(config)
 s.register("child-otel")
 stack = nr.create_scope_stack_from_propagation(nr.PropagationContext.from_json(context))
 
@@ -307,13 +310,168 @@ def test_two_processes_produce_one_trace(receiver: Any) -> None:
             s.shutdown()
 
     run_fresh(body)
-    spans = [e["span"] for e in receiver.spans()]
+    assert_one_trace(receiver.spans())
+
+
+def assert_one_trace(exported: list[dict[str, Any]]) -> None:
+    """A's ``frontend`` agent and its ``openai`` LLM span, B's ``worker`` and its ``lookup`` tool: one trace,
+    B's first span under A's LLM span (a remote parent), nothing orphaned."""
+    spans = [e["span"] for e in exported]
+    assert sorted(sp["name"] for sp in spans) == ["frontend", "lookup", "openai", "worker"]
     by_name = {sp["name"]: sp for sp in spans}
     frontend, llm, worker, tool = by_name["frontend"], by_name["openai"], by_name["worker"], by_name["lookup"]
     assert {sp["traceId"] for sp in spans} == {frontend["traceId"]}  # one trace
+    assert not frontend.get("parentSpanId")
     assert llm["parentSpanId"] == frontend["spanId"]
     assert worker["parentSpanId"] == llm["spanId"]  # B's first span under A's LLM span
     assert tool["parentSpanId"] == worker["spanId"]
     assert worker["flags"] & 0x300 == 0x300  # a remote parent
     ids = {sp["spanId"] for sp in spans}
     assert all(not sp.get("parentSpanId") or sp["parentSpanId"] in ids for sp in spans)  # nothing orphaned
+
+
+# ---- two processes, two languages -------------------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def loaded_library() -> Path | None:
+    """The libnemorelay this process loaded, when it was loaded from a known file."""
+    from nemo_relay import _ffi
+
+    path = Path(_ffi.lib.dll._name)
+    return path.resolve() if path.is_file() else None
+
+
+def services(exported: list[dict[str, Any]]) -> dict[str, str]:
+    """Span name -> the service.name of the resource it was exported with."""
+    return {e["span"]["name"]: resource_attrs(e["resource"])["service.name"]["stringValue"] for e in exported}
+
+
+#: Process B in Node: continues the context read from stdin, exports with its own subscriber.
+_NODE_CHILD = r"""
+const [bindings, endpoint] = process.argv.slice(1);
+const relay = require(bindings);
+let input = '';
+process.stdin.setEncoding('utf8').on('data', (d) => { input += d; }).on('end', async () => {
+  const s = new relay.OpenTelemetrySubscriber({ type: 'full', endpoint, serviceName: 'node-worker' });
+  s.register('node-child-otel');
+  const stack = relay.createScopeStackFromPropagation(relay.propagationContextFromJson(input));
+  await relay.withScopeStack(stack, () => relay.withScope('worker', relay.ScopeType.Agent, async () => {
+    await relay.toolCallExecute('lookup', { q: 1 }, () => ({ result: { ok: true } }));
+  }));
+  await relay.flushSubscribers();
+  s.forceFlush();
+  s.shutdown();
+});
+"""
+
+
+def test_python_to_node_one_trace(receiver: Any) -> None:
+    """Process A (Python) hands its LLM call's propagation context to process B (Node); both export to one
+    collector, and B's spans continue A's trace under A's LLM span."""
+    import asyncio
+    import os
+    import shutil
+    import subprocess
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    # The Node binding's helper: NEMO_RELAY_HELPER_PATH, else the one built next to the library loaded here
+    # (so both processes run the same build), else the newest SwiftPM build (the binding's own fallback).
+    lib = loaded_library()
+    helpers = [REPO / ".build" / c / "NemoRelayHelper" for c in ("release", "debug")]
+    helpers = sorted((h for h in helpers if h.is_file()), key=lambda h: h.stat().st_mtime, reverse=True)
+    if lib is not None:
+        helpers.insert(0, lib.parent / "NemoRelayHelper")
+    if os.environ.get("NEMO_RELAY_HELPER_PATH"):
+        helpers.insert(0, Path(os.environ["NEMO_RELAY_HELPER_PATH"]))
+    helper = next((h for h in helpers if h.is_file()), None)
+    if helper is None:
+        pytest.skip("the Node binding's helper (NemoRelayHelper) is not built; set NEMO_RELAY_HELPER_PATH")
+    env = dict(os.environ, NEMO_RELAY_HELPER_PATH=str(helper))
+    if lib is not None:
+        env["NEMO_RELAY_LIB_PATH"] = str(lib)
+    receiver.reset()
+
+    def body() -> None:
+        s = nr.OpenTelemetrySubscriber(nr.OpenTelemetryConfig("full", receiver.url))
+        s.register("python-parent-otel")
+
+        async def run() -> None:
+            with scope.scope("frontend", nr.ScopeType.Agent):
+
+                async def provider(req: Any) -> Any:
+                    child = await asyncio.to_thread(
+                        subprocess.run,
+                        [node, "-e", _NODE_CHILD, str(REPO / "bindings" / "node"), receiver.url],
+                        input=nr.capture_propagation_context().to_json(),
+                        capture_output=True,
+                        text=True,
+                        timeout=120,
+                        env=env,
+                    )
+                    assert child.returncode == 0, child.stderr
+                    return {"choices": [{"message": {"role": "assistant", "content": "done"}}]}
+
+                await nr.llm.execute(
+                    "openai",
+                    nr.LLMRequest({}, {"model": "m", "messages": [{"role": "user", "content": "go"}]}),
+                    provider,
+                )
+
+        try:
+            asyncio.run(run())
+            s.force_flush()
+        finally:
+            s.shutdown()
+
+    run_fresh(body)
+    exported = receiver.spans()
+    assert_one_trace(exported)
+    assert services(exported) == {
+        "frontend": "unknown_service",
+        "openai": "unknown_service",
+        "worker": "node-worker",
+        "lookup": "node-worker",
+    }
+
+
+def test_c_to_python_one_trace(receiver: Any, tmp_path: Path) -> None:
+    """Process A (C, Tests/c/otel_two_process.c) captures its LLM call with nemo_relay_propagation_capture and
+    runs process B (Python) on that context; both export to one collector: one trace, B under A's LLM span."""
+    import os
+    import shutil
+    import subprocess
+
+    cc = shutil.which("cc")
+    if cc is None:
+        pytest.skip("no C compiler (cc) to build Tests/c/otel_two_process.c")
+    lib = loaded_library()
+    if lib is None:
+        pytest.skip("the loaded libnemorelay has no known path to link Tests/c/otel_two_process.c against")
+    exe = tmp_path / "otel_two_process"
+    flags = ["-std=c99", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror", f"-I{REPO / 'include'}"]
+    source = REPO / "Tests" / "c" / "otel_two_process.c"
+    link = [f"-L{lib.parent}", "-lnemorelay", "-lpthread", f"-Wl,-rpath,{lib.parent}"]
+    build = subprocess.run(
+        [cc, *flags, str(source), *link, "-o", str(exe)], check=False, capture_output=True, text=True, timeout=120
+    )
+    assert build.returncode == 0, build.stderr
+    receiver.reset()
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]), NEMO_RELAY_LIB_PATH=str(lib))
+    child = [sys.executable, "-c", _CHILD, receiver.url, "python-worker"]
+    run = subprocess.run(
+        [str(exe), receiver.url, *child], check=False, capture_output=True, text=True, timeout=120, env=env
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.splitlines()[-1].endswith(" passed, 0 failed")
+    exported = receiver.spans()
+    assert_one_trace(exported)
+    assert services(exported) == {
+        "frontend": "c-frontend",
+        "openai": "c-frontend",
+        "worker": "python-worker",
+        "lookup": "python-worker",
+    }
