@@ -23,15 +23,22 @@ enum HandleTag: UInt {
 
 /// Maps handle values to Swift objects so freed, foreign and double-freed handles are detected.
 ///
-/// A handle is `(id << 4) | tag` with a never-reused 60-bit id: a stale pointer finds no entry and
-/// yields `NEMO_RELAY_E_MISUSE` instead of touching freed memory.
+/// A handle is `(id << 4) | tag` with a never-reused id that starts at a random per-process point: a
+/// stale or guessed pointer finds no entry and yields `NEMO_RELAY_E_MISUSE` instead of touching freed memory.
 final class HandleTable: @unchecked Sendable {
     static let shared = HandleTable()
     private var lock = pthread_mutex_t()
     private var objects: [UInt: AnyObject] = [:]
-    private var next: UInt = 1
+    /// The next id. It starts at a random point in [2^24, 2^40) chosen per process, so handle values
+    /// are not small guessable integers (`(void *)0x11` is never a live handle) and a handle from
+    /// another process never matches.
+    private var next: UInt
 
-    init() { pthread_mutex_init(&lock, nil) }
+    init() {
+        pthread_mutex_init(&lock, nil)
+        var g = SystemRandomNumberGenerator()
+        next = UInt.random(in: (1 << 24)..<(1 << 40), using: &g)
+    }
 
     func insert(_ o: AnyObject, _ tag: HandleTag) -> OpaquePointer {
         pthread_mutex_lock(&lock)

@@ -246,7 +246,18 @@ static void test_foreign_scopes(void) {
     nemo_relay_runtime_free(b);
 }
 
+/* Regression: handle values are not small guessable integers. */
+static void test_guessed_handles(void) {
+    nemo_relay_runtime_t *rt = NULL;
+    EXPECT(nemo_relay_runtime_new(&rt, NULL) == NEMO_RELAY_OK);
+    for (uintptr_t guess = 1; guess < 4096; guess++) nemo_relay_runtime_free((nemo_relay_runtime_t *)guess);
+    EXPECT(nemo_relay_mark(rt, NULL, "still alive", NULL) == NEMO_RELAY_OK);
+    EXPECT((uintptr_t)rt >= ((uintptr_t)1 << 28));
+    nemo_relay_runtime_free(rt);
+}
+
 int main(void) {
+    test_guessed_handles();
     test_huge_timeouts();
     test_foreign_scopes();
     /* versions and errors */
