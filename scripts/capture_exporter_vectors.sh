@@ -15,19 +15,13 @@ trap 'rm -rf "$work"' EXIT
 "$ref_python" - "$work" "$out" <<'EOF'
 import json
 import sys
-from importlib.metadata import version
 from pathlib import Path
 
-sys.path.insert(0, "bindings/python/tests")
+sys.path[:0] = ["scripts", "bindings/python/tests"]
 import exporter_scenario as sc  # noqa: E402
+from reference_check import require_reference  # noqa: E402
 
-import nemo_relay  # noqa: E402
-
-if "site-packages" not in nemo_relay.__file__:
-    sys.exit(f"not the reference package: {nemo_relay.__file__}")
-ref = version("nemo-relay")
-if ref != "0.10.4":
-    sys.exit(f"expected nemo-relay 0.10.4, found {ref}")
+ref = require_reference()
 
 work, out = Path(sys.argv[1]), Path(sys.argv[2])
 

@@ -16,26 +16,16 @@ out_propagation=${2:-Tests/vectors/otel_propagation.json}
 "$ref_python" - "$out" "$out_propagation" <<'EOF'
 import json
 import sys
-from importlib.metadata import version
 from pathlib import Path
 
-sys.path.insert(0, "bindings/python/tests")
-try:
-    import google.protobuf  # noqa: F401
-    import opentelemetry.proto  # noqa: F401
-except ImportError:
-    sys.exit("the reference Python needs `pip install opentelemetry-proto protobuf` for the OTLP receiver")
+sys.path[:0] = ["scripts", "bindings/python/tests"]
+from reference_check import require_otlp_proto, require_reference  # noqa: E402
 
+require_otlp_proto()
 import otel_propagation as prop  # noqa: E402
 import otel_scenario as sc  # noqa: E402
 
-import nemo_relay  # noqa: E402
-
-if "site-packages" not in nemo_relay.__file__:
-    sys.exit(f"not the reference package: {nemo_relay.__file__}")
-ref = version("nemo-relay")
-if ref != "0.10.4":
-    sys.exit(f"expected nemo-relay 0.10.4, found {ref}")
+ref = require_reference()
 
 out, out_propagation = Path(sys.argv[1]), Path(sys.argv[2])
 NORMALISED = ("requests", "resource", "scope", "events", "spans", "provider_requests", "runtime_diagnostics")

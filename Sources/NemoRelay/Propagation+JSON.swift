@@ -125,44 +125,31 @@ struct PropagationWireParser {
         var traceparent: String??
         var tracestate: String??
         var first = true
-        while true {
-            guard let c = parseWhitespace() else { throw peekError("EOF while parsing an object") }
-            var start: UInt8? = c
-            if c == UInt8(ascii: "}") { break }
-            if c == UInt8(ascii: ",") && !first {
-                i += 1
-                start = parseWhitespace()
-            } else if first {
-                first = false
-            } else {
-                throw peekError("expected `,` or `}`")
-            }
-            guard let s = start else { throw peekError("EOF while parsing a value") }
-            if s == UInt8(ascii: "}") { throw peekError("trailing comma") }
-            guard s == UInt8(ascii: "\"") else { throw peekError("key must be a string") }
+        while try nextItem(&first, close: UInt8(ascii: "}")) {
+            guard peek() == UInt8(ascii: "\"") else { throw peekError("key must be a string") }
             i += 1
             let key = try parseString()
+            /// Refuses a repeated key, then reads past the colon.
+            func field(seen: Bool) throws(Failure) {
+                if seen { throw data("duplicate field `\(key)`") }
+                try parseColon()
+            }
             switch key {
             case "version":
-                if version != nil { throw data("duplicate field `version`") }
-                try parseColon()
+                try field(seen: version != nil)
                 version = try deserializeU16()
             case "root_uuid":
-                if root != nil { throw data("duplicate field `root_uuid`") }
-                try parseColon()
-                root = .some(try deserializeOption { (p) throws(Failure) in try p.deserializeUUID() })
+                try field(seen: root != nil)
+                root = .some(try deserializeOptionalUUID())
             case "parent_uuid":
-                if parent != nil { throw data("duplicate field `parent_uuid`") }
-                try parseColon()
+                try field(seen: parent != nil)
                 parent = try deserializeUUID()
             case "traceparent":
-                if traceparent != nil { throw data("duplicate field `traceparent`") }
-                try parseColon()
-                traceparent = .some(try deserializeOption { (p) throws(Failure) in try p.deserializeString() })
+                try field(seen: traceparent != nil)
+                traceparent = .some(try deserializeOptionalString())
             case "tracestate":
-                if tracestate != nil { throw data("duplicate field `tracestate`") }
-                try parseColon()
-                tracestate = .some(try deserializeOption { (p) throws(Failure) in try p.deserializeString() })
+                try field(seen: tracestate != nil)
+                tracestate = .some(try deserializeOptionalString())
             default:
                 try parseColon()
                 try ignoreValue()
@@ -180,39 +167,44 @@ struct PropagationWireParser {
         func invalidLength(_ n: Int) -> Failure {
             data("invalid length \(n), expected struct PropagationContext with 5 elements")
         }
-        guard try nextElement(&first) else { throw invalidLength(0) }
+        let close = UInt8(ascii: "]")
+        guard try nextItem(&first, close: close) else { throw invalidLength(0) }
         let version = try deserializeU16()
-        guard try nextElement(&first) else { throw invalidLength(1) }
-        let root = try deserializeOption { (p) throws(Failure) in try p.deserializeUUID() }
-        guard try nextElement(&first) else { throw invalidLength(2) }
+        guard try nextItem(&first, close: close) else { throw invalidLength(1) }
+        let root = try deserializeOptionalUUID()
+        guard try nextItem(&first, close: close) else { throw invalidLength(2) }
         let parent = try deserializeUUID()
         var traceparent: String?
         var tracestate: String?
-        if try nextElement(&first) {
-            traceparent = try deserializeOption { (p) throws(Failure) in try p.deserializeString() }
-            if try nextElement(&first) {
-                tracestate = try deserializeOption { (p) throws(Failure) in try p.deserializeString() }
+        if try nextItem(&first, close: close) {
+            traceparent = try deserializeOptionalString()
+            if try nextItem(&first, close: close) {
+                tracestate = try deserializeOptionalString()
             }
         }
         return PropagationWire(
             version: version, root: root, parent: parent, traceparent: traceparent, tracestate: tracestate)
     }
 
-    /// Positions reading at the next element; false at the closing `]`.
-    private mutating func nextElement(_ first: inout Bool) throws(Failure) -> Bool {
-        guard let c = parseWhitespace() else { throw peekError("EOF while parsing a list") }
+    /// Positions reading at the next element of a list (`close` is `]`) or key of an object (`}`); false at
+    /// `close`. `first` is true until the first item was found.
+    private mutating func nextItem(_ first: inout Bool, close: UInt8) throws(Failure) -> Bool {
+        let list = close == UInt8(ascii: "]")
+        guard let c = parseWhitespace() else {
+            throw peekError(list ? "EOF while parsing a list" : "EOF while parsing an object")
+        }
         var start: UInt8? = c
-        if c == UInt8(ascii: "]") { return false }
+        if c == close { return false }
         if c == UInt8(ascii: ",") && !first {
             i += 1
             start = parseWhitespace()
         } else if first {
             first = false
         } else {
-            throw peekError("expected `,` or `]`")
+            throw peekError(list ? "expected `,` or `]`" : "expected `,` or `}`")
         }
         guard let s = start else { throw peekError("EOF while parsing a value") }
-        if s == UInt8(ascii: "]") { throw peekError("trailing comma") }
+        if s == close { throw peekError("trailing comma") }
         return true
     }
 
@@ -258,6 +250,14 @@ struct PropagationWireParser {
         return try some(&self)
     }
 
+    private mutating func deserializeOptionalUUID() throws(Failure) -> RelayUUID? {
+        try deserializeOption { (p) throws(Failure) in try p.deserializeUUID() }
+    }
+
+    private mutating func deserializeOptionalString() throws(Failure) -> String? {
+        try deserializeOption { (p) throws(Failure) in try p.deserializeString() }
+    }
+
     private mutating func deserializeU16() throws(Failure) -> UInt16 {
         guard let c = parseWhitespace() else { throw peekError("EOF while parsing a value") }
         let n: Number
@@ -296,32 +296,45 @@ struct PropagationWireParser {
     /// The error for a value of the wrong kind, naming what was found (the value is read first).
     private mutating func peekInvalidType(_ expected: String) throws(Failure) -> Failure {
         let found: String
-        switch peek() ?? 0 {
+        if let keyword = try parseKeyword(peek() ?? 0) {
+            found = keyword
+        } else {
+            switch peek() ?? 0 {
+            case UInt8(ascii: "-"):
+                i += 1
+                found = try parseNumber(positive: false).unexpected
+            case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                found = try parseNumber(positive: true).unexpected
+            case UInt8(ascii: "\""):
+                i += 1
+                found = "string " + Self.debugQuoted(try parseString())
+            case UInt8(ascii: "["): found = "sequence"
+            case UInt8(ascii: "{"): found = "map"
+            default: return peekError("expected value")
+            }
+        }
+        return fix(data("invalid type: \(found), expected \(expected)"))
+    }
+
+    /// Reads `null`, `true` or `false` when the peeked byte `c` starts one; returns how the reference names
+    /// it in errors, or nil (nothing read) for any other byte.
+    private mutating func parseKeyword(_ c: UInt8) throws(Failure) -> String? {
+        switch c {
         case UInt8(ascii: "n"):
             i += 1
             try parseIdent("ull")
-            found = "null"
+            return "null"
         case UInt8(ascii: "t"):
             i += 1
             try parseIdent("rue")
-            found = "boolean `true`"
+            return "boolean `true`"
         case UInt8(ascii: "f"):
             i += 1
             try parseIdent("alse")
-            found = "boolean `false`"
-        case UInt8(ascii: "-"):
-            i += 1
-            found = try parseNumber(positive: false).unexpected
-        case UInt8(ascii: "0")...UInt8(ascii: "9"):
-            found = try parseNumber(positive: true).unexpected
-        case UInt8(ascii: "\""):
-            i += 1
-            found = "string " + Self.debugQuoted(try parseString())
-        case UInt8(ascii: "["): found = "sequence"
-        case UInt8(ascii: "{"): found = "map"
-        default: return peekError("expected value")
+            return "boolean `false`"
+        default:
+            return nil
         }
-        return fix(data("invalid type: \(found), expected \(expected)"))
     }
 
     private mutating func parseIdent(_ rest: String) throws(Failure) {
@@ -354,14 +367,7 @@ struct PropagationWireParser {
     private mutating func parseNumber(positive: Bool) throws(Failure) -> Number {
         let start = i
         guard let c = next() else { throw error("EOF while parsing a value") }
-        switch c {
-        case UInt8(ascii: "0"):
-            if let d = peek(), isDigit(d) { throw peekError("invalid number") }
-        case UInt8(ascii: "1")...UInt8(ascii: "9"):
-            while let d = peek(), isDigit(d) { i += 1 }
-        default:
-            throw error("invalid number")
-        }
+        try skipIntegerDigits(after: c)
         var isFloat = false
         if peek() == UInt8(ascii: ".") {
             isFloat = true
@@ -409,6 +415,18 @@ struct PropagationWireParser {
         }
         guard let d = Double(text), d.isFinite else { throw error("number out of range") }
         return .float(positive ? d : -d)
+    }
+
+    /// Reads the integer digits after their first, `c` (already read): a lone `0` or a run starting at 1-9.
+    private mutating func skipIntegerDigits(after c: UInt8) throws(Failure) {
+        switch c {
+        case UInt8(ascii: "0"):
+            if let d = peek(), isDigit(d) { throw peekError("invalid number") }
+        case UInt8(ascii: "1")...UInt8(ascii: "9"):
+            while let d = peek(), isDigit(d) { i += 1 }
+        default:
+            throw error("invalid number")
+        }
     }
 
     private func isDigit(_ c: UInt8) -> Bool { c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") }
@@ -521,15 +539,8 @@ struct PropagationWireParser {
             guard let c = parseWhitespace() else { throw peekError("EOF while parsing a value") }
             var opened: UInt8?
             switch c {
-            case UInt8(ascii: "n"):
-                i += 1
-                try parseIdent("ull")
-            case UInt8(ascii: "t"):
-                i += 1
-                try parseIdent("rue")
-            case UInt8(ascii: "f"):
-                i += 1
-                try parseIdent("alse")
+            case UInt8(ascii: "n"), UInt8(ascii: "t"), UInt8(ascii: "f"):
+                _ = try parseKeyword(c)
             case UInt8(ascii: "-"):
                 i += 1
                 try ignoreNumber()
@@ -589,25 +600,14 @@ struct PropagationWireParser {
                 default: throw peekError("key must be a string")
                 }
                 try ignoreString()
-                switch parseWhitespace() {
-                case UInt8(ascii: ":"): i += 1
-                case nil: throw peekError("EOF while parsing an object")
-                default: throw peekError("expected `:`")
-                }
+                try parseColon()
             }
             enclosing = frame
         }
     }
 
     private mutating func ignoreNumber() throws(Failure) {
-        switch next() ?? 0 {
-        case UInt8(ascii: "0"):
-            if let d = peek(), isDigit(d) { throw peekError("invalid number") }
-        case UInt8(ascii: "1")...UInt8(ascii: "9"):
-            while let d = peek(), isDigit(d) { i += 1 }
-        default:
-            throw error("invalid number")
-        }
+        try skipIntegerDigits(after: next() ?? 0)
         if peek() == UInt8(ascii: ".") {
             i += 1
             let start = i

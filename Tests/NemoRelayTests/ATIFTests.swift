@@ -135,7 +135,7 @@ func jsonDifferences(_ got: JSON, _ expected: JSON, path: String = "$", limit: I
     func inputOrderDoesNotMatterWithDistinctTimestamps(_ v: ATIFVector) {
         let stamps = v.events.compactMap { $0["timestamp"]?.stringValue }
         guard Set(stamps).count == stamps.count else { return }
-        var rng = SplitMix(seed: UInt64(v.name.utf8.count))
+        var rng = SeededRandom(seed: UInt64(v.name.utf8.count))
         let shuffled = v.events.shuffled(using: &rng)
         #expect(ATIF.json(ATIF.trajectory(events: shuffled, options: v.options)) == Array(v.expectedJSON.utf8))
     }
@@ -363,19 +363,6 @@ extension JSON {
     subscript(index: Int) -> JSON? {
         guard case .array(let a) = self, a.indices.contains(index) else { return nil }
         return a[index]
-    }
-}
-
-/// A small seeded generator, so shuffles are reproducible.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

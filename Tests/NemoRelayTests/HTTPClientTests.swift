@@ -63,24 +63,6 @@ final class HTTPReceiver {
     }
 }
 
-/// A generator that replays fixed values, for jitter tests.
-struct FixedRandom: RandomNumberGenerator {
-    var value: UInt64
-    mutating func next() -> UInt64 { value }
-}
-
-/// SplitMix64, a small seeded generator.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 func seconds(since start: Int64) -> Double { Double(monotonicNanos() - start) / 1e9 }
 
 func invalidMessage(_ body: () throws(RelayError) -> Void) -> String? {
@@ -323,7 +305,7 @@ func invalidMessage(_ body: () throws(RelayError) -> Void) -> String? {
 
     @Test func fullJitterStaysWithinTheCeilingAndSpreads() {
         let p = RetryPolicy(retryableStatuses: [503], maxAttempts: 10)
-        var rng = SeededRandom(state: 42)
+        var rng = SeededRandom(seed: 42)
         var delays: [Int64] = []
         for _ in 0..<500 {
             guard

@@ -95,35 +95,11 @@ struct OTLPEncoderCase: Sendable, CustomTestStringConvertible {
         let s = String(h, radix: 16)
         return String(repeating: "0", count: 16 - s.count) + s
     }
-
-    static func hexString(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 2)
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 0xF)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
 }
 
 // MARK: - Tests
 
 @Suite struct OTLPEncoderTests {
-    /// A small deterministic generator (SplitMix64), so a failing robustness input can be reproduced.
-    struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test func vectorFileIsPresent() throws {
         #expect(OTLPEncoderCase.all.count >= 8)
         let check = try #require(OTLPEncoderCase.document["sdk_cross_check"])
@@ -133,7 +109,7 @@ struct OTLPEncoderCase: Sendable, CustomTestStringConvertible {
     @Test(arguments: OTLPEncoderCase.all) func protobufMatchesGolden(_ c: OTLPEncoderCase) {
         let got = OTLPEncoder.protobuf(c.spans, c.resourceScope)
         if let hex = c.expected["protobuf_hex"]?.stringValue {
-            let gotHex = OTLPEncoderCase.hexString(got)
+            let gotHex = hexString(got)
             if gotHex != hex {
                 let at = zip(gotHex.utf8, hex.utf8).prefix { $0 == $1 }.count / 2
                 Issue.record(
@@ -270,7 +246,7 @@ struct OTLPEncoderCase: Sendable, CustomTestStringConvertible {
     }
 
     @Test func decodersSurviveTenThousandRandomAndMutatedInputs() {
-        var rng = SplitMix64(state: 0x4F54_4C50)
+        var rng = SeededRandom(seed: 0x4F54_4C50)
         let seeds: [[UInt8]] =
             (OTLPEncoderCase.document["responses"]?.arrayValue ?? []).map { r in
                 if let hex = r["protobuf_hex"] { return OTLPEncoderCase.hexBytes(hex) }

@@ -58,16 +58,6 @@ struct OTelVector: Sendable, CustomTestStringConvertible {
 /// OTLP/JSON of a span as the vectors record it: hex ids, integer enums, 64-bit integers as decimal
 /// strings, default values omitted.
 enum OTLPTestJSON {
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 15)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
     static func value(_ v: OTelValue) -> JSON {
         switch v {
         case .string(let s): return ["stringValue": .string(s)]
@@ -85,10 +75,10 @@ enum OTLPTestJSON {
 
     static func span(_ s: OTelSpan) -> JSON {
         var o = JSONObject()
-        o["traceId"] = .string(hex(s.traceID))
-        o["spanId"] = .string(hex(s.spanID))
+        o["traceId"] = .string(hexString(s.traceID))
+        o["spanId"] = .string(hexString(s.spanID))
         if !s.traceState.isEmpty { o["traceState"] = .string(s.traceState) }
-        if !s.parentSpanID.isEmpty { o["parentSpanId"] = .string(hex(s.parentSpanID)) }
+        if !s.parentSpanID.isEmpty { o["parentSpanId"] = .string(hexString(s.parentSpanID)) }
         o["name"] = .string(s.name)
         if s.kind != .unspecified { o["kind"] = .int(Int64(s.kind.rawValue)) }
         o["startTimeUnixNano"] = .string(String(s.startTimeUnixNano))

@@ -91,3 +91,37 @@ func chatRequest(_ text: String, headers: JSONObject = JSONObject()) -> LLMReque
     LLMRequest(
         headers: headers, content: ["model": "gpt-4o", "messages": [["role": "user", "content": .string(text)]]])
 }
+
+// MARK: - Random generators and hex
+
+/// SplitMix64, a small seeded generator: a seed always gives the same sequence, so a shuffle or a random
+/// input that made a test fail can be reproduced.
+struct SeededRandom: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// A generator that replays one fixed value, for jitter tests.
+struct FixedRandom: RandomNumberGenerator {
+    var value: UInt64
+    mutating func next() -> UInt64 { value }
+}
+
+/// `bytes` as lowercase hex digits, two a byte.
+func hexString(_ bytes: [UInt8]) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    var out: [UInt8] = []
+    out.reserveCapacity(bytes.count * 2)
+    for b in bytes {
+        out.append(digits[Int(b >> 4)])
+        out.append(digits[Int(b & 0xF)])
+    }
+    return String(decoding: out, as: UTF8.self)
+}

@@ -49,26 +49,25 @@ It exits by itself after ``--idle-timeout`` seconds without traffic (default 120
 input is a pipe or socket, on end of input (so it dies with the test process that spawned it).
 """
 
-import argparse
 import base64
 import gzip
 import json
 import os
 import re
-import socket
-import stat
 import sys
-import threading
 import time
-import urllib.parse
 import zlib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
+
+# Run as a script from any working directory: the shared server plumbing sits beside this file.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from scripted_server import ScriptedHandler, State, check_action_keys, check_counts, serve  # noqa: E402
 
 ACTION_KEYS = {
     "status",
@@ -106,35 +105,13 @@ HEX_RE = re.compile(r"^[0-9a-fA-F]*$")
 
 def check_action(action):
     """Raises ValueError unless ``action`` is a well-formed script action."""
-    if not isinstance(action, dict):
-        raise ValueError(f"action must be an object: {action!r}")
-    unknown = set(action) - ACTION_KEYS
-    if unknown:
-        raise ValueError(f"unknown action keys {sorted(unknown)} in {action!r}")
-    status = action.get("status", 200)
-    if not isinstance(status, int) or not 100 <= status <= 599:
-        raise ValueError(f"bad status in {action!r}")
-    if "hang_ms" in action and (not isinstance(action["hang_ms"], int) or action["hang_ms"] < 0):
-        raise ValueError(f"bad hang_ms in {action!r}")
+    check_action_keys(action, ACTION_KEYS)
+    check_counts(action, ("hang_ms",))
     partial = action.get("partial_success")
     if partial is not None:
         if not isinstance(partial, dict) or set(partial) - {"rejected_spans", "error_message"}:
             raise ValueError(f"bad partial_success in {action!r}")
     return action
-
-
-def parse_script(value):
-    """Accepts ``[actions]`` or ``{"script": [...], "default": {...}}``; returns (script, default or None)."""
-    if isinstance(value, list):
-        return [check_action(a) for a in value], None
-    if isinstance(value, dict):
-        unknown = set(value) - {"script", "default"}
-        if unknown:
-            raise ValueError(f"unknown script keys {sorted(unknown)}")
-        script = [check_action(a) for a in value.get("script", [])]
-        default = value.get("default")
-        return script, (check_action(default) if default is not None else None)
-    raise ValueError("script must be a list of actions or an object with 'script' and 'default'")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -240,59 +217,16 @@ def flatten_spans(index, decoded):
 # ---------------------------------------------------------------------------------------------------------------
 
 
-class State:
-    """Everything the handler threads share; ``lock`` guards all fields, ``changed`` signals new requests."""
-
-    def __init__(self, script, default):
-        self.lock = threading.Lock()
-        self.changed = threading.Condition(self.lock)
-        self.records = []
-        self.script = list(script)
-        self.default = default or {"status": 200}
-        self.connections = 0
-        self.started = time.monotonic()
-        self.last_activity = self.started
-
-    def touch(self):
-        with self.lock:
-            self.last_activity = time.monotonic()
-
-    def next_action(self):
-        with self.lock:
-            return self.script.pop(0) if self.script else dict(self.default)
-
+class OTLPState(State):
     def span_count(self):
         return sum(len(flatten_spans(r["index"], r["decoded"])) for r in self.records if r["decoded"])
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(ScriptedHandler):
     server_version = "nemo-relay-otlp-test-receiver"
-    # Bounds a client that stalls mid-request; a kept-alive idle connection also ends after this.
-    timeout = 60
 
-    def setup(self):
-        super().setup()
+    def serve_request(self):
         state = self.server.state
-        with state.lock:
-            state.connections += 1
-            self.connection_id = state.connections
-
-    def log_message(self, format, *args):
-        """Keeps stderr quiet: the control API is the way to see traffic."""
-
-    def handle(self):
-        try:
-            super().handle()
-        except (ConnectionError, socket.timeout, TimeoutError):
-            pass
-
-    def do_any(self):
-        state = self.server.state
-        state.touch()
-        if self.path.startswith("/__control/"):
-            self.control()
-            return
         now = time.monotonic()
         record = {
             "connection": self.connection_id,
@@ -308,9 +242,7 @@ class Handler(BaseHTTPRequestHandler):
             "decode_error": None,
             "body": b"",
         }
-        with state.lock:
-            record["index"] = len(state.records)
-            state.records.append(record)
+        state.add_record(record)
         action = state.next_action()
         try:
             body = self.read_body()
@@ -332,36 +264,13 @@ class Handler(BaseHTTPRequestHandler):
             state.changed.notify_all()
         self.act(action, is_json(record["content_type"]))
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = do_any
-
     def read_body(self):
-        te = self.headers.get("Transfer-Encoding", "")
-        if te.strip().lower().endswith("chunked"):
-            data = bytearray()
-            while True:
-                line = self.rfile.readline(65537)
-                if not line.endswith(b"\n"):
-                    raise ValueError("bad chunk size line")
-                size = int(line.split(b";", 1)[0].strip(), 16)
-                if size == 0:
-                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-                        pass
-                    return bytes(data)
-                piece = self.rfile.read(size)
-                if len(piece) != size or self.rfile.readline(65537) not in (b"\r\n", b"\n"):
-                    raise ValueError("truncated chunk")
-                data += piece
-        length = int(self.headers.get("Content-Length", "0") or "0")
-        data = self.rfile.read(length) if length else b""
-        if len(data) != length:
-            raise ValueError("truncated body")
-        return data
+        if self.is_chunked():
+            return b"".join(self.read_chunks())
+        return self.read_sized_body()
 
     def act(self, action, as_json):
-        if action.get("hang_ms"):
-            time.sleep(action["hang_ms"] / 1000.0)
-        if action.get("drop"):
-            self.close_connection = True
+        if self.hang_or_drop(action):
             return
         status = action.get("status", 200)
         content_type = "application/json" if as_json else "application/x-protobuf"
@@ -373,90 +282,34 @@ class Handler(BaseHTTPRequestHandler):
         else:
             message = action.get("message", f"scripted status {status}")
             body = rpc_status(RPC_CODES.get(status, 2), message, as_json)
-        self.send_response(status)
-        if "retry_after" in action:
-            self.send_header("Retry-After", str(action["retry_after"]))
-        for name, value in action.get("headers", {}).items():
-            self.send_header(name, str(value))
+        self.send_status(status, action)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
-        self.wfile.flush()
-        if action.get("close"):
-            self.close_connection = True
+        self.finish_action(action)
 
-    def control(self):
+    def extra_control(self, name, query):
+        if name == "spans" and self.command == "GET":
+            self.reply(200, {"spans": self.spans()})
+            return True
+        return False
+
+    def wait_condition(self, query):
         state = self.server.state
-        url = urllib.parse.urlsplit(self.path)
-        query = urllib.parse.parse_qs(url.query)
-        length = int(self.headers.get("Content-Length", "0") or "0")
-        payload = self.rfile.read(length) if length else b""
-        name = url.path[len("/__control/") :]
-        with_body = query.get("body", ["0"])[0] not in ("0", "", "false")
-        try:
-            if name == "requests" and self.command == "GET":
-                self.reply(200, {"requests": self.snapshot(with_body)})
-            elif name == "spans" and self.command == "GET":
-                self.reply(200, {"spans": self.spans()})
-            elif name == "wait" and self.command == "GET":
-                count = int(query.get("count", ["0"])[0])
-                spans = int(query.get("spans", ["0"])[0])
-                timeout = int(query.get("timeout_ms", ["5000"])[0]) / 1000.0
-                end = time.monotonic() + timeout
+        count = int(query.get("count", ["0"])[0])
+        spans = int(query.get("spans", ["0"])[0])
+        return lambda: state.complete_count() >= count and state.span_count() >= spans
 
-                def done():
-                    complete = sum(1 for r in state.records if r["complete"])
-                    return complete >= count and state.span_count() >= spans
+    def snapshot_item(self, item, body, query):
+        item["body_length"] = len(body)
+        if query.get("body", ["0"])[0] not in ("0", "", "false"):
+            item["body_b64"] = self.body_b64(body)
 
-                with state.lock:
-                    while not done():
-                        left = end - time.monotonic()
-                        if left <= 0:
-                            break
-                        state.changed.wait(left)
-                    ok = done()
-                self.reply(200, {"requests": self.snapshot(with_body), "timed_out": not ok})
-            elif name == "script" and self.command == "POST":
-                script, default = parse_script(json.loads(payload or b"[]"))
-                with state.lock:
-                    state.script = script
-                    if default is not None:
-                        state.default = default
-                self.reply(200, {"ok": True})
-            elif name == "reset" and self.command == "POST":
-                with state.lock:
-                    state.records = []
-                    state.script = []
-                    state.default = {"status": 200}
-                self.reply(200, {"ok": True})
-            elif name == "stats" and self.command == "GET":
-                with state.lock:
-                    stats = {
-                        "connections": state.connections,
-                        "requests": len(state.records),
-                        "spans": state.span_count(),
-                    }
-                self.reply(200, stats)
-            elif name == "shutdown" and self.command == "POST":
-                self.reply(200, {"ok": True})
-                os._exit(0)
-            else:
-                self.reply(404, {"error": f"no control endpoint {self.command} {url.path}"})
-        except ValueError as error:
-            self.reply(400, {"error": str(error)})
-
-    def snapshot(self, with_body):
-        with self.server.state.lock:
-            out = []
-            for r in self.server.state.records:
-                item = {k: v for k, v in r.items() if k != "body"}
-                item["body_length"] = len(r["body"])
-                if with_body:
-                    item["body_b64"] = base64.b64encode(r["body"]).decode()
-                out.append(item)
-            return out
+    def stats(self):
+        state = self.server.state
+        return {"connections": state.connections, "requests": len(state.records), "spans": state.span_count()}
 
     def spans(self):
         with self.server.state.lock:
@@ -466,55 +319,9 @@ class Handler(BaseHTTPRequestHandler):
                     out.extend(flatten_spans(r["index"], r["decoded"]))
             return out
 
-    def reply(self, status, value):
-        data = json.dumps(value).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-        self.wfile.flush()
-
-
-def watch_idle(state, idle_timeout):
-    while True:
-        time.sleep(0.5)
-        with state.lock:
-            idle = time.monotonic() - state.last_activity
-        if idle > idle_timeout:
-            os._exit(0)
-
-
-def watch_stdin():
-    try:
-        while sys.stdin.buffer.read(4096):
-            pass
-    finally:
-        os._exit(0)
-
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--script", default="[]", help="JSON: [actions] or {script, default}")
-    parser.add_argument("--idle-timeout", type=float, default=120.0, help="seconds without traffic before exiting")
-    parser.add_argument("--port", type=int, default=0, help="port to bind on 127.0.0.1 (default: any free port)")
-    args = parser.parse_args()
-    try:
-        script, default = parse_script(json.loads(args.script))
-    except ValueError as error:
-        parser.error(f"--script: {error}")
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    server.daemon_threads = True
-    server.state = State(script, default)
-    threading.Thread(target=watch_idle, args=(server.state, args.idle_timeout), daemon=True).start()
-    try:
-        mode = os.fstat(0).st_mode
-    except OSError:
-        mode = 0
-    if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
-        threading.Thread(target=watch_stdin, daemon=True).start()
-    print(json.dumps({"type": "ready", "port": server.server_address[1]}), flush=True)
-    server.serve_forever(poll_interval=0.2)
+    serve(__doc__.split("\n")[0], Handler, OTLPState, check_action)
 
 
 if __name__ == "__main__":

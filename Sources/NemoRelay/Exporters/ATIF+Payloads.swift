@@ -501,40 +501,9 @@ extension ATIFPayload {
 
     /// Usage read from the raw `usage` (first) and `token_usage` objects under their common spellings.
     static func manualUsage(_ o: JSONObject) -> ATIFUsage? {
-        let usage = o["usage"]?.objectValue
-        let tokenUsage = o["token_usage"]?.objectValue
-        guard usage != nil || tokenUsage != nil else { return nil }
-        func first(_ keys: [String]) -> UInt64? {
-            for source in [usage, tokenUsage] {
-                guard let source else { continue }
-                for key in keys { if let v = source[key]?.atifCount { return v } }
-            }
-            return nil
-        }
-        func nested(_ parent: String) -> UInt64? {
-            for source in [usage, tokenUsage] {
-                if let v = source?[parent]?["cached_tokens"]?.atifCount { return v }
-            }
-            return nil
-        }
-        let prompt = first(["prompt_tokens", "input_tokens", "inputTokens", "input"])
-        let completion = first(["completion_tokens", "output_tokens", "completionTokens", "outputTokens", "output"])
-        let total = first(["total_tokens", "totalTokens", "total"])
-        let read =
-            first(["cached_tokens", "cachedTokens"]) ?? nested("prompt_tokens_details") ?? nested(
-                "input_tokens_details")
-            ?? first([
-                "cache_read_tokens", "cache_read_input_tokens", "cacheReadTokens", "cacheReadInputTokens", "cacheRead",
-            ])
-        let write = first([
-            "cache_write_tokens", "cache_creation_input_tokens", "cacheWriteTokens", "cacheCreationInputTokens",
-            "cacheWrite",
-        ])
-        let uncached = first(["uncached_input_tokens", "uncachedInputTokens"])
-        if prompt == nil && completion == nil && total == nil && read == nil && write == nil && uncached == nil {
-            return nil
-        }
-        return ATIFUsage(prompt: prompt, completion: completion, cacheRead: read, cacheWrite: write)
+        guard let raw = TokenUsage(raw: o) else { return nil }
+        return ATIFUsage(
+            prompt: raw.prompt, completion: raw.completion, cacheRead: raw.cacheRead, cacheWrite: raw.cacheWrite)
     }
 
     /// A USD cost from the raw `usage` (first) or `token_usage`: `cost_usd`, or a `cost` object in USD (or

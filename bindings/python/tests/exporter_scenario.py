@@ -162,74 +162,84 @@ def _body(messages: list[Any], **extra: Any) -> dict[str, Any]:
     return {"model": "gpt-4o-mini", "messages": messages, "tools": [WEATHER_TOOL], **extra}
 
 
-async def _run(nr: Any) -> None:
-    """The agent run itself; events reach whichever exporters are registered."""
-    scope, llm, tools = nr.scope, nr.llm, nr.tools
-    from nemo_relay.codecs import OpenAIChatCodec
+class AgentRun:
+    """The steps of the agent run, shared with ``otel_scenario.py``: one codec and one set of request headers
+    for the whole run; ``seen(label, req)``, when given, is told of every request a provider receives."""
 
-    codec = OpenAIChatCodec()
-    headers = {"authorization": "Bearer sk-scenario", "x-request-id": "req-1"}
+    def __init__(self, nr: Any, seen: Any = None) -> None:
+        from nemo_relay.codecs import OpenAIChatCodec
 
-    def answer(response: Any) -> Any:
+        self.nr = nr
+        self.codec = OpenAIChatCodec()
+        self.headers = {"authorization": "Bearer sk-scenario", "x-request-id": "req-1"}
+        self.seen = seen
+
+    def _saw(self, label: str, req: Any) -> None:
+        if self.seen is not None:
+            self.seen(label, req)
+
+    def answer(self, label: str, response: Any) -> Any:
+        """A provider answering ``response``."""
+
         async def provider(req: Any) -> Any:
+            self._saw(label, req)
             return response
 
         return provider
 
-    with scope.scope(
-        "demo-agent", nr.ScopeType.Agent, input={"task": "weather report"}, metadata={"session_id": "session-1"}
-    ):
-        scope.event("plan-ready", data={"steps": 3})
-
-        await llm.execute(
+    async def call(self, body: dict[str, Any], provider: Any, **extra: Any) -> Any:
+        """``llm.execute`` for the OpenAI provider with the run's headers and codec."""
+        return await self.nr.llm.execute(
             "openai",
-            nr.LLMRequest(headers, _body([SYSTEM, USER_1])),
-            answer(RESPONSE_1),
+            self.nr.LLMRequest(self.headers, body),
+            provider,
+            **extra,
             model_name="gpt-4o-mini",
-            codec=codec,
-            response_codec=codec,
+            codec=self.codec,
+            response_codec=self.codec,
         )
+
+    async def first_call(self, **extra: Any) -> None:
+        """The first call, answered with the tool call ``call_weather_1``."""
+        await self.call(_body([SYSTEM, USER_1]), self.answer("tool-call", RESPONSE_1), **extra)
+
+    async def tool_answer_failure(self) -> list[Any]:
+        """The managed tool call, the call answered with text, the ``answer-ready`` mark, then a call on a new
+        user turn whose provider raises; returns the conversation so far."""
+        nr = self.nr
 
         def get_weather(args: Any) -> Any:
             return nr.ToolExecutionResult({**TOOL_RESULT, "city": args["city"]}, annotation={"source": "cache"})
 
-        await tools.execute("get_weather", {"city": "Paris"}, get_weather, tool_call_id="call_weather_1")
+        await nr.tools.execute("get_weather", {"city": "Paris"}, get_weather, tool_call_id="call_weather_1")
 
         history = [SYSTEM, USER_1, ASSISTANT_1, TOOL_MESSAGE]
-        await llm.execute(
-            "openai",
-            nr.LLMRequest(headers, _body(history)),
-            answer(RESPONSE_2),
-            model_name="gpt-4o-mini",
-            codec=codec,
-            response_codec=codec,
-        )
-        scope.event("answer-ready", metadata={"confidence": "high"})
+        await self.call(_body(history), self.answer("text", RESPONSE_2))
+        nr.scope.event("answer-ready", metadata={"confidence": "high"})
 
         history = history + [{"role": "assistant", "content": ANSWER}, USER_2]
 
         async def failing(req: Any) -> Any:
+            self._saw("failing", req)
             raise ConnectionError("upstream unavailable")
 
         try:
-            await llm.execute(
-                "openai",
-                nr.LLMRequest(headers, _body(history)),
-                failing,
-                model_name="gpt-4o-mini",
-                codec=codec,
-                response_codec=codec,
-            )
+            await self.call(_body(history), failing)
         except ConnectionError:
             pass
         else:
             raise AssertionError("the failing provider's error did not propagate")
+        return history
 
+    async def stream_subagent_finish(self, history: list[Any]) -> None:
+        """The streamed call on a new user turn, the sub-agent scope with one call, the ``run-finished`` mark."""
+        nr = self.nr
         history = history + [USER_3]
         collected: list[str] = []
         usage: dict[str, Any] = {}
 
         async def streaming(req: Any) -> Any:
+            self._saw("stream", req)
             for chunk in STREAM_CHUNKS:
                 yield chunk
 
@@ -254,33 +264,39 @@ async def _run(nr: Any) -> None:
                 "usage": usage,
             }
 
-        stream = await llm.stream_execute(
+        stream = await nr.llm.stream_execute(
             "openai",
-            nr.LLMRequest(headers, _body(history, stream=True)),
+            nr.LLMRequest(self.headers, _body(history, stream=True)),
             streaming,
             collect,
             finalize,
             attributes=nr.LLMAttributes(nr.LLMAttributes.STREAMING),
             model_name="gpt-4o-mini",
-            codec=codec,
-            response_codec=codec,
+            codec=self.codec,
+            response_codec=self.codec,
         )
         chunks = [c async for c in stream]
         if chunks != STREAM_CHUNKS:
             raise AssertionError(f"stream delivered {chunks!r}")
 
-        with scope.scope("research-subagent", nr.ScopeType.Agent, input={"question": "source?"}):
-            await llm.execute(
-                "openai",
-                nr.LLMRequest(
-                    headers, {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Cite the source."}]}
-                ),
-                answer(SUB_RESPONSE),
-                model_name="gpt-4o-mini",
-                codec=codec,
-                response_codec=codec,
+        with nr.scope.scope("research-subagent", nr.ScopeType.Agent, input={"question": "source?"}):
+            await self.call(
+                {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Cite the source."}]},
+                self.answer("subagent", SUB_RESPONSE),
             )
-        scope.event("run-finished")
+        nr.scope.event("run-finished")
+
+
+async def _run(nr: Any) -> None:
+    """The agent run itself; events reach whichever exporters are registered."""
+    run = AgentRun(nr)
+    with nr.scope.scope(
+        "demo-agent", nr.ScopeType.Agent, input={"task": "weather report"}, metadata={"session_id": "session-1"}
+    ):
+        nr.scope.event("plan-ready", data={"steps": 3})
+        await run.first_call()
+        history = await run.tool_answer_failure()
+        await run.stream_subagent_finish(history)
 
 
 def run(outdir: str | os.PathLike[str]) -> dict[str, Any]:

@@ -31,23 +31,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from exporter_scenario import (  # noqa: E402
-    ANSWER,
-    ASSISTANT_1,
-    RESPONSE_1,
-    RESPONSE_2,
-    STREAM_CHUNKS,
-    SUB_RESPONSE,
-    SYSTEM,
-    TOOL_MESSAGE,
-    TOOL_RESULT,
-    USER_1,
-    USER_2,
-    USER_3,
-    UUID_RE,
-    WEATHER_TOOL,
-    Normaliser,
-)
+from exporter_scenario import UUID_RE, AgentRun, Normaliser  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[3]
 RECEIVER = REPO / "Tests" / "support" / "otlp_receiver.py"
@@ -205,25 +189,12 @@ def make_config(nr: Any, otel_type: str, endpoint: str, options: dict[str, Any])
 
 async def _run(nr: Any, provider_requests: list[dict[str, Any]]) -> None:
     """The agent run itself; ``provider_requests`` gets the headers each provider callback saw."""
-    scope, llm, tools = nr.scope, nr.llm, nr.tools
-    from nemo_relay.codecs import OpenAIChatCodec
-
-    codec = OpenAIChatCodec()
-    headers = {"authorization": "Bearer sk-scenario", "x-request-id": "req-1"}
+    scope = nr.scope
 
     def seen(label: str, req: Any) -> None:
         provider_requests.append({"call": label, "headers": dict(req.headers)})
 
-    def answer(label: str, response: Any) -> Any:
-        async def provider(req: Any) -> Any:
-            seen(label, req)
-            return response
-
-        return provider
-
-    def body(messages: list[Any], **extra: Any) -> dict[str, Any]:
-        return {"model": "gpt-4o-mini", "messages": messages, "tools": [WEATHER_TOOL], **extra}
-
+    run = AgentRun(nr, seen)
     metadata = {
         "session_id": "session-1",
         "user_id": "user-7",
@@ -242,52 +213,8 @@ async def _run(nr: Any, provider_requests: list[dict[str, Any]]) -> None:
                 )
             ],
         )
-
-        await llm.execute(
-            "openai",
-            nr.LLMRequest(headers, body([SYSTEM, USER_1])),
-            answer("tool-call", RESPONSE_1),
-            metadata={"app.call": "first"},
-            model_name="gpt-4o-mini",
-            codec=codec,
-            response_codec=codec,
-        )
-
-        def get_weather(args: Any) -> Any:
-            return nr.ToolExecutionResult({**TOOL_RESULT, "city": args["city"]}, annotation={"source": "cache"})
-
-        await tools.execute("get_weather", {"city": "Paris"}, get_weather, tool_call_id="call_weather_1")
-
-        history = [SYSTEM, USER_1, ASSISTANT_1, TOOL_MESSAGE]
-        await llm.execute(
-            "openai",
-            nr.LLMRequest(headers, body(history)),
-            answer("text", RESPONSE_2),
-            model_name="gpt-4o-mini",
-            codec=codec,
-            response_codec=codec,
-        )
-        scope.event("answer-ready", metadata={"confidence": "high"})
-
-        history = history + [{"role": "assistant", "content": ANSWER}, USER_2]
-
-        async def failing(req: Any) -> Any:
-            seen("failing", req)
-            raise ConnectionError("upstream unavailable")
-
-        try:
-            await llm.execute(
-                "openai",
-                nr.LLMRequest(headers, body(history)),
-                failing,
-                model_name="gpt-4o-mini",
-                codec=codec,
-                response_codec=codec,
-            )
-        except ConnectionError:
-            pass
-        else:
-            raise AssertionError("the failing provider's error did not propagate")
+        await run.first_call(metadata={"app.call": "first"})
+        history = await run.tool_answer_failure()
 
         try:
             with scope.scope("validate", nr.ScopeType.Function, input={"plan": "weather"}):
@@ -295,63 +222,7 @@ async def _run(nr: Any, provider_requests: list[dict[str, Any]]) -> None:
         except ValueError:
             pass
 
-        history = history + [USER_3]
-        collected: list[str] = []
-        usage: dict[str, Any] = {}
-
-        async def streaming(req: Any) -> Any:
-            seen("stream", req)
-            for chunk in STREAM_CHUNKS:
-                yield chunk
-
-        def collect(chunk: Any) -> None:
-            for choice in chunk.get("choices") or []:
-                collected.append(choice.get("delta", {}).get("content") or "")
-            usage.update(chunk.get("usage") or {})
-
-        def finalize() -> Any:
-            return {
-                "id": "chatcmpl-scenario-stream",
-                "object": "chat.completion",
-                "created": 1767225602,
-                "model": "gpt-4o-mini-2024-07-18",
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": "".join(collected)},
-                        "finish_reason": "stop",
-                    }
-                ],
-                "usage": usage,
-            }
-
-        stream = await llm.stream_execute(
-            "openai",
-            nr.LLMRequest(headers, body(history, stream=True)),
-            streaming,
-            collect,
-            finalize,
-            attributes=nr.LLMAttributes(nr.LLMAttributes.STREAMING),
-            model_name="gpt-4o-mini",
-            codec=codec,
-            response_codec=codec,
-        )
-        chunks = [c async for c in stream]
-        if chunks != STREAM_CHUNKS:
-            raise AssertionError(f"stream delivered {chunks!r}")
-
-        with scope.scope("research-subagent", nr.ScopeType.Agent, input={"question": "source?"}):
-            await llm.execute(
-                "openai",
-                nr.LLMRequest(
-                    headers, {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Cite the source."}]}
-                ),
-                answer("subagent", SUB_RESPONSE),
-                model_name="gpt-4o-mini",
-                codec=codec,
-                response_codec=codec,
-            )
-        scope.event("run-finished")
+        await run.stream_subagent_finish(history)
     scope.event("post-run", data={"late": True})
 
 

@@ -70,74 +70,19 @@ enum OTelFull {
 
 /// LLM payload readings shared by the projections: usage, cost and optimization summaries.
 enum OTelLLM {
-    struct Usage {
-        var prompt: UInt64?
-        var completion: UInt64?
-        var total: UInt64?
-        var cacheRead: UInt64?
-        var cacheWrite: UInt64?
-
-        var isEmpty: Bool {
-            prompt == nil && completion == nil && total == nil && cacheRead == nil && cacheWrite == nil
-        }
-
-        /// Field by field, `self` first.
-        func merged(with other: Usage?) -> Usage {
-            guard let other else { return self }
-            return Usage(
-                prompt: prompt ?? other.prompt, completion: completion ?? other.completion,
-                total: total ?? other.total, cacheRead: cacheRead ?? other.cacheRead,
-                cacheWrite: cacheWrite ?? other.cacheWrite)
-        }
-    }
-
     /// The usage of a normalized response.
-    static func normalizedUsage(_ response: JSONObject?) -> Usage? {
+    static func normalizedUsage(_ response: JSONObject?) -> TokenUsage? {
         guard case .object(let u)? = response?["usage"] else { return nil }
-        return Usage(
+        return TokenUsage(
             prompt: u["prompt_tokens"]?.atifCount, completion: u["completion_tokens"]?.atifCount,
             total: u["total_tokens"]?.atifCount, cacheRead: u["cache_read_tokens"]?.atifCount,
             cacheWrite: u["cache_write_tokens"]?.atifCount)
     }
 
     /// Usage read from a non-provider payload's `usage` (first) and `token_usage` objects.
-    static func manualUsage(_ output: JSON?) -> Usage? {
-        guard case .object(let o)? = output else { return nil }
-        let usage = o["usage"]?.objectValue
-        let tokenUsage = o["token_usage"]?.objectValue
-        guard usage != nil || tokenUsage != nil else { return nil }
-        func first(_ keys: [String]) -> UInt64? {
-            for source in [usage, tokenUsage] {
-                guard let source else { continue }
-                for key in keys { if let v = source[key]?.atifCount { return v } }
-            }
-            return nil
-        }
-        func nested(_ parent: String) -> UInt64? {
-            for source in [usage, tokenUsage] {
-                if let v = source?[parent]?["cached_tokens"]?.atifCount { return v }
-            }
-            return nil
-        }
-        let prompt = first(["prompt_tokens", "input_tokens", "inputTokens", "input"])
-        let completion = first(["completion_tokens", "output_tokens", "completionTokens", "outputTokens", "output"])
-        let reportedTotal = first(["total_tokens", "totalTokens", "total"])
-        let read =
-            first(["cached_tokens", "cachedTokens"]) ?? nested("prompt_tokens_details")
-            ?? nested("input_tokens_details")
-            ?? first([
-                "cache_read_tokens", "cache_read_input_tokens", "cacheReadTokens", "cacheReadInputTokens", "cacheRead",
-            ])
-        let write = first([
-            "cache_write_tokens", "cache_creation_input_tokens", "cacheWriteTokens", "cacheCreationInputTokens",
-            "cacheWrite",
-        ])
-        let uncached = first(["uncached_input_tokens", "uncachedInputTokens"])
-        if prompt == nil && completion == nil && reportedTotal == nil && read == nil && write == nil
-            && uncached == nil
-        {
-            return nil
-        }
+    static func manualUsage(_ output: JSON?) -> TokenUsage? {
+        guard case .object(let o)? = output, let raw = TokenUsage(raw: o) else { return nil }
+        let (prompt, completion, reportedTotal) = (raw.prompt, raw.completion, raw.total)
         // A reported total is kept only when it covers the reported components.
         var total = reportedTotal
         if let t = reportedTotal {
@@ -145,7 +90,8 @@ enum OTelLLM {
             let minimum = overflow ? UInt64.max : sum
             if minimum != 0 && t < minimum { total = nil }
         }
-        return Usage(prompt: prompt, completion: completion, total: total, cacheRead: read, cacheWrite: write)
+        return TokenUsage(
+            prompt: prompt, completion: completion, total: total, cacheRead: raw.cacheRead, cacheWrite: raw.cacheWrite)
     }
 
     /// Whether the provider reports cache tokens apart from the prompt tokens (Anthropic).
@@ -157,7 +103,7 @@ enum OTelLLM {
     }
 
     /// Prompt tokens, plus cache reads and writes where the provider counts them separately.
-    static func inputTokens(provider: String?, response: JSONObject?, usage: Usage) -> UInt64? {
+    static func inputTokens(provider: String?, response: JSONObject?, usage: TokenUsage) -> UInt64? {
         guard let prompt = usage.prompt else { return nil }
         guard separateCacheTokens(provider: provider, response: response) else { return prompt }
         var total = prompt
@@ -171,7 +117,7 @@ enum OTelLLM {
     }
 
     /// The total tokens, recomputed from the cache-inclusive input where the provider separates cache tokens.
-    static func totalTokens(provider: String?, response: JSONObject?, usage: Usage) -> UInt64? {
+    static func totalTokens(provider: String?, response: JSONObject?, usage: TokenUsage) -> UInt64? {
         guard separateCacheTokens(provider: provider, response: response) else { return usage.total }
         if let input = inputTokens(provider: provider, response: response, usage: usage),
             let output = usage.completion

@@ -81,7 +81,7 @@ enum OTelOpenInference {
         }
         guard e.isLLM else { return attrs }
         let manual = OTelLLM.manualUsage(e.output)
-        let usage: OTelLLM.Usage? = OTelLLM.normalizedUsage(response).map { $0.merged(with: manual) } ?? manual
+        let usage: TokenUsage? = OTelLLM.normalizedUsage(response).map { $0.merged(with: manual) } ?? manual
         if let usage {
             func count(_ key: String, _ v: UInt64?) {
                 if let v { attrs.append(OTelAttribute(key, .int(Int64(truncatingIfNeeded: v)))) }
