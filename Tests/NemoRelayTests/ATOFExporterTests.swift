@@ -162,6 +162,22 @@ import Testing
         }
     }
 
+    @Test func appendingDropsATornLastEventButNothingElse() throws {
+        let d = Self.tempDir()
+        let torn = d + "/torn.jsonl"
+        try "{\"a\":1}\n{\"atof_version\":\"0.1\",\"attr".write(toFile: torn, atomically: true, encoding: .utf8)
+        try Exporter.atof(Self.fileConfig(d, "torn.jsonl")).shutdown()
+        #expect(try String(contentsOfFile: torn, encoding: .utf8) == "{\"a\":1}\n")
+        let short = d + "/short.jsonl"
+        try "{\"ato".write(toFile: short, atomically: true, encoding: .utf8)
+        try Exporter.atof(Self.fileConfig(d, "short.jsonl")).shutdown()
+        #expect(try String(contentsOfFile: short, encoding: .utf8) == "")
+        let foreign = d + "/foreign.txt"
+        try "notes without a newline".write(toFile: foreign, atomically: true, encoding: .utf8)
+        try Exporter.atof(Self.fileConfig(d, "foreign.txt")).shutdown()
+        #expect(try String(contentsOfFile: foreign, encoding: .utf8) == "notes without a newline")
+    }
+
     @Test func filesAreMadePrivate() throws {
         let d = Self.tempDir()
         let path = d + "/p.jsonl"

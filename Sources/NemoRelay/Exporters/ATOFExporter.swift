@@ -187,7 +187,8 @@ final class ATOFFileSink: EventSink, @unchecked Sendable {
         if let lastSlash, lastSlash > path.startIndex {
             try ATOFFileSink.makeDirectories(String(path[..<lastSlash]), fail)
         }
-        var flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK
+        // Append mode reads too: a torn last event left by a killed writer is found and cut first.
+        var flags = (config.mode == .append ? O_RDWR : O_WRONLY) | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK
         flags |= config.mode == .append ? O_APPEND : O_TRUNC
         let leaf = String(parts.last ?? "")
         let fd = open(path, flags, 0o600)
@@ -203,8 +204,42 @@ final class ATOFFileSink: EventSink, @unchecked Sendable {
         }
         // Writes block again; later writes go to the end even if another writer appends meanwhile.
         _ = fcntl(fd, F_SETFL, O_APPEND)
-        if (st.st_mode & S_IFMT) == S_IFREG { _ = fchmod(fd, 0o600) }
+        if (st.st_mode & S_IFMT) == S_IFREG {
+            _ = fchmod(fd, 0o600)
+            if config.mode == .append { ATOFFileSink.dropTornTail(fd, size: Int64(st.st_size)) }
+        }
         self.fd = fd
+    }
+
+    /// Cuts a torn last event (bytes after the last `\n` that begin like an ATOF line) off a file about to
+    /// be appended to.
+    ///
+    /// A process killed in the middle of a `write(2)` (even `SIGKILL`: the kernel may stop between pages)
+    /// can leave the beginning of a batch without its end; appending after it would glue the next event to
+    /// the fragment. Those bytes were never a whole event, so they are dropped (docs/exporters.md). A tail
+    /// that does not start like an event line is not ours and is left alone.
+    static func dropTornTail(_ fd: Int32, size: Int64) {
+        guard size > 0 else { return }
+        var lineStart: Int64 = 0
+        var end = size
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        search: while end > 0 {
+            let start = max(0, end - Int64(chunk.count))
+            let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, Int(end - start), off_t(start)) }
+            guard n == Int(end - start) else { return }
+            if let i = chunk[0..<n].lastIndex(of: 0x0A) {
+                lineStart = start + Int64(i) + 1
+                break search
+            }
+            end = start
+        }
+        guard lineStart < size else { return }
+        let marker = Array("{\"atof_version\"".utf8)
+        var head = [UInt8](repeating: 0, count: marker.count)
+        let n = head.withUnsafeMutableBytes { pread(fd, $0.baseAddress, marker.count, off_t(lineStart)) }
+        let prefix = Array(head.prefix(max(0, n)))
+        guard !prefix.isEmpty, marker.starts(with: prefix) else { return }
+        _ = ftruncate(fd, off_t(lineStart))
     }
 
     /// The directory joined with the file name as the reference does: an absolute name wins, an empty
