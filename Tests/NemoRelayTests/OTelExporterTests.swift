@@ -203,6 +203,20 @@ final class RecordingTransport: OTelSpanTransport, @unchecked Sendable {
                 == "nemo-relay-otlp-2026-03-01-12.34.56.otlp.pb")
     }
 
+    @Test func gzipMembersAreWellFormed() throws {
+        let input = Array(String(repeating: "span data ", count: 1000).utf8)
+        let gz = try #require(Gzip.compress(input))
+        #expect(Array(gz.prefix(4)) == [0x1F, 0x8B, 8, 0])
+        #expect(gz.count < input.count / 10)
+        let size = gz.suffix(4).reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        #expect(size == UInt32(input.count))
+        #expect(Gzip.compress([])?.count == 20)
+        #expect(throws: RelayError.self) {
+            _ = try OTelExporterConfig(
+                json: ["type": "full", "endpoint": "http://127.0.0.1:1", "compression": "br"], environment: Self.env)
+        }
+    }
+
     @Test func nonLoopbackHTTPIsRefusedAsInTheReference() {
         #expect(throws: RelayError.self) {
             _ = try Exporter.otel(json: ["type": "full", "endpoint": "http://example.com:4318"])

@@ -310,6 +310,8 @@ export type OpenTelemetryConfig = {
   type: 'full' | 'gen_ai' | 'openinference';
   endpoint?: string;
   transport?: 'http_binary' | 'http_json';
+  /** Ours: gzip request bodies (`Content-Encoding: gzip`), using the system's zlib. */
+  compression?: 'none' | 'gzip';
   headers?: { [name: string]: string };
   headerEnv?: { [name: string]: string };
   timeoutMillis?: number;

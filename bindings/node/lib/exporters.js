@@ -310,6 +310,7 @@ function otelConfig(config) {
     if (!endpoint || !endpoint.trim()) throw invalid('endpoint is required and must be nonblank');
     out.endpoint = endpoint;
     set('transport', c.transport, str);
+    set('compression', c.compression, str);
     set('headers', c.headers, (v, what) => stringMap(v, what));
     set('header_env', c.headerEnv, (v, what) => stringMap(v, what));
     set('timeout_millis', c.timeoutMillis, millis);

@@ -141,6 +141,8 @@ class OpenTelemetryConfig(_CommonConfig):
         self._init_common(otel_type)
         self.endpoint = endpoint
         self.transport = "http_binary"
+        #: ``"none"`` (default) or ``"gzip"`` (ours: request bodies sent with ``Content-Encoding: gzip``).
+        self.compression = "none"
         self._timeout_millis = 3000
         self._headers: dict[str, str] = {}
         self._header_env: dict[str, str] = {}
@@ -187,9 +189,12 @@ class OpenTelemetryConfig(_CommonConfig):
             if low in seen:
                 raise RuntimeError(f'invalid OTLP header "{seen[low]}": header names must be unique ignoring ASCII case')
             seen[low] = name
+        if self.compression not in ("none", "gzip"):
+            raise ValueError(f"compression must be 'none' or 'gzip', got \"{self.compression}\"")
         out.update(
             endpoint=self.endpoint,
             transport=self.transport,
+            compression=self.compression,
             timeout_millis=min(self._timeout_millis, 86_400_000),
             headers=self._headers,
             header_env=self._header_env,

@@ -182,6 +182,28 @@ def test_a_rejected_batch_is_not_retried_and_is_reported(receiver: Any) -> None:
     run_fresh(body)
 
 
+def test_gzip_bodies_arrive_compressed_and_decode(receiver: Any) -> None:
+    for transport in ("http_binary", "http_json"):
+        receiver.reset()
+
+        def body() -> None:
+            s = subscriber(receiver, compression="gzip", transport=transport)
+            s.register("otel-gzip")
+            try:
+                one_agent("zipped")
+                s.force_flush()
+            finally:
+                s.shutdown()
+
+        run_fresh(body)
+        (req,) = receiver.requests()
+        assert req["content_encoding"] == "gzip" and not req["decode_error"]
+        names = [sp["name"] for rs in req["decoded"]["resourceSpans"] for ss in rs["scopeSpans"] for sp in ss["spans"]]
+        assert sorted(names) == ["step", "zipped"]
+    with pytest.raises(ValueError, match="compression must be 'none' or 'gzip'"):
+        subscriber(receiver, compression="br")
+
+
 def test_partial_success_counts_and_is_not_retried(receiver: Any) -> None:
     receiver.reset()
     receiver.script([{"partial_success": {"rejected_spans": 1, "error_message": "too big"}}])

@@ -108,6 +108,7 @@ final class OTLPHTTPTransport: OTelSpanTransport, @unchecked Sendable {
     let client: HTTPClient
     let resource: OTelResourceScope
     let json: Bool
+    let gzip: Bool
     let retry: RetryPolicy
     let timeoutNanos: Int64
     let destination: String
@@ -129,6 +130,7 @@ final class OTLPHTTPTransport: OTelSpanTransport, @unchecked Sendable {
         path = endpoint.hasExplicitTarget ? endpoint.target : "/v1/traces"
         resource = config.resourceScope
         self.json = json
+        gzip = config.gzip
         var r = RetryPolicy.otlp
         r.maxAttempts = config.maxAttempts
         retry = r
@@ -139,9 +141,16 @@ final class OTLPHTTPTransport: OTelSpanTransport, @unchecked Sendable {
     let path: String
 
     func export(_ spans: [OTelSpan], rejected: inout Int64, cancelled: @escaping () -> Bool) -> String? {
-        let body = json ? OTLPEncoder.json(spans, resource) : OTLPEncoder.protobuf(spans, resource)
+        var body = json ? OTLPEncoder.json(spans, resource) : OTLPEncoder.protobuf(spans, resource)
+        var headers: [HTTPHeader] = []
+        if gzip {
+            guard let compressed = Gzip.compress(body) else { return "gzip compression failed" }
+            body = compressed
+            headers.append(HTTPHeader("Content-Encoding", "gzip"))
+        }
         let outcome = client.perform(
-            method: "POST", path: path, contentType: json ? "application/json" : "application/x-protobuf", body: body,
+            method: "POST", path: path, headers: headers,
+            contentType: json ? "application/json" : "application/x-protobuf", body: body,
             policy: retry, attemptTimeoutNanos: max(1, timeoutNanos)
         ) { nanos in
             let end = monotonicNanos() &+ nanos

@@ -34,6 +34,8 @@ public struct OTelExporterConfig: Sendable {
     public var maxExportBatchSize: Int = 512
     /// How long a partial batch waits before it is exported.
     public var scheduledDelayMillis: Int = 5000
+    /// Compress request bodies with gzip (`Content-Encoding: gzip`); needs the system's zlib.
+    public var gzip = false
     /// Attempts per batch, the first included: 429, 502, 503, 504 and connection failures are retried.
     public var maxAttempts: Int = 5
     /// Undelivered events kept per registration before new ones are dropped.
@@ -153,6 +155,16 @@ public struct OTelExporterConfig: Sendable {
             scheduledDelayMillis = n
         }
         maxExportBatchSize = min(maxExportBatchSize, maxQueueSize)
+        if let c = try r.string("compression") {
+            guard c == "none" || c == "gzip" else {
+                throw .invalidArgument("compression must be 'none' or 'gzip', got \"\(c)\"")
+            }
+            if c == "gzip" && !Gzip.isAvailable {
+                throw .invalidArgument(
+                    "gzip compression needs the system's zlib (libz.so.1), which could not be loaded")
+            }
+            gzip = c == "gzip"
+        }
         if let n = try r.integer("max_attempts", 1...100) { maxAttempts = n }
         if let n = try r.integer("queue_capacity", 1...(1 << 30)) { queueCapacity = n }
         try r.finish()
