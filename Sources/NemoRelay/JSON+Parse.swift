@@ -330,6 +330,8 @@ struct JSONParser {
         }
         if isInteger && !overflow {
             if negative {
+                // "-0" keeps its sign as the double -0.0, as serde_json (the reference) reads it.
+                if mantissa == 0 { return .double(-0.0) }
                 if mantissa <= UInt64(Int64.max) { return .int(-Int64(mantissa)) }
                 if mantissa == UInt64(Int64.max) + 1 { return .int(Int64.min) }
             } else {

@@ -150,7 +150,7 @@ public struct JSONObject: Sendable, Equatable, Sequence {
     @usableFromInline var keys_: [String]
     @usableFromInline var values_: [JSON]
     /// Built lazily for objects above `indexThreshold` keys; nil otherwise.
-    @usableFromInline var index: [String: Int]?
+    @usableFromInline var index: [JSONKey: Int]?
 
     @usableFromInline static var indexThreshold: Int { 12 }
 
@@ -179,9 +179,11 @@ public struct JSONObject: Sendable, Equatable, Sequence {
     /// The values in insertion order.
     @inlinable public var values: [JSON] { values_ }
 
+    /// Keys are byte sequences (RFC 8259): `"\u00e9"` and `"e\u0301"` are two keys, though Swift's
+    /// `String ==` (canonical equivalence) would call them equal.
     @inlinable func position(of key: String) -> Int? {
-        if let index { return index[key] }
-        for i in keys_.indices where keys_[i] == key { return i }
+        if let index { return index[JSONKey(key)] }
+        for i in keys_.indices where JSONKey.same(keys_[i], key) { return i }
         return nil
     }
 
@@ -216,7 +218,7 @@ public struct JSONObject: Sendable, Equatable, Sequence {
         keys_.append(key)
         values_.append(value)
         if index != nil {
-            index![key] = keys_.count - 1
+            index![JSONKey(key)] = keys_.count - 1
         } else if keys_.count > Self.indexThreshold {
             rebuildIndex()
         }
@@ -227,8 +229,8 @@ public struct JSONObject: Sendable, Equatable, Sequence {
             index = nil
             return
         }
-        var d = [String: Int](minimumCapacity: keys_.count)
-        for (i, k) in keys_.enumerated() { d[k] = i }
+        var d = [JSONKey: Int](minimumCapacity: keys_.count)
+        for (i, k) in keys_.enumerated() { d[JSONKey(k)] = i }
         index = d
     }
 
@@ -259,10 +261,10 @@ public struct JSONObject: Sendable, Equatable, Sequence {
         for i in keys_.indices { try body(keys_[i], values_[i]) }
     }
 
-    /// Key-order-insensitive equality.
+    /// Key-order-insensitive equality; keys compare by their bytes.
     public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
         guard lhs.count == rhs.count else { return false }
-        if lhs.keys_ == rhs.keys_ { return lhs.values_ == rhs.values_ }
+        if lhs.keys_.elementsEqual(rhs.keys_, by: JSONKey.same) { return lhs.values_ == rhs.values_ }
         for i in lhs.keys_.indices {
             guard let v = rhs[lhs.keys_[i]], v == lhs.values_[i] else { return false }
         }
@@ -274,5 +276,25 @@ extension JSONObject: ExpressibleByDictionaryLiteral {
     public init(dictionaryLiteral elements: (String, JSON)...) {
         self.init(minimumCapacity: elements.count)
         for (k, v) in elements { self[k] = v }
+    }
+}
+
+/// An object key compared and hashed by its UTF-8 bytes, never by Unicode canonical equivalence.
+@usableFromInline struct JSONKey: Hashable {
+    @usableFromInline let text: String
+
+    @inlinable init(_ text: String) { self.text = text }
+
+    @inlinable static func same(_ a: String, _ b: String) -> Bool {
+        var a = a
+        var b = b
+        return a.withUTF8 { pa in b.withUTF8 { pb in pa.count == pb.count && pa.elementsEqual(pb) } }
+    }
+
+    @inlinable static func == (l: JSONKey, r: JSONKey) -> Bool { same(l.text, r.text) }
+
+    @inlinable func hash(into h: inout Hasher) {
+        var t = text
+        t.withUTF8 { h.combine(bytes: UnsafeRawBufferPointer($0)) }
     }
 }

@@ -4,6 +4,39 @@ import Testing
 @testable import NemoRelay
 
 @Suite struct JSONTests {
+    @Test func keysAreBytesNotCanonicallyEquivalentStrings() throws {
+        // U+00E9 and e + U+0301 are canonically equivalent strings but different keys.
+        let v = try JSON.parse(#"{"\u00e9":1,"e\u0301":2}"#)
+        let o = try #require(v.objectValue)
+        #expect(o.count == 2)
+        #expect(o["\u{E9}"] == .int(1))
+        #expect(o["e\u{301}"] == .int(2))
+        #expect(v.jsonString() == "{\"\u{E9}\":1,\"e\u{301}\":2}")
+        // Equality and lookups by bytes, also once the object is large enough to be hashed.
+        var big = JSONObject()
+        for i in 0..<20 { big["k\(i)"] = .int(Int64(i)) }
+        big["\u{E9}"] = 1
+        big["e\u{301}"] = 2
+        #expect(big.count == 22 && big["\u{E9}"] == 1 && big["e\u{301}"] == 2)
+        #expect(JSON.object(["\u{E9}": 1]) != JSON.object(["e\u{301}": 1]))
+        // Duplicate byte-identical keys: the last one wins, as in the reference.
+        #expect(try JSON.parse(#"{"a":1,"a":2}"#) == ["a": 2])
+    }
+
+    @Test func negativeZeroAndHugeIntegersAreDocumentedChoices() throws {
+        // "-0" keeps its sign (a double), as serde_json reads it; integers beyond 64 bits become doubles.
+        let z = try JSON.parse("-0")
+        guard case .double(let d) = z else {
+            Issue.record("-0 parsed as \(z)")
+            return
+        }
+        #expect(d == 0 && d.sign == .minus)
+        #expect(z.serialized(doubleSpelling: .reference) == Array("-0.0".utf8))
+        #expect(try JSON.parse("0") == .int(0))
+        #expect(try JSON.parse("18446744073709551616") == .double(18_446_744_073_709_551_616))
+        #expect(try JSON.parse("-9223372036854775809") == .double(-9_223_372_036_854_775_809))
+    }
+
     @Test func roundTripsExactIntegers() throws {
         let text =
             #"{"a":9223372036854775807,"b":-9223372036854775808,"c":18446744073709551615,"d":0.1,"e":[true,false,null]}"#

@@ -256,7 +256,27 @@ static void test_guessed_handles(void) {
     nemo_relay_runtime_free(rt);
 }
 
+/* Regression: JSON object keys are bytes; canonically equivalent keys never merge (issue 13, item 5). */
+static void test_keys_are_bytes(void) {
+    static struct events ev;
+    memset(&ev, 0, sizeof ev);
+    pthread_mutex_init(&ev.lock, NULL);
+    nemo_relay_runtime_t *rt = NULL;
+    EXPECT(nemo_relay_runtime_new(&rt, NULL) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_subscriber_register(rt, NULL, "keys", collect, &ev, NULL) == NEMO_RELAY_OK);
+    nemo_relay_mark_options_t mo;
+    nemo_relay_mark_options_init(&mo, NEMO_RELAY_MARK_OPTIONS_VERSION);
+    /* "\u00e9" escaped, and "e" + U+0301 as raw UTF-8, then "-0". */
+    mo.data = "{\"\\u00e9\":1,\"e\xcc\x81\":2,\"z\":-0}";
+    mo.data_len = strlen(mo.data);
+    EXPECT(nemo_relay_mark(rt, NULL, "keys", &mo) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_flush(rt, -1) == NEMO_RELAY_OK);
+    EXPECT(strstr(ev.buf, "\"data\":{\"e\xcc\x81\":2,\"z\":-0.0,\"\xc3\xa9\":1}") != NULL);
+    nemo_relay_runtime_free(rt);
+}
+
 int main(void) {
+    test_keys_are_bytes();
     test_guessed_handles();
     test_huge_timeouts();
     test_foreign_scopes();

@@ -188,3 +188,18 @@ for (const s of scenarios) {
     assert.deepStrictEqual(got, s.events);
   });
 }
+
+test('canonically equivalent keys stay apart through the core (keys are bytes)', async () => {
+  const seen = [];
+  relay.registerSubscriber('keys-bytes', (e) => seen.push(e));
+  try {
+    relay.event('keys-bytes', null, { '\u00e9': 1, 'e\u0301': 2 });
+    await relay.flushSubscribers();
+  } finally {
+    relay.deregisterSubscriber('keys-bytes');
+  }
+  const ev = seen.find((e) => e.name === 'keys-bytes');
+  assert.deepEqual(Object.keys(ev.data).sort(), ['e\u0301', '\u00e9'].sort());
+  assert.equal(ev.data['\u00e9'], 1);
+  assert.equal(ev.data['e\u0301'], 2);
+});

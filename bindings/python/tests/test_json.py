@@ -84,3 +84,27 @@ def test_the_suite_core_passes_without_orjson() -> None:
         text=True,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+def test_canonically_equivalent_keys_stay_apart_through_the_core() -> None:
+    """Keys are bytes: U+00E9 and e + U+0301 are two keys end to end (issue 13, item 5); -0.0 keeps its sign."""
+    import math
+
+    from conftest import run_fresh
+
+    from nemo_relay import scope, subscribers
+
+    seen: list[Any] = []
+
+    def body() -> None:
+        subscribers.register("keys-bytes", seen.append)
+        try:
+            scope.event("keys", data={"\u00e9": 1, "e\u0301": 2, "z": -0.0})
+            subscribers.flush()
+        finally:
+            subscribers.deregister("keys-bytes")
+
+    run_fresh(body)
+    (ev,) = [e for e in seen if e.name == "keys"]
+    assert ev.data["\u00e9"] == 1 and ev.data["e\u0301"] == 2 and len(ev.data) == 3
+    assert math.copysign(1.0, ev.data["z"]) == -1.0
