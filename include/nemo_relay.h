@@ -18,8 +18,10 @@
  *   each subscriber runs on its own delivery thread, never on the emitting thread.
  * - The last-error slot is per thread: read it on the thread that got the failing status.
  * - No export blocks waiting for asynchronous work except `nemo_relay_flush`,
- *   `nemo_relay_stream_next` with a non-zero timeout, and the exporter calls that say so
- *   (`nemo_relay_exporter_flush`, `nemo_relay_exporter_shutdown`, `nemo_relay_atif_exporter_export`).
+ *   `nemo_relay_stream_next` with a non-zero timeout, the exporter calls that say so
+ *   (`nemo_relay_exporter_flush`, `nemo_relay_exporter_shutdown`, `nemo_relay_atif_exporter_export`), and
+ *   the standalone codec calls with a custom codec that answers later, which wait at most 10 s
+ *   (then NEMO_RELAY_E_TIMEOUT).
  *
  * Conventions
  * -----------
@@ -1192,7 +1194,8 @@ NEMO_RELAY_API void nemo_relay_codec_free(nemo_relay_codec_t *codec);
  * @return NEMO_RELAY_OK; the codec's error (NEMO_RELAY_E_INVALID_ARGUMENT, NEMO_RELAY_E_INTERNAL);
  *         NEMO_RELAY_E_INVALID_JSON; NEMO_RELAY_E_MISUSE.
  * Ownership: `*out` returned owned (nemo_relay_free); inputs borrowed.
- * Thread: a custom codec method that answers later is waited for on the calling thread.
+ * Thread: a custom codec method that answers later is waited for on the calling thread, at most 10 s
+ *         (then NEMO_RELAY_E_TIMEOUT; a later answer is discarded).
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_codec_decode(char **out, size_t *out_len, const nemo_relay_codec_t *codec,
                                                            const char *request, size_t request_len);

@@ -72,6 +72,9 @@ final class CallbackCodec: LLMCodec, @unchecked Sendable {
 }
 
 /// Runs a completion-based operation and waits for it when it answers later.
+/// How long a standalone codec call waits for a custom codec that answers later (NEMO_RELAY_PENDING).
+let codecAnswerTimeoutNanos: Int64 = 10_000_000_000
+
 private func waitFor<T>(_ start: (@escaping Completion<T>) -> Void) -> Result<T, RelayError> {
     let slot = ResultSlot<T>()
     start { r in
@@ -80,8 +83,17 @@ private func waitFor<T>(_ start: (@escaping Completion<T>) -> Void) -> Result<T,
         slot.lock.signal()
         slot.lock.unlock()
     }
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    let deadline = Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec) + codecAnswerTimeoutNanos
     slot.lock.lock()
-    while slot.value == nil { slot.lock.wait() }
+    while slot.value == nil {
+        if !slot.lock.wait(untilMonotonicNanos: deadline) && slot.value == nil {
+            slot.lock.unlock()
+            // The codec may still answer later; its answer then lands in the abandoned slot.
+            return .failure(.timeout("the custom codec did not answer within 10 s"))
+        }
+    }
     let v = slot.value ?? .failure(.internalError("codec finished without a result"))
     slot.lock.unlock()
     return v
@@ -99,7 +111,11 @@ final class PThreadMutex: @unchecked Sendable {
     private var c = pthread_cond_t()
     init() {
         pthread_mutex_init(&m, nil)
-        pthread_cond_init(&c, nil)
+        var attr = pthread_condattr_t()
+        pthread_condattr_init(&attr)
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)
+        pthread_cond_init(&c, &attr)
+        pthread_condattr_destroy(&attr)
     }
     deinit {
         pthread_mutex_destroy(&m)
@@ -108,6 +124,11 @@ final class PThreadMutex: @unchecked Sendable {
     func lock() { pthread_mutex_lock(&m) }
     func unlock() { pthread_mutex_unlock(&m) }
     func wait() { pthread_cond_wait(&c, &m) }
+    /// Waits until signalled or the monotonic deadline; false on timeout.
+    func wait(untilMonotonicNanos deadline: Int64) -> Bool {
+        var ts = timespec(tv_sec: Int(deadline / 1_000_000_000), tv_nsec: Int(deadline % 1_000_000_000))
+        return pthread_cond_timedwait(&c, &m, &ts) == 0
+    }
     func signal() { pthread_cond_broadcast(&c) }
 }
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "expect.h"
@@ -275,7 +276,36 @@ static void test_keys_are_bytes(void) {
     nemo_relay_runtime_free(rt);
 }
 
+static nemo_relay_status_t never_answers(nemo_relay_token_t *t, const char *json, size_t len, void *ud) {
+    (void)t, (void)json, (void)len, (void)ud;
+    return NEMO_RELAY_PENDING; /* and never completes the token */
+}
+
+/* Regression: a standalone codec call with a custom codec that never answers no longer blocks forever
+ * (issue 13, item 9): it returns NEMO_RELAY_E_TIMEOUT after 10 s. */
+static void test_codec_that_never_answers(void) {
+    nemo_relay_codec_callbacks_t cc;
+    memset(&cc, 0, sizeof cc);
+    cc.version = NEMO_RELAY_CODEC_CALLBACKS_VERSION;
+    cc.decode = (nemo_relay_callback_t){never_answers, NULL, NULL};
+    cc.encode = (nemo_relay_callback_t){never_answers, NULL, NULL};
+    nemo_relay_codec_t *codec = NULL;
+    EXPECT(nemo_relay_codec_new(&codec, "silent", &cc) == NEMO_RELAY_OK);
+    char *out = NULL;
+    size_t len = 0;
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    EXPECT(nemo_relay_codec_decode(&out, &len, codec, S("{\"headers\":{},\"content\":{}}")) == NEMO_RELAY_E_TIMEOUT);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    EXPECT(strstr(nemo_relay_last_error_message(), "did not answer within 10 s") != NULL);
+    double took = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+    EXPECT(took >= 9.5 && took < 30);
+    EXPECT(out == NULL);
+    nemo_relay_codec_free(codec);
+}
+
 int main(void) {
+    test_codec_that_never_answers();
     test_keys_are_bytes();
     test_guessed_handles();
     test_huge_timeouts();
