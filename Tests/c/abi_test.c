@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -304,7 +306,42 @@ static void test_codec_that_never_answers(void) {
     nemo_relay_codec_free(codec);
 }
 
+static void quiet(const char *json, size_t len, void *ud) { (void)json, (void)len, (void)ud; }
+
+/* Regression (issue 13, item 2): when a subscriber's delivery thread cannot be created, registration
+ * fails with a status instead of leaving a subscriber whose events silently vanish. Runs in a child
+ * process whose address space is capped so thread stacks run out (not under AddressSanitizer, which
+ * needs a huge address space of its own). */
+static void test_thread_exhaustion(void) {
+#if defined(__SANITIZE_ADDRESS__)
+    return;
+#else
+    pid_t pid = fork();
+    if (pid == 0) {
+        nemo_relay_runtime_t *rt = NULL;
+        if (nemo_relay_runtime_new(&rt, NULL) != NEMO_RELAY_OK) _exit(2);
+        struct rlimit lim = {(rlim_t)1 << 30, (rlim_t)1 << 30}; /* 1 GiB: room for ~100 8 MiB stacks */
+        if (setrlimit(RLIMIT_AS, &lim) != 0) _exit(3);
+        for (int i = 0; i < 4000; i++) {
+            char name[32];
+            snprintf(name, sizeof name, "s%d", i);
+            nemo_relay_status_t st = nemo_relay_subscriber_register(rt, NULL, name, quiet, NULL, NULL);
+            if (st == NEMO_RELAY_OK) continue;
+            _exit(st == NEMO_RELAY_E_INTERNAL &&
+                          strstr(nemo_relay_last_error_message(), "cannot start the delivery thread") != NULL
+                      ? 0
+                      : 4);
+        }
+        _exit(5); /* every registration claimed success: some of them cannot deliver */
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+#endif
+}
+
 int main(void) {
+    test_thread_exhaustion();
     test_codec_that_never_answers();
     test_keys_are_bytes();
     test_guessed_handles();
