@@ -17,6 +17,8 @@
  *   completed a pending token) unless a declaration says otherwise. Subscribers are the exception:
  *   each subscriber runs on its own delivery thread, never on the emitting thread.
  * - The last-error slot is per thread: read it on the thread that got the failing status.
+ * - After fork() the child must not use a runtime, subscriber or exporter created before the fork (their
+ *   delivery threads do not exist in the child): create new ones there (docs/abi.md, "fork()").
  * - No export blocks waiting for asynchronous work except `nemo_relay_flush`,
  *   `nemo_relay_stream_next` with a non-zero timeout, the exporter calls that say so
  *   (`nemo_relay_exporter_flush`, `nemo_relay_exporter_shutdown`, `nemo_relay_atif_exporter_export`), and
