@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// A one-shot result slot handed to every callback: resume it now, or later from any thread.
 ///
 /// The pipeline continues on the thread that resumes it, with no executor hop. A second resume,
@@ -35,7 +39,7 @@ public final class Continuation<T>: @unchecked Sendable {
         owner?.removePending(ticket)
         let b = body
         body = nil
-        b?(result)
+        if let b { StackTrampoline.run(b, result) }
         return true
     }
 
@@ -118,5 +122,140 @@ extension Continuation {
             return
         }
         body(Continuation(owner: control, then))
+    }
+}
+
+// MARK: - Chains that do not grow the stack
+
+/// Hands one chain step's result back to the loop that started it, or on to the thread that completes it.
+///
+/// A step whose callback completes before returning only records its result here and the chain's loop
+/// continues with it, so a chain of any length costs constant stack when every callback answers at
+/// once. A step completed after its callback returned (PENDING, from any thread) calls `later` on the
+/// completing thread, which re-enters the chain's loop there.
+///
+/// `state` orders the hand-off: `answer` is written before the resumer moves it from 0 to 1 and read
+/// by the starter only after it saw 1; once the starter moved it from 0 to 2 only the resumer runs.
+final class ChainStep<T>: @unchecked Sendable {
+    private let state = Atomic<UInt8>(0)
+    private var answer: Result<T, RelayError>?
+
+    /// Runs `start` with a fresh continuation owned by `control`.
+    ///
+    /// Returns the result if the continuation was resumed before `start` returned; otherwise nil,
+    /// and `later` receives the result on the thread that resumes it.
+    @inline(__always)
+    static func run(
+        _ control: CallControl?, _ start: (Continuation<T>) -> Void,
+        later: @escaping (Result<T, RelayError>) -> Void
+    ) -> Result<T, RelayError>? {
+        if let control, control.isCancelled { return .failure(RelayError(.cancelled, "cancelled")) }
+        let step = ChainStep<T>()
+        start(
+            Continuation(owner: control) { r in
+                step.answer = r
+                if step.state.compareExchange(expected: 0, desired: 1, ordering: .acquiringAndReleasing).exchanged {
+                    return
+                }
+                step.answer = nil
+                later(r)
+            })
+        if step.state.compareExchange(expected: 0, desired: 2, ordering: .acquiringAndReleasing).exchanged {
+            return nil
+        }
+        let r = step.answer
+        step.answer = nil
+        return r
+    }
+}
+
+/// The calling thread's run loop for continuations that would otherwise nest too deep.
+///
+/// Continuations and execution-onion layers normally run inline. The outermost one on a thread
+/// becomes the driver; deeper down, once less than a safety margin of the thread's stack is left,
+/// work is queued instead and the driver runs it after the stack unwound back to it, still on the
+/// same thread. Onion layers (an execution intercept calling its `next` from inside its callback)
+/// nest real callback frames, so this is what keeps thousands of them within a small stack; for a
+/// callback that needs the inner result before it returns, the inner layers then finish after it
+/// returned (it sees them as running later), where they would otherwise have overflowed the stack.
+///
+/// Only its own thread touches an instance (it lives in a thread-specific slot), so it needs no lock.
+final class StackTrampoline {
+    private var queue: [() -> Void] = []
+    private var running = false
+    /// Work queued once the stack pointer is below this address (the stack grows down).
+    private let lowWater: UInt
+
+    /// `pthread_getattr_np` (a GNU extension the Glibc module does not declare), looked up once.
+    private static let getattr: (@convention(c) (pthread_t, UnsafeMutablePointer<pthread_attr_t>) -> Int32)? = {
+        guard let f = dlsym(nil, "pthread_getattr_np") else { return nil }
+        return unsafeBitCast(
+            f, to: (@convention(c) (pthread_t, UnsafeMutablePointer<pthread_attr_t>) -> Int32).self)
+    }()
+
+    private init() {
+        var attr = pthread_attr_t()
+        var low: UInt = 0
+        if let getattr = StackTrampoline.getattr, getattr(pthread_self(), &attr) == 0 {
+            var addr: UnsafeMutableRawPointer?
+            var size = 0
+            if pthread_attr_getstack(&attr, &addr, &size) == 0, let addr, size > 0 {
+                let margin = min(size / 2, max(64 << 10, size / 4))
+                low = UInt(bitPattern: addr) + UInt(margin)
+            }
+            pthread_attr_destroy(&attr)
+        }
+        lowWater = low
+    }
+
+    private static let key: pthread_key_t = {
+        var k = pthread_key_t()
+        pthread_key_create(&k) { p in
+            guard let p else { return }
+            Unmanaged<StackTrampoline>.fromOpaque(p).release()
+        }
+        return k
+    }()
+
+    private static var current: StackTrampoline {
+        if let p = pthread_getspecific(key) {
+            return Unmanaged<StackTrampoline>.fromOpaque(p).takeUnretainedValue()
+        }
+        let t = StackTrampoline()
+        pthread_setspecific(key, Unmanaged.passRetained(t).toOpaque())
+        return t
+    }
+
+    @inline(never)
+    private static func stackAddress() -> UInt {
+        var probe: UInt8 = 0
+        return withUnsafeMutablePointer(to: &probe) { UInt(bitPattern: $0) }
+    }
+
+    /// Runs `body(arg)` now, or queues it for this thread's driver when the stack is nearly used up.
+    static func run<A>(_ body: @escaping (A) -> Void, _ arg: A) {
+        let t = current
+        if t.running {
+            if stackAddress() < t.lowWater {
+                t.queue.append { body(arg) }
+            } else {
+                body(arg)
+            }
+            return
+        }
+        t.running = true
+        body(arg)
+        var i = 0
+        while i < t.queue.count {
+            let work = t.queue[i]
+            i += 1
+            work()
+            if i >= 4096 && i * 2 >= t.queue.count {
+                t.queue.removeFirst(i)
+                i = 0
+            }
+        }
+        t.queue.removeAll(keepingCapacity: false)
+        t.running = false
     }
 }

@@ -145,7 +145,8 @@ public final class InnerLayers<Input, Output>: @unchecked Sendable {
             done.resume(throwing: .invalidArgument("execution continuation is no longer active"))
             return
         }
-        body(input, done)
+        // Layers nest the callers' frames: deep onions continue lower on the stack (see StackTrampoline).
+        StackTrampoline.run({ [body] in body($0, done) }, input)
     }
 }
 
@@ -173,9 +174,13 @@ public struct Registration<F>: @unchecked Sendable {
 }
 
 /// A registry of one middleware kind: unique names, kept sorted, snapshotted by calls.
+///
+/// `lock` guards `items` and `names_`; adding and removing cost O(log n) lookups, so long chains
+/// (tens of thousands of entries) register in linear time overall.
 public final class Registry<F>: @unchecked Sendable {
     private let lock = PThreadLock()
     private var items: [Registration<F>] = []
+    private var names_: Set<String> = []
     private let countHint = Atomic<Int>(0)
     let depth: Int
     let what: String
@@ -188,12 +193,19 @@ public final class Registry<F>: @unchecked Sendable {
     /// Adds an entry; a duplicate name fails with `already exists: <name> already exists`.
     func add(name: String, priority: Int32, breakChain: Bool = false, _ fn: F) throws(RelayError) {
         try lock.withLock { () throws(RelayError) in
-            if items.contains(where: { $0.name == name }) {
+            if names_.contains(name) {
                 throw .alreadyExists(what.isEmpty ? "\(name) already exists" : "\(name) \(what) already exists")
             }
             let r = Registration(name: name, priority: priority, breakChain: breakChain, fn: fn, depth: depth)
-            let i = items.firstIndex(where: { Registration.ordered(r, $0) }) ?? items.count
-            items.insert(r, at: i)
+            // The first entry ordered after `r` (binary search: `items` is sorted).
+            var lo = 0
+            var hi = items.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if Registration.ordered(r, items[mid]) { hi = mid } else { lo = mid + 1 }
+            }
+            items.insert(r, at: lo)
+            names_.insert(name)
             countHint.store(items.count, ordering: .relaxed)
         }
     }
@@ -201,7 +213,7 @@ public final class Registry<F>: @unchecked Sendable {
     /// Removes the entry called `name`; returns whether one was removed.
     func remove(name: String) -> Bool {
         lock.withLock {
-            guard let i = items.firstIndex(where: { $0.name == name }) else { return false }
+            guard names_.remove(name) != nil, let i = items.firstIndex(where: { $0.name == name }) else { return false }
             items.remove(at: i)
             countHint.store(items.count, ordering: .relaxed)
             return true
@@ -212,6 +224,7 @@ public final class Registry<F>: @unchecked Sendable {
     func removeAll() {
         lock.withLock {
             items.removeAll()
+            names_.removeAll()
             countHint.store(0, ordering: .relaxed)
         }
     }

@@ -14,40 +14,61 @@ extension Runtime {
         codecActive: Bool, control: CallControl?, then: @escaping (Result<LLMInterceptChainResult, RelayError>) -> Void
     ) {
         var state = LLMInterceptChainResult(request: request, annotatedRequest: annotated, pendingMarks: [])
-        func step(_ i: Int) {
-            guard i < list.count else { return then(.success(state)) }
+        // Folds step i's result into `state`; false when the chain ended (`then` was called).
+        func apply(_ i: Int, _ before: LLMRequest, _ r: Result<RequestInterceptOutcome, RelayError>) -> Bool {
             let reg = list[i]
-            let before = state.request
-            let ann = state.annotatedRequest
-            Continuation.run(control, { c in reg.fn(name, before, ann, c) }) { r in
-                switch r {
-                case .failure(let e): return then(.failure(e))
-                case .success(let outcome):
-                    if codecActive {
-                        if outcome.request.content != before.content {
-                            return then(
-                                .failure(
-                                    .invalidArgument(
-                                        "LLM request intercept '\(reg.name)' changed request.content while a request codec is active; modify annotated_request instead"
-                                    )))
-                        }
-                        guard outcome.annotatedRequest != nil else {
-                            return then(
-                                .failure(
-                                    .invalidArgument(
-                                        "LLM request intercept '\(reg.name)' omitted annotated_request while a request codec is active"
-                                    )))
-                        }
+            switch r {
+            case .failure(let e):
+                then(.failure(e))
+                return false
+            case .success(let outcome):
+                if codecActive {
+                    if outcome.request.content != before.content {
+                        then(
+                            .failure(
+                                .invalidArgument(
+                                    "LLM request intercept '\(reg.name)' changed request.content while a request codec is active; modify annotated_request instead"
+                                )))
+                        return false
                     }
-                    state.annotatedRequest = outcome.annotatedRequest
-                    state.request = outcome.request
-                    state.pendingMarks.append(contentsOf: outcome.pendingMarks)
-                    if reg.breakChain { return then(.success(state)) }
-                    step(i + 1)
+                    guard outcome.annotatedRequest != nil else {
+                        then(
+                            .failure(
+                                .invalidArgument(
+                                    "LLM request intercept '\(reg.name)' omitted annotated_request while a request codec is active"
+                                )))
+                        return false
+                    }
                 }
+                state.annotatedRequest = outcome.annotatedRequest
+                state.request = outcome.request
+                state.pendingMarks.append(contentsOf: outcome.pendingMarks)
+                if reg.breakChain {
+                    then(.success(state))
+                    return false
+                }
+                return true
             }
         }
-        step(0)
+        // Iterates while steps answer at once; a step answered later re-enters here on its thread.
+        func loop(_ from: Int) {
+            var i = from
+            while i < list.count {
+                let reg = list[i]
+                let before = state.request
+                let ann = state.annotatedRequest
+                let at = i
+                guard
+                    let r = ChainStep.run(
+                        control, { c in reg.fn(name, before, ann, c) },
+                        later: { r in if apply(at, before, r) { loop(at + 1) } })
+                else { return }
+                guard apply(i, before, r) else { return }
+                i += 1
+            }
+            then(.success(state))
+        }
+        loop(0)
     }
 
     /// Runs only the LLM conditional-execution guardrails (guardrail scopes are emitted, no rejection mark).

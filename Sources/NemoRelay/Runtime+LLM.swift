@@ -201,41 +201,75 @@ extension Runtime {
     }
 
     private func runSanitizeRequest(
-        _ list: [Registration<LLMSanitizeRequest>], _ i: Int, _ value: LLMRequest, _ ctx: CodecContext,
+        _ list: [Registration<LLMSanitizeRequest>], _ first: Int, _ value: LLMRequest, _ ctx: CodecContext,
         _ then: @escaping (LLMRequest?) -> Void
     ) {
-        guard i < list.count else { return then(value) }
-        let reg = list[i]
-        reg.fn(
-            value, ctx,
-            Continuation { [self] r in
-                switch r {
-                case .success(let v?): runSanitizeRequest(list, i + 1, v, ctx, then)
-                case .success(nil): then(nil)
-                case .failure(let e):
-                    log(.warn, "LLM sanitize-request guardrail '\(reg.name)' failed: \(e.displayText)")
-                    then(nil)
-                }
-            })
+        // The next value, or nil when the chain ended (`then` was called).
+        func apply(_ i: Int, _ r: Result<LLMRequest?, RelayError>) -> LLMRequest? {
+            switch r {
+            case .success(let v?): return v
+            case .success(nil): then(nil)
+            case .failure(let e):
+                log(.warn, "LLM sanitize-request guardrail '\(list[i].name)' failed: \(e.displayText)")
+                then(nil)
+            }
+            return nil
+        }
+        func loop(_ from: Int, _ value: LLMRequest) {
+            var i = from
+            var value = value
+            while i < list.count {
+                let reg = list[i]
+                let v = value
+                let at = i
+                guard
+                    let r = ChainStep.run(
+                        nil, { c in reg.fn(v, ctx, c) },
+                        later: { r in if let next = apply(at, r) { loop(at + 1, next) } })
+                else { return }
+                guard let next = apply(i, r) else { return }
+                value = next
+                i += 1
+            }
+            then(value)
+        }
+        loop(first, value)
     }
 
     private func runSanitizeResponse(
-        _ list: [Registration<LLMSanitizeResponse>], _ i: Int, _ value: JSON, _ ctx: CodecContext,
+        _ list: [Registration<LLMSanitizeResponse>], _ first: Int, _ value: JSON, _ ctx: CodecContext,
         _ then: @escaping (JSON?) -> Void
     ) {
-        guard i < list.count else { return then(value) }
-        let reg = list[i]
-        reg.fn(
-            value, ctx,
-            Continuation { [self] r in
-                switch r {
-                case .success(let v?) where !v.isNull: runSanitizeResponse(list, i + 1, v, ctx, then)
-                case .success: then(nil)
-                case .failure(let e):
-                    log(.warn, "LLM sanitize-response guardrail '\(reg.name)' failed: \(e.displayText)")
-                    then(nil)
-                }
-            })
+        // The next value, or nil when the chain ended (`then` was called).
+        func apply(_ i: Int, _ r: Result<JSON?, RelayError>) -> JSON? {
+            switch r {
+            case .success(let v?) where !v.isNull: return v
+            case .success: then(nil)
+            case .failure(let e):
+                log(.warn, "LLM sanitize-response guardrail '\(list[i].name)' failed: \(e.displayText)")
+                then(nil)
+            }
+            return nil
+        }
+        func loop(_ from: Int, _ value: JSON) {
+            var i = from
+            var value = value
+            while i < list.count {
+                let reg = list[i]
+                let v = value
+                let at = i
+                guard
+                    let r = ChainStep.run(
+                        nil, { c in reg.fn(v, ctx, c) },
+                        later: { r in if let next = apply(at, r) { loop(at + 1, next) } })
+                else { return }
+                guard let next = apply(i, r) else { return }
+                value = next
+                i += 1
+            }
+            then(value)
+        }
+        loop(first, value)
     }
 
     /// Builds the LLM end event of a successful call: sanitized payload, then the response annotation.
@@ -308,36 +342,28 @@ extension Runtime {
     ///
     /// A rejection emits a mark named `callName`; standalone checks pass nil and emit none.
     func runConditional<F>(
-        _ list: [Registration<F>], _ i: Int, callName: String?, parent: RelayUUID, stack: ScopeStack,
+        _ list: [Registration<F>], _ first: Int, callName: String?, parent: RelayUUID, stack: ScopeStack,
         control: CallControl?, startData: JSON, invoke: @escaping (F, Continuation<String?>) -> Void,
         then: @escaping (RelayError?) -> Void
     ) {
-        guard i < list.count else { return then(nil) }
-        let reg = list[i]
         let emit = wantsEvents(stack)
-        let start = clock.now()
-        let uuid = UUIDGenerator.next(nowNanos: start)
         let root = stack.propagationRoot(newAgent: nil)
-        func scopeEvent(_ kind: EventKind, _ t: Nanoseconds, _ data: JSON) -> Event {
-            Event(
-                kind: kind, uuid: uuid, parentUUID: parent, propagationRootUUID: root, timestamp: t, name: reg.name,
-                category: "guardrail", data: data)
-        }
-        if emit { publish(scopeEvent(.scopeStart, start, startData), stack: stack) }
-        Continuation.run(control, { c in invoke(reg.fn, c) }) { [self] r in
-            let end = endTime(after: start, nil)
+        // Ends guardrail i's scope; false when the chain ended (`then` was called).
+        func apply(_ i: Int, _ uuid: RelayUUID, _ start: Nanoseconds, _ r: Result<String?, RelayError>) -> Bool {
+            let reg = list[i]
+            func scopeEnd(_ data: JSON) -> Event {
+                Event(
+                    kind: .scopeEnd, uuid: uuid, parentUUID: parent, propagationRootUUID: root,
+                    timestamp: endTime(after: start, nil), name: reg.name, category: "guardrail", data: data)
+            }
             switch r {
             case .success(nil):
-                if emit { publish(scopeEvent(.scopeEnd, end, ["allowed": true, "rejected": false]), stack: stack) }
-                runConditional(
-                    list, i + 1, callName: callName, parent: parent, stack: stack, control: control,
-                    startData: startData, invoke: invoke, then: then)
+                if emit { publish(scopeEnd(["allowed": true, "rejected": false]), stack: stack) }
+                return true
             case .success(let reason?):
                 if emit {
                     publish(
-                        scopeEvent(
-                            .scopeEnd, end,
-                            ["allowed": false, "rejected": true, "rejection_reason": .string(reason)]),
+                        scopeEnd(["allowed": false, "rejected": true, "rejection_reason": .string(reason)]),
                         stack: stack)
                 }
                 // Standalone guardrail checks (no call name) emit no rejection mark.
@@ -351,13 +377,38 @@ extension Runtime {
                         stack: stack)
                 }
                 then(RelayError(.guardrailRejected, reason))
+                return false
             case .failure(let e):
-                if emit {
-                    publish(
-                        scopeEvent(.scopeEnd, end, ["allowed": false, "error": .string(e.displayText)]), stack: stack)
-                }
+                if emit { publish(scopeEnd(["allowed": false, "error": .string(e.displayText)]), stack: stack) }
                 then(e)
+                return false
             }
         }
+        // Iterates while guardrails answer at once; one answered later re-enters here on its thread.
+        func loop(_ from: Int) {
+            var i = from
+            while i < list.count {
+                let reg = list[i]
+                let start = clock.now()
+                let uuid = UUIDGenerator.next(nowNanos: start)
+                if emit {
+                    publish(
+                        Event(
+                            kind: .scopeStart, uuid: uuid, parentUUID: parent, propagationRootUUID: root,
+                            timestamp: start, name: reg.name, category: "guardrail", data: startData),
+                        stack: stack)
+                }
+                let at = i
+                guard
+                    let r = ChainStep.run(
+                        control, { c in invoke(reg.fn, c) },
+                        later: { r in if apply(at, uuid, start, r) { loop(at + 1) } })
+                else { return }
+                guard apply(i, uuid, start, r) else { return }
+                i += 1
+            }
+            then(nil)
+        }
+        loop(first)
     }
 }

@@ -158,24 +158,20 @@ final class LLMExecution: LLMPipeline, @unchecked Sendable {
         let control = control
         let provider = provider
 
-        // Layer i wraps layers i+1...; the provider sits in the middle.
-        func layer(_ i: Int) -> LLMProvider {
-            if i == list.count {
-                return { r, c in
-                    Continuation.run(control, { inner in provider(r, inner) }) { c.resume($0) }
-                }
+        // Layer i wraps layers i+1...; the provider sits in the middle. Each `next` names its layer by
+        // index (no closure holds the next layer's closure), so a long list costs no stack to build or free.
+        @Sendable func layer(_ i: Int, _ r: LLMRequest, _ c: Continuation<JSON>) {
+            guard i < list.count else {
+                return Continuation.run(control, { inner in provider(r, inner) }) { c.resume($0) }
             }
             let reg = list[i]
-            let inner = layer(i + 1)
-            return { r, c in
-                let next = ExecutionNext(inner)
-                Continuation.run(control, { mine in reg.fn(name, r, ctx, next, mine) }) { result in
-                    next.active.store(false, ordering: .releasing)
-                    c.resume(result)
-                }
+            let next = ExecutionNext { r, c in layer(i + 1, r, c) }
+            Continuation.run(control, { mine in reg.fn(name, r, ctx, next, mine) }) { result in
+                next.active.store(false, ordering: .releasing)
+                c.resume(result)
             }
         }
-        layer(0)(req, Continuation { [self] r in ActiveCall.outside { finish(h, r) } })
+        layer(0, req, Continuation { [self] r in ActiveCall.outside { finish(h, r) } })
     }
 
     // 10. Return, 11. end event.

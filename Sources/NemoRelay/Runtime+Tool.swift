@@ -54,21 +54,40 @@ extension Runtime {
     }
 
     private func runToolSanitize(
-        _ list: [Registration<ToolSanitize>], _ i: Int, tool: String, _ value: JSON, _ then: @escaping (JSON) -> Void
+        _ list: [Registration<ToolSanitize>], _ first: Int, tool: String, _ value: JSON,
+        _ then: @escaping (JSON) -> Void
     ) {
-        guard i < list.count else { return then(value) }
-        let reg = list[i]
-        reg.fn(
-            tool, value,
-            Continuation { [self] r in
-                switch r {
-                case .success(let v?) where !v.isNull: runToolSanitize(list, i + 1, tool: tool, v, then)
-                case .success: then(.null)
-                case .failure(let e):
-                    log(.warn, "Tool sanitize guardrail '\(reg.name)' failed: \(e.displayText)")
-                    then(.null)
-                }
-            })
+        // The next value, or nil when the chain ended (`then` was called with null).
+        func apply(_ i: Int, _ r: Result<JSON?, RelayError>) -> JSON? {
+            switch r {
+            case .success(let v?) where !v.isNull: return v
+            case .success: then(.null)
+            case .failure(let e):
+                log(.warn, "Tool sanitize guardrail '\(list[i].name)' failed: \(e.displayText)")
+                then(.null)
+            }
+            return nil
+        }
+        // Iterates while sanitizers answer at once; one answered later re-enters here on its thread.
+        func loop(_ from: Int, _ value: JSON) {
+            var i = from
+            var value = value
+            while i < list.count {
+                let reg = list[i]
+                let v = value
+                let at = i
+                guard
+                    let r = ChainStep.run(
+                        nil, { c in reg.fn(tool, v, c) },
+                        later: { r in if let next = apply(at, r) { loop(at + 1, next) } })
+                else { return }
+                guard let next = apply(i, r) else { return }
+                value = next
+                i += 1
+            }
+            then(value)
+        }
+        loop(first, value)
     }
 
     func publishToolStart(
@@ -164,19 +183,43 @@ extension Runtime {
     }
 
     func runToolIntercepts(
-        _ list: [Registration<ToolRequestIntercept>], _ i: Int, name: String, args: JSON, control: CallControl?,
+        _ list: [Registration<ToolRequestIntercept>], _ first: Int, name: String, args: JSON, control: CallControl?,
         _ then: @escaping (Result<JSON, RelayError>) -> Void
     ) {
-        guard i < list.count else { return then(.success(args)) }
-        let reg = list[i]
-        Continuation.run(control, { c in reg.fn(name, args, c) }) { [self] r in
+        // The next args, or nil when the chain ended (`then` was called).
+        func apply(_ i: Int, _ r: Result<JSON, RelayError>) -> JSON? {
             switch r {
-            case .failure: then(r)
+            case .failure:
+                then(r)
+                return nil
             case .success(let a):
-                if reg.breakChain { return then(.success(a)) }
-                runToolIntercepts(list, i + 1, name: name, args: a, control: control, then)
+                if list[i].breakChain {
+                    then(.success(a))
+                    return nil
+                }
+                return a
             }
         }
+        // Iterates while intercepts answer at once; one answered later re-enters here on its thread.
+        func loop(_ from: Int, _ args: JSON) {
+            var i = from
+            var args = args
+            while i < list.count {
+                let reg = list[i]
+                let a = args
+                let at = i
+                guard
+                    let r = ChainStep.run(
+                        control, { c in reg.fn(name, a, c) },
+                        later: { r in if let next = apply(at, r) { loop(at + 1, next) } })
+                else { return }
+                guard let next = apply(i, r) else { return }
+                args = next
+                i += 1
+            }
+            then(.success(args))
+        }
+        loop(first, args)
     }
 
     private func runTool(
@@ -185,27 +228,25 @@ extension Runtime {
     ) {
         let list = merged(global.toolExecution, locals, \.toolExecution)
         let ctxBase = ToolExecutionContext(toolName: h.name, args: args, toolCallID: h.toolCallID)
-        func layer(_ i: Int) -> ToolFunction {
-            if i == list.count {
-                return { a, c in Continuation.run(control, { inner in tool(a, inner) }) { c.resume($0) } }
+        // Layer i wraps layers i+1...; the tool sits in the middle. Each `next` names its layer by index
+        // (no closure holds the next layer's closure), so a long list costs no stack to build or free.
+        @Sendable func layer(_ i: Int, _ a: JSON, _ c: Continuation<ToolResult>) {
+            guard i < list.count else {
+                return Continuation.run(control, { inner in tool(a, inner) }) { c.resume($0) }
             }
             let reg = list[i]
-            let inner = layer(i + 1)
-            return { a, c in
-                let next = ToolNext(inner)
-                var ctx = ctxBase
-                ctx.args = a
-                Continuation.run(control, { mine in reg.fn(ctx, next, mine) }) { result in
-                    next.active.store(false, ordering: .releasing)
-                    c.resume(result)
-                }
+            let next = ToolNext { a, c in layer(i + 1, a, c) }
+            var ctx = ctxBase
+            ctx.args = a
+            Continuation.run(control, { mine in reg.fn(ctx, next, mine) }) { result in
+                next.active.store(false, ordering: .releasing)
+                c.resume(result)
             }
         }
         // The tool runs with this call as the active one (captures inside take its span as their parent).
-        let run = layer(0)
         ActiveCall.$current.withValue(ActiveCall(h, stack: stack)) {
-            run(
-                args,
+            layer(
+                0, args,
                 Continuation { [self] r in ActiveCall.outside { toolFinished(h, r, locals, stack, control, done) } })
         }
     }

@@ -263,33 +263,52 @@ public final class Runtime: @unchecked Sendable {
     }
 
     private func inject(
-        _ event: Event, _ list: [Registration<MetadataInjector>], _ i: Int, _ then: @escaping (Event) -> Void
+        _ event: Event, _ list: [Registration<MetadataInjector>], _ first: Int, _ then: @escaping (Event) -> Void
     ) {
-        guard i < list.count else { return then(event) }
-        let reg = list[i]
-        reg.fn(
-            event,
-            Continuation { [self] result in
-                var ev = event
-                switch result {
-                case .success(.object(let add)) where Runtime.isFlatMetadata(add):
-                    var m: JSONObject
-                    switch ev.metadata {
-                    case .object(let o): m = o
-                    case .null: m = JSONObject()
-                    default:
-                        log(.warn, "Event metadata injector '\(reg.name)' skipped: event metadata is not an object")
-                        return inject(ev, list, i + 1, then)
-                    }
-                    add.forEach { k, v in m[k] = v }
-                    ev.metadata = .object(m)
-                case .success(let other):
-                    log(.warn, "Event metadata injector '\(reg.name)' returned invalid metadata: \(other.kindName)")
-                case .failure(let e):
-                    log(.warn, "Event metadata injector '\(reg.name)' failed: \(e.displayText)")
+        // Merges injector i's answer into `ev`; an injector's failure only skips it.
+        func apply(_ i: Int, _ ev: inout Event, _ result: Result<JSON, RelayError>) {
+            let reg = list[i]
+            switch result {
+            case .success(.object(let add)) where Runtime.isFlatMetadata(add):
+                var m: JSONObject
+                switch ev.metadata {
+                case .object(let o): m = o
+                case .null: m = JSONObject()
+                default:
+                    log(.warn, "Event metadata injector '\(reg.name)' skipped: event metadata is not an object")
+                    return
                 }
-                inject(ev, list, i + 1, then)
-            })
+                add.forEach { k, v in m[k] = v }
+                ev.metadata = .object(m)
+            case .success(let other):
+                log(.warn, "Event metadata injector '\(reg.name)' returned invalid metadata: \(other.kindName)")
+            case .failure(let e):
+                log(.warn, "Event metadata injector '\(reg.name)' failed: \(e.displayText)")
+            }
+        }
+        // Iterates while injectors answer at once; one answered later re-enters here on its thread.
+        func loop(_ from: Int, _ event: Event) {
+            var i = from
+            var ev = event
+            while i < list.count {
+                let reg = list[i]
+                let current = ev
+                let at = i
+                guard
+                    let r = ChainStep.run(
+                        nil, { c in reg.fn(current, c) },
+                        later: { r in
+                            var next = current
+                            apply(at, &next, r)
+                            loop(at + 1, next)
+                        })
+                else { return }
+                apply(i, &ev, r)
+                i += 1
+            }
+            then(ev)
+        }
+        loop(first, event)
     }
 
     static func isFlatMetadata(_ o: JSONObject) -> Bool {
@@ -309,29 +328,48 @@ public final class Runtime: @unchecked Sendable {
     }
 
     private func sanitize(
-        _ event: Event, _ list: [Registration<EventSanitize>], _ i: Int, _ then: @escaping (Event) -> Void
+        _ event: Event, _ list: [Registration<EventSanitize>], _ first: Int, _ then: @escaping (Event) -> Void
     ) {
-        guard i < list.count else { return then(event) }
-        let reg = list[i]
-        let fields = EventFields(data: event.data, categoryProfile: event.categoryProfile, metadata: event.metadata)
-        reg.fn(
-            event, fields,
-            Continuation { [self] result in
-                var ev = event
-                switch result {
-                case .success(let f):
-                    ev.data = f.data
-                    ev.categoryProfile = f.categoryProfile
-                    ev.metadata = f.metadata
-                    sanitize(ev, list, i + 1, then)
-                case .failure(let e):
-                    log(.warn, "Event sanitizer '\(reg.name)' failed: \(e.displayText)")
-                    ev.data = .null
-                    ev.categoryProfile = nil
-                    ev.metadata = .null
-                    then(ev)
-                }
-            })
+        // Applies sanitizer i's answer to `ev`; false when a failure blanked it and ended the chain.
+        func apply(_ i: Int, _ ev: inout Event, _ result: Result<EventFields, RelayError>) -> Bool {
+            switch result {
+            case .success(let f):
+                ev.data = f.data
+                ev.categoryProfile = f.categoryProfile
+                ev.metadata = f.metadata
+                return true
+            case .failure(let e):
+                log(.warn, "Event sanitizer '\(list[i].name)' failed: \(e.displayText)")
+                ev.data = .null
+                ev.categoryProfile = nil
+                ev.metadata = .null
+                then(ev)
+                return false
+            }
+        }
+        // Iterates while sanitizers answer at once; one answered later re-enters here on its thread.
+        func loop(_ from: Int, _ event: Event) {
+            var i = from
+            var ev = event
+            while i < list.count {
+                let reg = list[i]
+                let current = ev
+                let at = i
+                let fields = EventFields(data: ev.data, categoryProfile: ev.categoryProfile, metadata: ev.metadata)
+                guard
+                    let r = ChainStep.run(
+                        nil, { c in reg.fn(current, fields, c) },
+                        later: { r in
+                            var next = current
+                            if apply(at, &next, r) { loop(at + 1, next) }
+                        })
+                else { return }
+                guard apply(i, &ev, r) else { return }
+                i += 1
+            }
+            then(ev)
+        }
+        loop(first, event)
     }
 
     // MARK: Time

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # The C-side checks: header as C99 and C++17 with -Werror, header/export diff, the ABI client tests
-# (plain and under AddressSanitizer + UBSan), every C example, and the streaming stress test (plain,
+# and the long-chain test (plain and under AddressSanitizer + UBSan), every C example, and the streaming stress test (plain,
 # under ASan + UBSan, and under ThreadSanitizer when clang can build it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -36,6 +36,15 @@ for t in abi_test stream_test; do
     cc -std=c99 -D_GNU_SOURCE -O2 "${flags[@]}" "Tests/c/$t.c" "${link[@]}" -o "$out/$t"
     "$out/$t"
 done
+
+echo "-- chains_test (100000-entry chains on a 256 KiB thread, and late answers) under AddressSanitizer and UBSan"
+cc -std=c99 -D_GNU_SOURCE -g -fsanitize=address,undefined -fno-omit-frame-pointer "${flags[@]}" \
+    Tests/c/chains_test.c "${link[@]}" -o "$out/chains_test_asan"
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 "$out/chains_test_asan" 2>/dev/null
+
+echo "-- chains_test"
+cc -std=c99 -D_GNU_SOURCE -O2 "${flags[@]}" Tests/c/chains_test.c "${link[@]}" -o "$out/chains_test"
+"$out/chains_test" 2>/dev/null
 
 echo "-- exporter_test (ATOF files, ATIF golden cases, SIGKILL mid-run) under AddressSanitizer and UBSan"
 python3 Tests/support/atif_cases.py "$out/atif_cases"
