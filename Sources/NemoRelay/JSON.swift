@@ -280,7 +280,7 @@ extension JSONObject: ExpressibleByDictionaryLiteral {
 }
 
 /// An object key compared and hashed by its UTF-8 bytes, never by Unicode canonical equivalence.
-@usableFromInline struct JSONKey: Hashable {
+@usableFromInline struct JSONKey: Hashable, Sendable {
     @usableFromInline let text: String
 
     @inlinable init(_ text: String) { self.text = text }

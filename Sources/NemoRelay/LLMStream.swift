@@ -614,15 +614,20 @@ private final class DeliveryTurn: @unchecked Sendable {
 }
 
 /// The streams of a runtime whose end is not recorded yet.
-final class LiveStreams: @unchecked Sendable {
-    private let lock = PThreadLock()
-    private var items: [ObjectIdentifier: StreamState] = [:]
+/// Streams whose end event is not recorded yet.
+typealias LiveStreams = LiveSet<StreamState>
 
-    func insert(_ s: StreamState) { lock.withLock { items[ObjectIdentifier(s)] = s } }
-    func remove(_ s: StreamState) { lock.withLock { _ = items.removeValue(forKey: ObjectIdentifier(s)) } }
+/// Objects of work still in flight (streams, managed calls), so a runtime shutting down can end them.
+/// `@unchecked Sendable`: `lock` guards `items`.
+final class LiveSet<Item: AnyObject>: @unchecked Sendable {
+    private let lock = PThreadLock()
+    private var items: [ObjectIdentifier: Item] = [:]
+
+    func insert(_ s: Item) { lock.withLock { items[ObjectIdentifier(s)] = s } }
+    func remove(_ s: Item) { lock.withLock { _ = items.removeValue(forKey: ObjectIdentifier(s)) } }
     var count: Int { lock.withLock { items.count } }
 
-    func takeAll() -> [StreamState] {
+    func takeAll() -> [Item] {
         lock.withLock {
             let all = Array(items.values)
             items.removeAll()

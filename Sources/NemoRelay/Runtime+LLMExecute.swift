@@ -204,8 +204,14 @@ extension Runtime {
         _ p: LLMCallParams, stack: ScopeStack? = nil, control: CallControl = CallControl(),
         provider: @escaping LLMProvider, done: @escaping (Result<JSON, RelayError>) -> Void
     ) {
-        LLMExecution(self, p, stack: stack ?? ScopeStack.current, control: control, provider: provider, done: done)
-            .start()
+        liveCalls.insert(control)
+        LLMExecution(
+            self, p, stack: stack ?? ScopeStack.current, control: control, provider: provider,
+            done: { [liveCalls] r in
+                liveCalls.remove(control)
+                done(r)
+            }
+        ).start()
     }
 
     /// Runs a managed LLM call and suspends until it ends; task cancellation cancels the call.

@@ -151,8 +151,13 @@ extension Runtime {
     /// Runs a managed tool call (semantics 4.1); `done` receives the outcome exactly once.
     public func toolExecute(
         _ p: ToolCallParams, stack: ScopeStack? = nil, control: CallControl = CallControl(),
-        tool: @escaping ToolFunction, done: @escaping (Result<ToolResult, RelayError>) -> Void
+        tool: @escaping ToolFunction, done userDone: @escaping (Result<ToolResult, RelayError>) -> Void
     ) {
+        liveCalls.insert(control)
+        let done: (Result<ToolResult, RelayError>) -> Void = { [liveCalls] r in
+            liveCalls.remove(control)
+            userDone(r)
+        }
         let stack = stack ?? ScopeStack.current
         let locals = stack.mayHaveLocals ? stack.localMiddleware() : []
         let parent = p.parent?.uuid ?? stack.top.uuid

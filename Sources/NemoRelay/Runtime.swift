@@ -32,6 +32,8 @@ public final class Runtime: @unchecked Sendable {
     let global = Middleware(depth: 0)
     /// Streams whose end event is not recorded yet, so ``shutdown(timeoutNanos:)`` can end them.
     let liveStreams = LiveStreams()
+    /// Managed LLM and tool calls not finished yet, so ``shutdown(timeoutNanos:)`` can cancel them.
+    let liveCalls = LiveSet<CallControl>()
 
     private let lanesLock = PThreadLock()
     private var lanes: [SubscriberLane] = []
@@ -204,9 +206,13 @@ public final class Runtime: @unchecked Sendable {
         return ok
     }
 
-    /// Ends every stream still running (dropped, reason `runtime_shutdown`), flushes, then closes every subscriber.
+    /// Ends every stream still running (dropped, reason `runtime_shutdown`), cancels every managed call still
+    /// pending, flushes, then closes every subscriber.
     public func shutdown(timeoutNanos: Int64? = 5_000_000_000) {
         for s in liveStreams.takeAll() { s.close(.runtimeShutdown) }
+        // A managed call still waiting for a callback ends as cancelled: its end event is recorded, its
+        // done callback runs (E_CANCELLED) and what it holds is released.
+        for c in liveCalls.takeAll() { _ = c.cancel() }
         flush(timeoutNanos: timeoutNanos)
         lanesLock.withLock {
             for l in lanes { l.close() }

@@ -342,7 +342,54 @@ static void test_thread_exhaustion(void) {
 #endif
 }
 
+static int shutdown_frees;
+static nemo_relay_status_t parks_forever(nemo_relay_token_t *t, const char *json, size_t len, void *ud) {
+    (void)t, (void)json, (void)len, (void)ud;
+    return NEMO_RELAY_PENDING; /* never completed by the provider */
+}
+static void shutdown_free(void *ud) {
+    (void)ud;
+    shutdown_frees++;
+}
+static void record_status(nemo_relay_status_t status, const char *json, size_t len, void *ud) {
+    (void)json, (void)len;
+    *(nemo_relay_status_t *)ud = status;
+}
+
+/* Regression (issue 13, item 9): freeing a runtime with managed calls still pending ends them: their end
+ * events are recorded, their done callbacks run with NEMO_RELAY_E_CANCELLED and their user data is freed. */
+static void test_pending_calls_at_runtime_free(void) {
+    static struct events ev;
+    memset(&ev, 0, sizeof ev);
+    pthread_mutex_init(&ev.lock, NULL);
+    shutdown_frees = 0;
+    nemo_relay_runtime_t *rt = NULL;
+    EXPECT(nemo_relay_runtime_new(&rt, NULL) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_subscriber_register(rt, NULL, "ends", collect, &ev, NULL) == NEMO_RELAY_OK);
+    nemo_relay_status_t llm_status = -99, tool_status = -99;
+    nemo_relay_callback_t provider = {parks_forever, NULL, shutdown_free};
+    nemo_relay_done_t llm_done = {record_status, &llm_status, shutdown_free};
+    EXPECT(nemo_relay_llm_execute(NULL, rt, NULL, "parked-llm", S("{\"headers\":{},\"content\":{}}"), NULL,
+                                  &provider, &llm_done) == NEMO_RELAY_OK);
+    nemo_relay_callback_t tool = {parks_forever, NULL, shutdown_free};
+    nemo_relay_done_t tool_done = {record_status, &tool_status, shutdown_free};
+    EXPECT(nemo_relay_tool_execute(NULL, rt, NULL, "parked-tool", S("{}"), NULL, &tool, &tool_done) ==
+           NEMO_RELAY_OK);
+    EXPECT(llm_status == -99 && tool_status == -99);
+    nemo_relay_runtime_free(rt);
+    EXPECT(llm_status == NEMO_RELAY_E_CANCELLED);
+    EXPECT(tool_status == NEMO_RELAY_E_CANCELLED);
+    EXPECT(shutdown_frees == 4);
+    EXPECT(strstr(ev.buf, "\"name\":\"parked-llm\",") != NULL);
+    const char *llm_end = strstr(ev.buf, "\"scope_category\":\"end\"");
+    EXPECT(llm_end != NULL);
+    int ends = 0;
+    for (const char *p = ev.buf; (p = strstr(p, "\"scope_category\":\"end\"")) != NULL; p++) ends++;
+    EXPECT(ends == 2);
+}
+
 int main(void) {
+    test_pending_calls_at_runtime_free();
     test_thread_exhaustion();
     test_codec_that_never_answers();
     test_keys_are_bytes();
