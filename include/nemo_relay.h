@@ -263,7 +263,12 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_runtime_new(nemo_relay_runtime_t *
                                                           const nemo_relay_runtime_options_t *opts);
 
 /**
- * @brief Flushes (up to 5 s), stops every subscriber and releases the runtime. NULL is ignored.
+ * @brief Ends what is still in flight, flushes (up to 5 s), stops every subscriber and releases the
+ *        runtime. NULL is ignored.
+ *
+ * Streams still running end as dropped (`runtime_shutdown`); managed calls still waiting for a callback
+ * end as cancelled: their end events are recorded and delivered, their done callbacks run with
+ * NEMO_RELAY_E_CANCELLED (on this thread), and a token completed later returns NEMO_RELAY_E_MISUSE.
  * @param rt The runtime.
  * Ownership: takes ownership of `rt`. Registered callbacks' `user_data_free` run once no call uses them.
  */
