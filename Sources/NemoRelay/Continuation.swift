@@ -169,6 +169,39 @@ final class ChainStep<T>: @unchecked Sendable {
     }
 }
 
+extension ChainStep {
+    /// Runs the chain steps `from..<count` in order, threading a value through them without growing the
+    /// stack: `step(i, value, c)` starts step i; `apply(i, value, result)` gives the value for the next
+    /// step, or nil when the chain ended there (it then called its own completion). While steps answer
+    /// at once this is a loop; a step that answers later resumes the chain on the thread that answered.
+    /// `then` receives the value after the last step.
+    static func fold<V>(
+        from: Int, count: Int, _ value: V, control: CallControl?,
+        step: @escaping (Int, V, Continuation<T>) -> Void,
+        apply: @escaping (Int, V, Result<T, RelayError>) -> V?,
+        then: @escaping (V) -> Void
+    ) {
+        var i = from
+        var value = value
+        while i < count {
+            let v = value
+            let at = i
+            guard
+                let r = run(
+                    control, { c in step(at, v, c) },
+                    later: { r in
+                        guard let next = apply(at, v, r) else { return }
+                        fold(from: at + 1, count: count, next, control: control, step: step, apply: apply, then: then)
+                    })
+            else { return }
+            guard let next = apply(at, v, r) else { return }
+            value = next
+            i += 1
+        }
+        then(value)
+    }
+}
+
 /// The calling thread's run loop for continuations that would otherwise nest too deep.
 ///
 /// Continuations and execution-onion layers normally run inline. The outermost one on a thread

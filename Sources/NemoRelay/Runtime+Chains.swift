@@ -50,25 +50,11 @@ extension Runtime {
                 return true
             }
         }
-        // Iterates while steps answer at once; a step answered later re-enters here on its thread.
-        func loop(_ from: Int) {
-            var i = from
-            while i < list.count {
-                let reg = list[i]
-                let before = state.request
-                let ann = state.annotatedRequest
-                let at = i
-                guard
-                    let r = ChainStep.run(
-                        control, { c in reg.fn(name, before, ann, c) },
-                        later: { r in if apply(at, before, r) { loop(at + 1) } })
-                else { return }
-                guard apply(i, before, r) else { return }
-                i += 1
-            }
-            then(.success(state))
-        }
-        loop(0)
+        ChainStep<RequestInterceptOutcome>.fold(
+            from: 0, count: list.count, state.request, control: control,
+            step: { i, before, c in list[i].fn(name, before, state.annotatedRequest, c) },
+            apply: { i, before, r in apply(i, before, r) ? state.request : nil },
+            then: { _ in then(.success(state)) })
     }
 
     /// Runs only the LLM conditional-execution guardrails (guardrail scopes are emitted, no rejection mark).

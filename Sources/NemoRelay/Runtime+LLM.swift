@@ -205,35 +205,19 @@ extension Runtime {
         _ then: @escaping (LLMRequest?) -> Void
     ) {
         // The next value, or nil when the chain ended (`then` was called).
-        func apply(_ i: Int, _ r: Result<LLMRequest?, RelayError>) -> LLMRequest? {
-            switch r {
-            case .success(let v?): return v
-            case .success(nil): then(nil)
-            case .failure(let e):
-                log(.warn, "LLM sanitize-request guardrail '\(list[i].name)' failed: \(e.displayText)")
-                then(nil)
-            }
-            return nil
-        }
-        func loop(_ from: Int, _ value: LLMRequest) {
-            var i = from
-            var value = value
-            while i < list.count {
-                let reg = list[i]
-                let v = value
-                let at = i
-                guard
-                    let r = ChainStep.run(
-                        nil, { c in reg.fn(v, ctx, c) },
-                        later: { r in if let next = apply(at, r) { loop(at + 1, next) } })
-                else { return }
-                guard let next = apply(i, r) else { return }
-                value = next
-                i += 1
-            }
-            then(value)
-        }
-        loop(first, value)
+        ChainStep<LLMRequest?>.fold(
+            from: first, count: list.count, value, control: nil,
+            step: { i, v, c in list[i].fn(v, ctx, c) },
+            apply: { [self] i, _, r in
+                switch r {
+                case .success(let v?): return v
+                case .success(nil): then(nil)
+                case .failure(let e):
+                    log(.warn, "LLM sanitize-request guardrail '\(list[i].name)' failed: \(e.displayText)")
+                    then(nil)
+                }
+                return nil
+            }, then: { then($0) })
     }
 
     private func runSanitizeResponse(
@@ -241,35 +225,19 @@ extension Runtime {
         _ then: @escaping (JSON?) -> Void
     ) {
         // The next value, or nil when the chain ended (`then` was called).
-        func apply(_ i: Int, _ r: Result<JSON?, RelayError>) -> JSON? {
-            switch r {
-            case .success(let v?) where !v.isNull: return v
-            case .success: then(nil)
-            case .failure(let e):
-                log(.warn, "LLM sanitize-response guardrail '\(list[i].name)' failed: \(e.displayText)")
-                then(nil)
-            }
-            return nil
-        }
-        func loop(_ from: Int, _ value: JSON) {
-            var i = from
-            var value = value
-            while i < list.count {
-                let reg = list[i]
-                let v = value
-                let at = i
-                guard
-                    let r = ChainStep.run(
-                        nil, { c in reg.fn(v, ctx, c) },
-                        later: { r in if let next = apply(at, r) { loop(at + 1, next) } })
-                else { return }
-                guard let next = apply(i, r) else { return }
-                value = next
-                i += 1
-            }
-            then(value)
-        }
-        loop(first, value)
+        ChainStep<JSON?>.fold(
+            from: first, count: list.count, value, control: nil,
+            step: { i, v, c in list[i].fn(v, ctx, c) },
+            apply: { [self] i, _, r in
+                switch r {
+                case .success(let v?) where !v.isNull: return v
+                case .success: then(nil)
+                case .failure(let e):
+                    log(.warn, "LLM sanitize-response guardrail '\(list[i].name)' failed: \(e.displayText)")
+                    then(nil)
+                }
+                return nil
+            }, then: { then($0) })
     }
 
     /// Builds the LLM end event of a successful call: sanitized payload, then the response annotation.

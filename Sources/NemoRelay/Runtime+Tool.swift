@@ -68,26 +68,9 @@ extension Runtime {
             }
             return nil
         }
-        // Iterates while sanitizers answer at once; one answered later re-enters here on its thread.
-        func loop(_ from: Int, _ value: JSON) {
-            var i = from
-            var value = value
-            while i < list.count {
-                let reg = list[i]
-                let v = value
-                let at = i
-                guard
-                    let r = ChainStep.run(
-                        nil, { c in reg.fn(tool, v, c) },
-                        later: { r in if let next = apply(at, r) { loop(at + 1, next) } })
-                else { return }
-                guard let next = apply(i, r) else { return }
-                value = next
-                i += 1
-            }
-            then(value)
-        }
-        loop(first, value)
+        ChainStep<JSON?>.fold(
+            from: first, count: list.count, value, control: nil, step: { i, v, c in list[i].fn(tool, v, c) },
+            apply: { i, _, r in apply(i, r) }, then: then)
     }
 
     func publishToolStart(
@@ -205,26 +188,9 @@ extension Runtime {
                 return a
             }
         }
-        // Iterates while intercepts answer at once; one answered later re-enters here on its thread.
-        func loop(_ from: Int, _ args: JSON) {
-            var i = from
-            var args = args
-            while i < list.count {
-                let reg = list[i]
-                let a = args
-                let at = i
-                guard
-                    let r = ChainStep.run(
-                        control, { c in reg.fn(name, a, c) },
-                        later: { r in if let next = apply(at, r) { loop(at + 1, next) } })
-                else { return }
-                guard let next = apply(i, r) else { return }
-                args = next
-                i += 1
-            }
-            then(.success(args))
-        }
-        loop(first, args)
+        ChainStep<JSON>.fold(
+            from: first, count: list.count, args, control: control, step: { i, a, c in list[i].fn(name, a, c) },
+            apply: { i, _, r in apply(i, r) }, then: { then(.success($0)) })
     }
 
     private func runTool(

@@ -292,29 +292,13 @@ public final class Runtime: @unchecked Sendable {
                 log(.warn, "Event metadata injector '\(reg.name)' failed: \(e.displayText)")
             }
         }
-        // Iterates while injectors answer at once; one answered later re-enters here on its thread.
-        func loop(_ from: Int, _ event: Event) {
-            var i = from
-            var ev = event
-            while i < list.count {
-                let reg = list[i]
-                let current = ev
-                let at = i
-                guard
-                    let r = ChainStep.run(
-                        nil, { c in reg.fn(current, c) },
-                        later: { r in
-                            var next = current
-                            apply(at, &next, r)
-                            loop(at + 1, next)
-                        })
-                else { return }
-                apply(i, &ev, r)
-                i += 1
-            }
-            then(ev)
-        }
-        loop(first, event)
+        ChainStep<JSON>.fold(
+            from: first, count: list.count, event, control: nil, step: { i, ev, c in list[i].fn(ev, c) },
+            apply: { i, ev, r in
+                var next = ev
+                apply(i, &next, r)
+                return next
+            }, then: then)
     }
 
     static func isFlatMetadata(_ o: JSONObject) -> Bool {
@@ -353,29 +337,16 @@ public final class Runtime: @unchecked Sendable {
                 return false
             }
         }
-        // Iterates while sanitizers answer at once; one answered later re-enters here on its thread.
-        func loop(_ from: Int, _ event: Event) {
-            var i = from
-            var ev = event
-            while i < list.count {
-                let reg = list[i]
-                let current = ev
-                let at = i
-                let fields = EventFields(data: ev.data, categoryProfile: ev.categoryProfile, metadata: ev.metadata)
-                guard
-                    let r = ChainStep.run(
-                        nil, { c in reg.fn(current, fields, c) },
-                        later: { r in
-                            var next = current
-                            if apply(at, &next, r) { loop(at + 1, next) }
-                        })
-                else { return }
-                guard apply(i, &ev, r) else { return }
-                i += 1
-            }
-            then(ev)
-        }
-        loop(first, event)
+        ChainStep<EventFields>.fold(
+            from: first, count: list.count, event, control: nil,
+            step: { i, ev, c in
+                list[i].fn(
+                    ev, EventFields(data: ev.data, categoryProfile: ev.categoryProfile, metadata: ev.metadata), c)
+            },
+            apply: { i, ev, r in
+                var next = ev
+                return apply(i, &next, r) ? next : nil
+            }, then: then)
     }
 
     // MARK: Time
