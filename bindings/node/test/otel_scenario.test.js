@@ -33,7 +33,7 @@ const haveProto = spawnSync('python3', ['-c', 'import opentelemetry.proto'], { s
 
 const {
   WEATHER_TOOL, SYSTEM, USER_1, TOOL_CALL, ASSISTANT_1, TOOL_RESULT, TOOL_MESSAGE, ANSWER, USER_2, USER_3,
-  RESPONSE_1, RESPONSE_2, SUB_RESPONSE, chunk, STREAM_CHUNKS, body,
+  RESPONSE_1, RESPONSE_2, SUB_RESPONSE, chunk, STREAM_CHUNKS, body, streamAggregator,
 } = require('./scenario_data');
 
 /**
@@ -108,23 +108,15 @@ async function runScenario(providerRequests) {
       (e) => e instanceof ValueError);
 
     history = [...history, USER_3];
-    const collected = [];
-    const usage = {};
+    const aggregate = streamAggregator();
     const stream = await typed.typedLlmStreamExecute(
       'openai', new relay.LlmRequest(headers, body(history, { stream: true })),
       async function* streaming(req) {
         seen('stream', req);
         yield* STREAM_CHUNKS;
       },
-      (c) => {
-        for (const choice of c.choices ?? []) collected.push(choice.delta?.content ?? '');
-        Object.assign(usage, c.usage ?? {});
-      },
-      () => ({
-        id: 'chatcmpl-scenario-stream', object: 'chat.completion', created: 1767225602, model: 'gpt-4o-mini-2024-07-18',
-        choices: [{ index: 0, message: { role: 'assistant', content: collected.join('') }, finish_reason: 'stop' }],
-        usage,
-      }),
+      aggregate.collect,
+      aggregate.finalize,
       json, json, { ...llm, attributes: 2 /* NEMO_RELAY_LLM_STREAMING */ });
     const chunks = [];
     for await (const c of stream) chunks.push(c);

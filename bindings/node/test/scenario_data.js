@@ -52,7 +52,24 @@ const STREAM_CHUNKS = [
 ];
 const body = (messages, extra = {}) => ({ model: 'gpt-4o-mini', messages, tools: [WEATHER_TOOL], ...extra });
 
+/** The streamed call's collector and finalizer (exporter_scenario.py's `collect` and `finalize`). */
+function streamAggregator() {
+  const collected = [];
+  const usage = {};
+  return {
+    collect: (c) => {
+      for (const choice of c.choices ?? []) collected.push(choice.delta?.content ?? '');
+      Object.assign(usage, c.usage ?? {});
+    },
+    finalize: () => ({
+      id: 'chatcmpl-scenario-stream', object: 'chat.completion', created: 1767225602, model: 'gpt-4o-mini-2024-07-18',
+      choices: [{ index: 0, message: { role: 'assistant', content: collected.join('') }, finish_reason: 'stop' }],
+      usage,
+    }),
+  };
+}
+
 module.exports = {
   WEATHER_TOOL, SYSTEM, USER_1, TOOL_CALL, ASSISTANT_1, TOOL_RESULT, TOOL_MESSAGE, ANSWER, USER_2, USER_3,
-  RESPONSE_1, RESPONSE_2, SUB_RESPONSE, chunk, STREAM_CHUNKS, body,
+  RESPONSE_1, RESPONSE_2, SUB_RESPONSE, chunk, STREAM_CHUNKS, body, streamAggregator,
 };
