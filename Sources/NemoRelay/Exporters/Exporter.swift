@@ -90,7 +90,7 @@ public final class Exporter: @unchecked Sendable {
     ///
     /// Called from a delivery thread (inside a subscriber) it skips the wait instead of deadlocking.
     public func flush(timeoutNanos: Int64? = nil) throws(RelayError) {
-        let deadline = Exporter.deadline(timeoutNanos)
+        let deadline = monotonicDeadline(after: timeoutNanos)
         let drained = waitForDeliveries(deadline: deadline)
         try sink.flush(deadline: deadline)
         if !drained {
@@ -110,7 +110,7 @@ public final class Exporter: @unchecked Sendable {
             if let e = lock.withLock({ shutdownOutcome }) { throw e }
             return
         }
-        let deadline = Exporter.deadline(timeoutNanos)
+        let deadline = monotonicDeadline(after: timeoutNanos)
         let drained = waitForDeliveries(deadline: deadline)
         let regs: [Registration] = lock.withLock {
             let r = registrations
@@ -189,5 +189,4 @@ public final class Exporter: @unchecked Sendable {
         return ok
     }
 
-    static func deadline(_ timeoutNanos: Int64?) -> Int64? { monotonicDeadline(after: timeoutNanos) }
 }

@@ -33,7 +33,6 @@ final class OTelBatchProcessor: @unchecked Sendable {
     private var flushDone: UInt64 = 0
     private var closed = false
     private var exited = false
-    private var exporting = false
     private(set) var dropped: UInt64 = 0
     private(set) var exported: UInt64 = 0
     private(set) var failedExports: UInt64 = 0
@@ -101,12 +100,10 @@ final class OTelBatchProcessor: @unchecked Sendable {
             }
             let batch = Array(queue.prefix(maxBatch))
             queue.removeFirst(batch.count)
-            exporting = true
             lock.unlock()
             var rejected: Int64 = 0
             let failure = transport.export(batch, rejected: &rejected) { [self] in lock.withLock { closed } }
             lock.lock()
-            exporting = false
             nextTick = monotonicNanos() &+ delayNanos
             if let failure {
                 failedExports &+= 1
