@@ -8,6 +8,7 @@ enum CodecSurface: String, Sendable {
     case openAIChat = "OpenAI Chat"
     case openAIResponses = "OpenAI Responses"
     case anthropicMessages = "Anthropic Messages"
+    case gemini = "Gemini"
 
     /// The codec id and `api_specific.api` tag of this surface.
     var api: String {
@@ -15,6 +16,7 @@ enum CodecSurface: String, Sendable {
         case .openAIChat: return "openai_chat"
         case .openAIResponses: return "openai_responses"
         case .anthropicMessages: return "anthropic_messages"
+        case .gemini: return "gemini_generate_content"
         }
     }
 }

@@ -177,6 +177,28 @@ enum UsageNormalizer {
         return n
     }
 
+    /// Gemini `usageMetadata`: the normalized usage and the thinking-token count (`thoughtsTokenCount`).
+    ///
+    /// Without `totalTokenCount` the total is the sum of the prompt, candidate and thinking counts that are
+    /// known; `cachedContentTokenCount` is the cache read.
+    static func gemini(
+        _ u: JSONObject, _ r: ResponseReader
+    ) throws(RelayError) -> (usage: NormalizedUsage, thoughts: UInt64?) {
+        var n = NormalizedUsage()
+        n.promptTokens = try r.count(u, "promptTokenCount")
+        n.completionTokens = try r.count(u, "candidatesTokenCount")
+        n.totalTokens = try r.count(u, "totalTokenCount")
+        n.cacheReadTokens = try r.count(u, "cachedContentTokenCount")
+        let thoughts = try r.count(u, "thoughtsTokenCount")
+        if n.totalTokens == nil, n.promptTokens != nil || n.completionTokens != nil || thoughts != nil {
+            let (a, o1) = (n.promptTokens ?? 0).addingReportingOverflow(n.completionTokens ?? 0)
+            let (t, o2) = a.addingReportingOverflow(thoughts ?? 0)
+            if !o1, !o2 { n.totalTokens = t }
+        }
+        n.uncachedInputTokens = uncached(prompt: n.promptTokens, cached: n.cacheReadTokens)
+        return (n, thoughts)
+    }
+
     static func uncached(prompt: UInt64?, cached: UInt64?) -> UInt64? {
         guard let prompt, let cached, cached <= prompt else { return nil }
         return prompt - cached
@@ -229,6 +251,30 @@ enum FinishReason {
             case nil: return unknown("incomplete")
             }
         default: return unknown(status)
+        }
+    }
+
+    /// Gemini `finishReason`; nil when it is absent or unspecified and no function was called. A successful
+    /// stop with function calls is `tool_use`.
+    static func gemini(_ raw: String?, hasToolCalls: Bool) -> JSON? {
+        switch raw {
+        case nil, ""?, "FINISH_REASON_UNSPECIFIED"?: return hasToolCalls ? "tool_use" : nil
+        case "STOP"?: return hasToolCalls ? "tool_use" : "complete"
+        case "TOOL_CODE"?: return "tool_use"
+        case "MAX_TOKENS"?: return "length"
+        case "SAFETY"?, "RECITATION"?, "BLOCKLIST"?, "PROHIBITED_CONTENT"?, "SPII"?, "LANGUAGE"?, "IMAGE_SAFETY"?,
+            "IMAGE_PROHIBITED_CONTENT"?, "IMAGE_RECITATION"?, "ESCALATION"?:
+            return "content_filter"
+        case let other?: return unknown(other)
+        }
+    }
+
+    /// Gemini `promptFeedback.blockReason` when no candidate reported a finish reason.
+    static func geminiBlock(_ raw: String?) -> JSON? {
+        switch raw {
+        case nil, ""?, "BLOCK_REASON_UNSPECIFIED"?: return nil
+        case "SAFETY"?, "BLOCKLIST"?, "PROHIBITED_CONTENT"?, "IMAGE_SAFETY"?: return "content_filter"
+        case let other?: return unknown(other)
         }
     }
 
