@@ -95,7 +95,7 @@ import Testing
         return (cases.count, failures)
     }
 
-    @Test(arguments: ["openai_chat", "openai_responses", "anthropic_messages"])
+    @Test(arguments: BuiltinCodecs.ids)
     func vectorsPassThroughTheCABI(_ name: String) throws {
         let (n, failures) = try Self.run(file: name + ".json")
         print("\(name) vectors through the C ABI: \(n - failures.count) passed, \(failures.count) failed")
