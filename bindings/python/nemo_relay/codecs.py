@@ -117,13 +117,8 @@ class AnthropicMessagesCodec(_BuiltinCodec):
 
 
 class GeminiGenerateContentCodec(_BuiltinCodec):
-    """Not in libnemorelay yet: constructing it raises ``NotImplementedError``."""
-
     __slots__ = ()
     _id = "gemini_generate_content"
-
-    def __init__(self) -> None:
-        raise NotImplementedError("GeminiGenerateContentCodec is not available in libnemorelay yet")
 
 
 class OCIGenAIChatCodec(_BuiltinCodec):
@@ -136,7 +131,9 @@ class OCIGenAIChatCodec(_BuiltinCodec):
         raise NotImplementedError("OCIGenAIChatCodec is not available in libnemorelay yet")
 
 
-_BUILTINS = {c._id: c for c in (OpenAIChatCodec, OpenAIResponsesCodec, AnthropicMessagesCodec)}
+_BUILTINS = {
+    c._id: c for c in (OpenAIChatCodec, OpenAIResponsesCodec, AnthropicMessagesCodec, GeminiGenerateContentCodec)
+}
 
 
 def _builtin_by_id(codec_id: str) -> Any:

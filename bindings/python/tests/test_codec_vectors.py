@@ -9,12 +9,18 @@ import pytest
 from conftest import load_vectors
 
 from nemo_relay import AnnotatedLLMRequest, LLMRequest
-from nemo_relay.codecs import AnthropicMessagesCodec, OpenAIChatCodec, OpenAIResponsesCodec
+from nemo_relay.codecs import (
+    AnthropicMessagesCodec,
+    GeminiGenerateContentCodec,
+    OpenAIChatCodec,
+    OpenAIResponsesCodec,
+)
 
 CODECS = {
     "openai_chat": OpenAIChatCodec,
     "openai_responses": OpenAIResponsesCodec,
     "anthropic_messages": AnthropicMessagesCodec,
+    "gemini_generate_content": GeminiGenerateContentCodec,
 }
 CASES = [c for f in CODECS for c in load_vectors(f"{f}.json")]
 
@@ -39,4 +45,4 @@ def test_vector(case: dict[str, Any]) -> None:
 
 
 def test_vector_counts() -> None:
-    assert len(CASES) == 65 + 46 + 47
+    assert len(CASES) == 65 + 46 + 47 + 82
