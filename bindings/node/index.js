@@ -1319,7 +1319,13 @@ class OpenAIResponsesCodec extends BuiltinCodec {
 class AnthropicMessagesCodec extends BuiltinCodec {
   constructor() { super('anthropic_messages'); }
 }
-const BUILTIN_CLASSES = { openai_chat: OpenAIChatCodec, openai_responses: OpenAIResponsesCodec, anthropic_messages: AnthropicMessagesCodec };
+class GeminiGenerateContentCodec extends BuiltinCodec {
+  constructor() { super('gemini_generate_content'); }
+}
+const BUILTIN_CLASSES = {
+  openai_chat: OpenAIChatCodec, openai_responses: OpenAIResponsesCodec, anthropic_messages: AnthropicMessagesCodec,
+  gemini_generate_content: GeminiGenerateContentCodec,
+};
 
 module.exports = {
   // types
@@ -1338,7 +1344,7 @@ module.exports = {
   // errors
   getLastCallbackError, clearLastCallbackError,
   // codecs
-  BuiltinCodec, OpenAIChatCodec, OpenAIResponsesCodec, AnthropicMessagesCodec,
+  BuiltinCodec, OpenAIChatCodec, OpenAIResponsesCodec, AnthropicMessagesCodec, GeminiGenerateContentCodec,
   // exporters
   AtofExporter: exporters.AtofExporter, AtifExporter: exporters.AtifExporter,
   OpenTelemetrySubscriber: exporters.OpenTelemetrySubscriber,

@@ -10,9 +10,10 @@ const CLASSES = {
   openai_chat: relay.OpenAIChatCodec,
   openai_responses: relay.OpenAIResponsesCodec,
   anthropic_messages: relay.AnthropicMessagesCodec,
+  gemini_generate_content: relay.GeminiGenerateContentCodec,
 };
 
-for (const file of ['openai_chat.json', 'openai_responses.json', 'anthropic_messages.json']) {
+for (const file of Object.keys(CLASSES).map((id) => `${id}.json`)) {
   test.describe(file, () => {
     for (const v of loadVectors(file)) {
       test(`${v.op} ${v.name}`, () => {
