@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import Foundation
 import Testing
 
 @testable import NemoRelay
@@ -134,6 +135,27 @@ struct ProviderShape: Sendable, CustomStringConvertible {
             #expect(out[k] == v, "\(k)")
             #expect(out[k]?.jsonString() == v.jsonString(), "\(k) spelling")
         }
+    }
+
+    /// The codecs whose SDK-built requests (`Tests/vectors/sdk_requests.json`) must round-trip.
+    static let sdkCodecs: Set<String> = ["gemini_generate_content"]
+
+    /// Request bodies built by the providers' own SDKs decode and encode back byte for byte.
+    @Test func sdkBuiltRequestsRoundTripExactly() throws {
+        let data = try Data(contentsOf: VectorSupport.vectorsDirectory.appendingPathComponent("sdk_requests.json"))
+        let requests = try #require(try JSON.parse([UInt8](data))["requests"]?.arrayValue)
+        var seen = Set<String>()
+        for r in requests {
+            guard let id = r["codec"]?.stringValue, Self.sdkCodecs.contains(id), let body = r["body"] else { continue }
+            let codec = try #require(BuiltinCodecs.named(id))
+            seen.insert(id)
+            let request = LLMRequest(content: body)
+            let annotated = try codec.decode(request)
+            #expect(annotated["messages"]?.arrayValue?.isEmpty == false, "\(r["name"] ?? .null)")
+            let back = try codec.encode(annotated, original: request)
+            #expect(back.content.jsonString() == body.jsonString(), "\(r["name"] ?? .null)")
+        }
+        #expect(seen == Self.sdkCodecs)
     }
 
     /// Replaces members of every vector input and annotation with values of every other kind; every call

@@ -45,4 +45,4 @@ def test_vector(case: dict[str, Any]) -> None:
 
 
 def test_vector_counts() -> None:
-    assert len(CASES) == 65 + 46 + 47 + 82
+    assert len(CASES) == 65 + 46 + 47 + 87
