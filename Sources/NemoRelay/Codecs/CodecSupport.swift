@@ -9,6 +9,7 @@ enum CodecSurface: String, Sendable {
     case openAIResponses = "OpenAI Responses"
     case anthropicMessages = "Anthropic Messages"
     case gemini = "Gemini"
+    case ociGenAI = "OCI GenAI"
 
     /// The codec id and `api_specific.api` tag of this surface.
     var api: String {
@@ -17,6 +18,7 @@ enum CodecSurface: String, Sendable {
         case .openAIResponses: return "openai_responses"
         case .anthropicMessages: return "anthropic_messages"
         case .gemini: return "gemini_generate_content"
+        case .ociGenAI: return "oci_genai"
         }
     }
 }

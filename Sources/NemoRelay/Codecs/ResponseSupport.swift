@@ -278,6 +278,17 @@ enum FinishReason {
         }
     }
 
+    /// OCI finish reasons: OpenAI-style lowercase ones (GENERIC) and Cohere's uppercase ones.
+    static func oci(_ raw: String) -> JSON {
+        switch raw {
+        case "stop", "COMPLETE", "STOP_SEQUENCE": return "complete"
+        case "length", "max_tokens", "MAX_TOKENS": return "length"
+        case "tool_calls", "TOOL_CALL": return "tool_use"
+        case "content_filter": return "content_filter"
+        default: return unknown(raw)
+        }
+    }
+
     static func anthropic(_ raw: String) -> JSON {
         switch raw {
         case "end_turn": return "complete"
