@@ -69,7 +69,7 @@ public struct CodecContext: Sendable {
     public var json: JSON {
         func identity(_ c: (any LLMCodec)?) -> JSON {
             guard let c else { return ["kind": "none", "id": nil] }
-            let builtin = ["openai_chat", "openai_responses", "anthropic_messages"].contains(c.id)
+            let builtin = BuiltinCodecs.ids.contains(c.id)
             return ["kind": .string(builtin ? "builtin" : "opaque"), "id": builtin ? .string(c.id) : .null]
         }
         return ["request_codec": identity(requestCodec), "response_codec": identity(responseCodec)]
