@@ -360,7 +360,194 @@ def gemini_cases() -> Cases:
     return c
 
 
-CAPTURES: dict[str, Callable[[], Cases]] = {"gemini_generate_content": gemini_cases}
+# ---- OCI Generative AI chat ----------------------------------------------------------------------
+
+
+def oci_cases() -> Cases:
+    c = Cases("oci_genai", OCIGenAIChatCodec())
+
+    def text(t: str, **extra: Any) -> list[dict[str, Any]]:
+        return [dict({"type": "TEXT", "text": t}, **extra)]
+
+    def envelope(chat: dict[str, Any], serving: Any = None) -> dict[str, Any]:
+        return {"compartmentId": "ocid1.compartment.oc1..aaaa",
+                "servingMode": serving or {"servingType": "ON_DEMAND", "modelId": "meta.llama-3.3-70b-instruct"},
+                "chatRequest": chat}
+
+    generic = envelope({
+        "apiFormat": "GENERIC",
+        "messages": [
+            {"role": "SYSTEM", "content": text("You are a terse weather bot.")},
+            {"role": "USER", "content": text("Weather in Paris?")},
+            {"role": "ASSISTANT", "content": [], "toolCalls": [
+                {"id": "call-1", "type": "FUNCTION", "name": "get_weather", "arguments": '{"city": "Paris"}'}]},
+            {"role": "TOOL", "toolCallId": "call-1", "content": text('{"temp_c": 18}')},
+            {"role": "ASSISTANT", "content": text("18 °C, cloudy.")},
+            {"role": "USER", "content": text("And tomorrow?", cacheControl={"type": "ephemeral"})},
+        ],
+        "maxTokens": 600, "temperature": 0.2, "topP": 0.9, "topK": -1, "stop": ["###"],
+        "frequencyPenalty": 0.0, "presencePenalty": 0.0, "isStream": False, "numGenerations": 1, "seed": 42,
+        "tools": [{"type": "FUNCTION", "name": "get_weather", "description": "Current weather",
+                   "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}],
+        "toolChoice": {"type": "AUTO"},
+    })
+    cohere = envelope({
+        "apiFormat": "COHERE",
+        "preambleOverride": "You are terse.",
+        "chatHistory": [{"role": "USER", "message": "Weather in Paris?"},
+                        {"role": "CHATBOT", "message": "18 °C and cloudy."}],
+        "message": "And tomorrow?",
+        "maxTokens": 128, "temperature": 0.5, "topP": 0.75, "topK": 0, "stopSequences": ["END"],
+        "documents": [{"title": "forecast", "snippet": "rain"}], "isStream": False,
+    }, {"servingType": "ON_DEMAND", "modelId": "cohere.command-r-plus-08-2024"})
+
+    # decode
+    c.decode("decode_generic_full", generic)
+    c.decode("decode_cohere_full", cohere)
+    c.decode("decode_bare_chat_request", {"apiFormat": "GENERIC", "messages": [{"role": "USER", "content": text("hi")}]})
+    c.decode("decode_dedicated_endpoint_model", envelope(
+        {"apiFormat": "GENERIC", "messages": [{"role": "USER", "content": text("hi")}]},
+        {"servingType": "DEDICATED", "endpointId": "ocid1.generativeaiendpoint.oc1..e"}))
+    c.decode("decode_text_parts_concatenated", envelope({"apiFormat": "GENERIC", "messages": [
+        {"role": "USER", "content": [{"type": "TEXT", "text": "a"}, {"type": "TEXT", "text": "b"}]}]}))
+    c.decode("decode_image_part_native", envelope({"apiFormat": "GENERIC", "messages": [{"role": "USER", "content": [
+        {"type": "TEXT", "text": "What is this?"},
+        {"type": "IMAGE", "imageUrl": {"url": "data:image/png;base64,iVBORw0KGgo=", "detail": "HIGH"}}]}]}))
+    c.decode("decode_string_content_and_default_role", envelope({"apiFormat": "GENERIC", "messages": [
+        {"content": "plain string"}]}))
+    c.decode("decode_empty_user_content_native", envelope({"apiFormat": "GENERIC", "messages": [
+        {"role": "USER", "content": []}]}))
+    c.decode("decode_tool_without_call_id_native", envelope({"apiFormat": "GENERIC", "messages": [
+        {"role": "TOOL", "content": text("r")}]}))
+    c.decode("decode_unknown_role_native", envelope({"apiFormat": "GENERIC", "messages": [
+        {"role": "DEVELOPER", "content": text("x")}]}))
+    c.decode("decode_tool_call_object_arguments_and_missing_id", envelope({"apiFormat": "GENERIC", "messages": [
+        {"role": "ASSISTANT", "toolCalls": [{"type": "FUNCTION", "name": "f", "arguments": {"b": 2, "a": 1}},
+                                             {"type": "FUNCTION", "name": "g"}]}]}))
+    c.decode("decode_cohere_native_turns_and_lowercase", {"chatRequest": {
+        "apiFormat": "cohere", "message": "now",
+        "chatHistory": [{"role": "TOOL", "toolResults": [{"call": {"name": "f", "parameters": {}}, "outputs": []}]},
+                        {"role": "user", "message": "before"}, {"role": "SYSTEM", "message": "sys"}],
+        "preambleOverride": "", "stop": ["ignored"]}})
+    c.decode("decode_coherev2_messages", envelope({"apiFormat": "COHEREV2", "messages": [
+        {"role": "USER", "content": text("hi")}], "stopSequences": ["a"], "citationOptions": {"mode": "FAST"}}))
+    c.decode("decode_missing_chat_request_fields", {"compartmentId": "c", "chatRequest": {}})
+    c.decode("decode_non_string_compartment", {"compartmentId": 5, "servingMode": {"modelId": 7},
+                                                 "chatRequest": {"messages": []}})
+    c.decode("decode_non_ascii", envelope({"apiFormat": "GENERIC", "messages": [
+        {"role": "USER", "content": text("日本語 🎉 — ñ")}]}))
+
+    # decode errors
+    c.decode("decode_error_messages_not_array", envelope({"apiFormat": "GENERIC", "messages": "x"}))
+    c.decode("decode_error_message_not_object", envelope({"apiFormat": "GENERIC", "messages": [5]}))
+    c.decode("decode_error_tool_calls_not_array", envelope({"apiFormat": "GENERIC", "messages": [
+        {"role": "ASSISTANT", "toolCalls": {}}]}))
+    c.decode("decode_error_stop_string", envelope({"apiFormat": "GENERIC", "messages": [], "stop": "x"}))
+    c.decode("decode_error_temperature_string", envelope({"apiFormat": "GENERIC", "messages": [],
+                                                          "temperature": "hot"}))
+    c.decode("decode_error_max_tokens_negative", envelope({"apiFormat": "GENERIC", "messages": [], "maxTokens": -1}))
+    c.decode("decode_error_tools_not_array", envelope({"apiFormat": "GENERIC", "messages": [], "tools": {}}))
+    c.decode("decode_error_chat_history_not_array", {"chatRequest": {"apiFormat": "COHERE", "chatHistory": {}}})
+    c.decode("decode_error_content_number", envelope({"apiFormat": "GENERIC", "messages": [
+        {"role": "USER", "content": 5}]}))
+
+    # encode
+    def noop(a: dict[str, Any]) -> None:
+        pass
+
+    def set_path(path: list[Any], value: Any) -> Edit:
+        def edit(a: dict[str, Any]) -> None:
+            t = a
+            for k in path[:-1]:
+                t = t[k]
+            t[path[-1]] = value
+        return edit
+
+    c.encode("encode_generic_unchanged_is_identity", generic, noop)
+    c.encode("encode_cohere_unchanged_is_identity", cohere, noop)
+    c.encode("encode_generic_edit_last_user", generic, set_path(["messages", 5, "content"], "And on Sunday?"))
+    c.encode("encode_generic_edit_tool_result", generic, set_path(["messages", 3, "content"], '{"temp_c": 20}'))
+    c.encode("encode_generic_append_messages", generic, lambda a: a["messages"].extend([
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "call-2", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Rome"}'}}]},
+        {"role": "tool", "tool_call_id": "call-2", "content": "sunny"}]))
+    c.encode("encode_generic_drop_first_message", generic, lambda a: a["messages"].pop(0))
+    c.encode("encode_generic_params_changed", generic, lambda a: a["params"].update(
+        {"temperature": 0.0, "max_tokens": 50, "top_p": 0.5, "stop": ["STOP"]}))
+    c.encode("encode_generic_params_removed_keep_raw", generic, lambda a: a.pop("params"))
+    c.encode("encode_generic_tools_replaced_with_function", generic, set_path(["tools"], [
+        {"type": "function", "function": {"name": "get_time", "description": "Time",
+                                          "parameters": {"type": "object"}}}]))
+    c.encode("encode_generic_tools_removed", generic, lambda a: a.pop("tools"))
+    c.encode("encode_generic_tool_choice_removed", generic, lambda a: a.pop("tool_choice"))
+    c.encode("encode_generic_extra_changed", generic, lambda a: (a.update({"seed": 7, "isStream": True}),
+                                                                 a.pop("numGenerations")))
+    c.encode("encode_compartment_and_serving_mode", generic, lambda a: a["api_specific"].update({
+        "compartment_id": "ocid1.compartment.oc1..bbbb",
+        "serving_mode": {"servingType": "ON_DEMAND", "modelId": "xai.grok-3"}}))
+    c.encode("encode_api_specific_dropped_keeps_envelope", generic, lambda a: a.pop("api_specific"))
+    c.encode("encode_cohere_edit_current_message", cohere, set_path(["messages", 3, "content"], "And on Sunday?"))
+    c.encode("encode_cohere_append_turn", cohere, lambda a: a["messages"].extend([
+        {"role": "assistant", "content": "Rain."}, {"role": "user", "content": "Thanks"}]))
+    c.encode("encode_cohere_remove_preamble", cohere, lambda a: a["messages"].pop(0))
+    c.encode("encode_cohere_params_changed", cohere, lambda a: a["params"].update({"stop": ["X"], "max_tokens": 5}))
+    c.encode("encode_error_model_changed", generic, set_path(["model"], "other"))
+    c.encode("encode_error_api_format_changed", generic, lambda a: a["api_specific"].update({"api_format": "COHERE"}))
+    c.encode("encode_error_cohere_last_not_user", cohere, lambda a: a["messages"].append(
+        {"role": "assistant", "content": "x"}))
+    c.encode("encode_error_cohere_tool_message", cohere, lambda a: a["messages"].insert(
+        1, {"role": "tool", "tool_call_id": "t", "content": "r"}))
+    c.encode("encode_error_cohere_multimodal", cohere, set_path(["messages", 3, "content"], [
+        {"type": "text", "text": "a"}, {"type": "image_url", "image_url": {"url": "https://x/y.png"}}]))
+    c.encode("encode_error_tool_choice_mode", generic, set_path(["tool_choice"], "required"))
+    c.encode("encode_error_serving_mode_without_envelope",
+             {"apiFormat": "GENERIC", "messages": [{"role": "USER", "content": text("hi")}]},
+             lambda a: a["api_specific"].update({"compartment_id": "c"}))
+
+    # decode_response
+    c.response("response_generic_text", {
+        "modelId": "meta.llama-3.3-70b-instruct", "modelVersion": "1.0.0",
+        "chatResponse": {"apiFormat": "GENERIC", "timeCreated": "2025-06-01T00:00:00Z", "choices": [
+            {"index": 0, "message": {"role": "ASSISTANT", "content": text("Hello there.")},
+             "finishReason": "stop", "logprobs": {"tokens": []}}],
+            "usage": {"promptTokens": 12, "completionTokens": 3, "totalTokens": 15,
+                      "promptTokensDetails": {"cachedTokens": 4}}}})
+    c.response("response_generic_tool_calls", {"modelId": "m", "chatResponse": {"apiFormat": "GENERIC", "choices": [
+        {"index": 0, "message": {"role": "ASSISTANT", "content": [], "toolCalls": [
+            {"id": "c1", "type": "FUNCTION", "name": "get_weather", "arguments": '{"city":"Paris"}'},
+            {"type": "FUNCTION", "name": "g", "arguments": "not json"}]}, "finishReason": "tool_calls"}]}})
+    c.response("response_cohere_text_and_calls", {"modelId": "cohere.command-r-plus", "chatResponse": {
+        "apiFormat": "COHERE", "text": "Hi", "finishReason": "COMPLETE", "chatHistory": [],
+        "toolCalls": [{"name": "f", "parameters": {"a": 1}}], "usage": {"promptTokens": 1, "completionTokens": 2}}})
+    c.response("response_cohere_max_tokens", {"chatResponse": {"apiFormat": "COHERE", "text": "Hi",
+                                                               "finishReason": "MAX_TOKENS"}})
+    c.response("response_cohere_unknown_reason", {"chatResponse": {"apiFormat": "COHERE", "finishReason": "ERROR"}})
+    c.response("response_coherev2", {"chatResponse": {"apiFormat": "COHEREV2", "id": "r-1", "message": {
+        "role": "ASSISTANT", "content": text("v2"),
+        "toolCalls": [{"id": "t", "type": "FUNCTION", "function": {"name": "f", "arguments": "{}"}}]},
+        "finishReason": "TOOL_CALL", "usage": {"totalTokens": 9}}})
+    c.response("response_bare_chat_response", {"apiFormat": "GENERIC", "choices": [
+        {"message": {"content": text("bare")}, "finishReason": "length"}]})
+    c.response("response_stream_event_generic", {"index": 0, "message": {"role": "ASSISTANT",
+                                                                       "content": text("chunk")}},
+               note="a GENERIC stream event decodes as a bare chat response without choices")
+    c.response("response_image_and_text_content_filter", {"chatResponse": {"apiFormat": "GENERIC", "choices": [
+        {"message": {"content": [{"type": "IMAGE", "imageUrl": {"url": "u"}}, {"type": "TEXT", "text": "t"}]},
+         "finishReason": "content_filter"}]}})
+    c.response("response_string_content_max_tokens", {"chatResponse": {"apiFormat": "GENERIC", "choices": [
+        {"message": {"content": "str"}, "finishReason": "max_tokens"}]}})
+    c.response("response_lenient_usage", {"chatResponse": {"apiFormat": "GENERIC", "choices": "x",
+                                                           "usage": {"promptTokens": -1, "completionTokens": "2"}}})
+    c.response("response_non_object_is_raw", [1, 2])
+    c.response("response_error_content_number", {"chatResponse": {"apiFormat": "GENERIC", "choices": [
+        {"message": {"content": 5}}]}})
+
+    for r in sdk_requests("oci_genai"):
+        c.decode(f"sdk_{r['name']}", r["body"], note=f"built by {r['sdk']}")
+    return c
+
+
+CAPTURES: dict[str, Callable[[], Cases]] = {"gemini_generate_content": gemini_cases, "oci_genai": oci_cases}
 
 
 def main() -> None:

@@ -16,6 +16,8 @@ struct ProviderShape: Sendable, CustomStringConvertible {
     let body: @Sendable (_ turns: [JSON], _ extra: JSONObject) -> JSON
     /// The turns of a body.
     let turns: @Sendable (_ body: JSON) -> [JSON]?
+    /// The object of a body that holds the `extra` members.
+    var extrasHolder: @Sendable (_ body: JSON) -> JSON? = { $0 }
     /// The vector file.
     var file: String { "\(codec.id).json" }
     var description: String { codec.id }
@@ -31,7 +33,26 @@ struct ProviderShape: Sendable, CustomStringConvertible {
         },
         turns: { $0["contents"]?.arrayValue })
 
-    static let all: [ProviderShape] = [.gemini]
+    static let oci = ProviderShape(
+        codec: OCIGenAIChatCodec(),
+        turn: { role, text in
+            ["role": .string(role.uppercased()), "content": [["type": "TEXT", "text": .string(text)]]]
+        },
+        turnWithMeta: { text, meta in
+            ["role": "USER", "content": [["type": "TEXT", "text": .string(text), "meta": meta]]]
+        },
+        body: { turns, extra in
+            var chat: JSONObject = ["apiFormat": "GENERIC", "messages": .array(turns)]
+            extra.forEach { k, v in chat[k] = v }
+            return [
+                "compartmentId": "ocid1.compartment.oc1..c",
+                "servingMode": ["servingType": "ON_DEMAND", "modelId": "test-model"], "chatRequest": .object(chat),
+            ]
+        },
+        turns: { $0["chatRequest"]?["messages"]?.arrayValue },
+        extrasHolder: { $0["chatRequest"] })
+
+    static let all: [ProviderShape] = [.gemini, .oci]
 }
 
 /// Identity round trips on large, deep, non-ASCII and numerically extreme payloads, and thrown errors
@@ -129,8 +150,11 @@ struct ProviderShape: Sendable, CustomStringConvertible {
         var annotated = try #require(shape.codec.decode(request).objectValue)
         #expect(annotated["int_max"] == .int(Int64.max))
         #expect(annotated["uint_max"] == .uint(UInt64.max))
-        annotated["model"] = "other-model"
-        let out = try #require(shape.codec.encode(.object(annotated), original: request).content.objectValue)
+        var msgs = try #require(annotated["messages"]?.arrayValue)
+        msgs[0] = Self.text("user", "changed")
+        annotated["messages"] = .array(msgs)
+        let encoded = try shape.codec.encode(.object(annotated), original: request).content
+        let out = try #require(shape.extrasHolder(encoded)?.objectValue)
         for (k, v) in numbers {
             #expect(out[k] == v, "\(k)")
             #expect(out[k]?.jsonString() == v.jsonString(), "\(k) spelling")
@@ -138,7 +162,7 @@ struct ProviderShape: Sendable, CustomStringConvertible {
     }
 
     /// The codecs whose SDK-built requests (`Tests/vectors/sdk_requests.json`) must round-trip.
-    static let sdkCodecs: Set<String> = ["gemini_generate_content"]
+    static let sdkCodecs: Set<String> = ["gemini_generate_content", "oci_genai"]
 
     /// Request bodies built by the providers' own SDKs decode and encode back byte for byte.
     @Test func sdkBuiltRequestsRoundTripExactly() throws {
