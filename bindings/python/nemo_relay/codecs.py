@@ -122,17 +122,19 @@ class GeminiGenerateContentCodec(_BuiltinCodec):
 
 
 class OCIGenAIChatCodec(_BuiltinCodec):
-    """Not in libnemorelay yet: constructing it raises ``NotImplementedError``."""
-
     __slots__ = ()
     _id = "oci_genai"
 
-    def __init__(self) -> None:
-        raise NotImplementedError("OCIGenAIChatCodec is not available in libnemorelay yet")
-
 
 _BUILTINS = {
-    c._id: c for c in (OpenAIChatCodec, OpenAIResponsesCodec, AnthropicMessagesCodec, GeminiGenerateContentCodec)
+    c._id: c
+    for c in (
+        OpenAIChatCodec,
+        OpenAIResponsesCodec,
+        AnthropicMessagesCodec,
+        GeminiGenerateContentCodec,
+        OCIGenAIChatCodec,
+    )
 }
 
 

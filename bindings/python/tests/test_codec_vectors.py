@@ -12,6 +12,7 @@ from nemo_relay import AnnotatedLLMRequest, LLMRequest
 from nemo_relay.codecs import (
     AnthropicMessagesCodec,
     GeminiGenerateContentCodec,
+    OCIGenAIChatCodec,
     OpenAIChatCodec,
     OpenAIResponsesCodec,
 )
@@ -21,6 +22,7 @@ CODECS = {
     "openai_responses": OpenAIResponsesCodec,
     "anthropic_messages": AnthropicMessagesCodec,
     "gemini_generate_content": GeminiGenerateContentCodec,
+    "oci_genai": OCIGenAIChatCodec,
 }
 CASES = [c for f in CODECS for c in load_vectors(f"{f}.json")]
 
@@ -45,4 +47,4 @@ def test_vector(case: dict[str, Any]) -> None:
 
 
 def test_vector_counts() -> None:
-    assert len(CASES) == 65 + 46 + 47 + 87
+    assert len(CASES) == 65 + 46 + 47 + 87 + 66
