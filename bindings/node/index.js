@@ -1322,9 +1322,12 @@ class AnthropicMessagesCodec extends BuiltinCodec {
 class GeminiGenerateContentCodec extends BuiltinCodec {
   constructor() { super('gemini_generate_content'); }
 }
+class OCIGenAIChatCodec extends BuiltinCodec {
+  constructor() { super('oci_genai'); }
+}
 const BUILTIN_CLASSES = {
   openai_chat: OpenAIChatCodec, openai_responses: OpenAIResponsesCodec, anthropic_messages: AnthropicMessagesCodec,
-  gemini_generate_content: GeminiGenerateContentCodec,
+  gemini_generate_content: GeminiGenerateContentCodec, oci_genai: OCIGenAIChatCodec,
 };
 
 module.exports = {
@@ -1344,7 +1347,7 @@ module.exports = {
   // errors
   getLastCallbackError, clearLastCallbackError,
   // codecs
-  BuiltinCodec, OpenAIChatCodec, OpenAIResponsesCodec, AnthropicMessagesCodec, GeminiGenerateContentCodec,
+  BuiltinCodec, OpenAIChatCodec, OpenAIResponsesCodec, AnthropicMessagesCodec, GeminiGenerateContentCodec, OCIGenAIChatCodec,
   // exporters
   AtofExporter: exporters.AtofExporter, AtifExporter: exporters.AtifExporter,
   OpenTelemetrySubscriber: exporters.OpenTelemetrySubscriber,

@@ -11,6 +11,7 @@ const CLASSES = {
   openai_responses: relay.OpenAIResponsesCodec,
   anthropic_messages: relay.AnthropicMessagesCodec,
   gemini_generate_content: relay.GeminiGenerateContentCodec,
+  oci_genai: relay.OCIGenAIChatCodec,
 };
 
 for (const file of Object.keys(CLASSES).map((id) => `${id}.json`)) {
