@@ -1145,8 +1145,8 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_dropped_events(uint64_t *out, nemo
 /* ------------------------------------------------------------------------------------------ */
 
 /**
- * @brief Returns a built-in provider codec: "openai_chat", "openai_responses", "anthropic_messages" or
- *        "gemini_generate_content".
+ * @brief Returns a built-in provider codec: "openai_chat", "openai_responses", "anthropic_messages",
+ *        "gemini_generate_content" or "oci_genai" (also accepted as "oci_genai_chat").
  * @param out Receives the codec.
  * @param id The codec id (NUL-terminated).
  * @return NEMO_RELAY_OK, NEMO_RELAY_E_NOT_FOUND (unknown id), NEMO_RELAY_E_INVALID_ARGUMENT.
