@@ -32,6 +32,21 @@ import Testing
         #expect(out["generationConfig"] == ["topK": 3])
     }
 
+    @Test func droppedFirstTurnLeavesTheOthersVerbatim() throws {
+        // Every message shifts by one; each remaining content item must still be its own original,
+        // thought parts and signatures included, not a patch of its neighbour.
+        let out = try reencode(Self.history) { a in
+            var m = try #require(a["messages"]?.arrayValue)
+            m.removeFirst()
+            m.append(["role": "user", "content": "next"])
+            a["messages"] = .array(m)
+        }
+        let original = try #require(try JSON.parse(Self.history)["contents"]?.arrayValue)
+        let contents = try #require(out["contents"]?.arrayValue)
+        #expect(Array(contents.prefix(2)) == Array(original.dropFirst()))
+        #expect(contents.last == ["role": "user", "parts": [["text": "next"]]])
+    }
+
     @Test func editedToolResultKeepsUnmodeledMembers() throws {
         let out = try reencode(Self.history) { a in
             var m = try #require(a["messages"]?.arrayValue)

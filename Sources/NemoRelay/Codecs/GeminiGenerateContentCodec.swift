@@ -505,70 +505,19 @@ public struct GeminiGenerateContentCodec: SynchronousLLMCodec {
         body["systemInstruction"] = .object(si)
     }
 
-    /// Rewrites `contents` for changed non-system messages: unchanged content items are kept as they were,
-    /// edited ones are patched onto their original item, new messages are encoded fresh.
+    /// Rewrites `contents` for changed non-system messages (``GroupedMessageMerge``): unchanged content items
+    /// are kept as they were, edited ones are patched onto their original item, new messages are encoded fresh.
     static func encodeContents(
         _ ann: [JSON], baseline base: [JSON], names: [String: String], body: inout JSONObject
     ) throws(RelayError) {
-        let originals = body["contents"]?.arrayValue ?? []
-        // The content item each baseline message came from.
-        var owner: [Int] = []
-        owner.reserveCapacity(base.count)
-        var perItem = [Int](repeating: 0, count: originals.count)
-        for (ci, item) in originals.enumerated() {
-            let n = max(1, try decodeContent(item).count)
-            perItem[ci] = n
-            for _ in 0..<n where owner.count < base.count { owner.append(ci) }
-        }
-        while owner.count < base.count { owner.append(max(0, originals.count - 1)) }
-
-        var prefix = 0
-        while prefix < min(ann.count, base.count), ann[prefix] == base[prefix] { prefix += 1 }
-        var suffix = 0
-        let maxSuffix = min(ann.count - prefix, base.count - prefix)
-        while suffix < maxSuffix, ann[ann.count - 1 - suffix] == base[base.count - 1 - suffix] { suffix += 1 }
-        let annGapEnd = ann.count - suffix
-        let baseGapEnd = base.count - suffix
-        let sameGap = annGapEnd - prefix == baseGapEnd - prefix
-        func baseIndex(_ i: Int) -> Int? {
-            if i < prefix { return i }
-            if i >= annGapEnd { return baseGapEnd + (i - annGapEnd) }
-            return sameGap ? i : nil
-        }
-
-        var out: [JSON] = []
-        out.reserveCapacity(max(ann.count, originals.count))
-        var done = Set<Int>()
-        var i = 0
-        while i < ann.count {
-            guard let bi = baseIndex(i), bi < owner.count, owner[bi] < originals.count, !done.contains(owner[bi])
-            else {
-                if let c = try freshContent(ann[i], names: names) { out.append(c) }
-                i += 1
-                continue
-            }
-            let ci = owner[bi]
-            var end = i + 1
-            while end < ann.count, let bj = baseIndex(end), bj < owner.count, owner[bj] == ci { end += 1 }
-            done.insert(ci)
-            var unchanged = end - i == perItem[ci]
-            if unchanged {
-                for j in i..<end where baseIndex(j).map({ base[$0] }) != ann[j] {
-                    unchanged = false
-                    break
-                }
-            }
-            if unchanged {
-                out.append(originals[ci])
-            } else {
-                let baseRun = (i..<end).compactMap { baseIndex($0).map { base[$0] } }
-                out.append(
-                    contentsOf: try patchContent(
-                        originals[ci], run: Array(ann[i..<end]), baseRun: baseRun, names: names))
-            }
-            i = end
-        }
-        body["contents"] = .array(out)
+        let merge = GroupedMessageMerge(
+            decodeTurn: decodeContent,
+            patch: { (original, run, baseRun) throws(RelayError) -> [JSON] in
+                try patchContent(original, run: run, baseRun: baseRun, names: names)
+            },
+            fresh: { (m: JSON) throws(RelayError) -> JSON? in try freshContent(m, names: names) })
+        let turns = try merge.merge(annotated: ann, baseline: base, originals: body["contents"]?.arrayValue ?? [])
+        body["contents"] = .array(turns.map(\.value))
     }
 
     /// Applies edited messages to their original content item, keeping thought parts, part-level metadata
