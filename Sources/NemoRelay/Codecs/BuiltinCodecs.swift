@@ -5,6 +5,7 @@ public enum BuiltinCodecs {
     /// The ids of every built-in codec (the ids the codecs report).
     public static let ids: [String] = [
         "openai_chat", "openai_responses", "anthropic_messages", "gemini_generate_content", "oci_genai",
+        "bedrock_converse",
     ]
 
     /// Other names accepted for a built-in codec, and the id each stands for.
@@ -18,6 +19,7 @@ public enum BuiltinCodecs {
         case "anthropic_messages": return AnthropicMessagesCodec()
         case "gemini_generate_content": return GeminiGenerateContentCodec()
         case "oci_genai": return OCIGenAIChatCodec()
+        case "bedrock_converse": return BedrockConverseCodec()
         default: return nil
         }
     }

@@ -10,6 +10,7 @@ enum CodecSurface: String, Sendable {
     case anthropicMessages = "Anthropic Messages"
     case gemini = "Gemini"
     case ociGenAI = "OCI GenAI"
+    case bedrockConverse = "Bedrock Converse"
 
     /// The codec id and `api_specific.api` tag of this surface.
     var api: String {
@@ -19,6 +20,7 @@ enum CodecSurface: String, Sendable {
         case .anthropicMessages: return "anthropic_messages"
         case .gemini: return "gemini_generate_content"
         case .ociGenAI: return "oci_genai"
+        case .bedrockConverse: return "bedrock_converse"
         }
     }
 }

@@ -199,6 +199,23 @@ enum UsageNormalizer {
         return (n, thoughts)
     }
 
+    /// Bedrock Converse usage (`inputTokens`, `cacheReadInputTokens`, `cacheWriteInputTokens`, …). As with
+    /// Anthropic, `inputTokens` counts only the input that was neither read from nor written to the cache.
+    static func bedrock(_ u: JSONObject, _ r: ResponseReader) throws(RelayError) -> NormalizedUsage {
+        var n = NormalizedUsage()
+        n.promptTokens = try r.count(u, "inputTokens")
+        n.completionTokens = try r.count(u, "outputTokens")
+        n.totalTokens = try r.count(u, "totalTokens")
+        if n.totalTokens == nil, let p = n.promptTokens, let c = n.completionTokens {
+            let (sum, overflow) = p.addingReportingOverflow(c)
+            if !overflow { n.totalTokens = sum }
+        }
+        n.cacheReadTokens = try r.count(u, "cacheReadInputTokens")
+        n.cacheWriteTokens = try r.count(u, "cacheWriteInputTokens")
+        n.uncachedInputTokens = n.promptTokens
+        return n
+    }
+
     static func uncached(prompt: UInt64?, cached: UInt64?) -> UInt64? {
         guard let prompt, let cached, cached <= prompt else { return nil }
         return prompt - cached
@@ -285,6 +302,17 @@ enum FinishReason {
         case "length", "max_tokens", "MAX_TOKENS": return "length"
         case "tool_calls", "TOOL_CALL": return "tool_use"
         case "content_filter": return "content_filter"
+        default: return unknown(raw)
+        }
+    }
+
+    /// Bedrock Converse `stopReason`.
+    static func bedrock(_ raw: String) -> JSON {
+        switch raw {
+        case "end_turn", "stop_sequence": return "complete"
+        case "max_tokens", "model_context_window_exceeded": return "length"
+        case "tool_use": return "tool_use"
+        case "guardrail_intervened", "content_filtered": return "content_filter"
         default: return unknown(raw)
         }
     }
