@@ -224,6 +224,7 @@ enum OTelGenAI {
         case "anthropic_messages"?: return "anthropic"
         case "openai_chat"?, "openai_responses"?: return "openai"
         case "oci_genai"?: return "oci.genai"
+        case "bedrock_converse"?: return "aws.bedrock"
         default: return nil
         }
     }
