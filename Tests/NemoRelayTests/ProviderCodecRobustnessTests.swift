@@ -52,7 +52,18 @@ struct ProviderShape: Sendable, CustomStringConvertible {
         turns: { $0["chatRequest"]?["messages"]?.arrayValue },
         extrasHolder: { $0["chatRequest"] })
 
-    static let all: [ProviderShape] = [.gemini, .oci]
+    static let bedrock = ProviderShape(
+        codec: BedrockConverseCodec(),
+        turn: { role, text in ["role": .string(role), "content": [["text": .string(text)]]] },
+        turnWithMeta: { text, meta in ["role": "user", "content": [["text": .string(text)]], "meta": meta] },
+        body: { turns, extra in
+            var o: JSONObject = ["modelId": "test-model", "messages": .array(turns)]
+            extra.forEach { k, v in o[k] = v }
+            return .object(o)
+        },
+        turns: { $0["messages"]?.arrayValue })
+
+    static let all: [ProviderShape] = [.gemini, .oci, .bedrock]
 }
 
 /// Identity round trips on large, deep, non-ASCII and numerically extreme payloads, and thrown errors
@@ -162,7 +173,7 @@ struct ProviderShape: Sendable, CustomStringConvertible {
     }
 
     /// The codecs whose SDK-built requests (`Tests/vectors/sdk_requests.json`) must round-trip.
-    static let sdkCodecs: Set<String> = ["gemini_generate_content", "oci_genai"]
+    static let sdkCodecs: Set<String> = ["gemini_generate_content", "oci_genai", "bedrock_converse"]
 
     /// Request bodies built by the providers' own SDKs decode and encode back byte for byte.
     @Test func sdkBuiltRequestsRoundTripExactly() throws {
