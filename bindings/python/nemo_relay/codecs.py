@@ -21,6 +21,7 @@ __all__ = [
     "AnthropicMessagesCodec",
     "GeminiGenerateContentCodec",
     "OCIGenAIChatCodec",
+    "BedrockConverseCodec",
 ]
 
 log = logging.getLogger("nemo_relay")
@@ -126,6 +127,13 @@ class OCIGenAIChatCodec(_BuiltinCodec):
     _id = "oci_genai"
 
 
+class BedrockConverseCodec(_BuiltinCodec):
+    """AWS Bedrock Converse and ConverseStream (not in the reference; see docs/codecs.md)."""
+
+    __slots__ = ()
+    _id = "bedrock_converse"
+
+
 _BUILTINS = {
     c._id: c
     for c in (
@@ -134,6 +142,7 @@ _BUILTINS = {
         AnthropicMessagesCodec,
         GeminiGenerateContentCodec,
         OCIGenAIChatCodec,
+        BedrockConverseCodec,
     )
 }
 

@@ -11,6 +11,7 @@ from conftest import load_vectors
 from nemo_relay import AnnotatedLLMRequest, LLMRequest
 from nemo_relay.codecs import (
     AnthropicMessagesCodec,
+    BedrockConverseCodec,
     GeminiGenerateContentCodec,
     OCIGenAIChatCodec,
     OpenAIChatCodec,
@@ -23,6 +24,7 @@ CODECS = {
     "anthropic_messages": AnthropicMessagesCodec,
     "gemini_generate_content": GeminiGenerateContentCodec,
     "oci_genai": OCIGenAIChatCodec,
+    "bedrock_converse": BedrockConverseCodec,
 }
 CASES = [c for f in CODECS for c in load_vectors(f"{f}.json")]
 
@@ -47,4 +49,4 @@ def test_vector(case: dict[str, Any]) -> None:
 
 
 def test_vector_counts() -> None:
-    assert len(CASES) == 65 + 46 + 47 + 87 + 66
+    assert len(CASES) == 65 + 46 + 47 + 87 + 66 + 58
