@@ -45,3 +45,9 @@ if ! python3 -c 'import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.com
     echo "deps: installing opentelemetry-sdk opentelemetry-exporter-otlp-proto-common"
     python3 -m pip install --quiet opentelemetry-sdk opentelemetry-exporter-otlp-proto-common
 fi
+if ! python3 -c 'import botocore.validate' >/dev/null 2>&1; then
+    # botocore's service model and parameter validator: encoded Bedrock Converse requests are checked
+    # against the Converse input shape (pure Python; no network at test time).
+    echo "deps: installing botocore"
+    python3 -m pip install --quiet botocore
+fi
