@@ -244,6 +244,7 @@ export declare class OpenAIResponsesCodec extends BuiltinCodec { constructor(); 
 export declare class AnthropicMessagesCodec extends BuiltinCodec { constructor(); }
 export declare class GeminiGenerateContentCodec extends BuiltinCodec { constructor(); }
 export declare class OCIGenAIChatCodec extends BuiltinCodec { constructor(); }
+export declare class BedrockConverseCodec extends BuiltinCodec { constructor(); }
 
 // Exporters (include/nemo_relay.h, "Exporters"). Every method is synchronous. An exporter belongs to
 // the helper process that made it: after that helper exits its methods throw (`ERR_NEMO_RELAY_HELPER`).

@@ -1325,9 +1325,13 @@ class GeminiGenerateContentCodec extends BuiltinCodec {
 class OCIGenAIChatCodec extends BuiltinCodec {
   constructor() { super('oci_genai'); }
 }
+class BedrockConverseCodec extends BuiltinCodec {
+  constructor() { super('bedrock_converse'); }
+}
 const BUILTIN_CLASSES = {
   openai_chat: OpenAIChatCodec, openai_responses: OpenAIResponsesCodec, anthropic_messages: AnthropicMessagesCodec,
   gemini_generate_content: GeminiGenerateContentCodec, oci_genai: OCIGenAIChatCodec,
+  bedrock_converse: BedrockConverseCodec,
 };
 
 module.exports = {
@@ -1347,7 +1351,7 @@ module.exports = {
   // errors
   getLastCallbackError, clearLastCallbackError,
   // codecs
-  BuiltinCodec, OpenAIChatCodec, OpenAIResponsesCodec, AnthropicMessagesCodec, GeminiGenerateContentCodec, OCIGenAIChatCodec,
+  BuiltinCodec, OpenAIChatCodec, OpenAIResponsesCodec, AnthropicMessagesCodec, GeminiGenerateContentCodec, OCIGenAIChatCodec, BedrockConverseCodec,
   // exporters
   AtofExporter: exporters.AtofExporter, AtifExporter: exporters.AtifExporter,
   OpenTelemetrySubscriber: exporters.OpenTelemetrySubscriber,

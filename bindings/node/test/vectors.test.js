@@ -12,6 +12,7 @@ const CLASSES = {
   anthropic_messages: relay.AnthropicMessagesCodec,
   gemini_generate_content: relay.GeminiGenerateContentCodec,
   oci_genai: relay.OCIGenAIChatCodec,
+  bedrock_converse: relay.BedrockConverseCodec,
 };
 
 for (const file of Object.keys(CLASSES).map((id) => `${id}.json`)) {
