@@ -1146,7 +1146,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_dropped_events(uint64_t *out, nemo
 
 /**
  * @brief Returns a built-in provider codec: "openai_chat", "openai_responses", "anthropic_messages",
- *        "gemini_generate_content" or "oci_genai" (also accepted as "oci_genai_chat").
+ *        "gemini_generate_content", "oci_genai" (also accepted as "oci_genai_chat") or "bedrock_converse".
  * @param out Receives the codec.
  * @param id The codec id (NUL-terminated).
  * @return NEMO_RELAY_OK, NEMO_RELAY_E_NOT_FOUND (unknown id), NEMO_RELAY_E_INVALID_ARGUMENT.
