@@ -8,6 +8,11 @@ public enum ChunkSummary {
         "message_stop", "ping",
     ]
 
+    /// The ConverseStream event names that identify a Bedrock chunk (the single member of the event).
+    static let bedrockEvents: Set<String> = [
+        "messageStart", "contentBlockStart", "contentBlockDelta", "contentBlockStop", "messageStop", "metadata",
+    ]
+
     /// Summarizes one chunk: `chunk_index`, `provider` and, per provider shape, event type, indices,
     /// finish/stop reasons, status and normalized usage (keys with nothing to report are omitted).
     public static func summarize(_ chunk: JSON, index: Int) -> JSON {
@@ -23,6 +28,14 @@ public enum ChunkSummary {
             summarizeResponses(o, type: type, into: &s)
         } else if case .string(let type)? = o["type"], anthropicEvents.contains(type) {
             summarizeAnthropic(o, type: type, into: &s)
+        } else if case .array? = o["candidates"] {
+            summarizeGemini(o, into: &s)
+        } else if o["type"] == nil, case .object? = o["usageMetadata"] {
+            summarizeGemini(o, into: &s)
+        } else if o.count == 1, let event = o.keys.first, bedrockEvents.contains(event),
+            case .object(let body)? = o[event]
+        {
+            summarizeBedrock(body, event: event, into: &s)
         } else {
             s["provider"] = "unknown"
         }
@@ -89,6 +102,43 @@ public enum ChunkSummary {
         if let stopReason, stopReason.stringValue != nil { s["stop_reason"] = stopReason }
         let reader = ResponseReader(surface: .anthropicMessages, strict: false)
         if let u = usageObject, let usage = try? UsageNormalizer.anthropic(u, reader) {
+            if let j = usage.json(includeUncached: false) { s["usage"] = j }
+        }
+    }
+
+    /// A `streamGenerateContent` chunk: candidate indices, finish reasons and normalized usage.
+    private static func summarizeGemini(_ o: JSONObject, into s: inout JSONObject) {
+        s["provider"] = "gemini_generate_content"
+        s["event_type"] = "streamGenerateContent"
+        if case .array(let candidates)? = o["candidates"] {
+            var indices: [JSON] = []
+            var reasons: [JSON] = []
+            for (position, c) in candidates.enumerated() {
+                let idx = c["index"].flatMap { $0.isInteger ? $0 : nil } ?? .int(Int64(position))
+                indices.append(idx)
+                if case .string(let reason)? = c["finishReason"] {
+                    reasons.append(["choice_index": idx, "finish_reason": .string(reason)])
+                }
+            }
+            if !indices.isEmpty { s["choice_indices"] = .array(indices) }
+            if !reasons.isEmpty { s["finish_reasons"] = .array(reasons) }
+        }
+        let reader = ResponseReader(surface: .gemini, strict: false)
+        if case .object(let u)? = o["usageMetadata"], let usage = try? UsageNormalizer.gemini(u, reader) {
+            if let j = usage.usage.json(includeUncached: false) { s["usage"] = j }
+        }
+    }
+
+    /// A ConverseStream event: its name, the content block index, the stop reason and normalized usage.
+    private static func summarizeBedrock(_ body: JSONObject, event: String, into s: inout JSONObject) {
+        s["provider"] = "bedrock_converse"
+        s["event_type"] = .string(event)
+        if let idx = body["contentBlockIndex"], idx.isInteger { s["indices"] = ["contentBlockIndex": idx] }
+        if event == "messageStop", case .string(let reason)? = body["stopReason"] { s["stop_reason"] = .string(reason) }
+        let reader = ResponseReader(surface: .bedrockConverse, strict: false)
+        if event == "metadata", case .object(let u)? = body["usage"],
+            let usage = try? UsageNormalizer.bedrock(u, reader)
+        {
             if let j = usage.json(includeUncached: false) { s["usage"] = j }
         }
     }
