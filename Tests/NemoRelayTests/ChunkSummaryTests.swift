@@ -33,6 +33,72 @@ import Testing
         }
     }
 
+    @Test func geminiStreamChunks() throws {
+        let chunks = try #require(
+            try JSON.parse(
+                #"""
+                [{"candidates":[{"content":{"role":"model","parts":[{"text":"Hel"}]},"index":0}],"modelVersion":"g"},
+                 {"candidates":[{"content":{"role":"model","parts":[{"text":"lo"}]},"finishReason":"STOP"}],
+                  "usageMetadata":{"promptTokenCount":5,"candidatesTokenCount":2,"thoughtsTokenCount":3,
+                   "cachedContentTokenCount":1}},
+                 {"usageMetadata":{"promptTokenCount":5,"candidatesTokenCount":2,"totalTokenCount":9}}]
+                """#
+            ).arrayValue)
+        let summaries = chunks.enumerated().map { ChunkSummary.summarize($1, index: $0) }
+        func with(_ index: Int, _ extra: JSONObject) -> JSON {
+            var o: JSONObject = [
+                "chunk_index": .int(Int64(index)), "provider": "gemini_generate_content",
+                "event_type": "streamGenerateContent",
+            ]
+            extra.forEach { k, v in o[k] = v }
+            return .object(o)
+        }
+        #expect(summaries[0] == with(0, ["choice_indices": [0]]))
+        let usage: JSON = ["prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 10, "cache_read_tokens": 1]
+        let reasons: JSON = [["choice_index": 0, "finish_reason": "STOP"]]
+        #expect(summaries[1] == with(1, ["choice_indices": [0], "finish_reasons": reasons, "usage": usage]))
+        #expect(summaries[2] == with(2, ["usage": ["prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 9]]))
+    }
+
+    @Test func bedrockConverseStreamEvents() throws {
+        let events = try #require(
+            try JSON.parse(
+                #"""
+                [{"messageStart":{"role":"assistant"}},
+                 {"contentBlockStart":{"start":{"toolUse":{"toolUseId":"t","name":"f"}},"contentBlockIndex":1}},
+                 {"contentBlockDelta":{"delta":{"text":"Hi"},"contentBlockIndex":0}},
+                 {"contentBlockStop":{"contentBlockIndex":0}},
+                 {"messageStop":{"stopReason":"tool_use"}},
+                 {"metadata":{"usage":{"inputTokens":10,"outputTokens":4,"totalTokens":30,"cacheReadInputTokens":16},
+                  "metrics":{"latencyMs":120}}}]
+                """#
+            ).arrayValue)
+        let summaries = events.enumerated().map { ChunkSummary.summarize($1, index: $0) }
+        func s(_ i: Int, _ type: String, _ extra: JSONObject = [:]) -> JSON {
+            var o: JSONObject = [
+                "chunk_index": .int(Int64(i)), "provider": "bedrock_converse", "event_type": .string(type),
+            ]
+            extra.forEach { k, v in o[k] = v }
+            return .object(o)
+        }
+        #expect(summaries[0] == s(0, "messageStart"))
+        #expect(summaries[1] == s(1, "contentBlockStart", ["indices": ["contentBlockIndex": 1]]))
+        #expect(summaries[2] == s(2, "contentBlockDelta", ["indices": ["contentBlockIndex": 0]]))
+        #expect(summaries[3] == s(3, "contentBlockStop", ["indices": ["contentBlockIndex": 0]]))
+        #expect(summaries[4] == s(4, "messageStop", ["stop_reason": "tool_use"]))
+        let usage: JSON = ["prompt_tokens": 10, "completion_tokens": 4, "total_tokens": 30, "cache_read_tokens": 16]
+        #expect(summaries[5] == s(5, "metadata", ["usage": usage]))
+    }
+
+    @Test func ociStreamEventsStayUnknownAsInTheReference() throws {
+        let event = try JSON.parse(
+            #"{"index":0,"message":{"role":"ASSISTANT","content":[{"type":"TEXT","text":"x"}]}}"#)
+        #expect(ChunkSummary.summarize(event, index: 3) == ["chunk_index": 3, "provider": "unknown"])
+        // Two members: not a ConverseStream event.
+        let two = try JSON.parse(#"{"messageStop":{"stopReason":"end_turn"},"x":1}"#)
+        #expect(ChunkSummary.summarize(two, index: 0) == ["chunk_index": 0, "provider": "unknown"])
+    }
+
     @Test func openAIChatChunk() throws {
         let chunk = try JSON.parse(
             #"""

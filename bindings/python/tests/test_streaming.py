@@ -707,3 +707,30 @@ def test_typed_llm_stream_execute() -> None:
     assert collected == [Delta("a"), Delta("b")]
     ends = [e for e in events if e["name"] == "prov" and e.get("scope_category") == "end"]
     assert ends[0]["data"] == {"text": "ab"}
+
+
+def test_gemini_and_bedrock_chunks_are_summarised() -> None:
+    # Beyond the reference (which reports provider "unknown" for both): docs/codecs.md, "Stream chunks".
+    chunks = [
+        {"candidates": [{"content": {"role": "model", "parts": [{"text": "Hi"}]}, "finishReason": "STOP", "index": 0}],
+         "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 1, "totalTokenCount": 4}},
+        {"messageStop": {"stopReason": "end_turn"}},
+        {"metadata": {"usage": {"inputTokens": 3, "outputTokens": 1, "totalTokens": 4}, "metrics": {"latencyMs": 9}}},
+    ]
+
+    async def provider(r: LLMRequest) -> Any:
+        for c in chunks:
+            yield c
+
+    async def body() -> None:
+        stream = await llm.stream_execute("prov", req(), provider, lambda c: None, None)
+        assert [c async for c in stream] == chunks
+
+    _start, marks, _end = call_events(run(body))
+    usage = {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}
+    assert_marks(marks, [
+        {"chunk_index": 0, "provider": "gemini_generate_content", "event_type": "streamGenerateContent",
+         "choice_indices": [0], "finish_reasons": [{"choice_index": 0, "finish_reason": "STOP"}], "usage": usage},
+        {"chunk_index": 1, "provider": "bedrock_converse", "event_type": "messageStop", "stop_reason": "end_turn"},
+        {"chunk_index": 2, "provider": "bedrock_converse", "event_type": "metadata", "usage": usage},
+    ])
