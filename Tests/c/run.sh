@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# The C-side checks: header as C99 and C++17 with -Werror, header/export diff, the ABI client tests
-# and the long-chain test (plain and under AddressSanitizer + UBSan), every C example, and the streaming stress test (plain,
+# The C-side checks: header as C99 and C++17 with -Werror, header/export diff, the ABI client tests, the
+# codec golden vectors and the long-chain test (plain and under AddressSanitizer + UBSan), every C example, and the streaming stress test (plain,
 # under ASan + UBSan, and under ThreadSanitizer when clang can build it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -51,6 +51,14 @@ python3 Tests/support/atif_cases.py "$out/atif_cases"
 cc -std=c99 -D_GNU_SOURCE -g -fsanitize=address,undefined -fno-omit-frame-pointer "${flags[@]}" \
     Tests/c/exporter_test.c "${link[@]}" -o "$out/exporter_test_asan"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 "$out/exporter_test_asan" "$out/atif_cases"
+
+echo "-- codec_vectors (every codec golden vector through the C entry points) under AddressSanitizer and UBSan"
+python3 Tests/support/codec_cases.py write "$out/codec_cases"
+cc -std=c99 -D_GNU_SOURCE -g -fsanitize=address,undefined -fno-omit-frame-pointer "${flags[@]}" \
+    Tests/c/codec_vectors.c "${link[@]}" -o "$out/codec_vectors_asan"
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 "$out/codec_vectors_asan" \
+    "$out/codec_cases/cases.txt" "$out/codec_cases/results.txt"
+python3 Tests/support/codec_cases.py check "$out/codec_cases"
 
 echo "-- propagation_test (contexts, stacks from them, captures, hostile input) under AddressSanitizer and UBSan"
 cc -std=c99 -D_GNU_SOURCE -g -fsanitize=address,undefined -fno-omit-frame-pointer "${flags[@]}" \
