@@ -117,6 +117,25 @@ test('llm.chunk summaries follow the chunk shape (responses, anthropic, unknown)
   assert.equal(ev.end.data, null);
 });
 
+test('llm.chunk summaries of Gemini chunks and ConverseStream events (docs/codecs.md)', async () => {
+  const chunks = [
+    { candidates: [{ content: { role: 'model', parts: [{ text: 'Hi' }] }, finishReason: 'STOP', index: 0 }],
+      usageMetadata: { promptTokenCount: 3, candidatesTokenCount: 1, totalTokenCount: 4 } },
+    { contentBlockDelta: { delta: { text: 'x' }, contentBlockIndex: 1 } },
+    { metadata: { usage: { inputTokens: 3, outputTokens: 1, totalTokens: 4 }, metrics: { latencyMs: 9 } } },
+  ];
+  const ev = await llmEvents(async () => {
+    await drain(await relay.llmStreamCallExecute('p', req(4), () => fromArray(chunks)));
+  });
+  const usage = { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 };
+  assert.deepStrictEqual(ev.chunks.map((m) => m.data), [
+    { chunk_index: 0, provider: 'gemini_generate_content', event_type: 'streamGenerateContent', choice_indices: [0],
+      finish_reasons: [{ choice_index: 0, finish_reason: 'STOP' }], usage },
+    { chunk_index: 1, provider: 'bedrock_converse', event_type: 'contentBlockDelta', indices: { contentBlockIndex: 1 } },
+    { chunk_index: 2, provider: 'bedrock_converse', event_type: 'metadata', usage },
+  ]);
+});
+
 test('a null finalizer value records the handle data', async () => {
   const ev = await llmEvents(async () => {
     await drain(await relay.llmStreamCallExecute('p', req(3), () => fromArray([{ a: 1 }]), null, () => null, null, null, { fallback: true }));
