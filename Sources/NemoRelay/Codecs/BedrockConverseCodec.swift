@@ -325,7 +325,7 @@ public struct BedrockConverseCodec: SynchronousLLMCodec {
                 if case .string(let id)? = c["id"], case .string(let n)? = c["function"]?["name"] { names[id] = n }
             }
         }
-        let merge = GroupedMessageMerge(decodeTurn: decodeMessage, patch: patchMessage, fresh: freshMessage)
+        let merge = GroupedMessageMerge(turnSize: turnSize, patch: patchMessage, fresh: freshMessage)
         let turns = try merge.merge(
             annotated: messages, baseline: baseline, originals: body["messages"]?.arrayValue ?? [])
         // Fresh user turns that follow each other (tool results, then a user message) become one turn:
@@ -347,6 +347,14 @@ public struct BedrockConverseCodec: SynchronousLLMCodec {
             previousFreshUser = freshUser
         }
         body["messages"] = .array(out)
+    }
+
+    /// The number of messages a (valid) Converse message decodes to: its tool results, plus one for the
+    /// message itself unless it is a user message of tool results only.
+    static func turnSize(_ item: JSON) -> Int {
+        guard item["role"]?.stringValue == "user", case .array(let blocks)? = item["content"] else { return 1 }
+        let results = blocks.count { blockKind($0) == "toolResult" && $0["toolResult"]?.objectValue != nil }
+        return results == 0 || results < blocks.count ? results + 1 : results
     }
 
     /// A Converse message encoded from one annotated message alone.

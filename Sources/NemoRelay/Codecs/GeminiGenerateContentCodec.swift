@@ -103,14 +103,17 @@ public struct GeminiGenerateContentCodec: SynchronousLLMCodec {
 
     /// The one data key of a part, or nil; more than one is an error.
     static func dataKey(_ part: JSONObject, _ context: String) throws(RelayError) -> String? {
-        var found: [String] = []
-        for k in part.keys where dataKeys.contains(k) { found.append(k) }
-        if found.count > 1 {
-            throw invalid(
-                "Gemini generateContent \(context) part must not contain multiple data fields: "
-                    + found.sorted().joined(separator: ", "))
+        var first: String?
+        for k in part.keys where dataKeys.contains(k) {
+            guard first == nil else {
+                let found = part.keys.filter { dataKeys.contains($0) }.sorted()
+                throw invalid(
+                    "Gemini generateContent \(context) part must not contain multiple data fields: "
+                        + found.joined(separator: ", "))
+            }
+            first = k
         }
-        return found.first
+        return first
     }
 
     static func isThought(_ part: JSON) -> Bool {
@@ -511,13 +514,19 @@ public struct GeminiGenerateContentCodec: SynchronousLLMCodec {
         _ ann: [JSON], baseline base: [JSON], names: [String: String], body: inout JSONObject
     ) throws(RelayError) {
         let merge = GroupedMessageMerge(
-            decodeTurn: decodeContent,
+            turnSize: turnSize,
             patch: { (original, run, baseRun) throws(RelayError) -> [JSON] in
                 try patchContent(original, run: run, baseRun: baseRun, names: names)
             },
             fresh: { (m: JSON) throws(RelayError) -> JSON? in try freshContent(m, names: names) })
         let turns = try merge.merge(annotated: ann, baseline: base, originals: body["contents"]?.arrayValue ?? [])
         body["contents"] = .array(turns.map(\.value))
+    }
+
+    /// The number of messages a (valid) content item decodes to: one per function response, else one.
+    static func turnSize(_ item: JSON) -> Int {
+        guard case .array(let parts)? = item["parts"] else { return 1 }
+        return max(1, parts.count { $0["functionResponse"] != nil })
     }
 
     /// Applies edited messages to their original content item, keeping thought parts, part-level metadata

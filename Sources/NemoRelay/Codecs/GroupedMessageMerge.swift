@@ -8,8 +8,9 @@
 /// and suffix; an edited run at the position of an unused original turn is patched onto it, and
 /// everything else is encoded fresh.
 struct GroupedMessageMerge {
-    /// The annotated messages one provider turn decodes to (at least one).
-    let decodeTurn: (JSON) throws(RelayError) -> [JSON]
+    /// How many annotated messages one provider turn decodes to (at least one; the turns were decoded
+    /// successfully as the baseline, so this only counts).
+    let turnSize: (JSON) -> Int
     /// An edited run applied to its original turn (`baseRun` is what the turn decoded to at those positions).
     let patch: (_ original: JSON, _ run: [JSON], _ baseRun: [JSON]) throws(RelayError) -> [JSON]
     /// A provider turn encoded from one annotated message alone, or nil when the message has no turn.
@@ -27,7 +28,7 @@ struct GroupedMessageMerge {
         ranges.reserveCapacity(originals.count)
         for item in originals {
             let start = min(owner.count, base.count)
-            let n = max(1, try decodeTurn(item).count)
+            let n = max(1, turnSize(item))
             for _ in 0..<n where owner.count < base.count { owner.append(ranges.count) }
             ranges.append(start..<min(start + n, base.count))
         }
@@ -54,12 +55,14 @@ struct GroupedMessageMerge {
             for k in 0..<r.count where ann[i + k] != base[r.lowerBound + k] { return false }
             return true
         }
-        // Original turns by the fingerprint of their first message, built on first need.
+        // Original turns of the unaligned middle by the fingerprint of their first message, built on first
+        // need (turns in the common prefix and suffix are matched by position).
         var index: [Int: [Int]]?
         func movedTurn(at i: Int) -> Int? {
             if index == nil {
                 var built: [Int: [Int]] = [:]
-                for (ci, r) in ranges.enumerated() where !r.isEmpty {
+                for (ci, r) in ranges.enumerated()
+                where !r.isEmpty && r.upperBound > prefix && r.lowerBound < baseGapEnd {
                     built[ItemMerge.fingerprint(base[r.lowerBound]), default: []].append(ci)
                 }
                 index = built
