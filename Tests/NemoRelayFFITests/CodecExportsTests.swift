@@ -107,6 +107,13 @@ import Testing
         var h: OpaquePointer?
         #expect(CNemoRelay.nemo_relay_codec_builtin(&h, "gemini_nope") == NEMO_RELAY_E_NOT_FOUND)
         #expect(CNemoRelay.nemo_relay_codec_builtin(&h, nil) == NEMO_RELAY_E_INVALID_ARGUMENT)
+        // The issue's name for the OCI codec is accepted too; the codec reports the reference's id.
+        #expect(CNemoRelay.nemo_relay_codec_builtin(&h, "oci_genai_chat") == NEMO_RELAY_OK)
+        let body = #"{"content":{"messages":[]}}"#
+        let oci = Self.call { o, l in CNemoRelay.nemo_relay_codec_decode(o, l, h, body, body.utf8.count) }
+        #expect(oci.0 == NEMO_RELAY_OK)
+        #expect(oci.1?["api_specific"]?["api"] == "oci_genai")
+        CNemoRelay.nemo_relay_codec_free(h)
         let r = Self.call { o, l in CNemoRelay.nemo_relay_codec_decode(o, l, nil, "{}", 2) }
         #expect(r.0 == NEMO_RELAY_E_MISUSE)
         #expect(CNemoRelay.nemo_relay_codec_builtin(&h, "openai_chat") == NEMO_RELAY_OK)
