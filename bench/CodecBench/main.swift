@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Codec micro-benchmark: µs per decode, encode (unchanged and with one edit) and decode_response of a
-// realistic 20-message request with 3 tools, for each built-in codec.
+// realistic 20-turn request with 3 tools, for each built-in codec.
 // Run: swift run -c release --scratch-path .build-codec CodecBench
 
 import NemoRelay
@@ -168,6 +168,113 @@ func anthropicRequest() -> JSON {
     ]
 }
 
+func geminiRequest() -> JSON {
+    var contents: [JSON] = []
+    var i = 1
+    while contents.count < 20 {
+        contents.append(["role": "user", "parts": [["text": .string(text(i))]]])
+        if i % 3 == 0, contents.count <= 17 {
+            contents.append([
+                "role": "model",
+                "parts": [
+                    ["text": "Planning the call.", "thought": true, "thoughtSignature": "c2lnbmF0dXJl"],
+                    ["functionCall": ["name": "get_weather", "args": ["city": "Paris"]], "thoughtSignature": "c2ln"],
+                ],
+            ])
+            contents.append([
+                "role": "user",
+                "parts": [["functionResponse": ["name": "get_weather", "response": ["temp_c": 18, "sky": "cloudy"]]]],
+            ])
+        }
+        contents.append(["role": "model", "parts": [["text": .string(text(i + 100))]]])
+        i += 1
+    }
+    let declarations: [JSON] = toolSpecs.map { name, desc, schema in
+        ["name": .string(name), "description": .string(desc), "parameters": schema]
+    }
+    return [
+        "model": "gemini-2.5-flash",
+        "systemInstruction": ["parts": [["text": "You are a helpful assistant. Use tools when needed."]]],
+        "contents": .array(Array(contents.prefix(20))),
+        "tools": [["functionDeclarations": .array(declarations)], ["googleSearch": [:]]],
+        "toolConfig": ["functionCallingConfig": ["mode": "AUTO"]],
+        "generationConfig": [
+            "temperature": 0.2, "maxOutputTokens": 1024, "topK": 40, "thinkingConfig": ["thinkingBudget": 512],
+        ],
+        "safetySettings": [["category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_ONLY_HIGH"]],
+    ]
+}
+
+func ociRequest() -> JSON {
+    func textContent(_ s: String) -> JSON { [["type": "TEXT", "text": .string(s)]] }
+    var messages: [JSON] = [["role": "SYSTEM", "content": textContent("You are a helpful assistant.")]]
+    var i = 1
+    while messages.count < 20 {
+        messages.append(["role": "USER", "content": textContent(text(i))])
+        if i % 3 == 0, messages.count <= 17 {
+            let id = JSON.string("call_\(i)")
+            messages.append([
+                "role": "ASSISTANT", "content": [],
+                "toolCalls": [
+                    ["id": id, "type": "FUNCTION", "name": "get_weather", "arguments": #"{"city":"Paris"}"#]
+                ],
+            ])
+            messages.append(["role": "TOOL", "toolCallId": id, "content": textContent(#"{"temp_c":18}"#)])
+        }
+        messages.append(["role": "ASSISTANT", "content": textContent(text(i + 100))])
+        i += 1
+    }
+    let tools: [JSON] = toolSpecs.map { name, desc, schema in
+        ["type": "FUNCTION", "name": .string(name), "description": .string(desc), "parameters": schema]
+    }
+    return [
+        "compartmentId": "ocid1.compartment.oc1..bench",
+        "servingMode": ["servingType": "ON_DEMAND", "modelId": "meta.llama-3.3-70b-instruct"],
+        "chatRequest": [
+            "apiFormat": "GENERIC", "messages": .array(Array(messages.prefix(20))), "tools": .array(tools),
+            "toolChoice": ["type": "AUTO"], "maxTokens": 1024, "temperature": 0.2, "topK": -1, "isStream": false,
+        ],
+    ]
+}
+
+func bedrockRequest() -> JSON {
+    var messages: [JSON] = []
+    var i = 1
+    while messages.count < 20 {
+        messages.append(["role": "user", "content": [["text": .string(text(i))]]])
+        if i % 3 == 0, messages.count <= 17 {
+            let id = JSON.string("tooluse_\(i)")
+            messages.append([
+                "role": "assistant",
+                "content": [
+                    ["reasoningContent": ["reasoningText": ["text": "Need the tool.", "signature": "c2ln"]]],
+                    ["toolUse": ["toolUseId": id, "name": "get_weather", "input": ["city": "Paris"]]],
+                ],
+            ])
+            messages.append([
+                "role": "user",
+                "content": [
+                    ["toolResult": ["toolUseId": id, "content": [["json": ["temp_c": 18]]], "status": "success"]]
+                ],
+            ])
+        }
+        messages.append(["role": "assistant", "content": [["text": .string(text(i + 100))]]])
+        i += 1
+    }
+    var tools: [JSON] = toolSpecs.map { name, desc, schema in
+        ["toolSpec": ["name": .string(name), "description": .string(desc), "inputSchema": ["json": schema]]]
+    }
+    tools.append(["cachePoint": ["type": "default"]])
+    return [
+        "modelId": "anthropic.claude-3-7-sonnet-20250219-v1:0",
+        "system": [["text": "You are a helpful assistant."], ["cachePoint": ["type": "default"]]],
+        "messages": .array(Array(messages.prefix(20))),
+        "inferenceConfig": ["maxTokens": 1024, "temperature": 0.2],
+        "toolConfig": ["tools": .array(tools), "toolChoice": ["auto": [:]]],
+        "additionalModelRequestFields": ["top_k": 40],
+    ]
+}
+
 let chatResponse: JSON = [
     "id": "chatcmpl-1", "object": "chat.completion", "created": 1_735_689_600, "model": "gpt-4o-2024-08-06",
     "choices": [
@@ -218,10 +325,73 @@ let anthropicResponse: JSON = [
     "usage": ["input_tokens": 1200, "output_tokens": 80, "cache_read_input_tokens": 1024],
 ]
 
+let geminiResponse: JSON = [
+    "candidates": [
+        [
+            "content": [
+                "role": "model",
+                "parts": [
+                    ["text": "Thinking.", "thought": true], ["text": .string(text(4))],
+                    ["functionCall": ["name": "get_weather", "args": ["city": "Oslo"]], "thoughtSignature": "c2ln"],
+                ],
+            ],
+            "finishReason": "STOP", "index": 0,
+            "safetyRatings": [["category": "HARM_CATEGORY_HARASSMENT", "probability": "NEGLIGIBLE"]],
+        ]
+    ],
+    "usageMetadata": [
+        "promptTokenCount": 1200, "candidatesTokenCount": 80, "totalTokenCount": 1312, "thoughtsTokenCount": 32,
+        "cachedContentTokenCount": 1024,
+    ],
+    "modelVersion": "gemini-2.5-flash", "responseId": "resp-1",
+]
+let ociResponse: JSON = [
+    "modelId": "meta.llama-3.3-70b-instruct", "modelVersion": "1.0.0",
+    "chatResponse": [
+        "apiFormat": "GENERIC", "timeCreated": "2025-06-01T00:00:00Z",
+        "choices": [
+            [
+                "index": 0, "finishReason": "tool_calls",
+                "message": [
+                    "role": "ASSISTANT", "content": [["type": "TEXT", "text": .string(text(5))]],
+                    "toolCalls": [
+                        ["id": "c1", "type": "FUNCTION", "name": "get_weather", "arguments": #"{"city":"Oslo"}"#]
+                    ],
+                ],
+            ]
+        ],
+        "usage": [
+            "promptTokens": 1200, "completionTokens": 80, "totalTokens": 1280,
+            "promptTokensDetails": ["cachedTokens": 1024],
+        ],
+    ],
+]
+let bedrockResponse: JSON = [
+    "output": [
+        "message": [
+            "role": "assistant",
+            "content": [
+                ["reasoningContent": ["reasoningText": ["text": "Use the tool.", "signature": "c2ln"]]],
+                ["text": .string(text(6))],
+                ["toolUse": ["toolUseId": "tooluse_9", "name": "get_weather", "input": ["city": "Oslo"]]],
+            ],
+        ]
+    ],
+    "stopReason": "tool_use",
+    "usage": [
+        "inputTokens": 176, "outputTokens": 80, "totalTokens": 1280, "cacheReadInputTokens": 1024,
+        "cacheWriteInputTokens": 0,
+    ],
+    "metrics": ["latencyMs": 812],
+]
+
 let cases: [(any SynchronousLLMCodec, JSON, JSON)] = [
     (OpenAIChatCodec(), chatRequest(), chatResponse),
     (OpenAIResponsesCodec(), responsesRequest(), responsesResponse),
     (AnthropicMessagesCodec(), anthropicRequest(), anthropicResponse),
+    (GeminiGenerateContentCodec(), geminiRequest(), geminiResponse),
+    (OCIGenAIChatCodec(), ociRequest(), ociResponse),
+    (BedrockConverseCodec(), bedrockRequest(), bedrockResponse),
 ]
 
 print("codec                decode µs  encode µs  encode+edit µs  decode_response µs  (body bytes)")
