@@ -110,30 +110,65 @@ static char *chat_request(size_t *len) {
     return buf;
 }
 
-static void bench_codec(long n) {
+/* The same 20 turns as a request of another provider: `open` starts the body up to the turn list,
+ * `turn` is one turn (printf: separator, role, index), `close` ends it. */
+static char *provider_request(const char *open, const char *turn, const char *user, const char *assistant,
+                              const char *close, size_t *len) {
+    static char buf[16384];
+    size_t n = 0;
+    n += (size_t)snprintf(buf + n, sizeof buf - n, "%s", open);
+    for (int i = 0; i < 20; i++) n += (size_t)snprintf(buf + n, sizeof buf - n, turn, i ? "," : "", i % 2 ? assistant : user, i);
+    n += (size_t)snprintf(buf + n, sizeof buf - n, "%s", close);
+    *len = n;
+    return buf;
+}
+
+#define SENTENCE "The quick brown fox jumps over the lazy dog while the assistant reasons about the weather."
+
+static void bench_codec(const char *id, const char *what, const char *req, size_t len, long n) {
     nemo_relay_codec_t *codec;
-    nemo_relay_codec_builtin(&codec, "openai_chat");
-    size_t len;
-    const char *req = chat_request(&len);
+    if (nemo_relay_codec_builtin(&codec, id) != NEMO_RELAY_OK) { fprintf(stderr, "no codec %s\n", id); exit(1); }
+    char label[96];
     char *ann = NULL;
     size_t ann_len = 0;
     double t0 = now_ns();
     for (long i = 0; i < n; i++) {
         nemo_relay_free(ann);
-        nemo_relay_codec_decode(&ann, &ann_len, codec, req, len);
+        if (nemo_relay_codec_decode(&ann, &ann_len, codec, req, len) != NEMO_RELAY_OK) { fprintf(stderr, "%s decode failed\n", id); exit(1); }
     }
-    REPORT("codec decode via C, 20-message chat (~4 KB)", n, t0);
+    snprintf(label, sizeof label, "codec decode via C, %s", what);
+    REPORT(label, n, t0);
     char *out = NULL;
     size_t out_len = 0;
     t0 = now_ns();
     for (long i = 0; i < n; i++) {
         nemo_relay_free(out);
-        nemo_relay_codec_encode(&out, &out_len, codec, ann, ann_len, req, len);
+        if (nemo_relay_codec_encode(&out, &out_len, codec, ann, ann_len, req, len) != NEMO_RELAY_OK) { fprintf(stderr, "%s encode failed\n", id); exit(1); }
     }
-    REPORT("codec encode via C, 20-message chat (~4 KB)", n, t0);
+    snprintf(label, sizeof label, "codec encode via C, %s", what);
+    REPORT(label, n, t0);
     nemo_relay_free(out);
     nemo_relay_free(ann);
     nemo_relay_codec_free(codec);
+}
+
+static void bench_codecs(long n) {
+    size_t len;
+    const char *req = chat_request(&len);
+    bench_codec("openai_chat", "20-message chat (~4 KB)", req, len, n);
+    req = provider_request("{\"headers\":{},\"content\":{\"generationConfig\":{\"temperature\":0.2},\"contents\":[",
+                           "%s{\"role\":\"%s\",\"parts\":[{\"text\":\"Turn %d: " SENTENCE "\"}]}", "user", "model",
+                           "],\"tools\":[{\"functionDeclarations\":[{\"name\":\"get_weather\"}]}]}}", &len);
+    bench_codec("gemini_generate_content", "20-turn Gemini", req, len, n);
+    req = provider_request("{\"headers\":{},\"content\":{\"compartmentId\":\"c\",\"servingMode\":{\"servingType\":"
+                           "\"ON_DEMAND\",\"modelId\":\"m\"},\"chatRequest\":{\"apiFormat\":\"GENERIC\",\"messages\":[",
+                           "%s{\"role\":\"%s\",\"content\":[{\"type\":\"TEXT\",\"text\":\"Turn %d: " SENTENCE "\"}]}",
+                           "USER", "ASSISTANT", "],\"maxTokens\":256}}}", &len);
+    bench_codec("oci_genai", "20-message OCI GENERIC", req, len, n);
+    req = provider_request("{\"headers\":{},\"content\":{\"modelId\":\"m\",\"inferenceConfig\":{\"maxTokens\":256},\"messages\":[",
+                           "%s{\"role\":\"%s\",\"content\":[{\"text\":\"Turn %d: " SENTENCE "\"}]}", "user", "assistant",
+                           "]}}", &len);
+    bench_codec("bedrock_converse", "20-message Bedrock Converse", req, len, n);
 }
 
 int main(int argc, char **argv) {
@@ -168,7 +203,7 @@ int main(int argc, char **argv) {
 
     bench_execute(rt, st, "managed llm_execute, no middleware", n);
     bench_stream(rt, st, "stream chunk push+next (no subscriber)", n);
-    bench_codec(n / 10);
+    bench_codecs(n / 10);
 
     nemo_relay_callback_t ic = {pass_intercept, NULL, NULL};
     nemo_relay_register(rt, NULL, NEMO_RELAY_LLM_REQUEST_INTERCEPT, "pass", 0, 0, &ic);
