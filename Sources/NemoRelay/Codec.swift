@@ -43,7 +43,7 @@ public typealias Completion<T> = @Sendable (Result<T, RelayError>) -> Void
 /// Annotations travel as JSON in the shape of semantics section 6 (requests) and 8 (responses).
 /// Every method reports through a completion so codecs written in other languages may answer later.
 public protocol LLMCodec: Sendable {
-    /// A stable identifier (`openai_chat`, `openai_responses`, `anthropic_messages`, or a custom name).
+    /// A stable identifier (one of ``BuiltinCodecs/ids`` for the built-in codecs, or a custom name).
     var id: String { get }
     /// Decodes a raw request into an annotated request.
     func decodeRequest(_ request: LLMRequest, completion: @escaping Completion<JSON>)
