@@ -529,116 +529,157 @@ public struct GeminiGenerateContentCodec: SynchronousLLMCodec {
         return max(1, parts.count { $0["functionResponse"] != nil })
     }
 
-    /// Applies edited messages to their original content item, keeping thought parts, part-level metadata
-    /// (`thoughtSignature`, …) and unmodeled keys; falls back to fresh items when the roles no longer fit.
+    /// Applies an edited run of messages to its original content item (the reference's edit semantics):
+    /// the item takes the run's role; tool messages rewrite the function responses with their call ids
+    /// (other members of each response kept, responses of call ids no longer in the run dropped, new ones
+    /// appended); otherwise the visible parts are replaced in place (a text part keeps its other members
+    /// when the content is plain text), thought and function-response parts stay, and function calls are
+    /// matched to the original calls by id, else by name, so their part members (`thoughtSignature`) stay.
     static func patchContent(
         _ original: JSON, run: [JSON], baseRun: [JSON], names: [String: String]
     ) throws(RelayError) -> [JSON] {
-        func fresh() throws(RelayError) -> [JSON] {
+        guard case .object(let item) = original, case .array(let parts)? = item["parts"] else {
             var out: [JSON] = []
             for m in run { if let c = try freshContent(m, names: names) { out.append(c) } }
             return out
         }
-        guard case .object(var item) = original, case .array(let parts)? = item["parts"],
-            run.count == baseRun.count
-        else { return try fresh() }
+        guard let m = run.first else { return [] }
         let originalRole = item["role"]?.stringValue ?? "user"
-        let isResponseItem = parts.contains { $0["functionResponse"] != nil }
-        if isResponseItem {
-            guard run.allSatisfy({ role($0) == "tool" }) else { return try fresh() }
-            var out: [JSON] = []
-            var k = 0
-            for p in parts {
-                guard case .object(var po) = p, case .object(let fr)? = po["functionResponse"] else {
-                    out.append(p)
-                    continue
-                }
-                defer { k += 1 }
-                guard k < run.count else { continue }
-                if run[k] == baseRun[k] {
-                    out.append(p)
-                    continue
-                }
-                po["functionResponse"] = .object(try patchedResponse(fr, run[k], names: names))
-                out.append(.object(po))
-            }
-            while k < run.count {
-                out.append(["functionResponse": .object(try freshResponse(run[k], names: names))])
-                k += 1
-            }
-            item["parts"] = .array(out)
-            return [.object(item)]
+        let role = m["role"]?.stringValue ?? originalRole
+        let geminiRole: String
+        switch role {
+        case "assistant": geminiRole = "model"
+        case "user", "tool": geminiRole = "user"
+        default:
+            throw invalid(
+                "Gemini encoder: role '\(role)' has no Gemini equivalent (only 'user' and 'assistant' are supported)")
         }
-        guard run.count == 1, let m = run.first, let bm = baseRun.first,
-            (role(m) == "assistant" && originalRole == "model") || (role(m) == "user" && originalRole == "user")
-        else { return try fresh() }
+        let newParts =
+            role == "tool"
+            ? try patchedResponses(parts, run, names: names) : try patchedVisibleParts(parts, m, role: role)
+        return [["role": .string(geminiRole), "parts": .array(newParts)]]
+    }
 
-        // Visible parts.
-        let visibleIndices = parts.indices.filter {
-            !isThought(parts[$0]) && parts[$0]["functionCall"] == nil && parts[$0]["functionResponse"] == nil
-        }
-        var visible: [JSON]
-        if m["content"]?.nonNull == bm["content"]?.nonNull {
-            visible = visibleIndices.map { parts[$0] }
-        } else {
-            visible = try encodeParts(m["content"])
-            if visible.count == 1, m["content"]?.stringValue != nil, visibleIndices.count == 1,
-                case .object(var po) = parts[visibleIndices[0]], po["text"] != nil
-            {
-                po["text"] = visible[0]["text"]
-                visible = [.object(po)]
+    /// The parts of an edited function-response item.
+    static func patchedResponses(_ parts: [JSON], _ run: [JSON], names: [String: String]) throws(RelayError) -> [JSON] {
+        var updates: [String: (JSON, [JSON]?)] = [:]
+        var order: [String] = []
+        for m in run {
+            let id = try toolCallID(m)
+            guard updates[id] == nil else {
+                throw invalid("Gemini encoder: duplicate Message::Tool tool_call_id '\(id)'")
             }
+            updates[id] = try responsePayload(m["content"])
+            order.append(id)
         }
-        // Function call parts.
-        let calls = m["tool_calls"]?.nonNull?.arrayValue ?? []
-        let baseCalls = bm["tool_calls"]?.nonNull?.arrayValue ?? []
-        let callIndices = parts.indices.filter { parts[$0]["functionCall"] != nil }
-        var callParts: [JSON] = []
-        callParts.reserveCapacity(calls.count)
-        for (k, c) in calls.enumerated() {
-            if k < callIndices.count, k < baseCalls.count, case .object(var po) = parts[callIndices[k]] {
-                if c == baseCalls[k] {
-                    callParts.append(parts[callIndices[k]])
-                } else {
-                    var fc = po["functionCall"]?.objectValue ?? JSONObject()
-                    var freshCall = try functionCall(c)
-                    // An id equal to the name is the decode's fallback for a call without one: keep it absent.
-                    if fc["id"] == nil, freshCall["id"] == freshCall["name"] { freshCall.removeValue(forKey: "id") }
-                    fc.removeValue(forKey: "id")
-                    freshCall.forEach { key, v in fc[key] = v }
-                    po["functionCall"] = .object(fc)
-                    callParts.append(.object(po))
+        let known = Set(order)
+        var out: [JSON] = []
+        out.reserveCapacity(parts.count + run.count)
+        for p in parts {
+            guard case .object(let fr)? = p["functionResponse"],
+                let id = fr["id"]?.stringValue ?? fr["name"]?.stringValue
+            else {
+                out.append(p)
+                continue
+            }
+            guard known.contains(id) else { continue }
+            guard let (response, nested) = updates.removeValue(forKey: id) else {
+                out.append(p)
+                continue
+            }
+            out.append(responsePart(id: id, name: fr["name"]?.stringValue ?? id, response, nested, original: fr))
+        }
+        for id in order {
+            guard let (response, nested) = updates.removeValue(forKey: id) else { continue }
+            out.append(responsePart(id: id, name: names[id] ?? id, response, nested, original: nil))
+        }
+        return out
+    }
+
+    /// A `functionResponse` part: the original response's members with `id`, `name`, `response` (and
+    /// `parts`, when the content had parts) written.
+    static func responsePart(id: String, name: String, _ response: JSON, _ nested: [JSON]?, original: JSONObject?)
+        -> JSON
+    {
+        var fr = original ?? JSONObject(minimumCapacity: 4)
+        fr["id"] = .string(id)
+        fr["name"] = .string(name)
+        fr["response"] = response
+        if let nested { fr["parts"] = .array(nested) }
+        return ["functionResponse": .object(fr)]
+    }
+
+    /// The parts of an edited user or model item.
+    static func patchedVisibleParts(_ parts: [JSON], _ m: JSON, role: String) throws(RelayError) -> [JSON] {
+        let content = m["content"]?.nonNull
+        let partsForm = content?.arrayValue != nil
+        var visible = try encodeParts(content)[...]
+        // Function calls, matched to the original ones by id, else by name among those without an id.
+        var calls: [JSON] = []
+        if role == "assistant", case .array(let toolCalls)? = m["tool_calls"] {
+            var consumed = Set<Int>()
+            for c in toolCalls {
+                var fc = try functionCall(c)
+                let name = fc["name"]?.stringValue ?? ""
+                let id = fc["id"]?.stringValue
+                var match: Int?
+                if let id {
+                    match = parts.indices.first { i in
+                        !consumed.contains(i) && parts[i]["functionCall"]?["id"]?.stringValue == id
+                    }
                 }
-            } else {
-                callParts.append(["functionCall": .object(try functionCall(c))])
+                if match == nil {
+                    match = parts.indices.first { i in
+                        guard !consumed.contains(i), case .object(let o)? = parts[i]["functionCall"] else {
+                            return false
+                        }
+                        return o["id"] == nil && o["name"]?.stringValue == name
+                    }
+                }
+                guard let i = match, case .object(var part) = parts[i] else {
+                    calls.append(["functionCall": .object(fc)])
+                    continue
+                }
+                consumed.insert(i)
+                if parts[i]["functionCall"]?["id"] == nil, id == name { fc.removeValue(forKey: "id") }
+                part["functionCall"] = .object(fc)
+                calls.append(.object(part))
             }
         }
         var out: [JSON] = []
-        out.reserveCapacity(parts.count + visible.count + callParts.count)
-        var visiblePlaced = false
-        var callsPlaced = 0
-        for (idx, p) in parts.enumerated() {
-            if isThought(p) {
+        out.reserveCapacity(parts.count + visible.count + calls.count)
+        var nextCall = 0
+        var contentEmitted = false
+        for p in parts {
+            if p["functionCall"] != nil {
+                if nextCall < calls.count {
+                    out.append(calls[nextCall])
+                    nextCall += 1
+                }
+            } else if !isThought(p) && p["functionResponse"] == nil {
+                if let replacement = visible.popFirst() {
+                    if !partsForm, case .object(var o) = p, o["text"] != nil, let text = replacement["text"] {
+                        o["text"] = text
+                        out.append(.object(o))
+                    } else {
+                        out.append(replacement)
+                    }
+                    contentEmitted = true
+                } else if !partsForm && (p["text"] == nil || p["thoughtSignature"] != nil) {
+                    out.append(p)
+                }
+            } else {
                 out.append(p)
-            } else if p["functionCall"] != nil {
-                if !visiblePlaced {
-                    out.append(contentsOf: visible)
-                    visiblePlaced = true
-                }
-                if callsPlaced < callParts.count {
-                    out.append(callParts[callsPlaced])
-                    callsPlaced += 1
-                }
-            } else if visibleIndices.first == idx {
-                out.append(contentsOf: visible)
-                visiblePlaced = true
             }
         }
-        if !visiblePlaced { out.append(contentsOf: visible) }
-        if callsPlaced < callParts.count { out.append(contentsOf: callParts[callsPlaced...]) }
+        if !contentEmitted {
+            out.insert(contentsOf: visible, at: 0)
+        } else {
+            out.append(contentsOf: visible)
+        }
+        if nextCall < calls.count { out.append(contentsOf: calls[nextCall...]) }
         if out.isEmpty { out.append(["text": ""]) }
-        item["parts"] = .array(out)
-        return [.object(item)]
+        return out
     }
 
     /// A content item encoded from one annotated message alone (nil for system messages).
@@ -652,7 +693,8 @@ public struct GeminiGenerateContentCodec: SynchronousLLMCodec {
             return ["role": "user", "parts": [["functionResponse": .object(try freshResponse(m, names: names))]]]
         case "user", "assistant":
             var parts = try encodeParts(o["content"])
-            if case .array(let calls)? = o["tool_calls"] {
+            // Only assistant messages carry tool calls (a user message's are not part of the annotated model).
+            if r == "assistant", case .array(let calls)? = o["tool_calls"] {
                 for c in calls { parts.append(["functionCall": .object(try functionCall(c))]) }
             }
             if parts.isEmpty { parts.append(["text": ""]) }
@@ -682,21 +724,6 @@ public struct GeminiGenerateContentCodec: SynchronousLLMCodec {
         fr["response"] = response
         if let nested { fr["parts"] = .array(nested) }
         return fr
-    }
-
-    /// An edited tool message applied to its original function response: `id`, `response` and `parts` are
-    /// written (the id explicitly, as the reference does); `name` changes only when the call id did; other
-    /// members stay.
-    static func patchedResponse(_ fr: JSONObject, _ m: JSON, names: [String: String]) throws(RelayError) -> JSONObject {
-        let id = try toolCallID(m)
-        let (response, nested) = try responsePayload(m["content"])
-        var out = fr
-        let originalID = fr["id"]?.stringValue ?? fr["name"]?.stringValue
-        out["id"] = .string(id)
-        if originalID != id { out["name"] = .string(names[id] ?? id) }
-        out["response"] = response
-        RequestCodecCore.write(&out, "parts", nested.map(JSON.array))
-        return out
     }
 
     /// `functionResponse.response` (an object) and `parts` from annotated tool content.
@@ -872,76 +899,84 @@ public struct GeminiGenerateContentCodec: SynchronousLLMCodec {
         (g.objectValue?.keys ?? []).filter { $0 != "functionDeclarations" }.sorted()
     }
 
+    /// Writes changed tools back in the original group order: the declarations group gets the annotated
+    /// function tools (and its provider-native siblings when they are still annotated), every other group
+    /// is replaced by the annotated provider-native tool with the same member names or dropped, and what is
+    /// left (a first declarations group, new provider-native tools) is appended.
     static func encodeTools(_ tools: JSON?, body: inout JSONObject) throws(RelayError) {
-        guard let tools else {
-            body.removeValue(forKey: "tools")
-            return
+        var declarations: [JSON] = []
+        var natives: [JSON] = []
+        switch tools {
+        case nil: break
+        case .array(let entries)?:
+            for t in entries {
+                guard let parts = try FunctionToolParts.fromAnnotation(t) else {
+                    let o = t.objectValue ?? JSONObject()
+                    let p = o["provider"]?.stringValue ?? ""
+                    guard p == provider else {
+                        let kind = o["kind"]?.stringValue ?? ""
+                        throw invalid(
+                            "Gemini encoder: ProviderNative tool '\(kind)' (provider '\(p)') cannot be represented "
+                                + "on the Gemini surface")
+                    }
+                    guard case .object(let v)? = o["value"] else {
+                        throw invalid("Gemini encoder: ProviderNative tool value must be an object")
+                    }
+                    if v["functionDeclarations"] != nil {
+                        throw invalid(
+                            "Gemini encoder: ProviderNative tool value must not contain functionDeclarations; use "
+                                + "ToolDefinition::Function instead")
+                    }
+                    natives.append(.object(v))
+                    continue
+                }
+                if parts.strict != nil {
+                    throw invalid(
+                        "Gemini encoder: FunctionDefinition.strict is not supported; remove it or use a "
+                            + "provider-native extra field")
+                }
+                var d = parts.functionExtras
+                d["name"] = .string(parts.name)
+                if let desc = parts.description { d["description"] = desc }
+                if let params = parts.parameters { d["parameters"] = params }
+                declarations.append(.object(d))
+            }
+        default:
+            throw invalid("invalid tools: expected an array")
         }
-        guard case .array(let entries) = tools else { throw invalid("invalid tools: expected an array") }
         let groups = body["tools"]?.arrayValue ?? []
-        let declarationGroups = groups.indices.filter { groups[$0]["functionDeclarations"] != nil }
-        if declarationGroups.count > 1 {
+        let declarationGroups = groups.count { $0["functionDeclarations"] != nil }
+        if declarationGroups > 1 {
             throw invalid(
-                "Gemini encoder: the original request has \(declarationGroups.count) functionDeclarations groups; "
+                "Gemini encoder: the original request has \(declarationGroups) functionDeclarations groups; "
                     + "editing tools with multiple groups is not supported because the decode path flattens them "
                     + "and grouping cannot be recovered. Use provider-native extra fields to manage multi-group tools.")
         }
-        var declarations: [JSON] = []
-        var natives: [JSON] = []
-        for t in entries {
-            guard let parts = try FunctionToolParts.fromAnnotation(t) else {
-                let o = t.objectValue ?? JSONObject()
-                let p = o["provider"]?.stringValue ?? ""
-                guard p == provider else {
-                    let kind = o["kind"]?.stringValue ?? ""
-                    throw invalid(
-                        "Gemini encoder: ProviderNative tool '\(kind)' (provider '\(p)') cannot be represented on the "
-                            + "Gemini surface")
-                }
-                guard let v = o["value"], case .object = v else {
-                    throw invalid("Gemini encoder: provider_native tool value must be an object")
-                }
-                natives.append(v)
-                continue
+        var used = [Bool](repeating: false, count: natives.count)
+        func takeNative(_ keys: [String]) -> JSONObject? {
+            for i in natives.indices where !used[i] && groupKeys(natives[i]) == keys {
+                used[i] = true
+                return natives[i].objectValue
             }
-            if parts.strict != nil {
-                throw invalid(
-                    "Gemini encoder: FunctionDefinition.strict is not supported; remove it or use a provider-native "
-                        + "extra field")
-            }
-            var d = JSONObject(minimumCapacity: 3 + parts.functionExtras.count)
-            d["name"] = .string(parts.name)
-            if let desc = parts.description { d["description"] = desc }
-            if let params = parts.parameters { d["parameters"] = params }
-            parts.functionExtras.forEach { k, v in d[k] = v }
-            declarations.append(.object(d))
+            return nil
         }
-        let declarationGroup = declarationGroups.first.map { groups[$0] }
-        let siblingKeys = declarationGroup.map(groupKeys)
-        var used = [Bool](repeating: false, count: groups.count)
         var out: [JSON] = []
-        var declarationsPlaced = declarations.isEmpty
-        for v in natives {
-            let keys = groupKeys(v)
-            var match: Int?
-            for gi in groups.indices where !used[gi] && groupKeys(groups[gi]) == keys {
-                match = gi
-                break
-            }
-            if let gi = match { used[gi] = true }
-            if !declarationsPlaced, let gi = match, gi == declarationGroups.first, keys == siblingKeys,
-                case .object(var go) = groups[gi]
-            {
-                v.objectValue?.forEach { k, val in go[k] = val }
-                go["functionDeclarations"] = .array(declarations)
-                out.append(.object(go))
+        var declarationsPlaced = false
+        for g in groups {
+            if g["functionDeclarations"] != nil {
+                var group = JSONObject()
+                if !declarations.isEmpty { group["functionDeclarations"] = .array(declarations) }
+                let siblings = groupKeys(g)
+                if !siblings.isEmpty, let native = takeNative(siblings) { native.forEach { k, v in group[k] = v } }
+                if !group.isEmpty { out.append(.object(group)) }
                 declarationsPlaced = true
-            } else {
-                out.append(v)
+            } else if let native = takeNative(groupKeys(g)) {
+                out.append(.object(native))
             }
         }
-        if !declarationsPlaced { out.append(["functionDeclarations": .array(declarations)]) }
-        body["tools"] = .array(out)
+        if !declarationsPlaced && !declarations.isEmpty { out.append(["functionDeclarations": .array(declarations)]) }
+        for i in natives.indices where !used[i] { out.append(natives[i]) }
+        if out.isEmpty { body.removeValue(forKey: "tools") } else { body["tools"] = .array(out) }
     }
 
     // MARK: Response decode
@@ -957,9 +992,15 @@ public struct GeminiGenerateContentCodec: SynchronousLLMCodec {
         let r = ResponseReader(surface: surface, strict: true)
         let o = try r.root(response, structName: "RawGeminiGenerateContentResponse")
         var out = JSONObject(minimumCapacity: 8)
-        let candidates = try r.array(o, "candidates")
+        // Every candidate must have the candidate shape, as the reference deserializes them all; the first
+        // one is decoded.
         var candidate: JSONObject?
-        if let first = candidates?.first { candidate = try r.object(first, structName: "RawCandidate") }
+        for (i, c) in (try r.array(o, "candidates") ?? []).enumerated() {
+            guard let co = try r.object(c, structName: "RawCandidate") else { continue }
+            if let content = try r.object(co, "content", structName: "RawContent") { _ = try r.array(content, "parts") }
+            _ = try r.string(co, "finishReason")
+            if i == 0 { candidate = co }
+        }
         var toolCalls: [JSON] = []
         var message: JSON?
         var finishRaw: String?
@@ -995,7 +1036,7 @@ public struct GeminiGenerateContentCodec: SynchronousLLMCodec {
         if let u = try r.object(o, "usageMetadata", structName: "RawUsageMetadata") {
             let n = try UsageNormalizer.gemini(u, r)
             thoughts = n.thoughts
-            usage = n.usage.json()
+            usage = n.usage.json() ?? .object(JSONObject())
         }
         if let id { out["id"] = .string(id) }
         if let model { out["model"] = .string(model) }
@@ -1019,7 +1060,7 @@ public struct GeminiGenerateContentCodec: SynchronousLLMCodec {
                 ("safetyRatings", "safety_ratings"), ("groundingMetadata", "grounding_metadata"),
                 ("citationMetadata", "citation_metadata"),
             ] {
-                if let v = extras.removeValue(forKey: key), !v.isNull { api[name] = v }
+                if let v = extras.removeValue(forKey: key) { api[name] = v }
             }
             extras.forEach { k, v in api[k] = v }
             out["api_specific"] = .object(api)

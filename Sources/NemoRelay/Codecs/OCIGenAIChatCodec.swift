@@ -99,7 +99,7 @@ public struct OCIGenAIChatCodec: SynchronousLLMCodec {
         var api = JSONObject(minimumCapacity: 4)
         api["api"] = .string(surface.api)
         if let c = envelope?["compartmentId"]?.stringValue { api["compartment_id"] = .string(c) }
-        if let s = envelope?.value("servingMode") { api["serving_mode"] = s }
+        if let s = envelope?["servingMode"] { api["serving_mode"] = s }
         api["api_format"] = .string(format)
         a["api_specific"] = .object(api)
         let modeled = modeledKeys(format)
