@@ -283,6 +283,23 @@ def gemini_cases() -> Cases:
         {"type": "provider_native", "provider": "gemini", "kind": "inlineData",
          "value": {"inlineData": {"mimeType": "image/jpeg", "data": "/9j/"}}},
     ]))
+    parallel = {"contents": [
+        u({"text": "Paris and Rome?"}),
+        m({"functionCall": {"name": "get_weather", "args": {"city": "Paris"}, "id": "c-1"}},
+          {"functionCall": {"name": "get_weather", "args": {"city": "Rome"}}}),
+        u({"functionResponse": {"name": "get_weather", "id": "c-1", "response": {"temp": 18}, "willContinue": False}},
+          {"functionResponse": {"name": "get_weather", "response": {"temp": 24}}}),
+    ]}
+    c.encode("encode_edit_one_of_parallel_responses", parallel, set_path(["messages", 3, "content"], '{"temp": 25}'))
+    c.encode("encode_drop_one_of_parallel_responses", parallel, lambda a: a["messages"].pop(2))
+    c.encode("encode_edit_second_parallel_call", parallel,
+             set_path(["messages", 1, "tool_calls", 1, "function", "arguments"], '{"city":"Milan"}'))
+    c.encode("encode_role_changed_on_patch", {"contents": [u({"text": "q"}), m({"text": "a", "thoughtSignature": "c2ln"})]},
+             set_path(["messages", 1, "role"], "user"))
+    c.encode("encode_tools_emptied", single_group, set_path(["tools"], []))
+    c.encode("encode_tools_reordered_keep_group_order", {"contents": [u({"text": "x"})], "tools": [
+        {"functionDeclarations": [{"name": "f"}]}, {"googleSearch": {}}, {"codeExecution": {}}]},
+        lambda a: a["tools"].reverse())
     c.encode("encode_error_instructions_set", full, set_path(["instructions"], "x"))
     c.encode("encode_error_tool_choice_set", full, set_path(["tool_choice"], "required"))
     c.encode("encode_error_image_url_part", {"contents": [u({"text": "x"})]}, lambda a: a["messages"].append(
@@ -345,6 +362,12 @@ def gemini_cases() -> Cases:
         "candidates": [{"content": {"role": "model", "parts": [{"text": "lo"}]}, "finishReason": "STOP", "index": 0}],
         "usageMetadata": {"promptTokenCount": 5, "candidatesTokenCount": 2, "totalTokenCount": 7},
         "modelVersion": "gemini-2.5-flash", "responseId": "r-stream"})
+    c.response("response_empty_usage_metadata", {"candidates": [{"content": {"parts": [{"text": "x"}]}}],
+                                                  "usageMetadata": {}})
+    c.response("response_null_safety_ratings_kept", {"candidates": [{"content": {"parts": [{"text": "x"}]},
+                                                                     "safetyRatings": None, "index": 0}]})
+    c.response("response_error_second_candidate_not_object", {"candidates": [
+        {"content": {"parts": [{"text": "a"}]}, "finishReason": "STOP"}, None]})
     c.response("response_error_not_object", [])
     c.response("response_error_candidates_not_array", {"candidates": {}})
     c.response("response_error_function_response_part", {"candidates": [{"content": {"parts": [
@@ -434,6 +457,8 @@ def oci_cases() -> Cases:
     c.decode("decode_missing_chat_request_fields", {"compartmentId": "c", "chatRequest": {}})
     c.decode("decode_non_string_compartment", {"compartmentId": 5, "servingMode": {"modelId": 7},
                                                  "chatRequest": {"messages": []}})
+    c.decode("decode_null_serving_mode", {"compartmentId": "c", "servingMode": None, "chatRequest": {
+        "messages": [{"role": "USER", "content": text("hi")}]}})
     c.decode("decode_non_ascii", envelope({"apiFormat": "GENERIC", "messages": [
         {"role": "USER", "content": text("日本語 🎉 — ñ")}]}))
 

@@ -6,7 +6,7 @@ import Testing
 @Suite struct GeminiGenerateContentCodecTests: CodecTestSuite {
     let codec = GeminiGenerateContentCodec()
 
-    @Test func goldenVectors() throws { try expectGoldenVectors(count: 87) }
+    @Test func goldenVectors() throws { try expectGoldenVectors(count: 96) }
 
     @Test func roundTripOfEveryVectorInput() throws { try expectRoundTrips() }
 

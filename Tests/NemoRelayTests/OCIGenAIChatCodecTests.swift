@@ -6,7 +6,7 @@ import Testing
 @Suite struct OCIGenAIChatCodecTests: CodecTestSuite {
     let codec = OCIGenAIChatCodec()
 
-    @Test func goldenVectors() throws { try expectGoldenVectors(count: 66) }
+    @Test func goldenVectors() throws { try expectGoldenVectors(count: 67) }
 
     @Test func roundTripOfEveryVectorInput() throws { try expectRoundTrips() }
 

@@ -49,4 +49,4 @@ def test_vector(case: dict[str, Any]) -> None:
 
 
 def test_vector_counts() -> None:
-    assert len(CASES) == 65 + 46 + 47 + 87 + 66 + 58
+    assert len(CASES) == 65 + 46 + 47 + 96 + 67 + 58
