@@ -262,43 +262,51 @@ public struct GeminiGenerateContentCodec: SynchronousLLMCodec {
     /// The visible content of `parts`: nil when there is none, joined text when every visible part is a plain
     /// text part, otherwise annotated parts (text parts keep their extra keys, other data as provider-native).
     static func visibleContent(_ parts: [JSON], _ context: String) throws(RelayError) -> JSON? {
+        // First pass: validate, and find out whether plain joined text is enough (the common case, which
+        // then builds no part objects).
         var texts: [String] = []
-        var out: [JSON] = []
+        var visible = 0
         var needsParts = false
         for p in parts {
             guard case .object(let o) = p else {
                 throw invalid("Gemini generateContent \(context) parts entry must be an object")
             }
             if isThought(p) { continue }
-            guard let key = try dataKey(o, context) else {
-                needsParts = true
-                out.append(native("unknown", p))
+            switch try dataKey(o, context) {
+            case "functionCall"?, "functionResponse"?:
                 continue
-            }
-            switch key {
-            case "functionCall", "functionResponse":
-                continue
-            case "text":
+            case "text"?:
                 guard case .string(let t)? = o["text"] else {
                     throw invalid("Gemini generateContent \(context) parts[].text must be a string")
                 }
                 texts.append(t)
-                if o.count == 1 {
-                    out.append(["type": "text", "text": .string(t)])
-                } else {
-                    needsParts = true
-                    var tp = JSONObject(minimumCapacity: o.count + 1)
-                    tp["type"] = "text"
-                    o.forEach { k, v in tp[k] = v }
-                    out.append(.object(tp))
-                }
+                if o.count != 1 { needsParts = true }
             default:
                 needsParts = true
+            }
+            visible += 1
+        }
+        if visible == 0 { return nil }
+        if !needsParts { return .string(texts.joined(separator: "\n")) }
+        var out: [JSON] = []
+        out.reserveCapacity(visible)
+        for p in parts {
+            guard case .object(let o) = p, !isThought(p) else { continue }
+            switch try dataKey(o, context) {
+            case "functionCall"?, "functionResponse"?:
+                continue
+            case "text"?:
+                var tp = JSONObject(minimumCapacity: o.count + 1)
+                tp["type"] = "text"
+                o.forEach { k, v in tp[k] = v }
+                out.append(.object(tp))
+            case let key?:
                 out.append(native(key, p))
+            case nil:
+                out.append(native("unknown", p))
             }
         }
-        if out.isEmpty { return nil }
-        return needsParts ? .array(out) : .string(texts.joined(separator: "\n"))
+        return .array(out)
     }
 
     static func decodeParams(_ config: JSON?) throws(RelayError) -> JSONObject? {

@@ -77,7 +77,11 @@ struct GroupedMessageMerge {
         while i < ann.count {
             let bi = baseIndex(i)
             let aligned = bi.flatMap { $0 < owner.count && owner[$0] < originals.count ? owner[$0] : nil }
-            if let ci = aligned, ranges[ci].lowerBound == bi, wholeTurnMatches(ci, at: i) {
+            // An aligned turn inside the common prefix or suffix is equal by construction.
+            if let ci = aligned, ranges[ci].lowerBound == bi, !used[ci], !ranges[ci].isEmpty,
+                i + ranges[ci].count <= prefix || (i >= annGapEnd && i + ranges[ci].count <= ann.count)
+                    || wholeTurnMatches(ci, at: i)
+            {
                 used[ci] = true
                 out.append((originals[ci], false))
                 i += ranges[ci].count
