@@ -289,7 +289,7 @@ public struct BedrockConverseCodec: SynchronousLLMCodec {
         }
         let messages = try RequestCodecCore.annotatedMessages(a)
         let baseMessages = b["messages"]?.arrayValue ?? []
-        if messages != baseMessages { try Self.encodeMessages(messages, baseline: baseMessages, body: &body) }
+        try Self.encodeMessages(messages, baseline: baseMessages, body: &body)
         if RequestCodecCore.changed(a["instructions"], b["instructions"]) { try Self.encodeSystem(a, b, body: &body) }
         if RequestCodecCore.changed(a["model"], b["model"]) {
             let m = a.value("model")
@@ -318,16 +318,11 @@ public struct BedrockConverseCodec: SynchronousLLMCodec {
         consumedBodyKeys: consumedKeys)
 
     static func encodeMessages(_ messages: [JSON], baseline: [JSON], body: inout JSONObject) throws(RelayError) {
-        var names: [String: String] = [:]
-        for m in messages {
-            guard case .array(let calls)? = m["tool_calls"] else { continue }
-            for c in calls {
-                if case .string(let id)? = c["id"], case .string(let n)? = c["function"]?["name"] { names[id] = n }
-            }
-        }
         let merge = GroupedMessageMerge(turnSize: turnSize, patch: patchMessage, fresh: freshMessage)
-        let turns = try merge.merge(
-            annotated: messages, baseline: baseline, originals: body["messages"]?.arrayValue ?? [])
+        let originals = body["messages"]?.arrayValue ?? []
+        guard let turns = try merge.merge(annotated: messages, baseline: baseline, originals: originals) else {
+            return
+        }
         // Fresh user turns that follow each other (tool results, then a user message) become one turn:
         // Converse requires the roles to alternate.
         var out: [JSON] = []

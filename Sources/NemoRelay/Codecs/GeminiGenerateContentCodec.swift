@@ -388,9 +388,7 @@ public struct GeminiGenerateContentCodec: SynchronousLLMCodec {
         }
         let messages = try RequestCodecCore.annotatedMessages(a)
         let baseMessages = b["messages"]?.arrayValue ?? []
-        if messages != baseMessages {
-            try Self.encodeMessages(messages, baseline: baseMessages, body: &body)
-        }
+        try Self.encodeMessages(messages, baseline: baseMessages, body: &body)
         if RequestCodecCore.changed(a["params"], b["params"]) {
             try Self.encodeParams(try RequestCodecCore.params(a), body: &body)
         }
@@ -433,7 +431,7 @@ public struct GeminiGenerateContentCodec: SynchronousLLMCodec {
         if annSystem != baseSystem { try encodeSystem(annSystem, body: &body) }
         let ann = messages.filter { role($0) != "system" }
         let base = baseline.filter { role($0) != "system" }
-        if ann != base { try encodeContents(ann, baseline: base, names: callNames(messages), body: &body) }
+        try encodeContents(ann, baseline: base, names: callNames(messages), body: &body)
     }
 
     /// Tool call id → function name over the annotated assistant messages.
@@ -527,7 +525,8 @@ public struct GeminiGenerateContentCodec: SynchronousLLMCodec {
                 try patchContent(original, run: run, baseRun: baseRun, names: names)
             },
             fresh: { (m: JSON) throws(RelayError) -> JSON? in try freshContent(m, names: names) })
-        let turns = try merge.merge(annotated: ann, baseline: base, originals: body["contents"]?.arrayValue ?? [])
+        let originals = body["contents"]?.arrayValue ?? []
+        guard let turns = try merge.merge(annotated: ann, baseline: base, originals: originals) else { return }
         body["contents"] = .array(turns.map(\.value))
     }
 

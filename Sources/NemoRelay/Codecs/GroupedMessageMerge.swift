@@ -19,8 +19,12 @@ struct GroupedMessageMerge {
     /// One output turn and whether it was encoded fresh (as opposed to kept or patched).
     typealias Turn = (value: JSON, fresh: Bool)
 
-    /// Rebuilds the provider turns for `annotated`, given the `baseline` messages decoded from `originals`.
-    func merge(annotated ann: [JSON], baseline base: [JSON], originals: [JSON]) throws(RelayError) -> [Turn] {
+    /// Rebuilds the provider turns for `annotated`, given the `baseline` messages decoded from `originals`;
+    /// nil when the annotated messages equal the baseline (nothing to write).
+    func merge(annotated ann: [JSON], baseline base: [JSON], originals: [JSON]) throws(RelayError) -> [Turn]? {
+        var prefix = 0
+        while prefix < min(ann.count, base.count), ann[prefix] == base[prefix] { prefix += 1 }
+        if prefix == ann.count && prefix == base.count { return nil }
         // The original turn of each baseline message and the message range of each original turn.
         var owner: [Int] = []
         owner.reserveCapacity(base.count)
@@ -34,8 +38,6 @@ struct GroupedMessageMerge {
         }
         while owner.count < base.count { owner.append(max(0, originals.count - 1)) }
 
-        var prefix = 0
-        while prefix < min(ann.count, base.count), ann[prefix] == base[prefix] { prefix += 1 }
         var suffix = 0
         let maxSuffix = min(ann.count - prefix, base.count - prefix)
         while suffix < maxSuffix, ann[ann.count - 1 - suffix] == base[base.count - 1 - suffix] { suffix += 1 }
