@@ -71,12 +71,15 @@ final class OTelBatchProcessor: @unchecked Sendable {
             lock.unlock()
             return
         }
+        let wasEmpty = queue.isEmpty
         let room = max(0, maxQueue - queue.count)
         queue.append(contentsOf: spans.prefix(room))
         if spans.count > room { dropped &+= UInt64(spans.count - room) }
-        let full = queue.count >= maxBatch
+        // A full batch goes now; the first spans of an idle processor start its delay (the export thread
+        // waits without a deadline while the queue is empty).
+        let signal = queue.count >= maxBatch || (wasEmpty && !queue.isEmpty)
         lock.unlock()
-        if full { wake.signal() }
+        if signal { wake.signal() }
     }
 
     private func run() {
