@@ -136,6 +136,18 @@ final class RecordingTransport: OTelSpanTransport, @unchecked Sendable {
         _ = p.shutdown(deadline: nil)
     }
 
+    @Test func aPartialBatchOfAnIdleProcessorLeavesAfterTheDelay() throws {
+        // The export thread is waiting on an empty queue before the first span arrives.
+        let t = RecordingTransport()
+        let p = try OTelBatchProcessor(transport: t, maxQueue: 100, maxBatch: 10, delayMillis: 50)
+        usleep(200_000)
+        p.enqueue([Self.span(1)])
+        let deadline = Date().addingTimeInterval(5)
+        while t.batches.isEmpty && Date() < deadline { usleep(1000) }
+        #expect(t.batches.map(\.count) == [1])
+        _ = p.shutdown(deadline: nil)
+    }
+
     @Test func aFullQueueDropsAndCounts() throws {
         let t = RecordingTransport()
         t.stallSeconds = 0.3
