@@ -24,7 +24,9 @@ from google.genai import types
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS = {
-    "systemInstruction": types.Content, "toolConfig": types.ToolConfig, "generationConfig": types.GenerationConfig,
+    "systemInstruction": types.Content,
+    "toolConfig": types.ToolConfig,
+    "generationConfig": types.GenerationConfig,
 }
 LISTS = {"contents": types.Content, "tools": types.Tool, "safetySettings": types.SafetySetting}
 

@@ -29,13 +29,44 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 FILES = ["gemini_generate_content", "oci_genai"]
 CLASSES = {"gemini_generate_content": "GeminiGenerateContentCodec", "oci_genai": "OCIGenAIChatCodec"}
-INPUT_VALUES: list[Any] = [None, True, 0, -1, 1.5, "s", [], [1], {}, {"role": 5}, [{"type": 5}], "user", "model",
-                           {"text": "x"}]
+INPUT_VALUES: list[Any] = [
+    None,
+    True,
+    0,
+    -1,
+    1.5,
+    "s",
+    [],
+    [1],
+    {},
+    {"role": 5},
+    [{"type": 5}],
+    "user",
+    "model",
+    {"text": "x"},
+]
 ANNOTATION_VALUES: list[Any] = [None, True, 0, "s", [], {}, "user", "assistant", "tool", {"type": "text", "text": "t"}]
 REQUEST_FIELDS = [
-    "messages", "instructions", "model", "params", "tools", "tool_choice", "store", "parallel_tool_calls", "stream",
-    "previous_response_id", "user", "service_tier", "truncation", "reasoning", "include", "metadata",
-    "max_output_tokens", "max_tool_calls", "top_logprobs", "api_specific",
+    "messages",
+    "instructions",
+    "model",
+    "params",
+    "tools",
+    "tool_choice",
+    "store",
+    "parallel_tool_calls",
+    "stream",
+    "previous_response_id",
+    "user",
+    "service_tier",
+    "truncation",
+    "reasoning",
+    "include",
+    "metadata",
+    "max_output_tokens",
+    "max_tool_calls",
+    "top_logprobs",
+    "api_specific",
 ]
 RESPONSE_FIELDS = ["id", "model", "message", "tool_calls", "finish_reason", "usage", "api_specific"]
 
@@ -51,13 +82,13 @@ def mutations(v: Any, values: list[Any], reorder: bool, depth: int = 0) -> list[
             out += [{**v, k: sub} for sub in mutations(v[k], values, reorder, depth + 1)]
     elif isinstance(v, list):
         for i in range(len(v)):
-            out += [v[:i] + [r] + v[i + 1:] for r in values]
+            out += [v[:i] + [r] + v[i + 1 :] for r in values]
             if reorder:
-                out.append(v[:i] + v[i + 1:])
+                out.append(v[:i] + v[i + 1 :])
                 out.append(v[:i] + [v[i]] + v[i:])
                 if i + 1 < len(v):
-                    out.append(v[:i] + [v[i + 1], v[i]] + v[i + 2:])
-            out += [v[:i] + [sub] + v[i + 1:] for sub in mutations(v[i], values, reorder, depth + 1)]
+                    out.append(v[:i] + [v[i + 1], v[i]] + v[i + 2 :])
+            out += [v[:i] + [sub] + v[i + 1 :] for sub in mutations(v[i], values, reorder, depth + 1)]
     return out
 
 
@@ -66,9 +97,11 @@ def cases() -> list[dict[str, Any]]:
     for f in FILES:
         for c in json.loads((REPO / "Tests" / "vectors" / f"{f}.json").read_text()):
             if c["op"] == "encode":
-                out += [{"codec": f, "op": "encode", "input": c["input"], "annotated": m}
-                        for m in mutations(c["annotated"], ANNOTATION_VALUES, True)
-                        if isinstance(m.get("messages"), list)]
+                out += [
+                    {"codec": f, "op": "encode", "input": c["input"], "annotated": m}
+                    for m in mutations(c["annotated"], ANNOTATION_VALUES, True)
+                    if isinstance(m.get("messages"), list)
+                ]
             else:
                 out += [{"codec": f, "op": c["op"], "input": m} for m in mutations(c["input"], INPUT_VALUES, False)]
     return out
@@ -152,22 +185,26 @@ def main() -> int:
         ref_env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "NEMO_RELAY_LIB_PATH")}
         procs = [
             subprocess.Popen([sys.executable, __file__, "--worker", str(path), f"{tmp}/ours.json"], env=ours_env),
-            subprocess.Popen([args.ref_python, __file__, "--worker", str(path), f"{tmp}/ref.json"], env=ref_env,
-                             cwd=tmp),
+            subprocess.Popen(
+                [args.ref_python, __file__, "--worker", str(path), f"{tmp}/ref.json"], env=ref_env, cwd=tmp
+            ),
         ]
         if any(p.wait() != 0 for p in procs):
             print("a worker failed", file=sys.stderr)
             return 2
         ours = json.loads((Path(tmp) / "ours.json").read_text())
         ref = json.loads((Path(tmp) / "ref.json").read_text())
-    assert "site-packages" not in ours["package"] and "site-packages" in ref["package"], (ours["package"],
-                                                                                         ref["package"])
+    assert "site-packages" not in ours["package"] and "site-packages" in ref["package"], (
+        ours["package"],
+        ref["package"],
+    )
     kinds: Counter[tuple[str, str, str]] = Counter()
     examples: dict[tuple[str, str, str], list[Any]] = {}
     for c, a, b in zip(all_cases, ours["results"], ref["results"]):
         if "refused" in a or "refused" in b:
-            kind = "annotation refused by " + ("both" if "refused" in a and "refused" in b else
-                                               "ours" if "refused" in a else "the reference")
+            kind = "annotation refused by " + (
+                "both" if "refused" in a and "refused" in b else "ours" if "refused" in a else "the reference"
+            )
         elif ("err" in a) != ("err" in b):
             kind = "only ours fails" if "err" in a else "only the reference fails"
         elif "ok" in a and a["ok"] != b["ok"]:
@@ -183,7 +220,7 @@ def main() -> int:
         print(f"  {key[0]:24} {key[1]:16} {key[2]:40} {n}")
     for key, items in examples.items():
         print(f"\n== {' / '.join(key)}")
-        for c, a, b in items[:args.examples]:
+        for c, a, b in items[: args.examples]:
             print("  case:     ", json.dumps(c.get("annotated", c["input"]), ensure_ascii=False)[:400])
             print("  ours:     ", json.dumps(a, ensure_ascii=False)[:400])
             print("  reference:", json.dumps(b, ensure_ascii=False)[:400])

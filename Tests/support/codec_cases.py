@@ -21,8 +21,14 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-FILES = ["openai_chat", "openai_responses", "anthropic_messages", "gemini_generate_content", "oci_genai",
-         "bedrock_converse"]
+FILES = [
+    "openai_chat",
+    "openai_responses",
+    "anthropic_messages",
+    "gemini_generate_content",
+    "oci_genai",
+    "bedrock_converse",
+]
 
 
 def cases() -> list[dict[str, Any]]:

@@ -30,14 +30,30 @@ def cases() -> list[tuple[str, Any, dict[str, Any], dict[str, Any]]]:
     gemini = {c["name"]: c for c in json.loads((VECTORS / "gemini_generate_content.json").read_text())}
     oci = {c["name"]: c for c in json.loads((VECTORS / "oci_genai.json").read_text())}
     return [
-        ("gemini", GeminiGenerateContentCodec(), gemini["encode_unchanged_is_identity"]["input"],
-         gemini["response_text_stop_with_usage"]["input"]),
-        ("gemini-tools", GeminiGenerateContentCodec(), gemini["sdk_genai_tools_and_history"]["input"],
-         gemini["response_function_calls_tool_use"]["input"]),
-        ("oci-generic", OCIGenAIChatCodec(), oci["encode_generic_unchanged_is_identity"]["input"],
-         oci["response_generic_text"]["input"]),
-        ("oci-cohere", OCIGenAIChatCodec(), oci["encode_cohere_unchanged_is_identity"]["input"],
-         oci["response_cohere_text_and_calls"]["input"]),
+        (
+            "gemini",
+            GeminiGenerateContentCodec(),
+            gemini["encode_unchanged_is_identity"]["input"],
+            gemini["response_text_stop_with_usage"]["input"],
+        ),
+        (
+            "gemini-tools",
+            GeminiGenerateContentCodec(),
+            gemini["sdk_genai_tools_and_history"]["input"],
+            gemini["response_function_calls_tool_use"]["input"],
+        ),
+        (
+            "oci-generic",
+            OCIGenAIChatCodec(),
+            oci["encode_generic_unchanged_is_identity"]["input"],
+            oci["response_generic_text"]["input"],
+        ),
+        (
+            "oci-cohere",
+            OCIGenAIChatCodec(),
+            oci["encode_cohere_unchanged_is_identity"]["input"],
+            oci["response_cohere_text_and_calls"]["input"],
+        ),
     ]
 
 

@@ -43,8 +43,11 @@ def errors(body: dict[str, Any]) -> str:
 
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
 def test_encoded_requests_validate(case: dict[str, Any]) -> None:
-    out = BedrockConverseCodec().encode(AnnotatedLLMRequest._from_wire(case["annotated"]),
-                                        LLMRequest({}, case["input"])).content
+    out = (
+        BedrockConverseCodec()
+        .encode(AnnotatedLLMRequest._from_wire(case["annotated"]), LLMRequest({}, case["input"]))
+        .content
+    )
     assert out == case["expected"]
     assert errors(out) == ""
 
@@ -59,6 +62,7 @@ def test_sdk_bodies_validate_and_round_trip(request_: dict[str, Any]) -> None:
 
 
 def test_the_validator_rejects_a_bad_body() -> None:
-    assert "toolUseId" in errors({"messages": [{"role": "assistant", "content": [{"toolUse": {"name": "f",
-                                                                                              "input": {}}}]}]})
+    assert "toolUseId" in errors(
+        {"messages": [{"role": "assistant", "content": [{"toolUse": {"name": "f", "input": {}}}]}]}
+    )
     assert len(CASES) >= 15 and len(SDK) == 4
