@@ -9,6 +9,9 @@ echo "== format (swift-format lint)"
 swift format lint --strict -r Sources/NemoRelay Sources/NemoRelayFFI Tests/NemoRelayTests Tests/NemoRelayFFITests \
     Sources/NemoRelayHelper bench/CodecBench examples/swift Package.swift
 
+echo "== ABI tables (bindings/python/nemo_relay/_abi.py, bindings/node/lib/abi.js) match include/nemo_relay.h"
+python3 scripts/abi_tables.py --check
+
 echo "== swift build"
 swift build --build-tests
 echo "== swift tests"

@@ -27,9 +27,14 @@ const path = require('node:path');
 const { PROTOCOL_VERSION, Op } = require('./protocol');
 const { NemoRelayError } = require('./errors');
 
-/** The library version this binding targets: same major, at least this minor. */
-const TARGET_MAJOR = 0;
-const TARGET_MINOR = 7;
+const abi = require('./abi');
+
+/**
+ * The library version this binding needs: the header's major, and the newest minor in which an export
+ * appeared (each export's `@since` in abi.js). Same major, at least this minor.
+ */
+const TARGET_MAJOR = abi.VERSION[0];
+const TARGET_MINOR = Math.max(...abi.EXPORTS.map(([, since]) => since[1]));
 
 const sleepCell = new Int32Array(new SharedArrayBuffer(4));
 function sleepMs(ms) {

@@ -10,9 +10,13 @@ import platform
 import sys
 from pathlib import Path
 
-#: The C API version this binding targets: the library's major must be equal, its minor at least this.
-TARGET_MAJOR = 0
-TARGET_MINOR = 7
+from . import _abi
+
+#: The C API version this binding needs: the header's major, and the newest minor in which an export
+#: it binds appeared (the ``@since`` of each export in ``_abi``). The library's major must be equal and
+#: its minor at least this, so an older library fails here, not with an ``AttributeError`` later.
+TARGET_MAJOR: int = _abi.VERSION[0]
+TARGET_MINOR: int = max(since[1] for _name, since, _ret, _params in _abi.EXPORTS)
 
 _LIB_NAMES = {"linux": "libnemorelay.so", "darwin": "libnemorelay.dylib", "win32": "nemorelay.dll"}
 
