@@ -65,14 +65,14 @@ extern "C" {
 /* ------------------------------------------------------------------------------------------ */
 
 #define NEMO_RELAY_VERSION_MAJOR 0
-#define NEMO_RELAY_VERSION_MINOR 7
+#define NEMO_RELAY_VERSION_MINOR 8
 #define NEMO_RELAY_VERSION_PATCH 0
 /** M*1000000 + m*1000 + p. */
-#define NEMO_RELAY_VERSION_NUMBER 7000
-#define NEMO_RELAY_VERSION_STRING "0.7.0"
+#define NEMO_RELAY_VERSION_NUMBER 8000
+#define NEMO_RELAY_VERSION_STRING "0.8.0"
 
 /**
- * @brief The library's version string, e.g. "0.7.0".
+ * @brief The library's version string, e.g. "0.8.0".
  * @return A static string.
  * Ownership: returned borrowed; static, never freed.
  * @since 0.1
@@ -1312,6 +1312,28 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_codec_decode_response(char **out, 
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_chunk_summary(char **out, size_t *out_len, const char *chunk,
                                                             size_t chunk_len, uint64_t chunk_index);
+
+/**
+ * @brief Answers the questions frameworks ask of an annotated request: its system prompt, its last
+ *        user message and whether it holds tool calls (docs/annotated-request.md, "Queries").
+ *
+ * The system prompt is the text of `instructions` when they have one, else of the first `system` or
+ * `developer` message with text; the last user message is the last `user` message with text (turns
+ * holding only tool results or images are skipped); a text is a string content or the first `text`
+ * part of a part list. Tool calls are `tool_call` messages, non-empty `tool_calls` of an assistant
+ * message, or `tool_use` blocks in an assistant message's content.
+ * @param out Receives `{"system_prompt": string|null, "last_user_message": string|null,
+ *        "has_tool_calls": bool}`.
+ * @param out_len Receives its length.
+ * @param annotated The annotated request JSON (an object).
+ * @param annotated_len Its length.
+ * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_JSON, NEMO_RELAY_E_INVALID_ARGUMENT (not an object).
+ * Ownership: `*out` returned owned (nemo_relay_free); inputs borrowed.
+ * @since 0.8
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_annotated_request_queries(char **out, size_t *out_len,
+                                                                       const char *annotated,
+                                                                       size_t annotated_len);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Exporters                                                                                   */

@@ -133,7 +133,7 @@ def test_version_mismatch_names_both_versions() -> None:
             def __new__(cls) -> int:  # type: ignore[misc]
                 return 1_005_000
 
-    with pytest.raises(ImportError, match=r"1\.5\.0.*targets 0\.7"):
+    with pytest.raises(ImportError, match=rf"1\.5\.0.*targets 0\.{_lib.TARGET_MINOR}"):
         _lib.check_version(Fake)  # type: ignore[arg-type]
 
 
@@ -143,9 +143,9 @@ def test_an_older_library_fails_at_import_with_the_version_message() -> None:
             restype = argtypes = None
 
             def __new__(cls) -> int:  # type: ignore[misc]
-                return 6_000  # 0.6.0: no OpenTelemetry exporter
+                return (_lib.TARGET_MINOR - 1) * 1000  # the previous minor lacks the newest export
 
-    with pytest.raises(ImportError, match=r"0\.6\.0.*targets 0\.7"):
+    with pytest.raises(ImportError, match=rf"0\.{_lib.TARGET_MINOR - 1}\.0.*targets 0\.{_lib.TARGET_MINOR}"):
         _lib.check_version(Old)  # type: ignore[arg-type]
 
 
