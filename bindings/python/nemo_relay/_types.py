@@ -510,8 +510,6 @@ class AnnotatedLLMRequest:
         return raw if raw is not None else _json.dumps(self._wire())
 
     def __getattr__(self, name: str) -> Any:
-        if name in _REQ_FIELDS:
-            return _json.copy(self._d.get(name))
         if name in ("_d", "_extra"):
             raw = self.__dict__.get("_raw")
             if raw is not None:
@@ -567,6 +565,16 @@ class AnnotatedLLMRequest:
         shown = f'Some("{model}")' if model is not None else "None"
         return f"<AnnotatedLLMRequest messages={len(self._d.get('messages', []))} model={shown}>"
 
+
+
+def _request_field(name: str) -> property:
+    return property(lambda self: _json.copy(self._d.get(name)), doc=f"The ``{name}`` field (a copy), or ``None``.")
+
+
+# The fields are class properties, so ``dir()`` and ``help()`` list them as the reference's do.
+for _field in sorted(_REQ_FIELDS):
+    setattr(AnnotatedLLMRequest, _field, _request_field(_field))
+del _field
 
 def _text_of(content: Any) -> str | None:
     if isinstance(content, str):

@@ -10,7 +10,8 @@ from typing import Any, Awaitable, Callable, Generic, TypeVar
 
 from . import llm, tools
 from ._stream import _aiter, check_sync
-from ._types import LLMRequest, ToolExecutionResult
+from ._runtime import ScopeHandle
+from ._types import LLMAttributes, LLMRequest, ToolAttributes, ToolExecutionResult
 
 __all__ = [
     "Codec",
@@ -47,14 +48,14 @@ class JsonPassthrough(Codec[Any]):
 
 
 class DataclassCodec(Codec[T]):
-    def __init__(self, cls: type[T]) -> None:
-        self.cls = cls
+    def __init__(self, dc_cls: type[T]) -> None:
+        self._cls = dc_cls
 
     def to_json(self, value: T) -> Any:
         return dataclasses.asdict(value)  # type: ignore[call-overload]
 
     def from_json(self, data: Any) -> T:
-        return self.cls(**data)
+        return self._cls(**data)
 
 
 class PydanticCodec(Codec[T]):
@@ -115,7 +116,12 @@ async def tool_execute(
     func: Callable[[TArgs], Any],
     args_codec: Codec[TArgs],
     result_codec: Codec[TResult],
-    **kwargs: Any,
+    *,
+    handle: ScopeHandle | None = None,
+    attributes: ToolAttributes | None = None,
+    data: Any = None,
+    metadata: Any = None,
+    tool_call_id: str | None = None,
 ) -> ToolExecutionResult[TResult]:
     async def call(raw: Any) -> ToolExecutionResult[Any]:
         r = func(args_codec.from_json(raw))
@@ -125,7 +131,16 @@ async def tool_execute(
             raise TypeError("typed tool callback must return ToolExecutionResult")
         return ToolExecutionResult(result_codec.to_json(r.result), r.annotation)
 
-    out = await tools.execute(name, args_codec.to_json(args), call, **kwargs)
+    out = await tools.execute(
+        name,
+        args_codec.to_json(args),
+        call,
+        handle=handle,
+        attributes=attributes,
+        data=data,
+        metadata=metadata,
+        tool_call_id=tool_call_id,
+    )
     return ToolExecutionResult(result_codec.from_json(out.result), out.annotation)
 
 
@@ -134,7 +149,14 @@ async def llm_execute(
     request: LLMRequest,
     func: Callable[[LLMRequest], Awaitable[TResponse] | TResponse],
     response_json_codec: Codec[TResponse],
-    **kwargs: Any,
+    *,
+    handle: ScopeHandle | None = None,
+    attributes: LLMAttributes | None = None,
+    data: Any = None,
+    metadata: Any = None,
+    model_name: str | None = None,
+    codec: Any = None,
+    response_codec: Any = None,
 ) -> TResponse:
     async def call(req: LLMRequest) -> Any:
         r = func(req)
@@ -142,7 +164,19 @@ async def llm_execute(
             r = await r
         return response_json_codec.to_json(r)  # type: ignore[arg-type]
 
-    return response_json_codec.from_json(await llm.execute(name, request, call, **kwargs))
+    out = await llm.execute(
+        name,
+        request,
+        call,
+        handle=handle,
+        attributes=attributes,
+        data=data,
+        metadata=metadata,
+        model_name=model_name,
+        codec=codec,
+        response_codec=response_codec,
+    )
+    return response_json_codec.from_json(out)
 
 
 async def llm_stream_execute(
@@ -153,7 +187,14 @@ async def llm_stream_execute(
     finalizer: Callable[[], TResponse] | None,
     chunk_json_codec: Codec[TChunk],
     response_json_codec: Codec[TResponse],
-    **kwargs: Any,
+    *,
+    handle: ScopeHandle | None = None,
+    attributes: LLMAttributes | None = None,
+    data: Any = None,
+    metadata: Any = None,
+    model_name: str | None = None,
+    codec: Any = None,
+    response_codec: Any = None,
 ) -> llm.LlmStream:
     """``func`` yields typed chunks and the collector gets decoded chunks; the stream yields JSON."""
     check_sync(collector, "collector")
@@ -180,4 +221,17 @@ async def llm_stream_execute(
         def fin() -> Any:
             return response_json_codec.to_json(finalizer())
 
-    return await llm.stream_execute(name, request, call, coll, fin, **kwargs)
+    return await llm.stream_execute(
+        name,
+        request,
+        call,
+        coll,
+        fin,
+        handle=handle,
+        attributes=attributes,
+        data=data,
+        metadata=metadata,
+        model_name=model_name,
+        codec=codec,
+        response_codec=response_codec,
+    )
