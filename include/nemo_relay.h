@@ -204,7 +204,9 @@ typedef struct nemo_relay_done_t {
  * @param token The token the callback received.
  * @param status NEMO_RELAY_OK with a result document, or any failure status.
  * @param json On OK: the result JSON. On failure: optional UTF-8 error text, or a JSON object
- *        `{"type": "<exception class>", "message": "<text>"}`. NULL is allowed for failures.
+ *        `{"type": "<exception class>", "message": "<text>"}`, optionally with `"qualname"`, the
+ *        class's qualified name, which the error's display text then uses (`exception.type` stays
+ *        `type`). NULL is allowed for failures.
  * @param len Length of `json` in bytes.
  * @return NEMO_RELAY_OK; NEMO_RELAY_E_MISUSE if the token was already completed or its call was
  *         cancelled; NEMO_RELAY_E_INVALID_JSON if an OK result is not valid JSON (the token is then

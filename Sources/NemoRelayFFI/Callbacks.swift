@@ -58,14 +58,15 @@ final class DoneBox: @unchecked Sendable {
     }
 }
 
-/// Reads a callback's failure payload: `{"type", "message"}` JSON, or plain text.
+/// Reads a callback's failure payload: `{"type", "message"}` JSON (with an optional `"qualname"`), or
+/// plain text.
 func callbackError(_ p: UnsafePointer<CChar>?, _ len: Int, status: Int32) -> RelayError {
     guard let p, len > 0 else {
         return .callback(nil, "callback failed with \(String(cString: nemo_relay_status_str(status)))")
     }
     let bytes = p.withMemoryRebound(to: UInt8.self, capacity: len) { Array(UnsafeBufferPointer(start: $0, count: len)) }
     if case .object(let o)? = try? JSON.parse(bytes), let m = o["message"]?.stringValue {
-        return .callback(o["type"]?.stringValue, m)
+        return .callback(o["type"]?.stringValue, m, qualifiedName: o["qualname"]?.stringValue)
     }
     return .callback(nil, String(decoding: bytes, as: UTF8.self))
 }

@@ -374,7 +374,11 @@ def fail(token: int, exc: BaseException, state: CallState | None, store: bool = 
             state.store(message, exc)
         else:
             _thread_errors()[message] = exc
-    payload = _json.dumps({"type": type(exc).__name__, "message": message})
+    cls = type(exc)
+    failure = {"type": cls.__name__, "message": message}
+    if cls.__qualname__ != cls.__name__:
+        failure["qualname"] = cls.__qualname__  # the display text names it, as the reference's does
+    payload = _json.dumps(failure)
     _complete(token, E_CALLBACK, payload, len(payload))
 
 

@@ -176,6 +176,27 @@ def test_provider_exception_is_the_same_object_sync_and_async() -> None:
     arun(main)
 
 
+def test_end_events_name_the_exception_by_its_qualified_name(collector: Any) -> None:
+    """As the reference: the status text names ``__qualname__``, ``exception.type`` the plain name."""
+
+    class ProviderDown(Exception):
+        pass
+
+    async def main() -> None:
+        def provider(r: LLMRequest) -> Any:
+            raise ProviderDown("boom")
+
+        with pytest.raises(ProviderDown):
+            await llm.execute("qualname-llm", req(), provider)
+
+    arun(main)
+    end = [e for e in collector.events() if e["name"] == "qualname-llm"][-1]
+    qualname = ProviderDown.__qualname__
+    assert qualname.endswith("<locals>.ProviderDown")
+    assert end["metadata"]["otel.status_description"] == f"internal error: {qualname}: boom"
+    assert end["metadata"]["exception.type"] == "ProviderDown"
+
+
 def test_intercept_exceptions_propagate_unchanged() -> None:
     err = LookupError("intercept failed")
 
