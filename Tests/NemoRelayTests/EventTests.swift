@@ -106,7 +106,7 @@ import Testing
         #expect(Attributes.names(7, kind: .guardrail) == [])
     }
 
-    // MARK: RFC 3339 (1.4)
+    // MARK: RFC 3339 (docs/events.md, "Timestamps")
 
     static let stamps: [(Nanoseconds, String)] = [
         (0, "1970-01-01T00:00:00+00:00"),
