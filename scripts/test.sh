@@ -5,6 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 
+echo "== citations (comments and docs cite only the repository's own pages)"
+bash scripts/check_citations.sh
+
 echo "== format (swift-format lint)"
 swift format lint --strict -r Sources/NemoRelay Sources/NemoRelayFFI Tests/NemoRelayTests Tests/NemoRelayFFITests \
     Sources/NemoRelayHelper bench/CodecBench examples/swift Package.swift

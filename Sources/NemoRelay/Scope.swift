@@ -180,7 +180,7 @@ public final class ScopeStack: @unchecked Sendable {
     let inheritedCount: Int
     /// True for stacks forked from another stack.
     let forked: Bool
-    /// Agent spans whose freshness an LLM start already consumed on this stack (2.5).
+    /// Agent spans whose freshness an LLM start already consumed on this stack (docs/scopes.md, "Agent freshness").
     var consumedAgents: Set<RelayUUID> = []
     /// The propagation context this stack (or the stack it was forked from) was created from.
     let imported: PropagationImport?
@@ -234,7 +234,7 @@ public final class ScopeStack: @unchecked Sendable {
         }
     }
 
-    /// Pops `h`, which must be on top; the errors are those of semantics 2.1.
+    /// Pops `h`, which must be on top; the errors are those of docs/scopes.md, "Pop errors".
     func pop(_ h: ScopeHandle) throws(RelayError) {
         lock.lock()
         defer { lock.unlock() }
@@ -263,7 +263,7 @@ public final class ScopeStack: @unchecked Sendable {
         }
     }
 
-    /// Consumes the freshness of the agent that owns a span whose parent is `parent` (2.5).
+    /// Consumes the freshness of the agent owning a span whose parent is `parent` (docs/scopes.md, "Agent freshness").
     /// Returns true when the agent was fresh.
     func consumeFreshness(parent: RelayUUID) -> Bool {
         lock.withLock {
@@ -279,7 +279,7 @@ public final class ScopeStack: @unchecked Sendable {
         }
     }
 
-    /// `(session id, parent session id)` from the two nearest explicit Agent scopes (3.2).
+    /// `(session id, parent session id)` from the two nearest explicit Agent scopes (docs/scopes.md, "Session ids").
     func sessionIDs() -> (String?, String?) {
         lock.withLock {
             var found: [String] = []

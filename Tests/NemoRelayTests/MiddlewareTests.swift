@@ -16,7 +16,7 @@ import Testing
         runLLM(rt, LLMCallParams(name: "llm", request: chatRequest("hi")), stack: s, provider: returning(["ok": true]))
     }
 
-    // MARK: Ordering (4.3)
+    // MARK: Ordering (docs/middleware.md, "Ordering")
 
     @Test func ascendingPriorityThenNameInByteOrder() throws {
         let rt = Runtime(clock: ManualClock())
@@ -86,7 +86,7 @@ import Testing
         #expect(log.value == ["local"])
     }
 
-    // MARK: Registration rules (4.2)
+    // MARK: Registration rules (docs/middleware.md, "Registration rules")
 
     @Test func duplicateNamesAndDeregistration() throws {
         let rt = Runtime(clock: ManualClock())
@@ -150,7 +150,7 @@ import Testing
         }
     }
 
-    // MARK: break_chain (4.3)
+    // MARK: break_chain (docs/middleware.md, "Ordering")
 
     @Test func breakChainStopsAfterTheFlaggedEntry() throws {
         let rt = Runtime(clock: ManualClock())
@@ -184,7 +184,7 @@ import Testing
         #expect(seen.value == ["step": "b"])
     }
 
-    // MARK: Event middleware (1.10)
+    // MARK: Event middleware (docs/middleware.md, "Event middleware")
 
     @Test func injectorsThenSanitizers() throws {
         let (rt, c) = makeRuntime()

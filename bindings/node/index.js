@@ -1126,7 +1126,7 @@ function nextFor(token, kind) {
   return { next, close() { active = false; }, get active() { return active; } };
 }
 
-/** How each middleware kind calls its JS callback and converts the answer (node-api.md section 7). */
+/** How each middleware kind calls its JS callback and converts the answer (docs/node.md, "Middleware callbacks"). */
 const MIDDLEWARE = {
   LlmRequestIntercept: {
     kind: K.LLM_REQUEST, breakChain: true,

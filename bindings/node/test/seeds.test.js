@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 'use strict';
-// The TypeScript examples of /work/shared/seeds (NEMO_RELAY_SEEDS_DIR), rewritten only as far as TS -> JS requires
-// (imports become require, type annotations and `as` casts are dropped).
+// The TypeScript examples of the published documentation pages (docs/node.md, "Documentation examples"),
+// rewritten only as far as TS -> JS requires (imports become require, type annotations and `as` casts are dropped).
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');

@@ -131,7 +131,7 @@ EventSanitizeGuardrail = Callable[[Event, EventSanitizeFields], Any]
 EventMetadataInjectorCallback = Callable[[Event], EventMetadata]
 
 
-# ---- scope-stack helpers (python-api.md 4.3) ---------------------------------------------------
+# ---- scope-stack helpers (docs/python.md, "Scope stacks") ----------------------------------------
 
 
 def get_scope_stack() -> ScopeStack:

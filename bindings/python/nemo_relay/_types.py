@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Value types, enums, attribute flags and events (python-api.md section 3)."""
+"""Value types, enums, attribute flags and events (docs/python.md, docs/events.md)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Scope-owned twins of every registry and of subscribers.
+"""Scope-owned twins of every registry and of subscribers (docs/scopes.md, "Scope-local registrations").
 
 Parameter names are the reference's: ``fn`` for intercepts, ``guardrail`` for conditional execution
 and sanitizers, ``injector`` for metadata injectors, ``callback`` for subscribers."""

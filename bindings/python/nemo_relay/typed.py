@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Value codecs and typed execute wrappers (python-api.md section 10): pure Python over llm/tools."""
+"""Value codecs and typed execute wrappers (docs/python.md, "Modules"): pure Python over llm/tools."""
 
 from __future__ import annotations
 

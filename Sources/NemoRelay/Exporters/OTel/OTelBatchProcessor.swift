@@ -14,8 +14,8 @@ protocol OTelSpanTransport: AnyObject, Sendable {
     var destination: String { get }
 }
 
-/// The batch span processor (docs/otel.md, "Delivery"): a bounded queue of finished spans and one export
-/// thread that sends a batch when `maxExportBatchSize` spans are waiting or `scheduledDelay` passed, and
+/// The batch span processor (docs/exporters.md, "OpenTelemetry traces"): a bounded queue of finished spans and
+/// one export thread that sends a batch when `maxExportBatchSize` spans are waiting or `scheduledDelay` passed, and
 /// everything at flush. A full queue drops new spans and counts them. Nothing here runs on the thread that
 /// emitted the events.
 final class OTelBatchProcessor: @unchecked Sendable {
