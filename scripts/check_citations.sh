@@ -31,7 +31,7 @@ report() { # $1: rule, then path:line: text lines on stdin (runs in pipelines: r
 }
 
 # 1. Citations of the design briefs.
-outside='/work/shared|\.\./shared/|\bshared/(spec|seeds|vectors)\b|\bSTYLE\.md\b'
+outside='/work/shared|\.\./shared/|\bshared/(spec|seeds|vectors)\b|\bSTYLE(\.md\b| rules? [0-9])'
 outside+='|\b(python|node)-api(\.md)?\b|(^|[^A-Za-z0-9_./-])spec/[A-Za-z0-9_-]+\.md\b'
 outside+='|\bsemantics(\.md\b|,? (section|step|§) ?[0-9]|,? [0-9]+(\.[0-9]+)*\b)|\bsem [0-9]|§ ?[0-9]'
 outside+='|(^|[^/A-Za-z0-9_-])(abi|exporters)\.md,? (section |§ ?)?[0-9]'

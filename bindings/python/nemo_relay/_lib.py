@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Finds and loads ``libnemorelay`` and checks its version (STYLE rule 12 and 16)."""
+"""Finds and loads ``libnemorelay`` and checks its version against the one this binding needs."""
 
 from __future__ import annotations
 
