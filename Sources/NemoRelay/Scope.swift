@@ -184,6 +184,9 @@ public final class ScopeStack: @unchecked Sendable {
     var consumedAgents: Set<RelayUUID> = []
     /// The propagation context this stack (or the stack it was forked from) was created from.
     let imported: PropagationImport?
+    /// For a forked stack: the parent's propagation root at the fork, which stays the root of every
+    /// span of this stack, its own Agent scopes included (docs/scopes.md, "Threads and async contexts").
+    let forkedRoot: RelayUUID?
 
     /// A new stack with a fresh implicit root.
     public init(clock: RelayClock = SystemClock()) {
@@ -196,6 +199,7 @@ public final class ScopeStack: @unchecked Sendable {
         inheritedCount = 1
         forked = false
         imported = nil
+        forkedRoot = nil
     }
 
     /// An isolated child stack seeded from `parent`'s current scopes (parentage and propagation root
@@ -205,6 +209,7 @@ public final class ScopeStack: @unchecked Sendable {
         inheritedCount = entries.count
         forked = true
         imported = parent.imported
+        forkedRoot = parent.propagationRoot(newAgent: nil)
     }
 
     /// A stack whose first entries stand for the imported context (see `init(propagation:)`).
@@ -213,6 +218,7 @@ public final class ScopeStack: @unchecked Sendable {
         inheritedCount = entries.count
         forked = false
         imported = importing
+        forkedRoot = nil
     }
 
     /// The implicit root.
@@ -247,11 +253,12 @@ public final class ScopeStack: @unchecked Sendable {
         entries.removeLast()
     }
 
-    /// The propagation root for a new span: the imported root, else the outermost explicit Agent (the
-    /// span itself if it is the first Agent), else the stack root; none in a stack imported from a
-    /// rootless context that has no Agent open.
+    /// The propagation root for a new span: the imported root, else the root a forked stack inherited,
+    /// else the outermost explicit Agent (the span itself if it is the first Agent), else the stack
+    /// root; none in a stack imported from a rootless context that has no Agent open.
     func propagationRoot(newAgent: RelayUUID?) -> RelayUUID? {
         if let imported { if let r = imported.context.rootUUID { return r } }
+        if let forkedRoot { return forkedRoot }
         return lock.withLock {
             var i = 1
             while i < entries.count {

@@ -196,6 +196,22 @@ import Testing
         }
     }
 
+    @Test func aForkKeepsTheParentsRootForItsOwnAgents() throws {
+        let (rt, _) = makeRuntime()
+        // No Agent in the parent: the fork's spans keep the parent stack's root, its own Agent included.
+        let s = ScopeStack()
+        let fn = rt.pushScope("parent-fn", type: .function, stack: s)
+        let fork = ScopeStack(forkingFrom: s)
+        let childAgent = rt.pushScope("child-agent", type: .agent, stack: fork)
+        #expect(childAgent.propagationRootUUID == s.root.uuid)
+        #expect(rt.pushScope("inner", type: .function, stack: fork).propagationRootUUID == s.root.uuid)
+        // A fresh stack's first Agent is its root, as before.
+        let fresh = ScopeStack()
+        let agent = rt.pushScope("agent", type: .agent, stack: fresh)
+        #expect(agent.propagationRootUUID == agent.uuid)
+        try rt.popScope(fn, stack: s)
+    }
+
     @Test func threadsGetTheirOwnDefaultStack() {
         let main = ScopeStack.current
         #expect(ScopeStack.current === main)

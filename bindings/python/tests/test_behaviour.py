@@ -176,6 +176,27 @@ def test_provider_exception_is_the_same_object_sync_and_async() -> None:
     arun(main)
 
 
+def test_a_forked_task_keeps_the_parents_propagation_root(collector: Any) -> None:
+    """As the reference: an Agent opened in a forked task does not become the root of its spans."""
+
+    async def child() -> None:
+        h = scope.push("forked-agent", ScopeType.Agent)
+        scope.pop(h)
+
+    async def main() -> None:
+        f = scope.push("fork-parent", ScopeType.Function)
+        await asyncio.get_running_loop().create_task(child(), context=nemo_relay.fork_asyncio_context())
+        scope.pop(f)
+
+    arun(main)
+    events = collector.events()
+    parent = [e for e in events if e["name"] == "fork-parent"][0]
+    forked = [e for e in events if e["name"] == "forked-agent"]
+    assert len(forked) == 2
+    assert {e["propagation_root_uuid"] for e in forked} == {parent["propagation_root_uuid"]}
+    assert forked[0]["uuid"] != parent["propagation_root_uuid"]
+
+
 def test_end_events_name_the_exception_by_its_qualified_name(collector: Any) -> None:
     """As the reference: the status text names ``__qualname__``, ``exception.type`` the plain name."""
 
