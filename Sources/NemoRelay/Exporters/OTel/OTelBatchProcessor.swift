@@ -72,11 +72,14 @@ final class OTelBatchProcessor: @unchecked Sendable {
             return
         }
         let room = max(0, maxQueue - queue.count)
+        // The export thread sleeps without a deadline while the queue is empty: the first span wakes it to
+        // start the scheduled delay, a full batch wakes it to send at once.
+        let wasEmpty = queue.isEmpty
         queue.append(contentsOf: spans.prefix(room))
         if spans.count > room { dropped &+= UInt64(spans.count - room) }
-        let full = queue.count >= maxBatch
+        let wake = (wasEmpty && !queue.isEmpty) || queue.count >= maxBatch
         lock.unlock()
-        if full { wake.signal() }
+        if wake { self.wake.signal() }
     }
 
     private func run() {
