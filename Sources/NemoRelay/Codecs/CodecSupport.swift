@@ -54,12 +54,6 @@ let commonFieldKinds: [String: FieldKind] = [
 ]
 
 extension JSON {
-    /// The value with `null` mapped to nil ("a key present with value null counts as absent").
-    @inlinable var nonNull: JSON? {
-        if case .null = self { return nil }
-        return self
-    }
-
     /// True when this is an integer value of 0 or more (exact integers only).
     var isNonNegativeInteger: Bool {
         switch self {

@@ -197,6 +197,34 @@ def test_a_forked_task_keeps_the_parents_propagation_root(collector: Any) -> Non
     assert forked[0]["uuid"] != parent["propagation_root_uuid"]
 
 
+def test_an_intercept_that_drops_the_annotation_under_a_codec_fails_before_the_provider() -> None:
+    """As the reference: an outcome without annotated_request while a request codec is active fails."""
+    called = []
+
+    def omit(name: str, request: LLMRequest, annotated: Any) -> Any:
+        return nemo_relay.LLMRequestInterceptOutcome(request)
+
+    async def main() -> None:
+        def provider(r: LLMRequest) -> Any:
+            called.append(r)
+            return {}
+
+        body = {"model": "gpt", "messages": [{"role": "user", "content": "hi"}]}
+        with pytest.raises(
+            nemo_relay.InvalidArgumentError,
+            match="^invalid argument: LLM request intercept 'omit' omitted annotated_request while a request codec "
+            "is active$",
+        ):
+            await llm.execute("omit-call", LLMRequest({}, body), provider, codec=OpenAIChatCodec())
+
+    intercepts.register_llm_request("omit", 1, False, omit)
+    try:
+        arun(main)
+    finally:
+        intercepts.deregister_llm_request("omit")
+    assert called == []
+
+
 def test_end_events_name_the_exception_by_its_qualified_name(collector: Any) -> None:
     """As the reference: the status text names ``__qualname__``, ``exception.type`` the plain name."""
 
