@@ -186,6 +186,28 @@ import Testing
 
     // MARK: Event middleware (docs/middleware.md, "Event middleware")
 
+    /// A deliberate difference from the reference (docs/middleware.md, "Event middleware"): with no
+    /// subscriber, injectors and event sanitizers do not run.
+    @Test func middlewareRunsOnlyWhenSomeoneListens() throws {
+        let rt = Runtime(clock: ManualClock())
+        let s = ScopeStack()
+        let calls = Box(0)
+        try rt.registerMetadataInjector("count", priority: 0) { _, k in
+            calls.mutate { $0 += 1 }
+            k.resume(returning: [:])
+        }
+        try rt.registerEventSanitizer(.mark, "count", priority: 0) { _, f, k in
+            calls.mutate { $0 += 1 }
+            k.resume(returning: f)
+        }
+        rt.mark("unheard", stack: s)
+        #expect(calls.value == 0)
+        try rt.registerSubscriber(name: "ignore") { _ in }
+        rt.mark("heard", stack: s)
+        rt.flush()
+        #expect(calls.value == 2)
+    }
+
     @Test func injectorsThenSanitizers() throws {
         let (rt, c) = makeRuntime()
         let s = ScopeStack()

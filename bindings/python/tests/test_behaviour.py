@@ -562,3 +562,35 @@ def test_handles_are_managed() -> None:
 
     run_fresh(body)
     assert isinstance(ctypes.c_void_p, type) and contextvars
+
+
+def test_event_middleware_runs_only_with_a_subscriber() -> None:
+    """A deliberate difference from the reference (docs/middleware.md, "Event middleware"): without a
+    subscriber, metadata injectors and event sanitizers do not run. In a fresh interpreter, so no
+    other test's subscriber is registered."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(
+        """
+        import nemo_relay
+        from nemo_relay import event_metadata, guardrails, scope, subscribers
+        calls = []
+        event_metadata.register_injector("count", 0, lambda e: calls.append("inject") or {})
+        guardrails.register_mark_sanitize("count", 0, lambda e, f: calls.append("sanitize") or f)
+        scope.event("unheard")
+        assert calls == [], calls
+        subscribers.register("ignore", lambda e: None)
+        scope.event("heard")
+        subscribers.flush()
+        assert calls == ["inject", "sanitize"], calls
+        print("ok")
+        """
+    )
+    import os
+    from pathlib import Path
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    r = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
