@@ -64,6 +64,7 @@ extern "C" {
 /* Versions                                                                                    */
 /* ------------------------------------------------------------------------------------------ */
 
+/* The project version: its one source is the top-level VERSION file; scripts/version.py checks these. */
 #define NEMO_RELAY_VERSION_MAJOR 0
 #define NEMO_RELAY_VERSION_MINOR 8
 #define NEMO_RELAY_VERSION_PATCH 0
