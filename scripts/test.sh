@@ -8,6 +8,9 @@ bash scripts/deps.sh
 echo "== citations (comments and docs cite only the repository's own pages)"
 bash scripts/check_citations.sh
 
+echo "== version (VERSION is the source; header, Swift, Python, Node and CHANGELOG agree)"
+python3 scripts/version.py
+
 echo "== format (swift-format lint)"
 swift format lint --strict -r Sources/NemoRelay Sources/NemoRelayFFI Tests/NemoRelayTests Tests/NemoRelayFFITests \
     Sources/NemoRelayHelper bench/CodecBench examples/swift Package.swift
@@ -61,3 +64,12 @@ node examples/node/agent.js >/dev/null
 example_out=$(mktemp -d)
 node examples/node/exporters.js "$example_out" >/dev/null
 rm -rf "$example_out"
+
+echo "== packaging: release artifacts built once into dist/, then installed and run without the toolchain"
+# Bounded: the release build takes about 70 s from scratch here, the clean installs about 20 s.
+packaging_start=$SECONDS
+timeout 1200 bash scripts/package.sh
+timeout 600 bash Tests/package/run.sh
+echo "-- Swift consumer packages"
+timeout 900 bash Tests/package/swift_consumer.sh
+echo "-- packaging stage: $((SECONDS - packaging_start)) s"
