@@ -70,6 +70,12 @@ echo "== packaging: release artifacts built once into dist/, then installed and 
 packaging_start=$SECONDS
 timeout 1200 bash scripts/package.sh
 timeout 600 bash Tests/package/run.sh
+echo "-- the Python and Node suites again, on the packaged (release, static runtime) library and helper"
+pkg_lib="dist/nemorelay-$(python3 scripts/version.py --print)-$(uname -m)-unknown-linux-gnu/lib/libnemorelay.so"
+pkg_stage="dist/stage/$(uname -m)-unknown-linux-gnu"
+NEMO_RELAY_REQUIRE_NAT=1 NEMO_RELAY_LIB_PATH="$PWD/$pkg_lib" timeout 600 python3 -m pytest -q bindings/python/tests
+NEMO_RELAY_LIB_PATH="$PWD/$pkg_stage/libnemorelay.so" NEMO_RELAY_HELPER_PATH="$PWD/$pkg_stage/NemoRelayHelper" \
+    timeout 600 node --test --test-reporter=dot bindings/node/test/
 echo "-- Swift consumer packages"
 timeout 900 bash Tests/package/swift_consumer.sh
 echo "-- packaging stage: $((SECONDS - packaging_start)) s"
