@@ -53,7 +53,7 @@ static_libs="$scratch/static-libs/$triple"
 swift_flags=(
     -c release --scratch-path "$scratch" --disable-local-rpath
     -Xswiftc -static-stdlib -Xswiftc -no-toolchain-stdlib-rpath
-    # lld: gold leaves ~50 local Swift symbols (type metadata, conformances) in .dynsym.
+    # lld for both (Package.swift asks for it for the library): gold leaves ~50 local Swift symbols in .dynsym.
     -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld
     # libffi linked statically into the helper: this folder holds only libffi.a, ahead of the system's.
     -Xswiftc "-L$root/$static_libs"
