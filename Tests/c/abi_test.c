@@ -388,7 +388,28 @@ static void test_pending_calls_at_runtime_free(void) {
     EXPECT(ends == 2);
 }
 
+/* The annotated-request queries: the reference's answers for an Anthropic tool round; bad input. */
+static void test_annotated_request_queries(void) {
+    char *out = NULL;
+    size_t len = 0;
+    EXPECT(nemo_relay_annotated_request_queries(
+               &out, &len,
+               S("{\"instructions\":[{\"type\":\"text\",\"text\":\"Be \"},{\"type\":\"text\",\"text\":\"brief.\"}],"
+                 "\"messages\":[{\"role\":\"user\",\"content\":\"Weather?\"},"
+                 "{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\",\"id\":\"t\",\"name\":\"w\",\"input\":{}}]},"
+                 "{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"t\",\"content\":\"sun\"}]}]}")) ==
+           NEMO_RELAY_OK);
+    EXPECT(out != NULL && strcmp(out, "{\"system_prompt\":\"Be \",\"last_user_message\":\"Weather?\",\"has_tool_calls\":true}") == 0);
+    nemo_relay_free(out);
+    out = NULL;
+    EXPECT(nemo_relay_annotated_request_queries(&out, &len, S("[]")) == NEMO_RELAY_E_INVALID_ARGUMENT && out == NULL);
+    EXPECT(nemo_relay_annotated_request_queries(&out, &len, S("{\"messages\":")) == NEMO_RELAY_E_INVALID_JSON);
+    EXPECT(nemo_relay_annotated_request_queries(&out, &len, NULL, 0) == NEMO_RELAY_E_INVALID_ARGUMENT);
+    EXPECT(nemo_relay_annotated_request_queries(NULL, NULL, S("{}")) == NEMO_RELAY_E_INVALID_ARGUMENT);
+}
+
 int main(void) {
+    test_annotated_request_queries();
     test_pending_calls_at_runtime_free();
     test_thread_exhaustion();
     test_codec_that_never_answers();

@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
-"""JSON crossing into and out of the runtime (python-api.md 1.3).
+"""JSON crossing into and out of the runtime (docs/python.md, "JSON crossing").
 
 With ``orjson`` installed (``scripts/deps.sh`` installs it; it is optional, and
 ``NEMO_RELAY_PURE_JSON=1`` turns it off) parsing and writing go through it; otherwise the stdlib ``json`` does the same job, more slowly. Both paths give the same
-results, as python-api.md 1.3 and the reference define them:
+results, as docs/python.md, "JSON crossing", and the reference define them:
 
 - NaN and +/-Infinity become ``null`` (what the reference does; orjson writes them so too).
 - A non-``str`` key or a value of another type raises ``ValueError("Failed to convert to JSON: ...")``:
@@ -158,7 +158,7 @@ if _orjson is not None:
         try:
             return _odumps(value, default=_refuse, option=_STRICT)
         except TypeError:
-            return _encode_std(value)  # decides: converts what 1.3 accepts, raises ValueError otherwise
+            return _encode_std(value)  # decides: converts what JSON crossing accepts, raises ValueError otherwise
 
 
 if _orjson is not None:

@@ -14,8 +14,8 @@ protocol OTelSpanTransport: AnyObject, Sendable {
     var destination: String { get }
 }
 
-/// The batch span processor (docs/otel.md, "Delivery"): a bounded queue of finished spans and one export
-/// thread that sends a batch when `maxExportBatchSize` spans are waiting or `scheduledDelay` passed, and
+/// The batch span processor (docs/exporters.md, "OpenTelemetry traces"): a bounded queue of finished spans and
+/// one export thread that sends a batch when `maxExportBatchSize` spans are waiting or `scheduledDelay` passed, and
 /// everything at flush. A full queue drops new spans and counts them. Nothing here runs on the thread that
 /// emitted the events.
 final class OTelBatchProcessor: @unchecked Sendable {
@@ -71,15 +71,15 @@ final class OTelBatchProcessor: @unchecked Sendable {
             lock.unlock()
             return
         }
-        let wasEmpty = queue.isEmpty
         let room = max(0, maxQueue - queue.count)
+        // The export thread sleeps without a deadline while the queue is empty: the first span wakes it to
+        // start the scheduled delay, a full batch wakes it to send at once.
+        let wasEmpty = queue.isEmpty
         queue.append(contentsOf: spans.prefix(room))
         if spans.count > room { dropped &+= UInt64(spans.count - room) }
-        // A full batch goes now; the first spans of an idle processor start its delay (the export thread
-        // waits without a deadline while the queue is empty).
-        let signal = queue.count >= maxBatch || (wasEmpty && !queue.isEmpty)
+        let wake = (wasEmpty && !queue.isEmpty) || queue.count >= maxBatch
         lock.unlock()
-        if signal { wake.signal() }
+        if wake { self.wake.signal() }
     }
 
     private func run() {
