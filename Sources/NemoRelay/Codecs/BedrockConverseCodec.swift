@@ -4,7 +4,7 @@
 /// ConverseStream bodies, and response decode for Converse results.
 ///
 /// The reference has no Bedrock codec; the mapping follows the other built-in codecs and is documented
-/// in `docs/codecs.md` (section "Bedrock Converse").
+/// in docs/codecs.md, "Bedrock Converse".
 public struct BedrockConverseCodec: SynchronousLLMCodec {
     /// Creates the codec.
     public init() {}

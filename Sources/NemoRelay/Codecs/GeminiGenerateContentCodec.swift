@@ -2,7 +2,7 @@
 
 /// The Gemini generateContent codec (`gemini_generate_content`): request decode/encode and response decode.
 ///
-/// The mapping decisions are documented in `docs/codecs.md` (section "Gemini generateContent").
+/// The mapping decisions are documented in docs/codecs.md, "Gemini generateContent".
 public struct GeminiGenerateContentCodec: SynchronousLLMCodec {
     /// Creates the codec.
     public init() {}

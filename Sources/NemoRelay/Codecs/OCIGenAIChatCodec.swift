@@ -5,7 +5,7 @@
 /// Requests are `ChatDetails` envelopes (`compartmentId`, `servingMode`, `chatRequest`) or a bare chat
 /// request; the `chatRequest.apiFormat` selects GENERIC (typed `messages`), COHERE (`message` plus
 /// `chatHistory` and `preambleOverride`) or COHEREV2 (GENERIC messages, COHERE stop key). The mapping
-/// decisions are documented in `docs/codecs.md` (section "OCI Generative AI chat").
+/// decisions are documented in docs/codecs.md, "OCI Generative AI chat".
 public struct OCIGenAIChatCodec: SynchronousLLMCodec {
     /// Creates the codec.
     public init() {}
