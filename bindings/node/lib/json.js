@@ -20,7 +20,7 @@ function toJsonValue(value, what = 'value') {
       case 'boolean':
         return v;
       case 'number':
-        if (!Number.isFinite(v)) throw new TypeError(`${what}: non-finite number at ${where}`);
+        if (!Number.isFinite(v)) throw new TypeError(`${what}: non-finite number ${v} at ${where} is not JSON`);
         return v;
       case 'undefined':
         throw new TypeError(`${what}: undefined at ${where}`);
