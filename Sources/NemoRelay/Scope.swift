@@ -184,6 +184,8 @@ public final class ScopeStack: @unchecked Sendable {
     var consumedAgents: Set<RelayUUID> = []
     /// The propagation context this stack (or the stack it was forked from) was created from.
     let imported: PropagationImport?
+    /// Keeps this stack's events in emission order while an injector or sanitizer answers later.
+    let publicationOrder = PublicationOrder()
 
     /// A new stack with a fresh implicit root.
     public init(clock: RelayClock = SystemClock()) {
