@@ -388,7 +388,58 @@ static void test_pending_calls_at_runtime_free(void) {
     EXPECT(ends == 2);
 }
 
+/* Issue 13 #7: events of one stack keep their emission order while a sanitizer answers later, and an
+ * event emitted inside the sanitizer (nemo_relay_token_enter) goes right after the event it runs for. */
+static nemo_relay_token_t *order_parked;
+static nemo_relay_status_t order_sanitizer(nemo_relay_token_t *t, const char *json, size_t len, void *ud) {
+    (void)ud;
+    static const char fields[] = "{\"data\":null,\"category_profile\":null,\"metadata\":null}";
+    if (memmem(json, len, S("\"name\":\"outer\"")) != NULL && order_parked == NULL) {
+        order_parked = t;
+        return NEMO_RELAY_PENDING;
+    }
+    return nemo_relay_complete(t, NEMO_RELAY_OK, fields, sizeof fields - 1);
+}
+
+static void test_event_order_with_a_late_sanitizer(void) {
+    static struct events ev;
+    memset(&ev, 0, sizeof ev);
+    pthread_mutex_init(&ev.lock, NULL);
+    order_parked = NULL;
+    nemo_relay_runtime_t *rt = NULL;
+    nemo_relay_stack_t *st = NULL;
+    EXPECT(nemo_relay_runtime_new(&rt, NULL) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_stack_new(&st, NULL) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_subscriber_register(rt, NULL, "order", collect, &ev, NULL) == NEMO_RELAY_OK);
+    nemo_relay_callback_t san = {order_sanitizer, NULL, NULL};
+    EXPECT(nemo_relay_register(rt, NULL, NEMO_RELAY_MARK_SANITIZE, "late", 0, 0, &san) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_mark(rt, st, "outer", NULL) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_mark(rt, st, "later", NULL) == NEMO_RELAY_OK);
+    EXPECT(order_parked != NULL);
+    EXPECT(nemo_relay_flush(rt, 10000000000LL) == NEMO_RELAY_OK);
+    EXPECT(ev.count == 0); /* "later" waits for "outer" */
+    /* The sanitizer goes on later and emits inside itself. */
+    EXPECT(nemo_relay_token_enter(order_parked) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_mark(rt, st, "nested", NULL) == NEMO_RELAY_OK);
+    nemo_relay_token_leave();
+    nemo_relay_token_leave(); /* an extra leave is harmless */
+    static const char fields[] = "{\"data\":null,\"category_profile\":null,\"metadata\":null}";
+    nemo_relay_token_t *t = order_parked;
+    EXPECT(nemo_relay_complete(t, NEMO_RELAY_OK, fields, sizeof fields - 1) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_token_enter(t) == NEMO_RELAY_E_MISUSE); /* completed */
+    EXPECT(nemo_relay_token_enter(NULL) == NEMO_RELAY_E_MISUSE);
+    EXPECT(nemo_relay_flush(rt, 10000000000LL) == NEMO_RELAY_OK);
+    EXPECT(ev.count == 3);
+    const char *outer = strstr(ev.buf, "\"name\":\"outer\"");
+    const char *nested = strstr(ev.buf, "\"name\":\"nested\"");
+    const char *later = strstr(ev.buf, "\"name\":\"later\"");
+    EXPECT(outer != NULL && nested != NULL && later != NULL && outer < nested && nested < later);
+    nemo_relay_stack_free(st);
+    nemo_relay_runtime_free(rt);
+}
+
 int main(void) {
+    test_event_order_with_a_late_sanitizer();
     test_pending_calls_at_runtime_free();
     test_thread_exhaustion();
     test_codec_that_never_answers();
