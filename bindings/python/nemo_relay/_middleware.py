@@ -332,12 +332,7 @@ def event_sanitize(fn: Any) -> Callable[[int, bytes], int]:
                 )
             return _encode(v)
 
-        return run(
-            token,
-            lambda: fn(event_from_doc(d["event"]), d["fields"]),
-            finish,
-            store=False,
-        )
+        return run(token, lambda: fn(event_from_doc(d["event"]), d["fields"]), finish, store=False, nest=True)
 
     return handler
 
@@ -345,7 +340,7 @@ def event_sanitize(fn: Any) -> Callable[[int, bytes], int]:
 def metadata_injector(fn: Any) -> Callable[[int, bytes], int]:
     def handler(token: int, doc: bytes) -> int:
         d = _loads(doc)
-        return run(token, lambda: fn(event_from_doc(d["event"])), _encode, store=False)
+        return run(token, lambda: fn(event_from_doc(d["event"])), _encode, store=False, nest=True)
 
     return handler
 

@@ -112,3 +112,169 @@ def test_nan_infinity_yielded_as_a_stream_chunk_fail_the_stream() -> None:
         assert got == [{"delta": 1.0}]
 
     arun(main)
+
+
+# ---- event-order: one stack's events reach subscribers in emission order ------------------------
+
+
+class _Names:
+    """A global subscriber keeping the names of the marks it sees, in delivery order."""
+
+    def __init__(self) -> None:
+        self.c = Collector()
+
+    def names(self) -> list[str]:
+        return [e["name"] for e in self.c.events() if e.get("kind") == "mark"]
+
+    def close(self) -> None:
+        self.c.close()
+
+
+def test_event_order_async_mark_sanitizer_nested_event_goes_before_later_ones() -> None:
+    """The issue's case: the sanitizer suspends on ``outer``; ``later`` is emitted meanwhile; the
+    sanitizer emits ``nested`` when released. The reference delivers outer, nested, later."""
+    names = _Names()
+
+    async def main() -> None:
+        gate = asyncio.Event()
+
+        async def sanitizer(event: Any, fields: Any) -> Any:
+            if event.name == "outer":
+                await gate.wait()
+                scope.event("nested")
+            return fields
+
+        guardrails.register_mark_sanitize("order", 0, sanitizer)
+        try:
+            scope.event("outer")
+            scope.event("later")
+            await asyncio.sleep(0.01)
+            gate.set()
+            for _ in range(20):
+                await asyncio.sleep(0.005)
+        finally:
+            guardrails.deregister_mark_sanitize("order")
+
+    try:
+        arun(main)
+        assert names.names() == ["outer", "nested", "later"]
+    finally:
+        names.close()
+
+
+def test_event_order_sync_mark_sanitizer_nested_event_follows_its_parent() -> None:
+    names = _Names()
+
+    def sanitizer(event: Any, fields: Any) -> Any:
+        if event.name == "outer":
+            scope.event("nested")
+        return fields
+
+    guardrails.register_mark_sanitize("order", 0, sanitizer)
+    try:
+        run_fresh(lambda: (scope.event("outer"), scope.event("later")))
+        assert names.names() == ["outer", "nested", "later"]
+    finally:
+        guardrails.deregister_mark_sanitize("order")
+        names.close()
+
+
+def test_event_order_many_events_behind_sanitizers_that_suspend_at_random() -> None:
+    names = _Names()
+
+    async def main() -> None:
+        async def sanitizer(event: Any, fields: Any) -> Any:
+            n = int(event.name[1:])
+            if n % 3 == 0:
+                await asyncio.sleep(0.001 * (n % 5))
+            if n % 7 == 0:
+                scope.event(f"{event.name}.child")
+            return fields
+
+        guardrails.register_mark_sanitize("order", 0, sanitizer)
+        try:
+            for i in range(60):
+                scope.event(f"e{i}")
+                if i % 10 == 0:
+                    await asyncio.sleep(0)
+            await asyncio.sleep(0.2)
+        finally:
+            guardrails.deregister_mark_sanitize("order")
+
+    try:
+        arun(main)
+        expected: list[str] = []
+        for i in range(60):
+            expected.append(f"e{i}")
+            if i % 7 == 0:
+                expected.append(f"e{i}.child")
+        assert names.names() == expected
+    finally:
+        names.close()
+
+
+def test_event_order_a_sanitizer_awaiting_a_managed_call_on_its_stack_does_not_deadlock() -> None:
+    """Events nested under a pending event wait for it; the call they start must not."""
+    names = _Names()
+
+    async def main() -> None:
+        async def sanitizer(event: Any, fields: Any) -> Any:
+            if event.name == "outer":
+                await llm.execute("inner", LLMRequest({}, {}), lambda r: {"ok": True})
+                scope.event("after-call")
+            return fields
+
+        guardrails.register_mark_sanitize("order", 0, sanitizer)
+        try:
+            scope.event("outer")
+            scope.event("later")
+            await asyncio.wait_for(subscribers.flush_async(), 10)
+            for _ in range(20):
+                await asyncio.sleep(0.005)
+        finally:
+            guardrails.deregister_mark_sanitize("order")
+
+    try:
+        arun(main)
+        assert names.names() == ["outer", "after-call", "later"]
+    finally:
+        names.close()
+
+
+def test_event_order_a_sanitizer_abandoned_with_its_closed_loop_does_not_block_its_stack() -> None:
+    """A loop closed without cancelling its tasks destroys a pending sanitizer: its token is answered
+    then, so the stack's later events (and managed calls waiting for their start event) go on."""
+    names = _Names()
+
+    async def suspend_forever(event: Any, fields: Any) -> Any:
+        if event.name == "stuck":
+            await asyncio.Event().wait()
+        return fields
+
+    async def first() -> None:
+        scope.event("stuck")
+
+    async def second() -> Any:
+        scope.event("after")
+        return await asyncio.wait_for(llm.execute("m", LLMRequest({}, {}), lambda r: {"ok": 1}), 10)
+
+    def body() -> Any:
+        loop = asyncio.new_event_loop()
+        loop.run_until_complete(first())
+        loop.close()  # the pending sanitizer task is destroyed, not cancelled
+        import gc
+
+        gc.collect()
+        loop = asyncio.new_event_loop()
+        try:
+            return loop.run_until_complete(second())
+        finally:
+            loop.close()
+
+    guardrails.register_mark_sanitize("stuck", 0, suspend_forever)
+    try:
+        assert run_fresh(body) == {"ok": 1}
+        assert names.names() == ["stuck", "after"]
+    finally:
+        guardrails.deregister_mark_sanitize("stuck")
+        names.close()
