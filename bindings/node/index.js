@@ -11,7 +11,7 @@ const ffi = require('./lib/ffi');
 const { helper } = require('./lib/helper');
 const { Op } = require('./lib/protocol');
 const { NemoRelayError, Status } = require('./lib/errors');
-const { toJsonValue, jsonArg, PLAIN } = require('./lib/json');
+const { toJsonValue, jsonArg, cstr, PLAIN } = require('./lib/json');
 const exporters = require('./lib/exporters');
 const propagation = require('./lib/propagation');
 
@@ -368,7 +368,7 @@ function pushScope(name, scopeType, handle, attributes, data, metadata, input, t
   const st = effectiveStack();
   const opts = [OPTIONS_VERSION, opt(attributes, 0) & 3, handlePtr(handle), jsonArg(data, 'data'), jsonArg(metadata, 'metadata'),
     jsonArg(input, 'input'), hasTs, ts];
-  return makeHandle('nemo_relay_scope_begin', [null, rt(), st._ptr, String(name), scopeType, opts]);
+  return makeHandle('nemo_relay_scope_begin', [null, rt(), st._ptr, cstr(name), scopeType, opts]);
 }
 
 /** Pops `handle`, which must be on top of the effective stack. */
@@ -414,7 +414,7 @@ function event(name, handle, data, metadata, timestamp, dataSchema, severity) {
   }
   const opts = [OPTIONS_VERSION, opt(severity, SEVERITY_NONE), handlePtr(handle), jsonArg(data, 'data'),
     jsonArg(dataSchema, 'dataSchema'), jsonArg(metadata, 'metadata'), hasTs, ts];
-  ffi.call('nemo_relay_mark', [rt(), effectiveStack()._ptr, String(name), opts]);
+  ffi.call('nemo_relay_mark', [rt(), effectiveStack()._ptr, cstr(name), opts]);
 }
 
 // MARK: - Invoking JS callbacks
@@ -567,7 +567,7 @@ function codecPair(codecDecode, codecEncode, responseCodecDecode) {
 function llmOptions(handle, attributes, data, metadata, modelName, codec, responseCodec, timestamp) {
   const [hasTs, ts] = timestampNs(timestamp);
   return [OPTIONS_VERSION, opt(attributes, 0) & 3, handlePtr(handle), jsonArg(data, 'data'), jsonArg(metadata, 'metadata'),
-    modelName === null || modelName === undefined ? null : String(modelName), null, codec, responseCodec, hasTs, ts];
+    modelName === null || modelName === undefined ? null : cstr(modelName, 'modelName'), null, codec, responseCodec, hasTs, ts];
 }
 
 /** The managed LLM pipeline with C codec pointers (shared by the raw and the typed API). */
@@ -578,7 +578,7 @@ function llmExecuteWith(name, request, func, handle, attributes, data, metadata,
   const opts = llmOptions(handle, attributes, data, metadata, modelName, codec, responseCodec);
   const provider = callbackStruct((token, input) => answer(token, () => func(input, new AbortController().signal), (v) => v, { stack, managed: true }));
   return withDone(
-    (done) => ['nemo_relay_llm_execute', [0, rt(), stack._ptr, String(name), req, opts, provider, done]],
+    (done) => ['nemo_relay_llm_execute', [0, rt(), stack._ptr, cstr(name), req, opts, provider, done]],
     (v) => v,
   );
 }
@@ -946,7 +946,7 @@ function llmStreamWith(name, request, func, collector, finalizer, handle, attrib
     const so = [STREAM_OPTIONS_VERSION, 0, ...waitStruct(collect), ...waitStruct(finalize), ...onChunk, state.fn.done, endId, 0];
     let r;
     try {
-      r = ffi.rawCall('nemo_relay_llm_stream_execute', [null, rt(), stack._ptr, String(name), req, opts, so, provider]);
+      r = ffi.rawCall('nemo_relay_llm_stream_execute', [null, rt(), stack._ptr, cstr(name), req, opts, so, provider]);
     } catch (e) {
       if (registry.delete(endId)) helper.release();
       settled = true;
@@ -983,7 +983,7 @@ function llmStreamCallExecute(name, request, func, collector, finalizer, handle,
 function llmCall(name, request, handle, attributes, data, metadata, modelName, timestamp) {
   const req = requestJson(request);
   const opts = llmOptions(handle, attributes, data, metadata, modelName, 0, 0, timestamp);
-  return makeHandle('nemo_relay_llm_call', [null, rt(), effectiveStack()._ptr, String(name), req, opts], LlmHandle);
+  return makeHandle('nemo_relay_llm_call', [null, rt(), effectiveStack()._ptr, cstr(name), req, opts], LlmHandle);
 }
 
 /** Ends a manual LLM span. */
@@ -998,7 +998,7 @@ function llmCallEnd(handle, response, data, metadata, timestamp) {
 function toolOptions(handle, attributes, data, metadata, toolCallId, timestamp) {
   const [hasTs, ts] = timestampNs(timestamp);
   return [OPTIONS_VERSION, opt(attributes, 0) & 1, handlePtr(handle), jsonArg(data, 'data'), jsonArg(metadata, 'metadata'),
-    toolCallId === null || toolCallId === undefined ? null : String(toolCallId), hasTs, ts];
+    toolCallId === null || toolCallId === undefined ? null : cstr(toolCallId, 'toolCallId'), hasTs, ts];
 }
 
 /**
@@ -1013,7 +1013,7 @@ function toolCallExecute(name, args, func, handle, attributes, data, metadata, t
   const tool = callbackStruct((token, input) => answer(
     token, () => func(input, new AbortController().signal), (v) => toolResultOut(v, 'tool callback'), { stack, managed: true }));
   return withDone(
-    (done) => ['nemo_relay_tool_execute', [0, rt(), stack._ptr, String(name), a, opts, tool, done]],
+    (done) => ['nemo_relay_tool_execute', [0, rt(), stack._ptr, cstr(name), a, opts, tool, done]],
     toolResultIn,
   );
 }
@@ -1023,7 +1023,7 @@ const toolCallExecuteAsync = toolCallExecute;
 /** Starts a manual tool span. @returns {ToolHandle} */
 function toolCall(name, args, handle, attributes, data, metadata, toolCallId, timestamp) {
   const opts = toolOptions(handle, attributes, data, metadata, toolCallId, timestamp);
-  return makeHandle('nemo_relay_tool_call', [null, rt(), effectiveStack()._ptr, String(name), JSON.stringify(toJsonValue(args, 'args')), opts], ToolHandle);
+  return makeHandle('nemo_relay_tool_call', [null, rt(), effectiveStack()._ptr, cstr(name), JSON.stringify(toJsonValue(args, 'args')), opts], ToolHandle);
 }
 
 /** Ends a manual tool span with `{result, annotation?}`. */
@@ -1051,7 +1051,7 @@ function llmRequestIntercepts(name, request) {
   const req = requestJson(request);
   const stack = effectiveStack();
   return withDone(
-    (done) => ['nemo_relay_llm_request_intercepts', [rt(), stack._ptr, String(name), req, done]],
+    (done) => ['nemo_relay_llm_request_intercepts', [rt(), stack._ptr, cstr(name), req, done]],
     (v) => ({
       request: v.request,
       annotated: v.annotated_request ?? null,
@@ -1068,14 +1068,14 @@ function llmRequestIntercepts(name, request) {
 function toolConditionalExecution(name, args) {
   const a = JSON.stringify(toJsonValue(args, 'args'));
   const stack = effectiveStack();
-  return withDone((done) => ['nemo_relay_tool_conditional_execution', [rt(), stack._ptr, String(name), a, done]], () => undefined);
+  return withDone((done) => ['nemo_relay_tool_conditional_execution', [rt(), stack._ptr, cstr(name), a, done]], () => undefined);
 }
 
 /** Runs only the tool request-intercept chain; resolves with the transformed args. @returns {Promise<any>} */
 function toolRequestIntercepts(name, args) {
   const a = JSON.stringify(toJsonValue(args, 'args'));
   const stack = effectiveStack();
-  return withDone((done) => ['nemo_relay_tool_request_intercepts', [rt(), stack._ptr, String(name), a, done]], (v) => v);
+  return withDone((done) => ['nemo_relay_tool_request_intercepts', [rt(), stack._ptr, cstr(name), a, done]], (v) => v);
 }
 
 // MARK: - Middleware
@@ -1185,11 +1185,11 @@ function register(spec, owner, name, priority, breakChain, cb) {
     answer(token, () => spec.call(cb, input, signal, cont?.next), spec.out, { record: spec.recordErrors ? label : null });
   };
   const cbs = callbackStruct(onCall);
-  ffi.call('nemo_relay_register', [rt(), owner, spec.kind, String(name), priority | 0, breakChain ? BREAK_CHAIN : 0, cbs]);
+  ffi.call('nemo_relay_register', [rt(), owner, spec.kind, cstr(name), priority | 0, breakChain ? BREAK_CHAIN : 0, cbs]);
 }
 
 function deregister(spec, owner, name) {
-  const [removed] = ffi.call('nemo_relay_deregister', [null, rt(), owner, spec.kind, String(name)]);
+  const [removed] = ffi.call('nemo_relay_deregister', [null, rt(), owner, spec.kind, cstr(name)]);
   return removed;
 }
 
@@ -1229,7 +1229,7 @@ function subscribe(owner, name, cb) {
     },
   });
   try {
-    ffi.call('nemo_relay_subscriber_register', [rt(), owner, String(name), state.fn.subscriber, id, state.fn.free]);
+    ffi.call('nemo_relay_subscriber_register', [rt(), owner, cstr(name), state.fn.subscriber, id, state.fn.free]);
   } catch (e) {
     registry.delete(id);
     throw e;
@@ -1243,7 +1243,7 @@ function registerSubscriber(name, cb) {
 
 /** @returns {boolean} whether a subscriber was removed. */
 function deregisterSubscriber(name) {
-  const [removed] = ffi.call('nemo_relay_subscriber_deregister', [null, rt(), 0, String(name)]);
+  const [removed] = ffi.call('nemo_relay_subscriber_deregister', [null, rt(), 0, cstr(name)]);
   if (removed) exporters.forgetName(String(name)); // it may have been an exporter's registration
   return removed;
 }
@@ -1253,7 +1253,7 @@ function scopeRegisterSubscriber(uuid, name, cb) {
 }
 
 function scopeDeregisterSubscriber(uuid, name) {
-  return ffi.call('nemo_relay_subscriber_deregister', [null, rt(), scopeByUuid(uuid), String(name)])[0];
+  return ffi.call('nemo_relay_subscriber_deregister', [null, rt(), scopeByUuid(uuid), cstr(name)])[0];
 }
 
 /**

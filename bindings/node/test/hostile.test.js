@@ -64,6 +64,38 @@ test('nan-infinity: a provider, a tool and a stream returning NaN fail their cal
 });
 
 
+// ---- invalid-utf8 / lone-surrogates / nul-in-strings ----------------------------------------------
+
+test('lone-surrogates: in a name they throw a TypeError, in JSON data the call fails cleanly', async () => {
+  assert.throws(() => relay.event('a\ud800'), (e) => e instanceof TypeError && /lone surrogate/.test(e.message));
+  assert.throws(() => relay.pushScope('\udc00', relay.ScopeType.Agent), TypeError);
+  assert.throws(() => relay.event('ok', null, { s: 'a\ud800' }), (e) => /lone leading surrogate/.test(e.message));
+  await assert.rejects(relay.llmCallExecute('p', req(), () => ({ s: '\udfff' })), /surrogate/);
+  relay.event('still fine \u00e9 \u{1F600}'); // well-formed pairs pass
+});
+
+test('nul-in-strings: a NUL in a name is refused (C would cut it), in JSON data it round-trips', async () => {
+  assert.throws(() => relay.event('a\0b'), (e) => e instanceof TypeError && /NUL character \(at 1\)/.test(e.message));
+  assert.throws(() => relay.registerSubscriber('s\0', () => {}), TypeError);
+  await assert.rejects(relay.llmCallExecute('p\0', req(), () => 1), TypeError);
+  const { seen, close } = collect('hostile-nul');
+  try {
+    relay.event('nul', null, { s: 'a\0b' });
+    const out = await relay.llmCallExecute('p', req({ s: '\0' }), (r) => ({ echo: r.content.s }));
+    assert.deepStrictEqual(out, { echo: '\0' });
+    await relay.flushSubscribers();
+    assert.deepStrictEqual(seen.find((e) => e.name === 'nul').data, { s: 'a\0b' });
+  } finally {
+    close();
+  }
+});
+
+test('invalid-utf8: raw bytes cannot come from JS; the helper line protocol keeps non-ASCII intact', async () => {
+  const text = 'caf\u00e9 \u65e5\u672c \u{1F600} \u0001\u001f\u007f';
+  const out = await relay.llmCallExecute('p', req({ text }), (r) => ({ text: r.content.text }));
+  assert.deepStrictEqual(out, { text });
+});
+
 // ---- huge-payloads: 100 MB crosses in bounded time and memory -------------------------------------
 
 test('huge-payloads: a 100 MB request, response and event reach provider and subscriber in seconds', () => {
