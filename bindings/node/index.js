@@ -158,15 +158,17 @@ function complete(token, status, json, gen = helper.generation) {
 // MARK: - Callback errors
 
 let lastCallbackError = null;
-/** Recent callback errors by message, so a failure reported by C is re-raised as the JS error itself. */
+/**
+ * Recent callback errors by message, so a failure reported by C is re-raised as what the callback
+ * threw: the Error object itself, or the very value for a non-Error throw (`throw 42`, `throw null`).
+ */
 const thrown = new Map();
 
 function remember(err) {
   const msg = errorMessage(err);
-  if (err instanceof Error) {
-    thrown.set(msg, err);
-    if (thrown.size > 256) thrown.delete(thrown.keys().next().value);
-  }
+  thrown.delete(msg); // re-inserted last: the newest of its text, and the last to be evicted
+  thrown.set(msg, { value: err });
+  if (thrown.size > 256) thrown.delete(thrown.keys().next().value);
   return msg;
 }
 
@@ -190,7 +192,7 @@ function clearLastCallbackError() {
 
 /** Turns a failure status and text from C into the error to throw. */
 function failure(status, text) {
-  if (status === Status.E_CALLBACK && thrown.has(text)) return thrown.get(text);
+  if (status === Status.E_CALLBACK && thrown.has(text)) return thrown.get(text).value;
   return new NemoRelayError(text, status);
 }
 

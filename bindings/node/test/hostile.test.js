@@ -123,3 +123,27 @@ test('huge-payloads: a 100 MB request, response and event reach provider and sub
   assert.ok(o.flushMs < 20_000, `delivery took ${o.flushMs} ms`);
   assert.ok(o.rss < 16 * 100 * 1024 * 1024, `rss ${o.rss}`);
 });
+
+// ---- non-error-throws: callbacks that throw values that are not Errors ----------------------------
+
+test('non-error-throws: the call rejects with the very value thrown (42, a string, null, undefined, an object)', async () => {
+  const odd = { code: 7 };
+  for (const v of [42, 'plain string', null, undefined, odd, Symbol.for('s')]) {
+    await assert.rejects(relay.llmCallExecute('p', req(), () => { throw v; }), (e) => e === v);
+    await assert.rejects(relay.llmCallExecute('p', req(), async () => { await null; throw v; }), (e) => e === v);
+    await assert.rejects(relay.toolCallExecute('t', {}, () => Promise.reject(v)), (e) => e === v);
+  }
+  relay.registerLlmConditionalExecutionGuardrail('throws-42', 1, () => { throw 42; });
+  try {
+    await assert.rejects(relay.llmCallExecute('p', req(), () => 1), (e) => e === 42);
+  } finally {
+    relay.deregisterLlmConditionalExecutionGuardrail('throws-42');
+  }
+  relay.registerSubscriber('throws-null', () => { throw null; });
+  try {
+    relay.event('x');
+    await relay.flushSubscribers();
+  } finally {
+    relay.deregisterSubscriber('throws-null');
+  }
+});
