@@ -238,7 +238,8 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_token_next(nemo_relay_token_t *tok
  * while the callback runs inside the call that invoked it. A callback that returned
  * NEMO_RELAY_PENDING and goes on later (a coroutine step, a task) calls this around each piece it
  * runs, so the events it emits there nest the same way. For the token of any other callback it only
- * hides an outer context. Pairs nest per thread; each enter needs one leave on the same thread.
+ * hides an outer context. Pairs nest per thread; each enter needs one leave with the same token on
+ * the same thread.
  * @param token A token the callback received and has not completed yet.
  * @return NEMO_RELAY_OK; NEMO_RELAY_E_MISUSE for a completed or bad token (nothing was entered).
  * Ownership: `token` borrowed.
@@ -246,9 +247,11 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_token_next(nemo_relay_token_t *tok
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_token_enter(nemo_relay_token_t *token);
 
 /**
- * @brief Ends the innermost nemo_relay_token_enter of the calling thread; nothing when none is open.
+ * @brief Ends the innermost nemo_relay_token_enter of the calling thread if it was entered with
+ *        `token`; nothing otherwise (an unmatched leave, e.g. after a failed enter, is harmless).
+ * @param token The token given to nemo_relay_token_enter (it may have been completed since).
  */
-NEMO_RELAY_API void nemo_relay_token_leave(void);
+NEMO_RELAY_API void nemo_relay_token_leave(nemo_relay_token_t *token);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Runtime                                                                                     */

@@ -133,13 +133,16 @@ public final class EmissionContext: @unchecked Sendable {
         return k
     }()
 
-    /// The per-thread stack of entered contexts (a linked list, top first).
+    /// The per-thread stack of entered contexts (a linked list, top first); `owner` names who entered
+    /// it (0: the core around a callback it calls).
     final class Frame {
         let context: EmissionContext?
         let below: Frame?
-        init(_ c: EmissionContext?, _ below: Frame?) {
+        let owner: UInt
+        init(_ c: EmissionContext?, _ below: Frame?, owner: UInt) {
             context = c
             self.below = below
+            self.owner = owner
         }
     }
 
@@ -160,17 +163,22 @@ public final class EmissionContext: @unchecked Sendable {
         return EmissionContext(p)
     }
 
-    /// Makes `context` current on this thread until the matching ``leave()``; nil hides the outer one.
-    public static func enter(_ context: EmissionContext?) { top = Frame(context, top) }
+    /// Makes `context` current on this thread until the matching ``leave(owner:)``; nil hides the outer
+    /// one. `owner` (not 0) identifies the caller, e.g. the token a binding entered.
+    public static func enter(_ context: EmissionContext?, owner: UInt) { top = Frame(context, top, owner: owner) }
 
-    /// Ends the innermost ``enter(_:)`` of this thread (nothing when none is open).
-    public static func leave() { top = top?.below }
+    /// Ends the innermost ``enter(_:owner:)`` of this thread when `owner` entered it; nothing otherwise,
+    /// so an unmatched leave cannot end a context someone else entered.
+    public static func leave(owner: UInt) {
+        if let t = top, t.owner == owner { top = t.below }
+    }
 
-    /// Runs `body` with `p`'s context current.
+    /// Runs `body` with `p`'s context current, then restores what was current before.
     @inline(__always)
     static func with(_ p: Publication, _ body: () -> Void) {
-        enter(EmissionContext(p))
+        let saved = top
+        top = Frame(EmissionContext(p), saved, owner: 0)
         body()
-        leave()
+        top = saved
     }
 }

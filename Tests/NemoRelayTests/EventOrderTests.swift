@@ -73,9 +73,10 @@ import Testing
         rt.mark("outer", stack: s)
         rt.mark("later", stack: s)
         // The callback goes on later: what it emits inside its context nests under "outer".
-        EmissionContext.enter(context.value)
+        EmissionContext.enter(context.value, owner: 1)
         rt.mark("nested", stack: s)
-        EmissionContext.leave()
+        EmissionContext.leave(owner: 2)  // not its owner: nothing happens
+        EmissionContext.leave(owner: 1)
         for (f, k) in parked.take() { k.resume(returning: f) }
         #expect(rt.flush(timeoutNanos: 10_000_000_000))
         #expect(c.events.map(\.name) == ["outer", "nested", "later"])

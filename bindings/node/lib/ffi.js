@@ -111,7 +111,7 @@ const EXPORTS = [
   ['nemo_relay_traceparent_capture', 'i32', ['out_str', 'ptr', 'ptr']],
   ['nemo_relay_token_scope', 'i32', ['out_ptr', 'ptr']],
   ['nemo_relay_token_enter', 'i32', ['ptr']],
-  ['nemo_relay_token_leave', 'void', []],
+  ['nemo_relay_token_leave', 'void', ['ptr']],
   ['nemo_relay_stack_from_propagation', 'i32', ['out_ptr', 'json']],
   ['nemo_relay_propagation_parse', 'i32', ['out_str', 'json']],
   ['nemo_relay_propagation_normalize', 'i32', ['out_str', 'json']],

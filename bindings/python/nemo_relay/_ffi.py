@@ -314,7 +314,7 @@ PROTOTYPES: list[tuple[str, object, list[object]]] = [
     ("nemo_relay_traceparent_capture", _status, [_out_str, _out_len, _p, _p]),
     ("nemo_relay_token_scope", _status, [_pp, _p]),
     ("nemo_relay_token_enter", _status, [_p]),
-    ("nemo_relay_token_leave", None, []),
+    ("nemo_relay_token_leave", None, [_p]),
     ("nemo_relay_stack_from_propagation", _status, [_pp, c_char_p, c_size_t]),
     ("nemo_relay_propagation_parse", _status, [_out_str, _out_len, c_char_p, c_size_t]),
     ("nemo_relay_propagation_normalize", _status, [_out_str, _out_len, c_char_p, c_size_t]),

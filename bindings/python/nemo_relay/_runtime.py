@@ -406,12 +406,11 @@ class _Resume:
         token = self.token
         if token is None:
             return fn(arg)
-        entered = _token_enter(token) == OK
+        _token_enter(token)  # a completed token enters nothing, and its leave then ends nothing
         try:
             return fn(arg)
         finally:
-            if entered:
-                _token_leave()
+            _token_leave(token)
 
     def __await__(self) -> Any:
         coro, value = self.coro, self.first
