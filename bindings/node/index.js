@@ -38,6 +38,18 @@ const BREAK_CHAIN = 1;
 // MARK: - Runtime state
 
 const als = new AsyncLocalStorage();
+
+/**
+ * A new async-context store that keeps the event injector or sanitizer token (`emission`) of the
+ * context it is made in: calls made anywhere inside such a callback, nested calls' providers
+ * included, emit their events inside it (docs/events.md "Order"; lib/ffi.js wraps them in
+ * nemo_relay_token_enter/leave).
+ */
+function carry(store) {
+  const emission = als.getStore()?.emission;
+  return emission ? { ...store, emission } : store;
+}
+ffi.setEmissionSource(() => als.getStore()?.emission ?? 0);
 const state = {
   rt: 0,
   /** The one stack shared by every async flow outside runtime-invoked callbacks (the "thread stack"). */
@@ -244,7 +256,7 @@ function currentScopeStack() {
 function withScopeStack(stack, callback) {
   if (!(stack instanceof ScopeStack)) throw new TypeError('stack must be a ScopeStack');
   rt();
-  return als.run({ stack }, callback);
+  return als.run(carry({ stack }), callback);
 }
 
 /** Inside a callback, replaces the stack of the current store; otherwise rebinds the thread stack. */
@@ -392,18 +404,18 @@ function getHandle() {
  */
 async function withScope(name, scopeType, callback, handle, attributes, data, metadata, input) {
   const stack = effectiveStack();
-  const h = als.run({ stack }, () => pushScope(name, scopeType, handle, attributes, data, metadata, input));
+  const h = als.run(carry({ stack }), () => pushScope(name, scopeType, handle, attributes, data, metadata, input));
   const ac = new AbortController();
   let value;
   try {
-    value = await als.run({ stack }, () => callback(h, ac.signal));
+    value = await als.run(carry({ stack }), () => callback(h, ac.signal));
     value = toJsonValue(value, 'withScope result');
   } catch (err) {
     const e = err instanceof Error ? err : new NemoRelayError(`internal error: ${String(err)}`, Status.E_INTERNAL);
-    als.run({ stack }, () => popScope(h, null, null, { 'otel.status_code': 'ERROR', 'otel.status_description': errorMessage(err) }));
+    als.run(carry({ stack }), () => popScope(h, null, null, { 'otel.status_code': 'ERROR', 'otel.status_description': errorMessage(err) }));
     throw e;
   }
-  als.run({ stack }, () => popScope(h, null, null, { 'otel.status_code': 'OK' }));
+  als.run(carry({ stack }), () => popScope(h, null, null, { 'otel.status_code': 'OK' }));
   return value;
 }
 
@@ -433,7 +445,7 @@ function answer(token, run, convert, o = {}) {
   let result;
   try {
     // The callbacks of a managed call keep its token in the store: captures name the call.
-    result = o.stack ? als.run({ stack: o.stack, callToken: o.managed ? token : 0 }, run) : run();
+    result = o.stack ? als.run(carry({ stack: o.stack, callToken: o.managed ? token : 0 }), run) : run();
   } catch (err) {
     return fail(token, err, o.record, gen);
   }
@@ -827,7 +839,7 @@ function pumpStream(token, produce, stack) {
   };
   helper.hold();
   // A stream provider (the one caller with a stack) keeps its token in the store: captures name the call.
-  if (stack) als.run({ stack, callToken: token }, run);
+  if (stack) als.run(carry({ stack, callToken: token }), run);
   else run();
 }
 
@@ -1155,11 +1167,11 @@ const MIDDLEWARE = {
   ToolConditionalExecutionGuardrail: { kind: K.TOOL_CONDITIONAL, call: (fn, i, s) => fn(i.tool_name, i.args, s), out: reason },
   ToolSanitizeRequestGuardrail: { kind: K.TOOL_SANITIZE_REQUEST, recordErrors: true, call: (fn, i, s) => fn(i.tool_name, i.args, s), out: (v) => v },
   ToolSanitizeResponseGuardrail: { kind: K.TOOL_SANITIZE_RESPONSE, recordErrors: true, call: (fn, i, s) => fn(i.tool_name, i.result, s), out: (v) => v },
-  MarkSanitizeGuardrail: { kind: K.MARK_SANITIZE, recordErrors: true, call: (fn, i) => fn(i.event, fieldsIn(i.fields)), out: fieldsOut },
-  ScopeSanitizeStartGuardrail: { kind: K.SCOPE_START_SANITIZE, recordErrors: true, call: (fn, i) => fn(i.event, fieldsIn(i.fields)), out: fieldsOut },
-  ScopeSanitizeEndGuardrail: { kind: K.SCOPE_END_SANITIZE, recordErrors: true, call: (fn, i) => fn(i.event, fieldsIn(i.fields)), out: fieldsOut },
+  MarkSanitizeGuardrail: { kind: K.MARK_SANITIZE, recordErrors: true, emits: true, call: (fn, i) => fn(i.event, fieldsIn(i.fields)), out: fieldsOut },
+  ScopeSanitizeStartGuardrail: { kind: K.SCOPE_START_SANITIZE, recordErrors: true, emits: true, call: (fn, i) => fn(i.event, fieldsIn(i.fields)), out: fieldsOut },
+  ScopeSanitizeEndGuardrail: { kind: K.SCOPE_END_SANITIZE, recordErrors: true, emits: true, call: (fn, i) => fn(i.event, fieldsIn(i.fields)), out: fieldsOut },
   EventMetadataInjector: {
-    kind: K.METADATA_INJECTOR, recordErrors: true, call: (fn, i) => fn(i.event),
+    kind: K.METADATA_INJECTOR, recordErrors: true, emits: true, call: (fn, i) => fn(i.event),
     out: (v) => {
       if (v === null || v === undefined) return {};
       if (typeof v !== 'object' || Array.isArray(v)) throw new TypeError('metadata injector must return a flat object');
@@ -1184,7 +1196,10 @@ function register(spec, owner, name, priority, breakChain, cb) {
     const signal = new AbortController().signal;
     let cont = null;
     if (spec.next) cont = nextFor(token, spec.next);
-    answer(token, () => spec.call(cb, input, signal, cont?.next), spec.out, { record: spec.recordErrors ? label : null });
+    const run = () => answer(token, () => spec.call(cb, input, signal, cont?.next), spec.out, { record: spec.recordErrors ? label : null });
+    // Event injectors and sanitizers: what they emit goes right after their event.
+    if (spec.emits) als.run({ ...als.getStore(), emission: token }, run);
+    else run();
   };
   const cbs = callbackStruct(onCall);
   ffi.call('nemo_relay_register', [rt(), owner, spec.kind, cstr(name), priority | 0, breakChain ? BREAK_CHAIN : 0, cbs]);

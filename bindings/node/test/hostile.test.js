@@ -64,6 +64,38 @@ test('nan-infinity: a provider, a tool and a stream returning NaN fail their cal
 });
 
 
+// ---- event-order: one stack's events reach subscribers in emission order ------------------------
+
+test('event-order: events behind an async mark sanitizer keep their emission order; nested ones go first', async () => {
+  const { seen, close } = collect('hostile-order');
+  let release;
+  const gate = new Promise((r) => { release = r; });
+  relay.registerMarkSanitizeGuardrail('order', 0, async (event, fields) => {
+    if (event.name === 'first') {
+      await gate;
+      relay.event('nested');
+    }
+    return fields;
+  });
+  try {
+    await relay.withScopeStack(relay.createScopeStack(), async () => {
+      relay.event('first');
+      for (let i = 0; i < 20; i++) relay.event(`e${i}`);
+      setTimeout(release, 20);
+      await gate;
+    });
+    const deadline = Date.now() + 10_000;
+    while (seen.length < 22 && Date.now() < deadline) {
+      await relay.flushSubscribers();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.deepStrictEqual(seen.map((e) => e.name), ['first', 'nested', ...Array.from({ length: 20 }, (_, i) => `e${i}`)]);
+  } finally {
+    relay.deregisterMarkSanitizeGuardrail('order');
+    close();
+  }
+});
+
 // ---- invalid-utf8 / lone-surrogates / nul-in-strings ----------------------------------------------
 
 test('lone-surrogates: in a name they throw a TypeError, in JSON data the call fails cleanly', async () => {
@@ -145,5 +177,37 @@ test('non-error-throws: the call rejects with the very value thrown (42, a strin
     await relay.flushSubscribers();
   } finally {
     relay.deregisterSubscriber('throws-null');
+  }
+});
+
+// ---- re-entrancy: calls from inside callbacks and subscribers -------------------------------------
+
+test('re-entrancy: providers, sanitizers and subscribers call back into the library', async () => {
+  const { seen, close } = collect('hostile-reentrant');
+  relay.registerSubscriber('reenter', (e) => {
+    if (e.name === 'outer-mark') relay.event('from-subscriber');
+  });
+  relay.registerMarkSanitizeGuardrail('reenter', 0, async (event, fields) => {
+    if (event.name === 'outer-mark') await relay.toolCallExecute('tool-in-sanitizer', {}, () => ({ result: 1 }));
+    return fields;
+  });
+  try {
+    const out = await relay.llmCallExecute('outer', req(), async () => {
+      const inner = await relay.llmCallExecute('inner', req(), () => ({ v: 1 }));
+      relay.event('outer-mark');
+      return { inner };
+    });
+    assert.deepStrictEqual(out, { inner: { v: 1 } });
+    const deadline = Date.now() + 10_000;
+    while (!seen.some((e) => e.name === 'from-subscriber') && Date.now() < deadline) {
+      await relay.flushSubscribers();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const names = seen.map((e) => e.name);
+    for (const n of ['outer', 'inner', 'outer-mark', 'tool-in-sanitizer', 'from-subscriber']) assert.ok(names.includes(n), n);
+  } finally {
+    relay.deregisterSubscriber('reenter');
+    relay.deregisterMarkSanitizeGuardrail('reenter');
+    close();
   }
 });
