@@ -128,6 +128,26 @@ test('invalid-utf8: raw bytes cannot come from JS; the helper line protocol keep
   assert.deepStrictEqual(out, { text });
 });
 
+// ---- huge-numbers --------------------------------------------------------------------------------
+
+test('huge-numbers: doubles up to 1e308 and integers beyond 2^53 cross as the same doubles', async () => {
+  const v = { max: Number.MAX_VALUE, min: Number.MIN_VALUE, big: 2 ** 64, neg: -(2 ** 70), safe: Number.MAX_SAFE_INTEGER };
+  const out = await relay.llmCallExecute('p', req(v), (r) => r.content);
+  assert.deepStrictEqual(out, v);
+});
+
+// ---- deep-nesting --------------------------------------------------------------------------------
+
+test('deep-nesting: 500 levels pass, 600 are refused by the core, 100,000 throw without crashing', async () => {
+  const deep = (n) => { let v = 1; for (let i = 0; i < n; i++) v = [v]; return v; };
+  const out = await relay.llmCallExecute('p', req(deep(500)), (r) => r.content);
+  assert.deepStrictEqual(out, deep(500));
+  assert.throws(() => relay.event('d', null, deep(600)), (e) => e.code === 'NEMO_RELAY_E_INVALID_JSON' && /nesting too deep/.test(e.message));
+  assert.throws(() => relay.event('d', null, deep(100_000)), RangeError);
+  await assert.rejects(relay.llmCallExecute('p', req(), () => deep(100_000)), RangeError);
+  relay.event('still alive');
+});
+
 // ---- huge-payloads: 100 MB crosses in bounded time and memory -------------------------------------
 
 test('huge-payloads: a 100 MB request, response and event reach provider and subscriber in seconds', () => {
@@ -209,5 +229,53 @@ test('re-entrancy: providers, sanitizers and subscribers call back into the libr
     relay.deregisterSubscriber('reenter');
     relay.deregisterMarkSanitizeGuardrail('reenter');
     close();
+  }
+});
+
+// ---- registration-in-flight: (de)registration while calls are pending ------------------------------
+
+test('registration-in-flight: a pending call keeps the middleware it started with', async () => {
+  let release;
+  const gate = new Promise((r) => { release = r; });
+  const seen = [];
+  relay.registerLlmExecutionIntercept('in-flight', 0, async (request, next) => {
+    seen.push('intercept');
+    await gate;
+    return next(request);
+  });
+  const pending = relay.llmCallExecute('p', req(), () => ({ ok: true }));
+  // Deregistered and re-registered (another function) while the call waits inside it.
+  assert.equal(relay.deregisterLlmExecutionIntercept('in-flight'), true);
+  relay.registerLlmExecutionIntercept('in-flight', 0, async (request, next) => { seen.push('new'); return next(request); });
+  release();
+  assert.deepStrictEqual(await pending, { ok: true });
+  assert.deepStrictEqual(await relay.llmCallExecute('p', req(), () => ({ ok: 2 })), { ok: 2 });
+  assert.deepStrictEqual(seen, ['intercept', 'new']);
+  relay.deregisterLlmExecutionIntercept('in-flight');
+});
+
+// ---- shutdown-in-flight / process-exit: the process ends in the middle of the work -----------------
+
+test('process-exit: exiting inside a provider, a sanitizer, a subscriber or with calls pending never hangs', () => {
+  const cases = {
+    provider: `relay.llmCallExecute('p', { headers: {}, content: {} }, () => process.exit(3));`,
+    pending: `relay.llmCallExecute('p', { headers: {}, content: {} }, () => new Promise(() => {}));
+              relay.toolCallExecute('t', {}, () => new Promise(() => {}));
+              setTimeout(() => process.exit(3), 50);`,
+    sanitizer: `relay.registerSubscriber('s', () => {}); relay.registerMarkSanitizeGuardrail('x', 0, () => process.exit(3));
+                relay.event('m');`,
+    subscriber: `relay.registerSubscriber('x', () => process.exit(3)); relay.event('m');
+                 setInterval(() => {}, 1000);`,
+    stream: `(async () => {
+               const s = await relay.llmStreamCallExecute('s', { headers: {}, content: {} }, async function* () {
+                 yield { a: 1 }; await new Promise(() => {}); });
+               for await (const c of s) process.exit(3);
+             })();`,
+    throwInCallback: `relay.llmCallExecute('p', { headers: {}, content: {} }, () => { setImmediate(() => { throw new Error('uncaught'); }); return new Promise(() => {}); });`,
+  };
+  for (const [name, code] of Object.entries(cases)) {
+    const r = runChild(code, 60_000);
+    assert.equal(r.signal, null, `${name}: killed by ${r.signal}`);
+    assert.ok(r.status === 3 || (name === 'throwInCallback' && r.status === 1), `${name}: exit status ${r.status}: ${r.stderr}`);
   }
 });
