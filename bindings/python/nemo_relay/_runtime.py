@@ -211,7 +211,19 @@ def name_arg(name: Any) -> bytes:
     """A ``str`` name as the UTF-8 bytes the C API takes; anything else raises ``TypeError``."""
     if not isinstance(name, str):
         raise TypeError(f"'{type(name).__name__}' object is not an instance of 'str'")
-    return name.encode()
+    return cstr(name)
+
+
+def cstr(s: Any) -> bytes:
+    """``s`` as the NUL-terminated UTF-8 the C API takes: a NUL inside would silently cut it there,
+    so it raises ``ValueError("embedded null character")`` (what CPython says for C strings); a lone
+    surrogate raises ``UnicodeEncodeError``; a non-``str`` raises ``TypeError`` as the reference does."""
+    if type(s) is not str and not isinstance(s, str):
+        raise TypeError(f"'{type(s).__name__}' object is not an instance of 'str'")
+    b = s.encode()
+    if b"\0" in b:
+        raise ValueError("embedded null character")
+    return b
 
 
 def no_result(_payload: bytes) -> None:

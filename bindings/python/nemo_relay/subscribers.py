@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from . import _errors
 from ._middleware import owner_arg
-from ._runtime import FREE, SUBSCRIBER, add_slot, lib, name_arg, runtime
+from ._runtime import FREE, SUBSCRIBER, add_slot, cstr, lib, name_arg, runtime
 from ._types import event_from_line
 
 __all__ = ["register", "deregister", "flush", "flush_async"]
@@ -42,7 +42,7 @@ def _register_subscriber(owner: Any, name: str, callback: Callable[[Any], None])
 def _deregister_subscriber(owner: Any, name: str) -> bool:
     o = owner_arg(owner)
     removed = c_bool(False)
-    _errors.check(lib.nemo_relay_subscriber_deregister(byref(removed), runtime(), o, name.encode()))
+    _errors.check(lib.nemo_relay_subscriber_deregister(byref(removed), runtime(), o, cstr(name)))
     return removed.value
 
 

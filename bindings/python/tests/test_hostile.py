@@ -278,3 +278,53 @@ def test_event_order_a_sanitizer_abandoned_with_its_closed_loop_does_not_block_i
     finally:
         guardrails.deregister_mark_sanitize("stuck")
         names.close()
+
+
+# ---- invalid-utf8 / lone-surrogates / nul-in-strings -------------------------------------------
+
+
+def test_lone_surrogates_in_names_and_values_raise_and_the_runtime_goes_on(collector: Any) -> None:
+    for bad in ("a\ud800", "\udc00z"):
+        with pytest.raises(UnicodeEncodeError):  # a ValueError: no UTF-8 form exists
+            scope.event(bad)
+        with pytest.raises(UnicodeEncodeError):
+            scope.event("ok", data={"s": bad})
+        with pytest.raises(UnicodeEncodeError):
+            scope.event("ok", data={bad: 1})
+    scope.event("after", data={"pair": "\U0001f600"})
+    assert [e["data"] for e in collector.events() if e["name"] == "after"] == [{"pair": "\U0001f600"}]
+
+
+def test_nul_in_strings_names_refuse_it_values_round_trip(collector: Any) -> None:
+    """The C API takes names NUL-terminated: "a\\0b" used to be recorded as "a"."""
+    with pytest.raises(ValueError, match="embedded null character"):
+        scope.event("a\0b")
+    with pytest.raises(ValueError, match="embedded null character"):
+        scope.push("x\0", nemo_relay.ScopeType.Agent)
+    with pytest.raises(ValueError, match="embedded null character"):
+        subscribers.register("s\0", lambda e: None)
+
+    async def main() -> Any:
+        return await llm.execute("m", LLMRequest({}, {"s": "a\0b"}), lambda r: {"echo": r.content["s"]})
+
+    assert arun(main) == {"echo": "a\0b"}
+    scope.event("nul", data={"s": "\0"})
+    names = [e["name"] for e in collector.events()]
+    assert "a" not in names and "x" not in names
+    assert [e["data"] for e in collector.events() if e["name"] == "nul"] == [{"s": "\0"}]
+
+
+def test_invalid_utf8_cannot_come_from_python_bytes_are_refused() -> None:
+    """Python strings are always valid text (lone surrogates aside, above); raw bytes are not JSON.
+    Invalid UTF-8 handed over by C is refused by the library (Tests/c/abi_test.c)."""
+    with pytest.raises(ValueError, match="unsupported type bytes"):
+        scope.event("b", data={"raw": b"\xff\xfe"})
+    with pytest.raises(TypeError, match="^'bytes' object is not an instance of 'str'$"):
+        scope.event(b"\xff")  # type: ignore[arg-type]
+
+    async def main() -> Any:
+        text = "caf\u00e9 \u65e5\u672c \U0001f600 \x01\x1f\x7f \u2028"
+        return text, await llm.execute("m", LLMRequest({}, {"t": text}), lambda r: r.content["t"])
+
+    sent, got = arun(main)
+    assert got == sent
