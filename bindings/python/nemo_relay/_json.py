@@ -154,6 +154,14 @@ def convert(value: Any) -> Any:
         return _convert(value)
     except _NonFinite:
         raise nonfinite_error(value) from None
+    except RecursionError:
+        raise _too_deep() from None
+
+
+def _too_deep() -> ValueError:
+    # The runtime refuses JSON nested deeper than 512 levels anyway; Python's recursion limit
+    # (about 1000 frames, shared with the caller) is reached first on the stdlib path.
+    return ValueError("Failed to convert to JSON: nesting too deep")
 
 
 def _convert(value: Any) -> Any:
@@ -197,6 +205,8 @@ def _convert(value: Any) -> Any:
 def _dumps_std(value: Any) -> bytes:
     try:
         return _dumps(value).encode("utf-8")
+    except RecursionError:
+        raise _too_deep() from None
     except ValueError:
         if nonfinite_path(value) is not None:
             raise nonfinite_error(value) from None
@@ -204,7 +214,7 @@ def _dumps_std(value: Any) -> bytes:
 
 
 def _encode_std(value: Any) -> bytes:
-    return _dumps(convert(value)).encode("utf-8")
+    return _dumps_std(convert(value))
 
 
 dumps = _dumps_std

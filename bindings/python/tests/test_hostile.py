@@ -328,3 +328,47 @@ def test_invalid_utf8_cannot_come_from_python_bytes_are_refused() -> None:
 
     sent, got = arun(main)
     assert got == sent
+
+
+# ---- huge-numbers ------------------------------------------------------------------------------
+
+
+def test_huge_numbers_64_bit_integers_are_exact_larger_ones_become_the_nearest_double() -> None:
+    async def main() -> Any:
+        content = {"u64": 2**64 - 1, "i64": -(2**63), "big": 2**100, "neg": -(2**70), "f": 1e308, "tiny": 5e-324}
+        return await llm.execute("m", LLMRequest({}, content), lambda r: r.content)
+
+    out = arun(main)
+    assert out["u64"] == 2**64 - 1 and out["i64"] == -(2**63)
+    # Beyond 64 bits: the nearest double, as the reference (serde_json) reads them (docs/events.md).
+    assert out["big"] == float(2**100) and out["neg"] == float(-(2**70))
+    assert out["f"] == 1e308 and out["tiny"] == 5e-324
+
+
+# ---- deep-nesting ------------------------------------------------------------------------------
+
+
+def _deep(n: int) -> Any:
+    v: Any = 1
+    for _ in range(n):
+        v = [v]
+    return v
+
+
+def test_deep_nesting_round_trips_to_300_levels_deeper_raises_value_error() -> None:
+    async def main() -> Any:
+        return await llm.execute("m", LLMRequest({}, _deep(300)), lambda r: r.content)
+
+    assert arun(main) == _deep(300)
+    for n in (600, 100_000):
+        with pytest.raises(ValueError, match="nesting too deep"):
+            scope.event("deep", data=_deep(n))
+        with pytest.raises(ValueError, match="nesting too deep"):
+            LLMRequest({}, _deep(n))
+
+    async def provider_returns_deep() -> Any:
+        return await llm.execute("m", LLMRequest({}, {}), lambda r: _deep(100_000))
+
+    with pytest.raises(ValueError, match="nesting too deep"):
+        arun(provider_returns_deep)
+    scope.event("still alive")
