@@ -23,7 +23,9 @@ def _deliverer(callback: Callable[[Any], None]) -> Callable[[bytes], None]:
     def deliver(line: bytes) -> None:
         try:
             callback(event_from_line(line.decode("utf-8")))
-        except Exception as e:
+        except BaseException as e:  # noqa: BLE001 - a delivery thread has nobody to raise to
+            # BaseException too (SystemExit, KeyboardInterrupt): it would otherwise end the
+            # delivery of the rest of this batch of events.
             log.error("Event subscriber error: %s: %s", type(e).__name__, e)
 
     return deliver

@@ -372,3 +372,83 @@ def test_deep_nesting_round_trips_to_300_levels_deeper_raises_value_error() -> N
     with pytest.raises(ValueError, match="nesting too deep"):
         arun(provider_returns_deep)
     scope.event("still alive")
+
+
+# ---- base-exception: callbacks raising BaseException (or anything) ------------------------------
+
+
+class _Boom(BaseException):
+    pass
+
+
+@pytest.mark.parametrize("exc_type", [KeyboardInterrupt, SystemExit, GeneratorExit, _Boom])
+def test_base_exception_from_a_provider_tool_or_guardrail_is_reraised_as_the_same_object(exc_type: Any) -> None:
+    async def main() -> None:
+        exc = exc_type("raised by the provider")
+        with pytest.raises(exc_type) as got:
+            await llm.execute("m", LLMRequest({}, {}), lambda r: (_ for _ in ()).throw(exc))
+        assert got.value is exc
+
+        async def tool(args: Any) -> Any:
+            if exc_type in (KeyboardInterrupt, SystemExit):
+                raise exc  # before suspending: in a task asyncio re-raises these out of the loop
+            await asyncio.sleep(0)
+            raise exc
+
+        with pytest.raises(exc_type) as got:
+            await tools.execute("t", {}, tool)
+        assert got.value is exc
+
+    arun(main)
+    guard_exc = exc_type("guardrail")
+
+    def guard(request: Any) -> Any:
+        raise guard_exc
+
+    guardrails.register_llm_conditional_execution("base-exc", 0, guard)
+    try:
+
+        async def guarded() -> None:
+            with pytest.raises(exc_type) as got:
+                await llm.execute("m", LLMRequest({}, {}), lambda r: 1)
+            assert got.value is guard_exc
+
+        arun(guarded)
+    finally:
+        guardrails.deregister_llm_conditional_execution("base-exc")
+
+
+def test_base_exception_in_a_subscriber_or_sanitizer_loses_no_other_event(collector: Any) -> None:
+    """A subscriber raising SystemExit used to end the delivery of the rest of its batch."""
+    seen: list[str] = []
+
+    def subscriber(e: Any) -> None:
+        seen.append(e.name)
+        if e.name == "b0":
+            time.sleep(0.2)  # the next events pile up: they reach this subscriber as one batch
+        if e.name == "b1":
+            raise SystemExit(1)
+        if e.name == "b3":
+            raise KeyboardInterrupt
+
+    def sanitizer(event: Any, fields: Any) -> Any:
+        if event.name == "b2":
+            raise _Boom("sanitizer")
+        return fields
+
+    subscribers.register("base-exc", subscriber)
+    guardrails.register_mark_sanitize("base-exc", 0, sanitizer)
+    try:
+
+        def emit() -> None:
+            for i in range(50):
+                scope.event(f"b{i}")
+
+        run_fresh(emit)
+        subscribers.flush()
+        assert seen == [f"b{i}" for i in range(50)]
+        b2 = [e for e in collector.events() if e["name"] == "b2"]
+        assert b2 and b2[0]["data"] is None  # a failing sanitizer blanks its event, nothing more
+    finally:
+        subscribers.deregister("base-exc")
+        guardrails.deregister_mark_sanitize("base-exc")
