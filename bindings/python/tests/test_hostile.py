@@ -452,3 +452,83 @@ def test_base_exception_in_a_subscriber_or_sanitizer_loses_no_other_event(collec
     finally:
         subscribers.deregister("base-exc")
         guardrails.deregister_mark_sanitize("base-exc")
+
+
+# ---- loop-per-test: sequences of event loops, as pytest-asyncio runs them (issue 13 #8) ----------
+
+
+def test_loop_per_test_sanitizer_flushes_then_a_stream_never_deadlock() -> None:
+    """The issue's sequence, in a child with a watchdog (a regression fails instead of hanging):
+    each "test" gets a new event loop (asyncio.run, a Runner, or a loop closed without cancelling
+    its tasks) and a subscriber registered for it and deregistered after it; test A registers async
+    request and response sanitizers that flush (flush_async, or the blocking flush in a worker
+    thread) around a manual llm.call/llm.call_end, test B streams with an async response
+    sanitizer that flushes."""
+    r = run_child(
+        """
+        import asyncio, faulthandler, sys
+        faulthandler.dump_traceback_later(100, exit=True)
+        from nemo_relay import LLMRequest, guardrails, llm, scope, subscribers
+
+        def flusher(kind):
+            async def san(value, ctx=None):
+                if kind == "async":
+                    await subscribers.flush_async()
+                else:
+                    await asyncio.to_thread(subscribers.flush)
+                return value
+            return san
+
+        async def test_a(kind):
+            guardrails.register_llm_sanitize_request("rq", 0, flusher(kind))
+            guardrails.register_llm_sanitize_response("rs", 0, flusher(kind))
+            try:
+                h = llm.call("manual", LLMRequest({}, {"messages": []}))
+                scope.event("between")
+                llm.call_end(h, {"ok": 1})
+            finally:
+                guardrails.deregister_llm_sanitize_request("rq")
+                guardrails.deregister_llm_sanitize_response("rs")
+
+        async def test_b(kind):
+            guardrails.register_llm_sanitize_response("rs2", 0, flusher(kind))
+            async def provider(request):
+                yield {"a": 1}
+                yield {"b": 2}
+            try:
+                stream = await llm.stream_execute("streamed", LLMRequest({}, {}), provider, lambda c: None, lambda: {"done": 1})
+                async for _ in stream:
+                    pass
+            finally:
+                guardrails.deregister_llm_sanitize_response("rs2")
+
+        def run_in(style, coro):
+            if style == "run":
+                asyncio.run(coro)
+            elif style == "runner":
+                with asyncio.Runner() as r:
+                    r.run(coro)
+            else:  # closed without cancelling what is still pending
+                loop = asyncio.new_event_loop()
+                try:
+                    loop.run_until_complete(coro)
+                finally:
+                    loop.close()
+
+        n = 0
+        for rnd in range(6):
+            for style in ("run", "runner", "close"):
+                for kind in ("async", "thread"):
+                    for test in (test_a, test_b):
+                        name = f"collector-{n}"
+                        subscribers.register(name, lambda e: None)
+                        run_in(style, test(kind))
+                        subscribers.flush()
+                        subscribers.deregister(name)
+                        n += 1
+        print("ran", n, flush=True)
+        """,
+        timeout=150,
+    )
+    assert r.returncode == 0, r.stderr[-4000:]
+    assert r.stdout.strip().endswith("ran 72"), r.stdout
