@@ -374,6 +374,41 @@ def test_deep_nesting_round_trips_to_300_levels_deeper_raises_value_error() -> N
     scope.event("still alive")
 
 
+# ---- huge-payloads -----------------------------------------------------------------------------
+
+
+def test_huge_payloads_100_mb_through_a_managed_call_and_a_subscriber_in_bounded_time_and_memory() -> None:
+    r = run_child(
+        """
+        import asyncio, json, resource, time
+        from nemo_relay import LLMRequest, llm, subscribers
+        got = []
+        subscribers.register("big", lambda e: got.append(len(e.to_json())))
+        s = "x" * (100 * 1024 * 1024)
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        t = time.monotonic()
+        async def call():
+            return await llm.execute("big", LLMRequest({}, {"s": s}), lambda r: {"n": len(r.content["s"])})
+        out = asyncio.run(call())
+        call = time.monotonic() - t
+        t = time.monotonic()
+        subscribers.flush()
+        flush = time.monotonic() - t
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        print(json.dumps({"n": out["n"], "got": got, "call": call, "flush": flush, "before": before, "peak": peak}))
+        """,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    o = __import__("json").loads(r.stdout.strip().splitlines()[-1])
+    mb = 1024 * 1024
+    assert o["n"] == 100 * mb
+    assert max(o["got"]) > 100 * mb  # the start event carries the request
+    assert o["call"] < 120 and o["flush"] < 60, o
+    # A handful of linear copies (JSON text, the core's value, the provider's copy, the event line).
+    assert o["peak"] - o["before"] < 12 * 100 * mb, o
+
+
 # ---- base-exception: callbacks raising BaseException (or anything) ------------------------------
 
 
@@ -452,6 +487,177 @@ def test_base_exception_in_a_subscriber_or_sanitizer_loses_no_other_event(collec
     finally:
         subscribers.deregister("base-exc")
         guardrails.deregister_mark_sanitize("base-exc")
+
+
+# ---- re-entrancy: calls into the library from callbacks and subscribers -------------------------
+
+
+def test_reentrancy_from_providers_sanitizers_subscribers_and_registrations(collector: Any) -> None:
+    def subscriber(e: Any) -> None:
+        if e.name == "outer-mark":
+            scope.event("from-subscriber")
+            subscribers.flush()  # on a delivery thread: returns at once instead of deadlocking
+
+    async def sanitizer(event: Any, fields: Any) -> Any:
+        if event.name == "outer-mark":
+            await tools.execute("tool-in-sanitizer", {}, lambda a: {"ok": True})
+            # Registering and deregistering middleware from inside a callback.
+            guardrails.register_tool_conditional_execution("late", 0, lambda name, args: None)
+            guardrails.deregister_tool_conditional_execution("late")
+        return fields
+
+    subscribers.register("reenter", subscriber)
+    guardrails.register_mark_sanitize("reenter", 0, sanitizer)
+    try:
+
+        async def main() -> Any:
+            async def provider(req: Any) -> Any:
+                inner = await llm.execute("inner", LLMRequest({}, {}), lambda r: {"v": 1})
+                scope.event("outer-mark")
+                return {"inner": inner}
+
+            return await asyncio.wait_for(llm.execute("outer", LLMRequest({}, {}), provider), 20)
+
+        assert arun(main) == {"inner": {"v": 1}}
+        deadline = time.monotonic() + 10
+        names: list[str] = []
+        while "from-subscriber" not in names and time.monotonic() < deadline:
+            names = [e["name"] for e in collector.events()]
+            time.sleep(0.01)
+        for n in ("outer", "inner", "outer-mark", "tool-in-sanitizer", "from-subscriber"):
+            assert n in names, n
+    finally:
+        subscribers.deregister("reenter")
+        guardrails.deregister_mark_sanitize("reenter")
+
+
+# ---- registration-in-flight --------------------------------------------------------------------
+
+
+def test_registration_in_flight_a_pending_call_keeps_the_middleware_it_started_with() -> None:
+    seen: list[str] = []
+
+    async def main() -> None:
+        gate = asyncio.Event()
+
+        async def old(name: str, request: Any, context: Any, next_: Any) -> Any:
+            seen.append("old")
+            await gate.wait()
+            return await next_(request)
+
+        async def new(name: str, request: Any, context: Any, next_: Any) -> Any:
+            seen.append("new")
+            return await next_(request)
+
+        nemo_relay.intercepts.register_llm_execution("in-flight", 0, old)
+        pending = asyncio.ensure_future(llm.execute("m", LLMRequest({}, {}), lambda r: {"ok": 1}))
+        await asyncio.sleep(0.01)
+        assert nemo_relay.intercepts.deregister_llm_execution("in-flight") is True
+        nemo_relay.intercepts.register_llm_execution("in-flight", 0, new)
+        gate.set()
+        assert await asyncio.wait_for(pending, 10) == {"ok": 1}
+        assert await llm.execute("m", LLMRequest({}, {}), lambda r: {"ok": 2}) == {"ok": 2}
+        nemo_relay.intercepts.deregister_llm_execution("in-flight")
+
+    arun(main)
+    assert seen == ["old", "new"]
+
+
+# ---- double-completion -------------------------------------------------------------------------
+
+
+def test_double_completion_of_a_token_is_refused_and_the_call_goes_on(collector: Any) -> None:
+    from nemo_relay import _ffi, _middleware
+    from nemo_relay._runtime import lib
+
+    results: list[int] = []
+
+    def handler(token: int, doc: bytes) -> int:
+        body = _json_request(doc)
+        results.append(lib.nemo_relay_complete(token, _ffi.OK, body, len(body)))
+        results.append(lib.nemo_relay_complete(token, _ffi.OK, body, len(body)))
+        return _ffi.OK
+
+    _middleware.register(None, _ffi.LLM_SANITIZE_REQUEST, "twice", 0, 0, handler)
+    try:
+
+        async def main() -> Any:
+            return await llm.execute("m", LLMRequest({}, {"q": 1}), lambda r: r.content)
+
+        assert arun(main) == {"q": 1}
+        assert results == [_ffi.OK, _ffi.E_MISUSE]
+    finally:
+        guardrails.deregister_llm_sanitize_request("twice")
+
+
+def _json_request(doc: bytes) -> bytes:
+    import json
+
+    return json.dumps(json.loads(doc)["request"]).encode()
+
+
+# ---- shutdown-in-flight / process-exit: the interpreter ends in the middle of the work ----------
+
+
+def test_shutdown_in_flight_interpreter_exit_with_pending_calls_and_streams_records_their_ends() -> None:
+    r = run_child(
+        """
+        import atexit, asyncio, sys
+        out = []
+        # Registered before nemo_relay's own atexit shutdown, so it runs after it (LIFO).
+        atexit.register(lambda: print(sorted(set(out)), flush=True))
+        from nemo_relay import LLMRequest, llm, subscribers, tools
+        subscribers.register("ends", lambda e: out.append((e.name, getattr(e, "scope_category", None))))
+        async def forever(*a):
+            await asyncio.Event().wait()
+        async def gen(req):
+            yield {"a": 1}
+            await asyncio.Event().wait()
+            yield {"b": 2}
+        async def start():
+            asyncio.ensure_future(llm.execute("pending-llm", LLMRequest({}, {}), forever))
+            asyncio.ensure_future(tools.execute("pending-tool", {}, forever))
+            await llm.stream_execute("pending-stream", LLMRequest({}, {}), gen, None, None)
+            await asyncio.sleep(0.05)
+        loop = asyncio.new_event_loop()
+        loop.run_until_complete(start())
+        sys.exit(0)  # the loop is never closed: the runtime's atexit shutdown ends the calls
+        """,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr, r.stderr
+    ends = r.stdout.strip().splitlines()[-1]
+    for name in ("pending-llm", "pending-tool", "pending-stream"):
+        assert f"('{name}', 'start')" in ends and f"('{name}', 'end')" in ends, ends
+
+
+@pytest.mark.parametrize(
+    ("where", "code", "status"),
+    [
+        ("provider-os-exit", "call(lambda r: os._exit(3))", 3),
+        ("provider-sys-exit", "call(lambda r: sys.exit(3))", 3),
+        ("provider-sys-exit-later", "async def p(r):\n    await asyncio.sleep(0.01)\n    sys.exit(3)\ncall(p)", 3),
+        ("subscriber-os-exit", "subscribers.register('x', lambda e: os._exit(3)); scope.event('m'); time.sleep(30)", 3),
+        ("sanitizer-os-exit", "subscribers.register('s', lambda e: None)\n"
+         "guardrails.register_mark_sanitize('x', 0, lambda e, f: os._exit(3)); scope.event('m')", 3),
+        ("flush-pending-os-exit", "subscribers.register('slow', lambda e: time.sleep(0.2))\n"
+         "for i in range(100): scope.event(f'm{i}')\nos._exit(3)", 3),
+        # An uncaught KeyboardInterrupt ends CPython by SIGINT, as Ctrl-C would.
+        ("keyboard-interrupt-in-provider", "call(lambda r: (_ for _ in ()).throw(KeyboardInterrupt()))", -2),
+    ],
+)
+def test_process_exit_in_the_middle_of_the_work_never_hangs(where: str, code: str, status: int) -> None:
+    r = run_child(
+        "import asyncio, os, sys, time\n"
+        "from nemo_relay import LLMRequest, guardrails, llm, scope, subscribers\n"
+        "def call(provider):\n"
+        "    async def main():\n"
+        "        return await llm.execute('m', LLMRequest({}, {}), provider)\n"
+        "    return asyncio.run(main())\n" + code,
+        timeout=60,
+    )
+    assert r.returncode == status, (where, r.returncode, r.stderr[-2000:])
 
 
 # ---- loop-per-test: sequences of event loops, as pytest-asyncio runs them (issue 13 #8) ----------
