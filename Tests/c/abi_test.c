@@ -439,7 +439,115 @@ static void test_event_order_with_a_late_sanitizer(void) {
     nemo_relay_runtime_free(rt);
 }
 
+/* The hostile-input catalogue, C side (issue 13): what JSON cannot carry, names that are not UTF-8,
+ * numbers out of range, the nesting limit, a 100 MB payload in bounded time, and a subscriber
+ * and a user_data_free calling back into the library. */
+static nemo_relay_status_t mark_with_data(nemo_relay_runtime_t *rt, const char *data, size_t len) {
+    nemo_relay_mark_options_t mo;
+    EXPECT(nemo_relay_mark_options_init(&mo, NEMO_RELAY_MARK_OPTIONS_VERSION) == NEMO_RELAY_OK);
+    mo.data = data;
+    mo.data_len = len;
+    return nemo_relay_mark(rt, NULL, "m", &mo);
+}
+
+static nemo_relay_runtime_t *reentrant_rt;
+static int reentrant_marks;
+static void reentrant_subscriber(const char *json, size_t len, void *ud) {
+    (void)ud;
+    if (memmem(json, len, S("\"name\":\"outer\"")) != NULL) {
+        /* From the delivery thread: emit, and flush (returns at once instead of deadlocking). */
+        reentrant_marks += nemo_relay_mark(reentrant_rt, NULL, "from-subscriber", NULL) == NEMO_RELAY_OK;
+        reentrant_marks += nemo_relay_flush(reentrant_rt, -1) == NEMO_RELAY_OK;
+    }
+}
+static int reentrant_free_rc = -1;
+static void reentrant_free(void *ud) {
+    (void)ud;
+    /* Runs when the lane's delivery thread ends: calling back into the library must not deadlock. */
+    reentrant_free_rc = nemo_relay_flush(reentrant_rt, 1000000000LL);
+}
+
+static double seconds_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static void test_hostile_inputs(void) {
+    static struct events ev;
+    memset(&ev, 0, sizeof ev);
+    pthread_mutex_init(&ev.lock, NULL);
+    nemo_relay_runtime_t *rt = NULL;
+    EXPECT(nemo_relay_runtime_new(&rt, NULL) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_subscriber_register(rt, NULL, "hostile", collect, &ev, NULL) == NEMO_RELAY_OK);
+
+    /* invalid-utf8: names and JSON text must be UTF-8 */
+    EXPECT(nemo_relay_mark(rt, NULL, "a\xff", NULL) == NEMO_RELAY_E_INVALID_ARGUMENT);
+    EXPECT(nemo_relay_mark(rt, NULL, "\xc0\x80", NULL) == NEMO_RELAY_E_INVALID_ARGUMENT); /* overlong NUL */
+    EXPECT(mark_with_data(rt, S("[\"\xed\xa0\x80\"]")) == NEMO_RELAY_E_INVALID_JSON);   /* encoded surrogate */
+    /* nan-infinity: not JSON */
+    EXPECT(mark_with_data(rt, S("{\"x\":NaN}")) == NEMO_RELAY_E_INVALID_JSON);
+    EXPECT(mark_with_data(rt, S("[Infinity]")) == NEMO_RELAY_E_INVALID_JSON);
+    EXPECT(mark_with_data(rt, S("[-Infinity]")) == NEMO_RELAY_E_INVALID_JSON);
+    /* lone-surrogates and nul-in-strings inside JSON text */
+    EXPECT(mark_with_data(rt, S("[\"\\ud800\"]")) == NEMO_RELAY_E_INVALID_JSON);
+    EXPECT(mark_with_data(rt, S("[\"a\\u0000b\"]")) == NEMO_RELAY_OK);
+    EXPECT(mark_with_data(rt, "[\"a\0b\"]", 7) == NEMO_RELAY_E_INVALID_JSON); /* a raw NUL is a control character */
+    /* huge-numbers: out of double range is refused; large integers become the nearest double */
+    EXPECT(mark_with_data(rt, S("[1e400]")) == NEMO_RELAY_E_INVALID_JSON);
+    EXPECT(mark_with_data(rt, S("[-1e400]")) == NEMO_RELAY_E_INVALID_JSON);
+    EXPECT(mark_with_data(rt, S("{\"tiny\":1e-400,\"u64\":18446744073709551615,\"big\":123456789012345678901234567890}")) ==
+           NEMO_RELAY_OK);
+    /* deep-nesting: 512 levels are accepted, 513 refused */
+    char deep[2 * 513];
+    memset(deep, '[', 512);
+    memset(deep + 512, ']', 512);
+    EXPECT(mark_with_data(rt, deep, 2 * 512) == NEMO_RELAY_OK);
+    memset(deep, '[', 513);
+    memset(deep + 513, ']', 513);
+    EXPECT(mark_with_data(rt, deep, 2 * 513) == NEMO_RELAY_E_INVALID_JSON);
+    EXPECT(strstr(nemo_relay_last_error_message(), "nesting too deep") != NULL);
+    EXPECT(nemo_relay_flush(rt, 10000000000LL) == NEMO_RELAY_OK);
+    EXPECT(strstr(ev.buf, "\"u64\":18446744073709551615") != NULL);
+    EXPECT(strstr(ev.buf, "\"a\\u0000b\"") != NULL);
+
+    /* huge-payloads: a 100 MB string crosses and is delivered in seconds */
+    size_t big = (size_t)100 << 20;
+    char *p = malloc(big + 2);
+    EXPECT(p != NULL);
+    if (p != NULL) {
+        p[0] = '"';
+        memset(p + 1, 'x', big);
+        p[big + 1] = '"';
+        double t = seconds_now();
+        EXPECT(mark_with_data(rt, p, big + 2) == NEMO_RELAY_OK);
+        EXPECT(nemo_relay_flush(rt, 60000000000LL) == NEMO_RELAY_OK);
+        EXPECT(seconds_now() - t < 60.0);
+        free(p);
+    }
+    nemo_relay_runtime_free(rt);
+
+    /* re-entrancy: a subscriber emitting and flushing, a user_data_free flushing */
+    EXPECT(nemo_relay_runtime_new(&reentrant_rt, NULL) == NEMO_RELAY_OK);
+    reentrant_marks = 0;
+    EXPECT(nemo_relay_subscriber_register(reentrant_rt, NULL, "reentrant", reentrant_subscriber, NULL, reentrant_free) ==
+           NEMO_RELAY_OK);
+    EXPECT(nemo_relay_mark(reentrant_rt, NULL, "outer", NULL) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_flush(reentrant_rt, 10000000000LL) == NEMO_RELAY_OK);
+    EXPECT(reentrant_marks == 2);
+    bool removed = false;
+    EXPECT(nemo_relay_subscriber_deregister(&removed, reentrant_rt, NULL, "reentrant") == NEMO_RELAY_OK && removed);
+    EXPECT(nemo_relay_flush(reentrant_rt, 10000000000LL) == NEMO_RELAY_OK);
+    for (int i = 0; i < 1000 && reentrant_free_rc == -1; i++) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    EXPECT(reentrant_free_rc == NEMO_RELAY_OK);
+    nemo_relay_runtime_free(reentrant_rt);
+}
+
 int main(void) {
+    test_hostile_inputs();
     test_event_order_with_a_late_sanitizer();
     test_pending_calls_at_runtime_free();
     test_thread_exhaustion();
