@@ -544,6 +544,30 @@ static void test_hostile_inputs(void) {
     }
     EXPECT(reentrant_free_rc == NEMO_RELAY_OK);
     nemo_relay_runtime_free(reentrant_rt);
+
+    /* registration-in-flight: middleware and subscribers come and go while a managed call waits */
+    static struct events late;
+    memset(&late, 0, sizeof late);
+    pthread_mutex_init(&late.lock, NULL);
+    EXPECT(nemo_relay_runtime_new(&rt, NULL) == NEMO_RELAY_OK);
+    nemo_relay_status_t st = -99;
+    parked = NULL;
+    nemo_relay_callback_t prov = {parking_provider, NULL, NULL};
+    nemo_relay_done_t dn = {record_status, &st, NULL};
+    EXPECT(nemo_relay_llm_execute(NULL, rt, NULL, "in-flight", S("{\"headers\":{},\"content\":{}}"), NULL, &prov,
+                                  &dn) == NEMO_RELAY_OK);
+    EXPECT(parked != NULL && st == -99);
+    nemo_relay_callback_t ic = {add_header_intercept, NULL, NULL};
+    EXPECT(nemo_relay_register(rt, NULL, NEMO_RELAY_LLM_REQUEST_INTERCEPT, "added-late", 0, 0, &ic) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_subscriber_register(rt, NULL, "added-late", collect, &late, NULL) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_deregister(&removed, rt, NULL, NEMO_RELAY_LLM_REQUEST_INTERCEPT, "added-late") == NEMO_RELAY_OK &&
+           removed);
+    EXPECT(nemo_relay_complete(parked, NEMO_RELAY_OK, S("{\"late\":true}")) == NEMO_RELAY_OK);
+    EXPECT(st == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_flush(rt, 10000000000LL) == NEMO_RELAY_OK);
+    /* The subscriber registered while the call waited sees its end event. */
+    EXPECT(strstr(late.buf, "\"name\":\"in-flight\"") != NULL && strstr(late.buf, "\"scope_category\":\"end\"") != NULL);
+    nemo_relay_runtime_free(rt);
 }
 
 int main(void) {
