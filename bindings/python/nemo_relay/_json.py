@@ -121,19 +121,26 @@ def nonfinite_path(value: Any, path: str = "$") -> tuple[str, float] | None:
 
 
 def _has_nonfinite(v: Any) -> bool:
-    """True when a plain JSON tree (dict, list, tuple, float, ...) holds a NaN or an infinity."""
+    """True when a plain JSON tree (dicts, lists, tuples, floats, ...) holds a NaN or an infinity.
+
+    Iterative (no recursion limit) and with local names only: it runs on the orjson path for every
+    document whose output holds a null.
+    """
+    fl, d, li, tu = float, dict, list, tuple
     t = type(v)
-    if t is float:
-        return v - v != 0.0
-    if t is not dict and t is not list and t is not tuple:
-        return isinstance(v, float) and v - v != 0.0
-    for x in v.values() if t is dict else v:
-        tx = type(x)
-        if tx is float:
-            if x - x != 0.0:
-                return True
-        elif (tx is dict or tx is list or tx is tuple) and _has_nonfinite(x):
-            return True
+    if t is not d and t is not li and t is not tu:
+        return isinstance(v, fl) and v - v != 0.0
+    stack = [v]
+    pop, push = stack.pop, stack.append
+    while stack:
+        cur = pop()
+        for x in cur.values() if type(cur) is d else cur:
+            tx = type(x)
+            if tx is fl:
+                if x - x != 0.0:
+                    return True
+            elif tx is d or tx is li or tx is tu:
+                push(x)
     return False
 
 
