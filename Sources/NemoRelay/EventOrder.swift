@@ -72,6 +72,8 @@ final class PublicationOrder: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if let parent, parent.order === self, !parent.delivered, busy {
+            // Its caller runs `then` at once; cleared before another thread can reach `p`.
+            p.then = nil
             parent.children.append(p)
             return .nested
         }

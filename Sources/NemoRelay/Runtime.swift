@@ -268,8 +268,8 @@ public final class Runtime: @unchecked Sendable {
         case .now: process(p)
         case .queued: break  // `then` runs once its turn came and it was delivered
         case .nested:
-            // Emitted inside a callback of the event it follows, which may wait for what comes next.
-            p.then = nil
+            // Emitted inside a callback of the event it follows, which may wait for what comes next
+            // (`admit` cleared `p.then`: this is the caller's own reference).
             then?()
         }
     }
