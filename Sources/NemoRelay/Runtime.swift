@@ -190,17 +190,21 @@ public final class Runtime: @unchecked Sendable {
     public func flush(timeoutNanos: Int64? = nil) -> Bool {
         if DeliveryThread.isCurrent { return true }
         let deadline = monotonicDeadline(after: timeoutNanos)
+        // Closed lanes that finished delivering are forgotten, but released only after `lanesLock`:
+        // the last reference to a lane may hold a binding's user data, whose destructor can need the
+        // Python GIL while this thread has released it and a thread holding it waits for `lanesLock`
+        // (issue 13 item 8).
+        var forgotten: [SubscriberLane] = []
         let targets: [(SubscriberLane, UInt64)] = lanesLock.withLock {
             closedLanes.removeAll { l in
-                // Forget closed lanes that finished delivering.
-                l.wait(until: l.enqueuedCount, deadline: monotonicNanos())
-                    && {
-                        droppedClosed.add(l.dropped, ordering: .relaxed)
-                        return true
-                    }()
+                guard l.wait(until: l.enqueuedCount, deadline: monotonicNanos()) else { return false }
+                droppedClosed.add(l.dropped, ordering: .relaxed)
+                forgotten.append(l)
+                return true
             }
             return (lanes + scopeLanes + closedLanes).map { ($0, $0.enqueuedCount) }
         }
+        forgotten.removeAll()
         var ok = true
         for (l, t) in targets where !l.wait(until: t, deadline: deadline) { ok = false }
         return ok
