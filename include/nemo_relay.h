@@ -64,23 +64,26 @@ extern "C" {
 /* Versions                                                                                    */
 /* ------------------------------------------------------------------------------------------ */
 
+/* The project version: its one source is the top-level VERSION file; scripts/version.py checks these. */
 #define NEMO_RELAY_VERSION_MAJOR 0
-#define NEMO_RELAY_VERSION_MINOR 7
+#define NEMO_RELAY_VERSION_MINOR 8
 #define NEMO_RELAY_VERSION_PATCH 0
 /** M*1000000 + m*1000 + p. */
-#define NEMO_RELAY_VERSION_NUMBER 7000
-#define NEMO_RELAY_VERSION_STRING "0.7.0"
+#define NEMO_RELAY_VERSION_NUMBER 8000
+#define NEMO_RELAY_VERSION_STRING "0.8.0"
 
 /**
- * @brief The library's version string, e.g. "0.7.0".
+ * @brief The library's version string, e.g. "0.8.0".
  * @return A static string.
  * Ownership: returned borrowed; static, never freed.
+ * @since 0.1
  */
 NEMO_RELAY_API const char *nemo_relay_version(void);
 
 /**
  * @brief The library's version as M*1000000 + m*1000 + p; compare with NEMO_RELAY_VERSION_NUMBER.
  * @return The version number.
+ * @since 0.1
  */
 NEMO_RELAY_API int32_t nemo_relay_version_number(void);
 
@@ -115,6 +118,7 @@ enum {
  * @param status Any status value.
  * @return A static string; "NEMO_RELAY_E_UNKNOWN" for values this version does not know.
  * Ownership: returned borrowed; static.
+ * @since 0.1
  */
 NEMO_RELAY_API const char *nemo_relay_status_str(nemo_relay_status_t status);
 
@@ -122,6 +126,7 @@ NEMO_RELAY_API const char *nemo_relay_status_str(nemo_relay_status_t status);
  * @brief The message of the most recent failure on the calling thread ("" when none).
  * @return A NUL-terminated UTF-8 string, never NULL.
  * Ownership: returned borrowed; valid until the next nemo_relay_* call on this thread.
+ * @since 0.1
  */
 NEMO_RELAY_API const char *nemo_relay_last_error_message(void);
 
@@ -129,6 +134,7 @@ NEMO_RELAY_API const char *nemo_relay_last_error_message(void);
  * @brief Frees memory the library returned through a `char **out` parameter.
  * @param ptr The pointer; NULL is ignored.
  * Ownership: takes ownership of `ptr`.
+ * @since 0.1
  */
 NEMO_RELAY_API void nemo_relay_free(void *ptr);
 
@@ -199,13 +205,16 @@ typedef struct nemo_relay_done_t {
  * @param token The token the callback received.
  * @param status NEMO_RELAY_OK with a result document, or any failure status.
  * @param json On OK: the result JSON. On failure: optional UTF-8 error text, or a JSON object
- *        `{"type": "<exception class>", "message": "<text>"}`. NULL is allowed for failures.
+ *        `{"type": "<exception class>", "message": "<text>"}`, optionally with `"qualname"`, the
+ *        class's qualified name, which the error's display text then uses (`exception.type` stays
+ *        `type`). NULL is allowed for failures.
  * @param len Length of `json` in bytes.
  * @return NEMO_RELAY_OK; NEMO_RELAY_E_MISUSE if the token was already completed or its call was
  *         cancelled; NEMO_RELAY_E_INVALID_JSON if an OK result is not valid JSON (the token is then
  *         completed with that failure).
  * Ownership: `json` is borrowed. The token must not be used after a successful completion.
  * Thread: may be called from any thread; the pipeline continues on the calling thread.
+ * @since 0.1
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_complete(nemo_relay_token_t *token, nemo_relay_status_t status,
                                                        const char *json, size_t len);
@@ -224,6 +233,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_complete(nemo_relay_token_t *token
  *         NEMO_RELAY_E_INVALID_JSON for malformed input. On failure `done` is not called but its
  *         `user_data_free` is.
  * Ownership: `json` borrowed; `done` copied.
+ * @since 0.1
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_token_next(nemo_relay_token_t *token, const char *json, size_t len,
                                                          const nemo_relay_done_t *done);
@@ -243,6 +253,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_token_next(nemo_relay_token_t *tok
  * @param token A token the callback received and has not completed yet.
  * @return NEMO_RELAY_OK; NEMO_RELAY_E_MISUSE for a completed or bad token (nothing was entered).
  * Ownership: `token` borrowed.
+ * @since 0.9
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_token_enter(nemo_relay_token_t *token);
 
@@ -250,6 +261,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_token_enter(nemo_relay_token_t *to
  * @brief Ends the innermost nemo_relay_token_enter of the calling thread if it was entered with
  *        `token`; nothing otherwise (an unmatched leave, e.g. after a failed enter, is harmless).
  * @param token The token given to nemo_relay_token_enter (it may have been completed since).
+ * @since 0.9
  */
 NEMO_RELAY_API void nemo_relay_token_leave(nemo_relay_token_t *token);
 
@@ -273,6 +285,7 @@ typedef struct nemo_relay_runtime_options_t {
  * @param version NEMO_RELAY_RUNTIME_OPTIONS_VERSION.
  * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT for NULL, NEMO_RELAY_E_VERSION.
  * Ownership: `opts` borrowed.
+ * @since 0.1
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_runtime_options_init(nemo_relay_runtime_options_t *opts,
                                                                    uint32_t version);
@@ -283,6 +296,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_runtime_options_init(nemo_relay_ru
  * @param opts Options, or NULL for defaults.
  * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT, NEMO_RELAY_E_VERSION.
  * Ownership: `*out` returned owned; release with nemo_relay_runtime_free.
+ * @since 0.1
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_runtime_new(nemo_relay_runtime_t **out,
                                                           const nemo_relay_runtime_options_t *opts);
@@ -296,6 +310,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_runtime_new(nemo_relay_runtime_t *
  * NEMO_RELAY_E_CANCELLED (on this thread), and a token completed later returns NEMO_RELAY_E_MISUSE.
  * @param rt The runtime.
  * Ownership: takes ownership of `rt`. Registered callbacks' `user_data_free` run once no call uses them.
+ * @since 0.1
  */
 NEMO_RELAY_API void nemo_relay_runtime_free(nemo_relay_runtime_t *rt);
 
@@ -315,6 +330,7 @@ typedef void (*nemo_relay_log_fn)(int32_t level, const char *message, size_t len
  * @param user_data_free May be NULL; runs when the sink is replaced or the runtime is freed.
  * @return NEMO_RELAY_OK, NEMO_RELAY_E_MISUSE (then `user_data_free` runs at once).
  * Ownership: the library owns `user_data` from now on.
+ * @since 0.3
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_runtime_set_log_callback(nemo_relay_runtime_t *rt, nemo_relay_log_fn fn,
                                                                        void *user_data, void (*user_data_free)(void *));
@@ -332,6 +348,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_runtime_set_log_callback(nemo_rela
  * @param parent A stack to fork, or NULL for a new one.
  * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT, NEMO_RELAY_E_MISUSE.
  * Ownership: `*out` returned owned (nemo_relay_stack_free); `parent` borrowed.
+ * @since 0.1
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_stack_new(nemo_relay_stack_t **out, nemo_relay_stack_t *parent);
 
@@ -340,6 +357,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_stack_new(nemo_relay_stack_t **out
  * @param out Receives the stack.
  * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT.
  * Ownership: `*out` returned owned (a new reference; nemo_relay_stack_free).
+ * @since 0.1
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_stack_thread_default(nemo_relay_stack_t **out);
 
@@ -348,6 +366,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_stack_thread_default(nemo_relay_st
  * @param stack The stack, or NULL.
  * @return NEMO_RELAY_OK, NEMO_RELAY_E_MISUSE.
  * Ownership: `stack` borrowed; the thread keeps its own reference.
+ * @since 0.1
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_stack_set_thread_default(nemo_relay_stack_t *stack);
 
@@ -355,6 +374,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_stack_set_thread_default(nemo_rela
  * @brief Releases a stack reference. NULL is ignored.
  * @param stack The stack.
  * Ownership: takes ownership of `stack`.
+ * @since 0.1
  */
 NEMO_RELAY_API void nemo_relay_stack_free(nemo_relay_stack_t *stack);
 
@@ -416,6 +436,7 @@ typedef struct nemo_relay_scope_options_t {
  * @param version NEMO_RELAY_SCOPE_OPTIONS_VERSION.
  * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT, NEMO_RELAY_E_VERSION.
  * Ownership: `opts` borrowed.
+ * @since 0.1
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_scope_options_init(nemo_relay_scope_options_t *opts,
                                                                  uint32_t version);
@@ -431,6 +452,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_scope_options_init(nemo_relay_scop
  * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT, NEMO_RELAY_E_INVALID_JSON, NEMO_RELAY_E_MISUSE,
  *         NEMO_RELAY_E_VERSION.
  * Ownership: `*out` returned owned (nemo_relay_scope_free, also after the scope ended); inputs borrowed.
+ * @since 0.1
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_scope_begin(nemo_relay_scope_t **out, nemo_relay_runtime_t *rt,
                                                           nemo_relay_stack_t *stack, const char *name,
@@ -446,6 +468,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_scope_begin(nemo_relay_scope_t **o
  *         "root scope cannot be removed"); NEMO_RELAY_E_NOT_FOUND ("scope handle not found": ended
  *         twice or another stack's scope); NEMO_RELAY_E_INVALID_JSON; NEMO_RELAY_E_MISUSE.
  * Ownership: all borrowed; the handle stays valid until nemo_relay_scope_free.
+ * @since 0.1
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_scope_end(nemo_relay_runtime_t *rt, nemo_relay_stack_t *stack,
                                                         nemo_relay_scope_t *scope,
@@ -457,6 +480,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_scope_end(nemo_relay_runtime_t *rt
  * @param stack The stack, or NULL for the calling thread's default.
  * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT, NEMO_RELAY_E_MISUSE.
  * Ownership: `*out` returned owned (nemo_relay_scope_free).
+ * @since 0.1
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_scope_current(nemo_relay_scope_t **out, nemo_relay_stack_t *stack);
 
@@ -469,6 +493,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_scope_current(nemo_relay_scope_t *
  * @param scope The handle.
  * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT, NEMO_RELAY_E_MISUSE.
  * Ownership: `*out` returned owned (nemo_relay_free); `scope` borrowed.
+ * @since 0.1
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_scope_info(char **out, size_t *out_len, nemo_relay_scope_t *scope);
 
@@ -476,6 +501,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_scope_info(char **out, size_t *out
  * @brief Releases a handle (it does not end the span). NULL is ignored.
  * @param scope The handle.
  * Ownership: takes ownership of `scope`.
+ * @since 0.1
  */
 NEMO_RELAY_API void nemo_relay_scope_free(nemo_relay_scope_t *scope);
 
@@ -499,6 +525,7 @@ typedef struct nemo_relay_mark_options_t {
  * @param version NEMO_RELAY_MARK_OPTIONS_VERSION.
  * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT, NEMO_RELAY_E_VERSION.
  * Ownership: `opts` borrowed.
+ * @since 0.1
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_mark_options_init(nemo_relay_mark_options_t *opts, uint32_t version);
 
@@ -511,6 +538,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_mark_options_init(nemo_relay_mark_
  * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT, NEMO_RELAY_E_INVALID_JSON, NEMO_RELAY_E_MISUSE,
  *         NEMO_RELAY_E_VERSION.
  * Ownership: all borrowed.
+ * @since 0.1
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_mark(nemo_relay_runtime_t *rt, nemo_relay_stack_t *stack,
                                                    const char *name, const nemo_relay_mark_options_t *opts);
@@ -542,6 +570,7 @@ typedef struct nemo_relay_llm_options_t {
  * @param version NEMO_RELAY_LLM_OPTIONS_VERSION.
  * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT, NEMO_RELAY_E_VERSION.
  * Ownership: `opts` borrowed.
+ * @since 0.1
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_llm_options_init(nemo_relay_llm_options_t *opts, uint32_t version);
 
@@ -558,6 +587,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_llm_options_init(nemo_relay_llm_op
  * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT, NEMO_RELAY_E_INVALID_JSON, NEMO_RELAY_E_MISUSE,
  *         NEMO_RELAY_E_VERSION.
  * Ownership: `*out` returned owned (nemo_relay_scope_free); inputs borrowed.
+ * @since 0.1
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_llm_call(nemo_relay_scope_t **out, nemo_relay_runtime_t *rt,
                                                        nemo_relay_stack_t *stack, const char *name,
@@ -583,6 +613,7 @@ typedef struct nemo_relay_llm_end_options_t {
  * @param version NEMO_RELAY_LLM_END_OPTIONS_VERSION.
  * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT, NEMO_RELAY_E_VERSION.
  * Ownership: `opts` borrowed.
+ * @since 0.1
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_llm_end_options_init(nemo_relay_llm_end_options_t *opts,
                                                                    uint32_t version);
@@ -598,6 +629,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_llm_end_options_init(nemo_relay_ll
  * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT, NEMO_RELAY_E_INVALID_JSON, NEMO_RELAY_E_MISUSE,
  *         NEMO_RELAY_E_VERSION. Response-codec failures are not errors (the annotation is omitted).
  * Ownership: all borrowed.
+ * @since 0.1
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_llm_call_end(nemo_relay_runtime_t *rt, nemo_relay_stack_t *stack,
                                                            nemo_relay_scope_t *llm, const char *response,
@@ -624,6 +656,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_llm_call_end(nemo_relay_runtime_t 
  *         `done` is not called and both user_data_free run: NEMO_RELAY_E_INVALID_ARGUMENT,
  *         NEMO_RELAY_E_INVALID_JSON, NEMO_RELAY_E_MISUSE, NEMO_RELAY_E_VERSION.
  * Ownership: `*out_call` returned owned (nemo_relay_call_free); inputs borrowed; callbacks copied.
+ * @since 0.1
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_llm_execute(nemo_relay_call_t **out_call, nemo_relay_runtime_t *rt,
                                                           nemo_relay_stack_t *stack, const char *name,
@@ -638,6 +671,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_llm_execute(nemo_relay_call_t **ou
  * @param call The call handle.
  * @return NEMO_RELAY_OK; NEMO_RELAY_E_MISUSE for a bad handle. Cancelling a finished call does nothing.
  * Ownership: `call` borrowed.
+ * @since 0.1
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_call_cancel(nemo_relay_call_t *call);
 
@@ -645,6 +679,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_call_cancel(nemo_relay_call_t *cal
  * @brief Releases a call handle (it does not cancel the call). NULL is ignored.
  * @param call The handle.
  * Ownership: takes ownership of `call`.
+ * @since 0.1
  */
 NEMO_RELAY_API void nemo_relay_call_free(nemo_relay_call_t *call);
 
@@ -718,6 +753,7 @@ typedef struct nemo_relay_stream_options_t {
  * @param version NEMO_RELAY_STREAM_OPTIONS_VERSION.
  * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT for NULL, NEMO_RELAY_E_VERSION.
  * Ownership: `opts` borrowed.
+ * @since 0.4
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_stream_options_init(nemo_relay_stream_options_t *opts,
                                                                   uint32_t version);
@@ -740,6 +776,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_stream_options_init(nemo_relay_str
  *         NEMO_RELAY_E_MISUSE, NEMO_RELAY_E_VERSION.
  * Ownership: `*out_stream` returned owned (nemo_relay_stream_free); inputs borrowed; callbacks copied,
  *            the library owns their user data from now on.
+ * @since 0.4
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_llm_stream_execute(nemo_relay_stream_t **out_stream,
                                                                  nemo_relay_runtime_t *rt, nemo_relay_stack_t *stack,
@@ -758,6 +795,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_llm_stream_execute(nemo_relay_stre
  * @return NEMO_RELAY_OK; NEMO_RELAY_E_MISUSE (bad or completed token); NEMO_RELAY_E_INVALID_ARGUMENT
  *         (the token is not a stream provider's or stream intercept's).
  * Ownership: `*out` returned owned (nemo_relay_producer_free); `token` borrowed.
+ * @since 0.4
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_token_producer(nemo_relay_producer_t **out, nemo_relay_token_t *token);
 
@@ -772,6 +810,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_token_producer(nemo_relay_producer
  *         NEMO_RELAY_E_INVALID_JSON; NEMO_RELAY_E_INVALID_ARGUMENT (NULL chunk).
  * Ownership: `json` borrowed (copied).
  * Thread: any thread, one push at a time per producer; the chunk is observed on this thread.
+ * @since 0.4
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_stream_push(nemo_relay_producer_t *producer, const char *json,
                                                           size_t len);
@@ -788,6 +827,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_stream_push(nemo_relay_producer_t 
  * @return NEMO_RELAY_OK, NEMO_RELAY_E_MISUSE, NEMO_RELAY_E_INVALID_ARGUMENT. On failure
  *         `user_data_free` runs at once.
  * Ownership: `on_cancel` copied; the library owns its user data from now on.
+ * @since 0.4
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_producer_on_cancel(nemo_relay_producer_t *producer,
                                                                  const nemo_relay_done_t *on_cancel);
@@ -796,6 +836,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_producer_on_cancel(nemo_relay_prod
  * @brief Releases a producer handle (it neither finishes nor cancels the stream). NULL is ignored.
  * @param producer The producer.
  * Ownership: takes ownership of `producer`.
+ * @since 0.4
  */
 NEMO_RELAY_API void nemo_relay_producer_free(nemo_relay_producer_t *producer);
 
@@ -812,6 +853,7 @@ NEMO_RELAY_API void nemo_relay_producer_free(nemo_relay_producer_t *producer);
  *         NEMO_RELAY_E_INVALID_ARGUMENT.
  * Ownership: `*out` returned owned (nemo_relay_free); `stream` borrowed.
  * Thread: blocks the calling thread up to `timeout_ns`.
+ * @since 0.4
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_stream_next(char **out, size_t *out_len, nemo_relay_stream_t *stream,
                                                           int64_t timeout_ns);
@@ -822,6 +864,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_stream_next(char **out, size_t *ou
  * @param stream The stream.
  * @return NEMO_RELAY_OK, NEMO_RELAY_E_MISUSE.
  * Ownership: `stream` borrowed; the handle stays valid until nemo_relay_stream_free.
+ * @since 0.4
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_stream_close(nemo_relay_stream_t *stream);
 
@@ -830,6 +873,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_stream_close(nemo_relay_stream_t *
  *        a stream with `on_chunk` keeps running. NULL is ignored.
  * @param stream The stream.
  * Ownership: takes ownership of `stream`.
+ * @since 0.4
  */
 NEMO_RELAY_API void nemo_relay_stream_free(nemo_relay_stream_t *stream);
 
@@ -857,6 +901,7 @@ typedef struct nemo_relay_tool_options_t {
  * @param version NEMO_RELAY_TOOL_OPTIONS_VERSION.
  * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT, NEMO_RELAY_E_VERSION.
  * Ownership: `opts` borrowed.
+ * @since 0.1
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_tool_options_init(nemo_relay_tool_options_t *opts, uint32_t version);
 
@@ -872,6 +917,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_tool_options_init(nemo_relay_tool_
  * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT, NEMO_RELAY_E_INVALID_JSON, NEMO_RELAY_E_MISUSE,
  *         NEMO_RELAY_E_VERSION.
  * Ownership: `*out` returned owned (nemo_relay_scope_free); inputs borrowed.
+ * @since 0.1
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_tool_call(nemo_relay_scope_t **out, nemo_relay_runtime_t *rt,
                                                         nemo_relay_stack_t *stack, const char *name,
@@ -889,6 +935,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_tool_call(nemo_relay_scope_t **out
  * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT, NEMO_RELAY_E_INVALID_JSON, NEMO_RELAY_E_MISUSE,
  *         NEMO_RELAY_E_VERSION.
  * Ownership: all borrowed.
+ * @since 0.1
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_tool_call_end(nemo_relay_runtime_t *rt, nemo_relay_stack_t *stack,
                                                             nemo_relay_scope_t *tool, const char *result,
@@ -910,6 +957,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_tool_call_end(nemo_relay_runtime_t
  * @param done Receives the outcome: OK with `{"result", "annotation"}`, or a failure.
  * @return As nemo_relay_llm_execute.
  * Ownership: as nemo_relay_llm_execute.
+ * @since 0.1
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_tool_execute(nemo_relay_call_t **out_call, nemo_relay_runtime_t *rt,
                                                            nemo_relay_stack_t *stack, const char *name,
@@ -985,6 +1033,7 @@ enum {
  *         (the owner scope ended); NEMO_RELAY_E_INVALID_ARGUMENT; NEMO_RELAY_E_MISUSE. On failure the
  *         callback's user_data_free runs at once.
  * Ownership: `callback` copied; the library owns `user_data` from now on.
+ * @since 0.1
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_register(nemo_relay_runtime_t *rt, nemo_relay_scope_t *owner,
                                                        int32_t kind, const char *name, int32_t priority,
@@ -1000,6 +1049,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_register(nemo_relay_runtime_t *rt,
  * @return NEMO_RELAY_OK, NEMO_RELAY_E_NOT_FOUND (the owner scope ended), NEMO_RELAY_E_INVALID_ARGUMENT,
  *         NEMO_RELAY_E_MISUSE.
  * Ownership: all borrowed. The entry's user_data_free runs once no in-flight call uses it.
+ * @since 0.1
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_deregister(bool *out_removed, nemo_relay_runtime_t *rt,
                                                          nemo_relay_scope_t *owner, int32_t kind, const char *name);
@@ -1020,6 +1070,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_deregister(bool *out_removed, nemo
  * @return NEMO_RELAY_OK once started; otherwise `done` is not called (its user_data_free runs):
  *         NEMO_RELAY_E_INVALID_ARGUMENT, NEMO_RELAY_E_INVALID_JSON, NEMO_RELAY_E_MISUSE.
  * Ownership: inputs borrowed; `done` copied.
+ * @since 0.3
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_llm_conditional_execution(nemo_relay_runtime_t *rt,
                                                                         nemo_relay_stack_t *stack, const char *request,
@@ -1036,6 +1087,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_llm_conditional_execution(nemo_rel
  * @param done Receives NEMO_RELAY_OK with `{"request", "annotated_request", "pending_marks"}`, or a failure.
  * @return As nemo_relay_llm_conditional_execution.
  * Ownership: inputs borrowed; `done` copied.
+ * @since 0.3
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_llm_request_intercepts(nemo_relay_runtime_t *rt, nemo_relay_stack_t *stack,
                                                                      const char *name, const char *request,
@@ -1051,6 +1103,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_llm_request_intercepts(nemo_relay_
  * @param done Receives NEMO_RELAY_OK with `null`, NEMO_RELAY_E_GUARDRAIL_REJECTED, or a failure.
  * @return As nemo_relay_llm_conditional_execution.
  * Ownership: inputs borrowed; `done` copied.
+ * @since 0.3
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_tool_conditional_execution(nemo_relay_runtime_t *rt,
                                                                          nemo_relay_stack_t *stack, const char *name,
@@ -1067,6 +1120,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_tool_conditional_execution(nemo_re
  * @param done Receives NEMO_RELAY_OK with the transformed args, or a failure.
  * @return As nemo_relay_llm_conditional_execution.
  * Ownership: inputs borrowed; `done` copied.
+ * @since 0.3
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_tool_request_intercepts(nemo_relay_runtime_t *rt, nemo_relay_stack_t *stack,
                                                                       const char *name, const char *args,
@@ -1101,6 +1155,7 @@ typedef void (*nemo_relay_subscriber_fn)(const char *json, size_t len, void *use
  *         thread could not be started), NEMO_RELAY_E_MISUSE. On failure `user_data_free` runs at once.
  *         `user_data_free` runs on the delivery thread once it delivered its last event.
  * Ownership: the library owns `user_data` from now on.
+ * @since 0.1
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_subscriber_register(nemo_relay_runtime_t *rt, nemo_relay_scope_t *owner,
                                                                   const char *name, nemo_relay_subscriber_fn fn,
@@ -1127,6 +1182,7 @@ typedef void (*nemo_relay_subscriber_batch_fn)(const char *jsonl, size_t len, si
  * @param user_data_free May be NULL; runs once after the last delivery to this subscriber.
  * @return As nemo_relay_subscriber_register.
  * Ownership: the library owns `user_data` from now on.
+ * @since 0.5
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_subscriber_register_batch(nemo_relay_runtime_t *rt,
                                                                         nemo_relay_scope_t *owner, const char *name,
@@ -1141,6 +1197,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_subscriber_register_batch(nemo_rel
  * @param name The subscriber name.
  * @return NEMO_RELAY_OK, NEMO_RELAY_E_NOT_FOUND, NEMO_RELAY_E_INVALID_ARGUMENT, NEMO_RELAY_E_MISUSE.
  * Ownership: all borrowed.
+ * @since 0.1
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_subscriber_deregister(bool *out_removed, nemo_relay_runtime_t *rt,
                                                                     nemo_relay_scope_t *owner, const char *name);
@@ -1153,6 +1210,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_subscriber_deregister(bool *out_re
  * @param timeout_ns Maximum wait in nanoseconds; negative waits without limit.
  * @return NEMO_RELAY_OK, NEMO_RELAY_E_TIMEOUT, NEMO_RELAY_E_MISUSE.
  * Thread: blocks the calling thread.
+ * @since 0.1
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_flush(nemo_relay_runtime_t *rt, int64_t timeout_ns);
 
@@ -1162,6 +1220,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_flush(nemo_relay_runtime_t *rt, in
  * @param rt The runtime.
  * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT, NEMO_RELAY_E_MISUSE.
  * Ownership: borrowed.
+ * @since 0.1
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_dropped_events(uint64_t *out, nemo_relay_runtime_t *rt);
 
@@ -1175,6 +1234,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_dropped_events(uint64_t *out, nemo
  * @param id The codec id (NUL-terminated).
  * @return NEMO_RELAY_OK, NEMO_RELAY_E_NOT_FOUND (unknown id), NEMO_RELAY_E_INVALID_ARGUMENT.
  * Ownership: `*out` returned owned (nemo_relay_codec_free); `id` borrowed.
+ * @since 0.2
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_codec_builtin(nemo_relay_codec_t **out, const char *id);
 
@@ -1205,6 +1265,7 @@ typedef struct nemo_relay_codec_callbacks_t {
  *         non-NULL user_data_free runs at once.
  * Ownership: `*out` returned owned (nemo_relay_codec_free); callbacks copied; the library owns their
  *            user data and frees it when the codec and every call using it are gone.
+ * @since 0.2
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_codec_new(nemo_relay_codec_t **out, const char *id,
                                                         const nemo_relay_codec_callbacks_t *callbacks);
@@ -1213,6 +1274,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_codec_new(nemo_relay_codec_t **out
  * @brief Releases a codec handle. NULL is ignored. Calls already using the codec keep it alive.
  * @param codec The codec.
  * Ownership: takes ownership of `codec`.
+ * @since 0.2
  */
 NEMO_RELAY_API void nemo_relay_codec_free(nemo_relay_codec_t *codec);
 
@@ -1228,6 +1290,7 @@ NEMO_RELAY_API void nemo_relay_codec_free(nemo_relay_codec_t *codec);
  * Ownership: `*out` returned owned (nemo_relay_free); inputs borrowed.
  * Thread: a custom codec method that answers later is waited for on the calling thread, at most 10 s
  *         (then NEMO_RELAY_E_TIMEOUT; a later answer is discarded).
+ * @since 0.2
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_codec_decode(char **out, size_t *out_len, const nemo_relay_codec_t *codec,
                                                            const char *request, size_t request_len);
@@ -1243,6 +1306,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_codec_decode(char **out, size_t *o
  * @param original_len Its length.
  * @return As nemo_relay_codec_decode.
  * Ownership: `*out` returned owned (nemo_relay_free); inputs borrowed.
+ * @since 0.2
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_codec_encode(char **out, size_t *out_len, const nemo_relay_codec_t *codec,
                                                            const char *annotated, size_t annotated_len,
@@ -1258,6 +1322,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_codec_encode(char **out, size_t *o
  * @return As nemo_relay_codec_decode (decode failures are NEMO_RELAY_E_INTERNAL:
  *         `internal error: <Surface> response decode: ...`).
  * Ownership: `*out` returned owned (nemo_relay_free); inputs borrowed.
+ * @since 0.2
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_codec_decode_response(char **out, size_t *out_len,
                                                                     const nemo_relay_codec_t *codec,
@@ -1273,9 +1338,32 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_codec_decode_response(char **out, 
  * @param chunk_index The 0-based index written as `chunk_index`.
  * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_JSON, NEMO_RELAY_E_INVALID_ARGUMENT.
  * Ownership: `*out` returned owned (nemo_relay_free); inputs borrowed.
+ * @since 0.2
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_chunk_summary(char **out, size_t *out_len, const char *chunk,
                                                             size_t chunk_len, uint64_t chunk_index);
+
+/**
+ * @brief Answers the questions frameworks ask of an annotated request: its system prompt, its last
+ *        user message and whether it holds tool calls (docs/annotated-request.md, "Queries").
+ *
+ * The system prompt is the text of `instructions` when they have one, else of the first `system` or
+ * `developer` message with text; the last user message is the last `user` message with text (turns
+ * holding only tool results or images are skipped); a text is a string content or the first `text`
+ * part of a part list. Tool calls are `tool_call` messages, non-empty `tool_calls` of an assistant
+ * message, or `tool_use` blocks in an assistant message's content.
+ * @param out Receives `{"system_prompt": string|null, "last_user_message": string|null,
+ *        "has_tool_calls": bool}`.
+ * @param out_len Receives its length.
+ * @param annotated The annotated request JSON (an object).
+ * @param annotated_len Its length.
+ * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_JSON, NEMO_RELAY_E_INVALID_ARGUMENT (not an object).
+ * Ownership: `*out` returned owned (nemo_relay_free); inputs borrowed.
+ * @since 0.8
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_annotated_request_queries(char **out, size_t *out_len,
+                                                                       const char *annotated,
+                                                                       size_t annotated_len);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Exporters                                                                                   */
@@ -1310,6 +1398,7 @@ typedef struct nemo_relay_exporter_options_t {
  * @brief Fills `opts` with defaults for `version`.
  * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT (NULL), NEMO_RELAY_E_VERSION.
  * Ownership: `opts` borrowed.
+ * @since 0.6
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_exporter_options_init(nemo_relay_exporter_options_t *opts,
                                                                     uint32_t version);
@@ -1328,6 +1417,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_exporter_options_init(nemo_relay_e
  *         file cannot be created or opened, or its path is refused: "failed to open ATOF output file
  *         "<path>": <reason>"), NEMO_RELAY_E_INVALID_JSON, NEMO_RELAY_E_VERSION.
  * Ownership: `*out` returned owned (nemo_relay_exporter_free); `opts` borrowed.
+ * @since 0.6
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_atof_exporter_new(nemo_relay_exporter_t **out,
                                                                 const nemo_relay_exporter_options_t *opts);
@@ -1340,6 +1430,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_atof_exporter_new(nemo_relay_expor
  *        `tool_definitions`, `extra`, `max_events` (default 1000000) optional.
  * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT, NEMO_RELAY_E_INVALID_JSON, NEMO_RELAY_E_VERSION.
  * Ownership: `*out` returned owned (nemo_relay_exporter_free); `opts` borrowed.
+ * @since 0.6
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_atif_exporter_new(nemo_relay_exporter_t **out,
                                                                 const nemo_relay_exporter_options_t *opts);
@@ -1364,6 +1455,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_atif_exporter_new(nemo_relay_expor
  *         OTEL_EXPORTER_OTLP_HEADERS set), NEMO_RELAY_E_INTERNAL (the file cannot be opened),
  *         NEMO_RELAY_E_INVALID_JSON, NEMO_RELAY_E_VERSION.
  * Ownership: `*out` returned owned (nemo_relay_exporter_free); `opts` borrowed.
+ * @since 0.7
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_otel_exporter_new(nemo_relay_exporter_t **out,
                                                                 const nemo_relay_exporter_options_t *opts);
@@ -1376,6 +1468,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_otel_exporter_new(nemo_relay_expor
  *         NEMO_RELAY_E_INVALID_ARGUMENT (NULL name), NEMO_RELAY_E_INTERNAL (the delivery thread could
  *         not be started), NEMO_RELAY_E_MISUSE.
  * Ownership: all borrowed; the runtime keeps what the registration needs alive.
+ * @since 0.6
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_exporter_register(nemo_relay_exporter_t *exporter,
                                                                 nemo_relay_runtime_t *rt, const char *name);
@@ -1385,6 +1478,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_exporter_register(nemo_relay_expor
  * @param out_removed Receives whether a subscriber was removed (may be NULL).
  * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT, NEMO_RELAY_E_MISUSE.
  * Ownership: all borrowed.
+ * @since 0.6
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_exporter_deregister(bool *out_removed, nemo_relay_exporter_t *exporter,
                                                                   nemo_relay_runtime_t *rt, const char *name);
@@ -1396,6 +1490,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_exporter_deregister(bool *out_remo
  * @return NEMO_RELAY_OK, NEMO_RELAY_E_TIMEOUT, NEMO_RELAY_E_INTERNAL (the first sink failure not yet
  *         reported, e.g. "internal error: failed to write ATOF output file ..."), NEMO_RELAY_E_MISUSE.
  * Thread: blocks the calling thread.
+ * @since 0.6
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_exporter_flush(nemo_relay_exporter_t *exporter, int64_t timeout_ns);
 
@@ -1406,6 +1501,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_exporter_flush(nemo_relay_exporter
  * @param timeout_ns Maximum wait in nanoseconds; negative waits without limit.
  * @return As nemo_relay_exporter_flush.
  * Thread: blocks the calling thread.
+ * @since 0.6
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_exporter_shutdown(nemo_relay_exporter_t *exporter, int64_t timeout_ns);
 
@@ -1415,6 +1511,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_exporter_shutdown(nemo_relay_expor
  *        `last_error`, ...; see docs/exporters.md).
  * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT, NEMO_RELAY_E_MISUSE.
  * Ownership: `*out` returned owned (nemo_relay_free).
+ * @since 0.6
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_exporter_diagnostics(char **out, size_t *out_len,
                                                                    nemo_relay_exporter_t *exporter);
@@ -1424,6 +1521,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_exporter_diagnostics(char **out, s
  * @return NEMO_RELAY_OK, NEMO_RELAY_E_NOT_FOUND (not a file sink), NEMO_RELAY_E_INVALID_ARGUMENT,
  *         NEMO_RELAY_E_MISUSE.
  * Ownership: `*out` returned owned (nemo_relay_free).
+ * @since 0.6
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_exporter_path(char **out, size_t *out_len,
                                                             nemo_relay_exporter_t *exporter);
@@ -1436,6 +1534,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_exporter_path(char **out, size_t *
  *         NEMO_RELAY_E_MISUSE.
  * Ownership: `*out` returned owned (nemo_relay_free).
  * Thread: blocks the calling thread.
+ * @since 0.6
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_atif_exporter_export(char **out, size_t *out_len,
                                                                    nemo_relay_exporter_t *exporter,
@@ -1444,6 +1543,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_atif_exporter_export(char **out, s
 /**
  * @brief Drops the events an ATIF exporter collected; registrations stay.
  * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT (not an ATIF exporter), NEMO_RELAY_E_MISUSE.
+ * @since 0.6
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_atif_exporter_clear(nemo_relay_exporter_t *exporter);
 
@@ -1454,6 +1554,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_atif_exporter_clear(nemo_relay_exp
  * @param config_json The ATIF configuration object (as for nemo_relay_atif_exporter_new).
  * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_JSON, NEMO_RELAY_E_INVALID_ARGUMENT.
  * Ownership: `*out` returned owned (nemo_relay_free); inputs borrowed.
+ * @since 0.6
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_atif_trajectory(char **out, size_t *out_len, const char *events_json,
                                                               size_t events_len, const char *config_json,
@@ -1464,6 +1565,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_atif_trajectory(char **out, size_t
  *        had queued are still exported in the background, then the sink closes. Call
  *        nemo_relay_exporter_shutdown first to wait and to learn about failures.
  * @param exporter The exporter; NULL is ignored.
+ * @since 0.6
  */
 NEMO_RELAY_API void nemo_relay_exporter_free(nemo_relay_exporter_t *exporter);
 
@@ -1515,6 +1617,7 @@ enum {
  *         (`invalid argument: propagation context root_uuid is not a usable Relay identifier`);
  *         NEMO_RELAY_E_MISUSE for a bad handle.
  * Ownership: `*out` returned owned (nemo_relay_free); `stack`, `parent`, `root_uuid` borrowed.
+ * @since 0.7
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_propagation_capture(char **out, size_t *out_len,
                                                                   nemo_relay_stack_t *stack,
@@ -1534,6 +1637,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_propagation_capture(char **out, si
  *         argument: no emitted Relay scope is available for W3C trace context capture`);
  *         NEMO_RELAY_E_MISUSE for a bad handle.
  * Ownership: `*out` returned owned (nemo_relay_free); `stack` and `parent` borrowed.
+ * @since 0.7
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_traceparent_capture(char **out, size_t *out_len,
                                                                   nemo_relay_stack_t *stack,
@@ -1549,6 +1653,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_traceparent_capture(char **out, si
  *         (a guardrail, a request intercept, a codec); NEMO_RELAY_E_MISUSE for a completed or bad
  *         token.
  * Ownership: `*out` returned owned (nemo_relay_scope_free); `token` borrowed.
+ * @since 0.7
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_token_scope(nemo_relay_scope_t **out, nemo_relay_token_t *token);
 
@@ -1565,6 +1670,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_token_scope(nemo_relay_scope_t **o
  *         NEMO_RELAY_E_INVALID_ARGUMENT for an unsupported version or an unusable uuid, or NULL.
  *         Nothing is created on failure.
  * Ownership: `*out` returned owned (nemo_relay_stack_free); `context_json` borrowed.
+ * @since 0.7
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_stack_from_propagation(nemo_relay_stack_t **out,
                                                                      const char *context_json, size_t len);
@@ -1583,6 +1689,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_stack_from_propagation(nemo_relay_
  *         unsupported propagation context version 2; expected 1`, `invalid argument: propagation
  *         context parent_uuid is not a usable Relay identifier`, NULL).
  * Ownership: `*out` returned owned (nemo_relay_free); `json` borrowed.
+ * @since 0.7
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_propagation_parse(char **out, size_t *out_len, const char *json,
                                                                 size_t len);
@@ -1601,6 +1708,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_propagation_parse(char **out, size
  *         [0-9a-fA-F-], found `n` at 1``), an unsupported version, an unusable uuid or a field of
  *         the wrong type; NEMO_RELAY_E_INVALID_JSON when `fields_json` is not a JSON object.
  * Ownership: `*out` returned owned (nemo_relay_free); `fields_json` borrowed.
+ * @since 0.7
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_propagation_normalize(char **out, size_t *out_len,
                                                                     const char *fields_json, size_t len);
@@ -1616,6 +1724,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_propagation_normalize(char **out, 
  *         argument: rootless propagation context cannot be converted to traceparent`) and the errors
  *         of nemo_relay_propagation_parse.
  * Ownership: `*out` returned owned (nemo_relay_free); `json` borrowed.
+ * @since 0.7
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_propagation_to_traceparent(char **out, size_t *out_len,
                                                                          const char *json, size_t len);

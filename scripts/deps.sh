@@ -10,6 +10,9 @@ command -v c++ >/dev/null || need_apt+=(g++)
 command -v nm >/dev/null || need_apt+=(binutils)
 command -v python3 >/dev/null || need_apt+=(python3 python3-pip)
 command -v node >/dev/null || need_apt+=(nodejs)
+command -v npm >/dev/null || need_apt+=(npm)
+command -v pkg-config >/dev/null || need_apt+=(pkg-config)
+command -v git >/dev/null || need_apt+=(git)
 dpkg -s libffi-dev >/dev/null 2>&1 || need_apt+=(libffi-dev)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -44,4 +47,14 @@ if ! python3 -c 'import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.com
     # The OpenTelemetry Python SDK's own OTLP encoder: CI checks that it and ours encode the same span alike.
     echo "deps: installing opentelemetry-sdk opentelemetry-exporter-otlp-proto-common"
     python3 -m pip install --quiet opentelemetry-sdk opentelemetry-exporter-otlp-proto-common
+fi
+if ! python3 -c 'import auditwheel' >/dev/null 2>&1; then
+    # Packaging checks: `auditwheel show` confirms the wheel's manylinux tag (no repair, so no patchelf).
+    echo "deps: installing auditwheel"
+    python3 -m pip install --quiet auditwheel
+fi
+if ! python3 -c 'import cmake' >/dev/null 2>&1; then
+    # Packaging checks: the C++ example is built against the installed prefix with find_package(NemoRelay).
+    echo "deps: installing cmake"
+    python3 -m pip install --quiet cmake
 fi

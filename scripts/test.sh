@@ -5,9 +5,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 
+echo "== citations (comments and docs cite only the repository's own pages)"
+bash scripts/check_citations.sh
+
+echo "== version (VERSION is the source; header, Swift, Python, Node and CHANGELOG agree)"
+python3 scripts/version.py
+
 echo "== format (swift-format lint)"
 swift format lint --strict -r Sources/NemoRelay Sources/NemoRelayFFI Tests/NemoRelayTests Tests/NemoRelayFFITests \
     Sources/NemoRelayHelper bench/CodecBench examples/swift Package.swift
+
+echo "== ABI tables (bindings/python/nemo_relay/_abi.py, bindings/node/lib/abi.js) match include/nemo_relay.h"
+python3 scripts/abi_tables.py --check
 
 echo "== swift build"
 swift build --build-tests
@@ -55,3 +64,18 @@ node examples/node/agent.js >/dev/null
 example_out=$(mktemp -d)
 node examples/node/exporters.js "$example_out" >/dev/null
 rm -rf "$example_out"
+
+echo "== packaging: release artifacts built once into dist/, then installed and run without the toolchain"
+# Bounded: the release build takes about 70 s from scratch here, the clean installs about 20 s.
+packaging_start=$SECONDS
+timeout 1200 bash scripts/package.sh
+timeout 600 bash Tests/package/run.sh
+echo "-- the Python and Node suites again, on the packaged (release, static runtime) library and helper"
+pkg_lib="dist/nemorelay-$(python3 scripts/version.py --print)-$(uname -m)-unknown-linux-gnu/lib/libnemorelay.so"
+pkg_stage="dist/stage/$(uname -m)-unknown-linux-gnu"
+NEMO_RELAY_REQUIRE_NAT=1 NEMO_RELAY_LIB_PATH="$PWD/$pkg_lib" timeout 600 python3 -m pytest -q bindings/python/tests
+NEMO_RELAY_LIB_PATH="$PWD/$pkg_stage/libnemorelay.so" NEMO_RELAY_HELPER_PATH="$PWD/$pkg_stage/NemoRelayHelper" \
+    timeout 600 node --test --test-reporter=dot bindings/node/test/
+echo "-- Swift consumer packages"
+timeout 900 bash Tests/package/swift_consumer.sh
+echo "-- packaging stage: $((SECONDS - packaging_start)) s"

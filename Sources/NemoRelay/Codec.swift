@@ -40,7 +40,7 @@ public typealias Completion<T> = @Sendable (Result<T, RelayError>) -> Void
 
 /// A provider codec: translates provider payloads to and from the normalized annotation.
 ///
-/// Annotations travel as JSON in the shape of semantics section 6 (requests) and 8 (responses).
+/// Annotations are JSON in the shapes of docs/annotated-request.md ("Annotated request", "Annotated response").
 /// Every method reports through a completion so codecs written in other languages may answer later.
 public protocol LLMCodec: Sendable {
     /// A stable identifier (`openai_chat`, `openai_responses`, `anthropic_messages`, or a custom name).

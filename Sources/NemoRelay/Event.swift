@@ -11,7 +11,7 @@ public enum EventKind: Sendable, Equatable {
     public var kindString: String { self == .mark ? "mark" : "scope" }
 }
 
-/// One ATOF lifecycle event (semantics section 1), serialized at most once and only when consumed.
+/// One ATOF lifecycle event (docs/events.md), serialized at most once and only when consumed.
 public struct Event: Sendable {
     /// Start, end or mark.
     public var kind: EventKind

@@ -37,6 +37,15 @@ extension JSON {
         return nil
     }
 
+    /// The value with `null` mapped to nil: a key present with value null counts as absent.
+    ///
+    /// Prefer it to `flatMap { $0.isNull ? nil : $0 }`: `JSON` is `ExpressibleByNilLiteral`, so in that
+    /// closure `nil` becomes `JSON.null` and the null survives.
+    @inlinable public var nonNull: JSON? {
+        if case .null = self { return nil }
+        return self
+    }
+
     /// The object payload, or nil for any other kind.
     @inlinable public var objectValue: JSONObject? {
         if case .object(let o) = self { return o }
@@ -296,5 +305,15 @@ extension JSONObject: ExpressibleByDictionaryLiteral {
     @inlinable func hash(into h: inout Hasher) {
         var t = text
         t.withUTF8 { h.combine(bytes: UnsafeRawBufferPointer($0)) }
+    }
+}
+
+extension Optional where Wrapped == JSON {
+    /// The value unless it is absent or null.
+    @inlinable public var nonNull: JSON? {
+        switch self {
+        case .none, .some(.null): return .none
+        case .some(let v): return v
+        }
     }
 }

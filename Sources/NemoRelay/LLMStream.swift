@@ -458,7 +458,7 @@ final class StreamState: @unchecked Sendable {
         var context = codecs
         switch end {
         case .completed:
-            // A failed finalizer leaves nothing to record (semantics 3.6).
+            // A failed finalizer leaves nothing to record (docs/pipeline.md, "Stream outcome table").
             response = finalizerFailed ? .null : value
             fallback = finalizerFailed ? .null : h.data
             metadata = .withStatus(h.metadata, ok: true)

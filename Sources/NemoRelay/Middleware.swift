@@ -294,7 +294,7 @@ public final class Middleware: @unchecked Sendable {
     }
 }
 
-/// Merges the global list with scope-local lists into run order (4.3).
+/// Merges the global list with scope-local lists into run order (docs/middleware.md, "Ordering").
 func merged<F>(_ global: Registry<F>, _ locals: [Middleware], _ path: KeyPath<Middleware, Registry<F>>)
     -> [Registration<F>]
 {

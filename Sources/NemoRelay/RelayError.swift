@@ -30,14 +30,19 @@ public struct RelayError: Error, Sendable, Equatable, CustomStringConvertible {
     public var kind: Kind
     /// The message without its class prefix.
     public var message: String
-    /// For `.callback`: the user's exception class name (e.g. `ValueError`), when known.
+    /// For `.callback`: the user's exception class name (e.g. `ValueError`), when known; recorded as
+    /// `exception.type`.
     public var exceptionType: String?
+    /// For `.callback`: the class's qualified name when it differs from `exceptionType` (Python's
+    /// `__qualname__`, e.g. `main.<locals>.ProviderDown`); the display text names it, as the reference's does.
+    public var exceptionQualifiedName: String?
 
     /// Creates an error of `kind` with an unprefixed message.
-    public init(_ kind: Kind, _ message: String, exceptionType: String? = nil) {
+    public init(_ kind: Kind, _ message: String, exceptionType: String? = nil, exceptionQualifiedName: String? = nil) {
         self.kind = kind
         self.message = message
         self.exceptionType = exceptionType
+        self.exceptionQualifiedName = exceptionQualifiedName
     }
 
     /// The text the caller sees, with the reference's prefix.
@@ -50,7 +55,7 @@ public struct RelayError: Error, Sendable, Equatable, CustomStringConvertible {
         case .internalError: return "internal error: " + message
         case .scopeStackEmpty: return message.isEmpty ? "scope stack empty" : "scope stack empty: " + message
         case .callback:
-            if let t = exceptionType, !t.isEmpty { return "internal error: \(t): \(message)" }
+            if let t = exceptionQualifiedName ?? exceptionType, !t.isEmpty { return "internal error: \(t): \(message)" }
             return "internal error: " + message
         case .cancelled: return message.isEmpty ? "cancelled" : message
         case .misuse: return "misuse: " + message
@@ -79,8 +84,8 @@ public struct RelayError: Error, Sendable, Equatable, CustomStringConvertible {
     public static func internalError(_ m: String) -> RelayError { RelayError(.internalError, m) }
     /// Shorthand for a `timeout` error.
     public static func timeout(_ m: String) -> RelayError { RelayError(.timeout, m) }
-    /// A failure of user code with its exception class and message.
-    public static func callback(_ type: String?, _ m: String) -> RelayError {
-        RelayError(.callback, m, exceptionType: type)
+    /// A failure of user code with its exception class (and qualified name, when it differs) and message.
+    public static func callback(_ type: String?, _ m: String, qualifiedName: String? = nil) -> RelayError {
+        RelayError(.callback, m, exceptionType: type, exceptionQualifiedName: qualifiedName)
     }
 }

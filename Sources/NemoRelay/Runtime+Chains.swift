@@ -8,7 +8,7 @@ public struct LLMInterceptChainResult: Sendable {
 }
 
 extension Runtime {
-    /// Runs LLM request intercepts in order (semantics 3.1 step 3), enforcing the codec content rules.
+    /// Runs LLM request intercepts with the codec content rules (docs/pipeline.md, "LLM call steps", step 3).
     func runLLMRequestIntercepts(
         _ list: [Registration<LLMRequestIntercept>], name: String, request: LLMRequest, annotated: JSON?,
         codecActive: Bool, control: CallControl?, then: @escaping (Result<LLMInterceptChainResult, RelayError>) -> Void

@@ -183,7 +183,7 @@ extension Runtime {
             }
         }
 
-        // Current-turn projection (3.3): only with a codec, only once the owning agent is no longer fresh.
+        // docs/pipeline.md, "Current-turn projection": only with a codec, once the owning agent is no longer fresh.
         if !fresh, let codec, let full = annotation, let projected = projectCurrentTurn(full) {
             codec.encodeRequest(projected, original: observed) { [self] r in
                 switch r {

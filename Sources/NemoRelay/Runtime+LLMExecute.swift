@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-/// Steps 1 to 8 of a managed LLM call (semantics 3.1), shared by plain and streaming execution.
+/// Steps 1 to 8 of a managed LLM call (docs/pipeline.md, "LLM call steps"), shared by plain and streaming execution.
 ///
 /// Each step hands its result to the next through a continuation, so the call runs start to end
 /// inside the caller's call when every callback answers at once, and resumes on whichever thread
@@ -107,8 +107,8 @@ class LLMPipeline: @unchecked Sendable {
         let h = rt.makeLLMHandle(p, stack: stack)
         let fresh = stack.consumeFreshness(parent: parentUUID)
         guard rt.wantsEvents(stack) else { return execute(h) }
-        // Without a request codec there is no annotation to record (1.7): one an intercept returned is
-        // only passed along the intercept chain.
+        // No request codec, no annotation to record (docs/events.md, "Category and profile"): one an
+        // intercept returned is only passed along the intercept chain.
         rt.buildLLMStart(
             h, request: request, annotated: p.codec == nil ? nil : annotated, codec: p.codec, fresh: fresh,
             locals: locals, stack: stack
@@ -196,7 +196,7 @@ final class LLMExecution: LLMPipeline, @unchecked Sendable {
 }
 
 extension Runtime {
-    /// Runs a managed LLM call (semantics 3.1); `done` receives the outcome exactly once.
+    /// Runs a managed LLM call (docs/pipeline.md, "Managed LLM call"); `done` receives the outcome exactly once.
     ///
     /// `done` may run before this function returns (every callback answered at once) or later, on the
     /// thread that completed the last pending callback. Cancel through `control`.

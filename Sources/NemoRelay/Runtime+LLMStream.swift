@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-/// One managed streaming LLM call (semantics 3.6): the shared steps 1 to 8, then stream execution
+/// One managed streaming LLM call (docs/pipeline.md, "Stream steps"): the shared steps 1 to 8, then stream execution
 /// intercepts around the provider, with every chunk observed on the thread that pushes it.
 final class LLMStreamExecution: LLMPipeline, @unchecked Sendable {
     let provider: LLMStreamProvider
@@ -58,7 +58,7 @@ final class LLMStreamExecution: LLMPipeline, @unchecked Sendable {
 }
 
 extension Runtime {
-    /// Runs a managed streaming LLM call (semantics 3.6) and returns its read end at once.
+    /// Runs a managed streaming LLM call (docs/pipeline.md, "Streaming LLM call") and returns its read end at once.
     ///
     /// Steps 1 to 8 of ``llmExecute(_:stack:control:provider:done:)`` run first; a failure there (a
     /// guardrail rejection, say) becomes the stream's failure, with no LLM events. Each chunk the

@@ -103,7 +103,7 @@ extension Runtime {
 
 // MARK: - Registration
 
-/// The kinds of middleware registries (semantics 4.2).
+/// The kinds of middleware registries (docs/middleware.md, "Registries").
 public enum MiddlewareKind: Int32, Sendable, CaseIterable {
     case llmConditionalExecution = 0
     case llmRequestIntercept = 1

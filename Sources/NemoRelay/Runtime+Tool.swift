@@ -131,7 +131,7 @@ extension Runtime {
         ) {}
     }
 
-    /// Runs a managed tool call (semantics 4.1); `done` receives the outcome exactly once.
+    /// Runs a managed tool call (docs/pipeline.md, "Managed tool call"); `done` receives the outcome exactly once.
     public func toolExecute(
         _ p: ToolCallParams, stack: ScopeStack? = nil, control: CallControl = CallControl(),
         tool: @escaping ToolFunction, done userDone: @escaping (Result<ToolResult, RelayError>) -> Void

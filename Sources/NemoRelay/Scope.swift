@@ -180,10 +180,13 @@ public final class ScopeStack: @unchecked Sendable {
     let inheritedCount: Int
     /// True for stacks forked from another stack.
     let forked: Bool
-    /// Agent spans whose freshness an LLM start already consumed on this stack (2.5).
+    /// Agent spans whose freshness an LLM start already consumed on this stack (docs/scopes.md, "Agent freshness").
     var consumedAgents: Set<RelayUUID> = []
     /// The propagation context this stack (or the stack it was forked from) was created from.
     let imported: PropagationImport?
+    /// For a forked stack: the parent's propagation root at the fork, which stays the root of every
+    /// span of this stack, its own Agent scopes included (docs/scopes.md, "Threads and async contexts").
+    let forkedRoot: RelayUUID?
     /// Keeps this stack's events in emission order while an injector or sanitizer answers later.
     let publicationOrder = PublicationOrder()
 
@@ -198,6 +201,7 @@ public final class ScopeStack: @unchecked Sendable {
         inheritedCount = 1
         forked = false
         imported = nil
+        forkedRoot = nil
     }
 
     /// An isolated child stack seeded from `parent`'s current scopes (parentage and propagation root
@@ -207,6 +211,7 @@ public final class ScopeStack: @unchecked Sendable {
         inheritedCount = entries.count
         forked = true
         imported = parent.imported
+        forkedRoot = parent.propagationRoot(newAgent: nil)
     }
 
     /// A stack whose first entries stand for the imported context (see `init(propagation:)`).
@@ -215,6 +220,7 @@ public final class ScopeStack: @unchecked Sendable {
         inheritedCount = entries.count
         forked = false
         imported = importing
+        forkedRoot = nil
     }
 
     /// The implicit root.
@@ -236,7 +242,7 @@ public final class ScopeStack: @unchecked Sendable {
         }
     }
 
-    /// Pops `h`, which must be on top; the errors are those of semantics 2.1.
+    /// Pops `h`, which must be on top; the errors are those of docs/scopes.md, "Pop errors".
     func pop(_ h: ScopeHandle) throws(RelayError) {
         lock.lock()
         defer { lock.unlock() }
@@ -249,11 +255,12 @@ public final class ScopeStack: @unchecked Sendable {
         entries.removeLast()
     }
 
-    /// The propagation root for a new span: the imported root, else the outermost explicit Agent (the
-    /// span itself if it is the first Agent), else the stack root; none in a stack imported from a
-    /// rootless context that has no Agent open.
+    /// The propagation root for a new span: the imported root, else the root a forked stack inherited,
+    /// else the outermost explicit Agent (the span itself if it is the first Agent), else the stack
+    /// root; none in a stack imported from a rootless context that has no Agent open.
     func propagationRoot(newAgent: RelayUUID?) -> RelayUUID? {
         if let imported { if let r = imported.context.rootUUID { return r } }
+        if let forkedRoot { return forkedRoot }
         return lock.withLock {
             var i = 1
             while i < entries.count {
@@ -265,7 +272,7 @@ public final class ScopeStack: @unchecked Sendable {
         }
     }
 
-    /// Consumes the freshness of the agent that owns a span whose parent is `parent` (2.5).
+    /// Consumes the freshness of the agent owning a span whose parent is `parent` (docs/scopes.md, "Agent freshness").
     /// Returns true when the agent was fresh.
     func consumeFreshness(parent: RelayUUID) -> Bool {
         lock.withLock {
@@ -281,7 +288,7 @@ public final class ScopeStack: @unchecked Sendable {
         }
     }
 
-    /// `(session id, parent session id)` from the two nearest explicit Agent scopes (3.2).
+    /// `(session id, parent session id)` from the two nearest explicit Agent scopes (docs/scopes.md, "Session ids").
     func sessionIDs() -> (String?, String?) {
         lock.withLock {
             var found: [String] = []

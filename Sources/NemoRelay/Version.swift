@@ -2,8 +2,9 @@
 
 /// The library's version as the core knows it.
 ///
-/// It must equal `NEMO_RELAY_VERSION_STRING` in `include/nemo_relay.h`; the FFI tests check that the two agree.
+/// It must equal `VERSION` (the one source, docs/packaging.md) and `NEMO_RELAY_VERSION_STRING`; `scripts/version.py`
+/// and the FFI tests check that they agree.
 public enum RelayVersion {
     /// The version string, `major.minor.patch`.
-    public static let string: String = "0.7.0"
+    public static let string: String = "0.8.0"
 }

@@ -58,14 +58,15 @@ final class DoneBox: @unchecked Sendable {
     }
 }
 
-/// Reads a callback's failure payload: `{"type", "message"}` JSON, or plain text.
+/// Reads a callback's failure payload: `{"type", "message"}` JSON (with an optional `"qualname"`), or
+/// plain text.
 func callbackError(_ p: UnsafePointer<CChar>?, _ len: Int, status: Int32) -> RelayError {
     guard let p, len > 0 else {
         return .callback(nil, "callback failed with \(String(cString: nemo_relay_status_str(status)))")
     }
     let bytes = p.withMemoryRebound(to: UInt8.self, capacity: len) { Array(UnsafeBufferPointer(start: $0, count: len)) }
     if case .object(let o)? = try? JSON.parse(bytes), let m = o["message"]?.stringValue {
-        return .callback(o["type"]?.stringValue, m)
+        return .callback(o["type"]?.stringValue, m, qualifiedName: o["qualname"]?.stringValue)
     }
     return .callback(nil, String(decoding: bytes, as: UTF8.self))
 }
@@ -164,8 +165,8 @@ func pendingMarks(_ v: JSON?) throws(RelayError) -> [PendingMark] {
         out.append(
             PendingMark(
                 name: name, category: o["category"]?.stringValue,
-                categoryProfile: o["category_profile"].flatMap { $0.isNull ? nil : $0 }, data: o["data"] ?? .null,
-                metadata: o["metadata"] ?? .null, dataSchema: o["data_schema"].flatMap { $0.isNull ? nil : $0 },
+                categoryProfile: o["category_profile"].nonNull, data: o["data"] ?? .null,
+                metadata: o["metadata"] ?? .null, dataSchema: o["data_schema"].nonNull,
                 severity: o["severity"]?.stringValue))
     }
     return out
@@ -175,7 +176,7 @@ func toolResultFromJSON(_ v: JSON, _ what: String) throws(RelayError) -> ToolRes
     guard case .object(let o) = v, o.contains("result") else {
         throw .invalidArgument("\(what) must return {\"result\": ..., \"annotation\": ...}; got \(v.kindName)")
     }
-    let ann = o["annotation"].flatMap { $0.isNull ? nil : $0 }
+    let ann = o["annotation"].nonNull
     return ToolResult(result: o["result"] ?? .null, annotation: ann, pendingMarks: try pendingMarks(o["pending_marks"]))
 }
 
@@ -232,7 +233,7 @@ enum Adapt {
                     throw .internalError(
                         "LLM request intercept must return LLMRequestInterceptOutcome: got \(v.kindName)")
                 }
-                let a = o["annotated_request"].flatMap { $0.isNull ? nil : $0 }
+                let a = o["annotated_request"].nonNull
                 return RequestInterceptOutcome(
                     request: try requestFromJSON(r, "LLM request intercept"), annotatedRequest: a,
                     pendingMarks: try pendingMarks(o["pending_marks"]))
@@ -298,7 +299,7 @@ enum Adapt {
     static func llmSanitizeResponse(_ box: CallbackBox) -> LLMSanitizeResponse {
         { resp, ctx, c in
             invoke(box, ["response": resp, "context": ctx.json], c) { v throws(RelayError) -> JSON? in
-                v.isNull ? nil : v
+                v.nonNull
             }
         }
     }
@@ -333,7 +334,7 @@ enum Adapt {
             let fields: JSON = ["data": f.data, "category_profile": f.categoryProfile ?? .null, "metadata": f.metadata]
             invoke(box, ["event": eventJSON(ev), "fields": fields], c) { v throws(RelayError) -> EventFields in
                 guard case .object(let o) = v else { throw unexpected("event sanitizer", v) }
-                let p = o["category_profile"].flatMap { $0.isNull ? nil : $0 }
+                let p = o["category_profile"].nonNull
                 return EventFields(data: o["data"] ?? .null, categoryProfile: p, metadata: o["metadata"] ?? .null)
             }
         }

@@ -240,3 +240,16 @@ public func nemo_relay_chunk_summary(
         try writeOut(ChunkSummary.summarize(v, index: Int(index)).serialized(), out, outLen)
     }
 }
+
+@_cdecl("nemo_relay_annotated_request_queries")
+public func nemo_relay_annotated_request_queries(
+    _ out: OutString?, _ outLen: UnsafeMutablePointer<Int>?, _ annotated: CString?, _ len: Int
+) -> Int32 {
+    ffi {
+        guard let v = try jsonInput(annotated, len, "annotated") else {
+            throw FFIError.invalid("annotated must not be NULL")
+        }
+        guard case .object = v else { throw FFIError.invalid("annotated must be a JSON object, got \(v.kindName)") }
+        try writeOut(AnnotatedRequestQueries.all(v).serialized(), out, outLen)
+    }
+}

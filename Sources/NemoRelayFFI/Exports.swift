@@ -298,7 +298,7 @@ public func nemo_relay_mark(
         rt.mark(
             name, stack: stack, parent: parent,
             data: try jsonInput(o.data, o.data_len, "data") ?? .null,
-            dataSchema: try jsonInput(o.data_schema, o.data_schema_len, "data_schema").flatMap { $0.isNull ? nil : $0 },
+            dataSchema: try jsonInput(o.data_schema, o.data_schema_len, "data_schema").nonNull,
             metadata: try jsonInput(o.metadata, o.metadata_len, "metadata") ?? .null, severity: severity,
             timestamp: time(o.has_timestamp, o.timestamp_ns))
     }
@@ -419,8 +419,7 @@ func llmParams(_ name: String, _ req: LLMRequest, _ opts: UnsafePointer<nemo_rel
     p.data = try jsonInput(o.data, o.data_len, "data") ?? .null
     p.metadata = try jsonInput(o.metadata, o.metadata_len, "metadata") ?? .null
     p.modelName = try optionalString(o.model_name, "model_name")
-    p.annotatedRequest = try jsonInput(o.annotated_request, o.annotated_request_len, "annotated_request")
-        .flatMap { $0.isNull ? nil : $0 }
+    p.annotatedRequest = try jsonInput(o.annotated_request, o.annotated_request_len, "annotated_request").nonNull
     p.codec = try codecArg(o.codec)
     p.responseCodec = try codecArg(o.response_codec)
     p.timestamp = time(o.has_timestamp, o.timestamp_ns)
@@ -465,7 +464,7 @@ public func nemo_relay_llm_call_end(
             p.data = try jsonInput(o.data, o.data_len, "data") ?? .null
             p.metadata = try jsonInput(o.metadata, o.metadata_len, "metadata") ?? .null
             p.annotatedResponse = try jsonInput(o.annotated_response, o.annotated_response_len, "annotated_response")
-                .flatMap { $0.isNull ? nil : $0 }
+                .nonNull
             p.responseCodec = try codecArg(o.response_codec)
             p.timestamp = time(o.has_timestamp, o.timestamp_ns)
         }

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
 import CFFI
-import Foundation
 
 #if canImport(Glibc)
     import Glibc
@@ -218,7 +217,7 @@ enum SyncWait {
                 continue
             }
             guard let obj = (try? JSONLine.parse(b)) as? [String: Any], let a = obj["args"] as? [String: Any],
-                let status = (a["status"] as? NSNumber)?.int32Value
+                let status = (a["status"] as? Number)?.int32Value
             else { return nil }
             return (status, a["json"] as? String ?? "null")
         }
@@ -230,16 +229,16 @@ enum SyncWait {
 /// The protocol stream to Node (stdout): lines are queued and written by one thread, so no caller
 /// (a subscriber delivery thread, the sync-channel thread completing a token) ever blocks on a full pipe.
 final class Output: @unchecked Sendable {
-    private let cond = NSCondition()
+    private let cond = Condition()
+    /// Guarded by `cond`.
     private var queue: [UInt8] = []
+    /// Guarded by `cond`.
     private var ids = 0
     private let fd: Int32
 
     init(fd: Int32) {
         self.fd = fd
-        let t = Thread { [self] in run() }
-        t.name = "nemo-relay-helper-writer"
-        t.start()
+        startThread(name: "nr-helper-write") { [self] in run() }
     }
 
     func nextId() -> Int {

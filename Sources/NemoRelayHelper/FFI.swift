@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
 import CFFI
-import Foundation
 
 #if canImport(Glibc)
     import Glibc
@@ -134,16 +133,15 @@ final class Arena {
     }
 }
 
-/// A request value by its JSON kind. Decided by the dynamic type first, because a failing `as?` from
-/// one of these types to another goes through Foundation's bridging and costs far more than the call.
+/// A request value by its JSON kind, decided by the dynamic type (one comparison, no failing casts).
 enum Value {
-    case null, number(NSNumber), string(String), array([Any]), object([String: Any]), other
+    case null, number(Number), string(String), array([Any]), object([String: Any]), other
 
     private static let stringType = ObjectIdentifier(String.self)
     private static let arrayType = ObjectIdentifier([Any].self)
     private static let objectType = ObjectIdentifier([String: Any].self)
-    private static let nullType = ObjectIdentifier(NSNull.self)
-    private static let numberType = ObjectIdentifier(NSNumber.self)
+    private static let nullType = ObjectIdentifier(Null.self)
+    private static let numberType = ObjectIdentifier(Number.self)
 
     @inline(__always) init(_ v: Any?) {
         guard let v else {
@@ -152,7 +150,7 @@ enum Value {
         }
         let t = ObjectIdentifier(type(of: v))
         if t == Value.numberType {
-            self = .number(v as! NSNumber)
+            self = .number(v as! Number)
         } else if t == Value.stringType {
             self = .string(v as! String)
         } else if t == Value.nullType {
@@ -161,8 +159,6 @@ enum Value {
             self = .array(v as! [Any])
         } else if t == Value.objectType {
             self = .object(v as! [String: Any])
-        } else if let n = v as? NSNumber {
-            self = .number(n)
         } else {
             self = .other
         }
@@ -217,7 +213,8 @@ func storeText(_ p: Param, _ v: Any?, _ arena: Arena, ptr: UnsafeMutableRawPoint
 /// The dlopen'ed library and its declared exports.
 final class Library: @unchecked Sendable {
     let handle: UnsafeMutableRawPointer
-    private let lock = NSLock()
+    private let lock = Condition()
+    /// Guarded by `lock`.
     private var exports: [String: Export] = [:]
 
     init(path: String) throws {
@@ -390,7 +387,7 @@ final class Export: @unchecked Sendable {
                     var q = ""
                     appendQuoted(&q, s)
                     outText.append(q)
-                    _ = try freeFn?.call([NSNumber(value: outs[2 * i])])
+                    _ = try freeFn?.call([Number(outs[2 * i])])
                 } else {
                     outText.append("null")
                 }

@@ -1,13 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-import Foundation
-
 // MARK: - Request parsing
 
 /// A small JSON reader for request lines, straight from the bytes `getline` returned.
 ///
-/// It yields the same value shapes JSONSerialization did (`[String: Any]`, `[Any]`, `String`,
-/// `NSNumber`, `NSNull`) but as native Swift collections: no NSArray/NSDictionary bridging and no
-/// bridging casts on every argument, which were most of the helper's per-request cost.
+/// It yields native Swift values (`[String: Any]`, `[Any]`, `String`, ``Number``, ``Null``): no
+/// bridging casts on any argument.
 struct JSONLine {
     private let b: UnsafeBufferPointer<UInt8>
     private var i = 0
@@ -44,9 +41,9 @@ struct JSONLine {
         case 0x7b: return try object()
         case 0x5b: return try array()
         case 0x22: return try string()
-        case 0x74: return try literal("true", NSNumber(value: true))
-        case 0x66: return try literal("false", NSNumber(value: false))
-        case 0x6e: return try literal("null", NSNull())
+        case 0x74: return try literal("true", Number(true))
+        case 0x66: return try literal("false", Number(false))
+        case 0x6e: return try literal("null", Null.shared)
         default: return try number()
         }
     }
@@ -174,7 +171,7 @@ struct JSONLine {
         return v
     }
 
-    private mutating func number() throws -> NSNumber {
+    private mutating func number() throws -> Number {
         let start = i
         var integral = true
         if i < b.count, b[i] == 0x2d { i += 1 }
@@ -192,10 +189,10 @@ struct JSONLine {
         guard i > start else { throw bad() }
         let text = String(decoding: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self)
         if integral {
-            if let n = Int64(text) { return NSNumber(value: n) }
-            if let n = UInt64(text) { return NSNumber(value: n) }
+            if let n = Int64(text) { return Number(n) }
+            if let n = UInt64(text) { return Number(n) }
         }
         guard let d = Double(text) else { throw bad() }
-        return NSNumber(value: d)
+        return Number(d)
     }
 }

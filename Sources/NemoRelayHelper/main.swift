@@ -9,7 +9,6 @@
 //   answers to async requests; requests flagged `bg` (e.g. `nemo_relay_flush`, which blocks) run on a
 //   thread of their own; requests with id 0 are run without an answer. The helper exits on stdin EOF.
 import CFFI
-import Foundation
 
 #if canImport(Glibc)
     import Glibc
@@ -25,9 +24,7 @@ for a in CommandLine.arguments.dropFirst() where a.hasPrefix("--fifo-dir=") {
     fifoDir = String(a.dropFirst("--fifo-dir=".count))
 }
 guard let fifoDir else {
-    FileHandle.standardError.write(
-        "usage: NemoRelayHelper --fifo-dir=<dir> (started by nemo-relay-node)\n".data(using: .utf8)!)
-    exit(2)
+    fail("usage: NemoRelayHelper --fifo-dir=<dir> (started by nemo-relay-node)\n", status: 2)
 }
 
 let requestPath = fifoDir + "/req"
@@ -38,24 +35,24 @@ for p in [requestPath, responsePath] {
     let tmp = p + ".tmp"
     unlink(tmp)
     guard mkfifo(tmp, 0o600) == 0 else {
-        FileHandle.standardError.write("nemo-relay-helper: mkfifo \(tmp) failed: errno \(errno)\n".data(using: .utf8)!)
-        exit(3)
+        fail("nemo-relay-helper: mkfifo \(tmp) failed: errno \(errno)\n", status: 3)
     }
 }
 rename(requestPath + ".tmp", requestPath)
 rename(responsePath + ".tmp", responsePath)
 
+/// `NEMO_RELAY_LIB_PATH` when set, else `libnemorelay.so` beside this executable (docs/packaging.md).
 @Sendable func libraryPath() -> String {
-    if let p = ProcessInfo.processInfo.environment["NEMO_RELAY_LIB_PATH"], !p.isEmpty { return p }
-    let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-    return (exe as NSString).deletingLastPathComponent + "/libnemorelay.so"
+    environment("NEMO_RELAY_LIB_PATH") ?? executableDirectory() + "/libnemorelay.so"
 }
 
 let output = Output(fd: 1)
 nonisolated(unsafe) var library: Library?
-let libraryReady = DispatchSemaphore(value: 0)
-let closuresLock = NSLock()
+let libraryReady = Gate()
+let closuresLock = Condition()
+/// Guarded by `closuresLock`.
 var closures: [Int: Closure] = [:]
+/// Guarded by `closuresLock`.
 var nextClosure = 0
 
 // MARK: - Requests
@@ -65,7 +62,7 @@ var nextClosure = 0
     guard let obj = (try? JSONLine.parse(line)) as? [String: Any] else {
         return (0, false, { "{\"id\":0,\"error\":\"malformed request\"}" })
     }
-    let id = (obj["id"] as? NSNumber)?.intValue ?? 0
+    let id = (obj["id"] as? Number)?.intValue ?? 0
     let args = obj["args"] as? [String: Any] ?? [:]
     let run: () -> String = {
         do {
@@ -89,14 +86,14 @@ var nextClosure = 0
                 closuresLock.unlock()
                 let c = try Closure(
                     id: cid, ret: args["ret"] as? String ?? "void", value: try int64(args["value"]),
-                    params: args["params"] as? [String] ?? [], wait: (args["wait"] as? NSNumber)?.boolValue ?? false,
+                    params: args["params"] as? [String] ?? [], wait: (args["wait"] as? Number)?.boolValue ?? false,
                     out: output)
                 closuresLock.lock()
                 closures[cid] = c
                 closuresLock.unlock()
                 body = "{\"closure\":\(cid),\"fn\":\(UInt(bitPattern: c.code))}"
             case .release:
-                let cid = (args["closure"] as? NSNumber)?.intValue ?? 0
+                let cid = (args["closure"] as? Number)?.intValue ?? 0
                 closuresLock.lock()
                 let c = closures.removeValue(forKey: cid)
                 closuresLock.unlock()
@@ -114,7 +111,7 @@ var nextClosure = 0
             return s + "}"
         }
     }
-    return (id, (obj["bg"] as? NSNumber)?.boolValue ?? false, run)
+    return (id, (obj["bg"] as? Number)?.boolValue ?? false, run)
 }
 
 /// Runs the calls of a `batch` in order and answers one `{ok}` or `{error}` per call, each with the
@@ -137,7 +134,7 @@ var nextClosure = 0
                 guard ci >= 0, ci < outs.count, let o = outs[ci], oi >= 0, oi < o.count else {
                     throw ProtocolError("\(fn): batch reference \(ci).\(oi) has no value")
                 }
-                a[k] = NSNumber(value: o[oi])
+                a[k] = Number(o[oi])
             }
             let r = try lib.export(fn).call(a)
             outs.append(r.status > 0 ? nil : r.outs)
@@ -168,7 +165,7 @@ var nextClosure = 0
 
 // MARK: - Sync channel
 
-let syncThread = Thread {
+startThread(name: "nr-helper-sync", stackSize: 8 << 20) {
     // Opening blocks until Node opened the other end of each FIFO.
     guard let req = fopen(requestPath, "r") else { exit(4) }
     let res = open(responsePath, O_WRONLY)
@@ -193,7 +190,7 @@ let syncThread = Thread {
         exit(5)
     }
     library = lib
-    libraryReady.signal()
+    libraryReady.open()
     SyncCapture.thread = pthread_self()
     let serve: (UnsafeBufferPointer<UInt8>) -> Void = { line in
         let r = handle(line, lib: lib)
@@ -215,9 +212,6 @@ let syncThread = Thread {
     readLines(req, serve)
     exit(0)  // Node closed the sync channel
 }
-syncThread.name = "nemo-relay-helper-sync"
-syncThread.stackSize = 8 << 20
-syncThread.start()
 
 // MARK: - Async channel (main thread)
 
@@ -232,7 +226,7 @@ readLines(stdin) { line in
     if r.id == 0 {
         _ = r.run()  // posted by Node (frees): no answer wanted
     } else if r.bg {
-        Thread.detachNewThread { output.send(r.run() + "\n") }
+        startThread(name: "nr-helper-bg") { output.send(r.run() + "\n") }
     } else {
         output.send(r.run() + "\n")
     }

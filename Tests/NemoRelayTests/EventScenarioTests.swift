@@ -7,7 +7,7 @@ import Testing
 // MARK: - Normalisation and comparison
 
 /// Replaces uuids by `<uuid:N>` (first appearance, `<uuid:1>` = the stack root) and timestamps by
-/// `<ts:N>` (first appearance), as described in semantics 9.2.
+/// `<ts:N>` (first appearance), as described in Tests/vectors/README.md, "Event scenarios".
 struct Placeholders {
     private var uuids: [String: Int] = [:]
     private var stamps: [String: Int] = [:]

@@ -10,7 +10,7 @@ import Testing
     ]
     static let markKeys = scopeKeys.filter { $0 != "attributes" && $0 != "scope_category" }
 
-    // MARK: Field table (1.1)
+    // MARK: Field table (docs/events.md, "Fields")
 
     @Test func everyFieldIsPresentWithNulls() throws {
         let (rt, c) = makeRuntime()
@@ -106,7 +106,7 @@ import Testing
         #expect(Attributes.names(7, kind: .guardrail) == [])
     }
 
-    // MARK: RFC 3339 (1.4)
+    // MARK: RFC 3339 (docs/events.md, "Timestamps")
 
     static let stamps: [(Nanoseconds, String)] = [
         (0, "1970-01-01T00:00:00+00:00"),
@@ -138,7 +138,7 @@ import Testing
         #expect(c.events[0].timestampString == "2026-01-01T00:00:00.000123+00:00")
     }
 
-    // MARK: Default end time (1.4)
+    // MARK: Default end time (docs/events.md, "Timestamps")
 
     @Test func defaultEndIsAtLeastOneMicrosecondAfterStart() throws {
         let clock = ManualClock(start: 1_000_000_000_000, step: 1)
@@ -172,7 +172,7 @@ import Testing
         #expect(rt.endTime(after: 100, 50) == 50)
     }
 
-    // MARK: Metadata merge (1.8)
+    // MARK: Metadata merge (docs/events.md, "Metadata and status")
 
     static let merges: [(JSON, JSON, JSON)] = [
         (["a": 1, "b": 2], ["b": 3, "c": 4], ["a": 1, "b": 3, "c": 4]),

@@ -14,7 +14,7 @@ func chatChunk(_ text: String, finish: String? = nil) -> JSON {
     ]
 }
 
-/// Expected events of one streaming call, normalised as the event vectors are (semantics 9.2).
+/// Expected events of one streaming call, normalised as in Tests/vectors/README.md, "Event scenarios".
 ///
 /// The call runs directly under the stack root (`<uuid:1>`), so the LLM span is `<uuid:2>`, its
 /// chunk marks `<uuid:3>`... and timestamps are numbered in emission order.
@@ -135,7 +135,7 @@ func drainStream(_ s: LLMStream) -> ([JSON], LLMStreamRead) {
         #expect(d.isEmpty, "\n  \(d.joined(separator: "\n  "))", sourceLocation: sourceLocation)
     }
 
-    // MARK: The outcome table (semantics 3.6)
+    // MARK: The outcome table (docs/pipeline.md, "Stream outcome table")
 
     @Test func normalCompletion() {
         let obs = StreamObserver()

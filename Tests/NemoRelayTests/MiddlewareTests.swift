@@ -16,7 +16,7 @@ import Testing
         runLLM(rt, LLMCallParams(name: "llm", request: chatRequest("hi")), stack: s, provider: returning(["ok": true]))
     }
 
-    // MARK: Ordering (4.3)
+    // MARK: Ordering (docs/middleware.md, "Ordering")
 
     @Test func ascendingPriorityThenNameInByteOrder() throws {
         let rt = Runtime(clock: ManualClock())
@@ -86,7 +86,7 @@ import Testing
         #expect(log.value == ["local"])
     }
 
-    // MARK: Registration rules (4.2)
+    // MARK: Registration rules (docs/middleware.md, "Registration rules")
 
     @Test func duplicateNamesAndDeregistration() throws {
         let rt = Runtime(clock: ManualClock())
@@ -150,7 +150,7 @@ import Testing
         }
     }
 
-    // MARK: break_chain (4.3)
+    // MARK: break_chain (docs/middleware.md, "Ordering")
 
     @Test func breakChainStopsAfterTheFlaggedEntry() throws {
         let rt = Runtime(clock: ManualClock())
@@ -184,7 +184,29 @@ import Testing
         #expect(seen.value == ["step": "b"])
     }
 
-    // MARK: Event middleware (1.10)
+    // MARK: Event middleware (docs/middleware.md, "Event middleware")
+
+    /// A deliberate difference from the reference (docs/middleware.md, "Event middleware"): with no
+    /// subscriber, injectors and event sanitizers do not run.
+    @Test func middlewareRunsOnlyWhenSomeoneListens() throws {
+        let rt = Runtime(clock: ManualClock())
+        let s = ScopeStack()
+        let calls = Box(0)
+        try rt.registerMetadataInjector("count", priority: 0) { _, k in
+            calls.mutate { $0 += 1 }
+            k.resume(returning: [:])
+        }
+        try rt.registerEventSanitizer(.mark, "count", priority: 0) { _, f, k in
+            calls.mutate { $0 += 1 }
+            k.resume(returning: f)
+        }
+        rt.mark("unheard", stack: s)
+        #expect(calls.value == 0)
+        try rt.registerSubscriber(name: "ignore") { _ in }
+        rt.mark("heard", stack: s)
+        rt.flush()
+        #expect(calls.value == 2)
+    }
 
     @Test func injectorsThenSanitizers() throws {
         let (rt, c) = makeRuntime()

@@ -136,6 +136,22 @@ final class RecordingTransport: OTelSpanTransport, @unchecked Sendable {
         _ = p.shutdown(deadline: nil)
     }
 
+    /// Regression: spans queued while the export thread slept on an empty queue waited for a full
+    /// batch or a flush instead of the scheduled delay.
+    @Test func spansAfterAnIdlePeriodLeaveAfterTheScheduledDelay() throws {
+        let t = RecordingTransport()
+        let p = try OTelBatchProcessor(transport: t, maxQueue: 100, maxBatch: 10, delayMillis: 50)
+        usleep(200_000)  // the export thread is now asleep on the empty queue
+        p.enqueue([Self.span(1)])
+        let deadline = Date().addingTimeInterval(5)
+        while t.batches.isEmpty && Date() < deadline { usleep(1000) }
+        #expect(t.batches.map(\.count) == [1])
+        p.enqueue([Self.span(2)])
+        while t.batches.count < 2 && Date() < deadline { usleep(1000) }
+        #expect(t.batches.map(\.count) == [1, 1])
+        _ = p.shutdown(deadline: nil)
+    }
+
     @Test func aFullQueueDropsAndCounts() throws {
         let t = RecordingTransport()
         t.stallSeconds = 0.3

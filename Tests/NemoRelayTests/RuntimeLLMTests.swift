@@ -44,7 +44,7 @@ struct FailingCodec: SynchronousLLMCodec {
         }
     }
 
-    // MARK: Failure table (3.5)
+    // MARK: Failure table (docs/pipeline.md, "Failure table")
 
     @Test func guardrailRejection() throws {
         let (rt, c) = makeRuntime()
@@ -425,7 +425,7 @@ struct FailingCodec: SynchronousLLMCodec {
         #expect(c.events.last?.metadata["otel.status_description"] == "LLM execution cancelled")
     }
 
-    // MARK: Execution onion (3.1 step 9)
+    // MARK: Execution onion (docs/pipeline.md, "LLM call steps", step 9)
 
     @Test func executionOnionOrderSkipAndRepeat() throws {
         let rt = Runtime(clock: ManualClock())
@@ -517,7 +517,7 @@ struct FailingCodec: SynchronousLLMCodec {
         #expect(late.value?.failure?.displayText == "invalid argument: execution continuation is no longer active")
     }
 
-    // MARK: Headers (3.2)
+    // MARK: Headers (docs/pipeline.md, "Headers")
 
     @Test func credentialHeadersAreStrippedFromEventsOnly() {
         let (rt, c) = makeRuntime()
@@ -613,7 +613,7 @@ struct FailingCodec: SynchronousLLMCodec {
         #expect(tp.count == 55 && tp == tp.lowercased())
     }
 
-    // MARK: Manual lifecycle (3.8)
+    // MARK: Manual lifecycle (docs/pipeline.md, "Manual LLM lifecycle")
 
     @Test func manualLifecycle() throws {
         let (rt, c) = makeRuntime()

@@ -5,7 +5,7 @@ import Testing
 @testable import NemoRelay
 
 @Suite struct ScopeTests {
-    // MARK: Stack basics (2.1, 1.2)
+    // MARK: Stack basics (docs/scopes.md, "Stack operations", "Stacks and the implicit root")
 
     @Test func freshStackHasOnlyTheImplicitRoot() {
         let s = ScopeStack()
@@ -81,7 +81,7 @@ import Testing
         #expect(s.top === a)
     }
 
-    // MARK: propagation_root_uuid (1.3)
+    // MARK: propagation_root_uuid (docs/scopes.md, "Identifiers and the propagation root")
 
     @Test func propagationRootFunctionThenAgent() throws {
         // root > F(Function) > X(Agent) > L(LLM): X for X and L, root for F.
@@ -125,7 +125,7 @@ import Testing
         #expect(llm.propagationRootUUID == s2.root.uuid)
     }
 
-    // MARK: Explicit and popped parents (2.1)
+    // MARK: Explicit and popped parents (docs/scopes.md, "Stack operations")
 
     @Test func explicitParentIsRecordedButScopeGoesOnTheCurrentStack() throws {
         let (rt, c) = makeRuntime()
@@ -163,7 +163,7 @@ import Testing
         }
     }
 
-    // MARK: Forks (2.4)
+    // MARK: Forks (docs/scopes.md, "Threads and async contexts")
 
     @Test func forkIsIsolated() throws {
         let (rt, c) = makeRuntime()
@@ -196,6 +196,22 @@ import Testing
         }
     }
 
+    @Test func aForkKeepsTheParentsRootForItsOwnAgents() throws {
+        let (rt, _) = makeRuntime()
+        // No Agent in the parent: the fork's spans keep the parent stack's root, its own Agent included.
+        let s = ScopeStack()
+        let fn = rt.pushScope("parent-fn", type: .function, stack: s)
+        let fork = ScopeStack(forkingFrom: s)
+        let childAgent = rt.pushScope("child-agent", type: .agent, stack: fork)
+        #expect(childAgent.propagationRootUUID == s.root.uuid)
+        #expect(rt.pushScope("inner", type: .function, stack: fork).propagationRootUUID == s.root.uuid)
+        // A fresh stack's first Agent is its root, as before.
+        let fresh = ScopeStack()
+        let agent = rt.pushScope("agent", type: .agent, stack: fresh)
+        #expect(agent.propagationRootUUID == agent.uuid)
+        try rt.popScope(fn, stack: s)
+    }
+
     @Test func threadsGetTheirOwnDefaultStack() {
         let main = ScopeStack.current
         #expect(ScopeStack.current === main)
@@ -221,7 +237,7 @@ import Testing
         #expect(seen.value === shared)
     }
 
-    // MARK: Agent freshness (2.5)
+    // MARK: Agent freshness (docs/scopes.md, "Agent freshness")
 
     @Test func firstLLMStartConsumesTheOwningAgent() throws {
         let rt = Runtime(clock: ManualClock())

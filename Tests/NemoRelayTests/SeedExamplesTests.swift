@@ -3,7 +3,7 @@ import Testing
 
 @testable import NemoRelay
 
-/// The Rust examples of the seed documents (000 "Wrap LLM calls", 001 "Provider codecs"), in Swift idiom.
+/// The Rust examples of the published documentation pages "Wrap LLM calls" and "Provider codecs", in Swift idiom.
 @Suite struct SeedExamplesTests {
     /// Seed 000: `llm_call_execute` with a parent handle and a model name.
     @Test func wrapAProviderCall() async throws {

@@ -4,7 +4,7 @@ import Testing
 
 @testable import NemoRelay
 
-/// One golden codec case (semantics 9.1).
+/// One golden codec case (Tests/vectors/README.md, "Codec cases").
 struct CodecVector: Sendable {
     var name: String
     var op: String

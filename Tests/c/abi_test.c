@@ -388,6 +388,26 @@ static void test_pending_calls_at_runtime_free(void) {
     EXPECT(ends == 2);
 }
 
+/* The annotated-request queries: the reference's answers for an Anthropic tool round; bad input. */
+static void test_annotated_request_queries(void) {
+    char *out = NULL;
+    size_t len = 0;
+    EXPECT(nemo_relay_annotated_request_queries(
+               &out, &len,
+               S("{\"instructions\":[{\"type\":\"text\",\"text\":\"Be \"},{\"type\":\"text\",\"text\":\"brief.\"}],"
+                 "\"messages\":[{\"role\":\"user\",\"content\":\"Weather?\"},"
+                 "{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\",\"id\":\"t\",\"name\":\"w\",\"input\":{}}]},"
+                 "{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"t\",\"content\":\"sun\"}]}]}")) ==
+           NEMO_RELAY_OK);
+    EXPECT(out != NULL && strcmp(out, "{\"system_prompt\":\"Be \",\"last_user_message\":\"Weather?\",\"has_tool_calls\":true}") == 0);
+    nemo_relay_free(out);
+    out = NULL;
+    EXPECT(nemo_relay_annotated_request_queries(&out, &len, S("[]")) == NEMO_RELAY_E_INVALID_ARGUMENT && out == NULL);
+    EXPECT(nemo_relay_annotated_request_queries(&out, &len, S("{\"messages\":")) == NEMO_RELAY_E_INVALID_JSON);
+    EXPECT(nemo_relay_annotated_request_queries(&out, &len, NULL, 0) == NEMO_RELAY_E_INVALID_ARGUMENT);
+    EXPECT(nemo_relay_annotated_request_queries(NULL, NULL, S("{}")) == NEMO_RELAY_E_INVALID_ARGUMENT);
+}
+
 /* Issue 13 #7: events of one stack keep their emission order while a sanitizer answers later, and an
  * event emitted inside the sanitizer (nemo_relay_token_enter) goes right after the event it runs for. */
 static nemo_relay_token_t *order_parked;
@@ -573,6 +593,7 @@ static void test_hostile_inputs(void) {
 int main(void) {
     test_hostile_inputs();
     test_event_order_with_a_late_sanitizer();
+    test_annotated_request_queries();
     test_pending_calls_at_runtime_free();
     test_thread_exhaustion();
     test_codec_that_never_answers();

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Streaming LLM calls through the C ABI: every row of the outcome table of semantics 3.6, the ways a
+ * Streaming LLM calls through the C ABI: every row of the stream outcome table of docs/pipeline.md, the ways a
  * consumer can leave, back-pressure, callback consumers, stream intercepts and misuse. Each row's
  * events are normalised as the event vectors are (uuids and timestamps replaced by <uuid:N> and
  * <ts:N> in order of appearance, time_to_first_chunk by "<seconds>") and compared line by line.

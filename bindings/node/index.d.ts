@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Hand-written declarations of nemo-relay-node (the root package). See README.md and spec/node-api.md.
+// Hand-written declarations of nemo-relay-node (the root package). See README.md and docs/node.md.
 
 /** Any JSON value. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };

@@ -12,6 +12,7 @@ const { helper } = require('./lib/helper');
 const { Op } = require('./lib/protocol');
 const { NemoRelayError, Status } = require('./lib/errors');
 const { toJsonValue, jsonArg, cstr, PLAIN } = require('./lib/json');
+const { CONSTANTS: C } = require('./lib/abi');
 const exporters = require('./lib/exporters');
 const propagation = require('./lib/propagation');
 
@@ -19,21 +20,28 @@ const propagation = require('./lib/propagation');
 
 /** Scope types (event `category`). */
 const ScopeType = Object.freeze({
-  Agent: 0, Function: 1, Tool: 2, Llm: 3, Retriever: 4, Embedder: 5, Reranker: 6, Guardrail: 7, Evaluator: 8,
-  Custom: 9, Unknown: 10,
+  Agent: C.NEMO_RELAY_SCOPE_AGENT, Function: C.NEMO_RELAY_SCOPE_FUNCTION, Tool: C.NEMO_RELAY_SCOPE_TOOL,
+  Llm: C.NEMO_RELAY_SCOPE_LLM, Retriever: C.NEMO_RELAY_SCOPE_RETRIEVER, Embedder: C.NEMO_RELAY_SCOPE_EMBEDDER,
+  Reranker: C.NEMO_RELAY_SCOPE_RERANKER, Guardrail: C.NEMO_RELAY_SCOPE_GUARDRAIL,
+  Evaluator: C.NEMO_RELAY_SCOPE_EVALUATOR, Custom: C.NEMO_RELAY_SCOPE_CUSTOM, Unknown: C.NEMO_RELAY_SCOPE_UNKNOWN,
 });
 /** Mark severities. */
-const LogSeverity = Object.freeze({ Trace: 0, Debug: 1, Info: 2, Warn: 3, Error: 4 });
+const LogSeverity = Object.freeze({
+  Trace: C.NEMO_RELAY_SEVERITY_TRACE, Debug: C.NEMO_RELAY_SEVERITY_DEBUG, Info: C.NEMO_RELAY_SEVERITY_INFO,
+  Warn: C.NEMO_RELAY_SEVERITY_WARN, Error: C.NEMO_RELAY_SEVERITY_ERROR,
+});
 
-const OPTIONS_VERSION = 1;
-const SEVERITY_NONE = -1;
 /** Middleware kinds of nemo_relay_register. */
 const K = Object.freeze({
-  LLM_CONDITIONAL: 0, LLM_REQUEST: 1, LLM_EXECUTION: 2, LLM_STREAM_EXECUTION: 3, LLM_SANITIZE_REQUEST: 4, LLM_SANITIZE_RESPONSE: 5,
-  TOOL_CONDITIONAL: 6, TOOL_REQUEST: 7, TOOL_EXECUTION: 8, TOOL_SANITIZE_REQUEST: 9, TOOL_SANITIZE_RESPONSE: 10,
-  MARK_SANITIZE: 11, SCOPE_START_SANITIZE: 12, SCOPE_END_SANITIZE: 13, METADATA_INJECTOR: 14,
+  LLM_CONDITIONAL: C.NEMO_RELAY_LLM_CONDITIONAL_EXECUTION, LLM_REQUEST: C.NEMO_RELAY_LLM_REQUEST_INTERCEPT,
+  LLM_EXECUTION: C.NEMO_RELAY_LLM_EXECUTION_INTERCEPT, LLM_STREAM_EXECUTION: C.NEMO_RELAY_LLM_STREAM_EXECUTION_INTERCEPT,
+  LLM_SANITIZE_REQUEST: C.NEMO_RELAY_LLM_SANITIZE_REQUEST, LLM_SANITIZE_RESPONSE: C.NEMO_RELAY_LLM_SANITIZE_RESPONSE,
+  TOOL_CONDITIONAL: C.NEMO_RELAY_TOOL_CONDITIONAL_EXECUTION, TOOL_REQUEST: C.NEMO_RELAY_TOOL_REQUEST_INTERCEPT,
+  TOOL_EXECUTION: C.NEMO_RELAY_TOOL_EXECUTION_INTERCEPT, TOOL_SANITIZE_REQUEST: C.NEMO_RELAY_TOOL_SANITIZE_REQUEST,
+  TOOL_SANITIZE_RESPONSE: C.NEMO_RELAY_TOOL_SANITIZE_RESPONSE, MARK_SANITIZE: C.NEMO_RELAY_MARK_SANITIZE,
+  SCOPE_START_SANITIZE: C.NEMO_RELAY_SCOPE_START_SANITIZE, SCOPE_END_SANITIZE: C.NEMO_RELAY_SCOPE_END_SANITIZE,
+  METADATA_INJECTOR: C.NEMO_RELAY_METADATA_INJECTOR,
 });
-const BREAK_CHAIN = 1;
 
 // MARK: - Runtime state
 
@@ -380,7 +388,7 @@ Object.defineProperty(LlmRequest.prototype, PLAIN, { value: true });
 function pushScope(name, scopeType, handle, attributes, data, metadata, input, timestamp) {
   const [hasTs, ts] = timestampNs(timestamp);
   const st = effectiveStack();
-  const opts = [OPTIONS_VERSION, opt(attributes, 0) & 3, handlePtr(handle), jsonArg(data, 'data'), jsonArg(metadata, 'metadata'),
+  const opts = [C.NEMO_RELAY_SCOPE_OPTIONS_VERSION, opt(attributes, 0) & 3, handlePtr(handle), jsonArg(data, 'data'), jsonArg(metadata, 'metadata'),
     jsonArg(input, 'input'), hasTs, ts];
   return makeHandle('nemo_relay_scope_begin', [null, rt(), st._ptr, cstr(name), scopeType, opts]);
 }
@@ -389,7 +397,7 @@ function pushScope(name, scopeType, handle, attributes, data, metadata, input, t
 function popScope(handle, output, timestamp, metadata) {
   const [hasTs, ts] = timestampNs(timestamp);
   const ptr = handlePtr(handle);
-  const opts = [OPTIONS_VERSION, 0, 0, null, jsonArg(metadata, 'metadata'), jsonArg(output, 'output'), hasTs, ts];
+  const opts = [C.NEMO_RELAY_SCOPE_OPTIONS_VERSION, 0, 0, null, jsonArg(metadata, 'metadata'), jsonArg(output, 'output'), hasTs, ts];
   ffi.call('nemo_relay_scope_end', [rt(), effectiveStack()._ptr, ptr, opts]);
 }
 
@@ -426,7 +434,7 @@ function event(name, handle, data, metadata, timestamp, dataSchema, severity) {
     (typeof metadata !== 'object' || Array.isArray(metadata))) {
     throw new NemoRelayError('invalid argument: severity requires metadata to be an object', Status.E_INVALID_ARGUMENT);
   }
-  const opts = [OPTIONS_VERSION, opt(severity, SEVERITY_NONE), handlePtr(handle), jsonArg(data, 'data'),
+  const opts = [C.NEMO_RELAY_MARK_OPTIONS_VERSION, opt(severity, C.NEMO_RELAY_SEVERITY_NONE), handlePtr(handle), jsonArg(data, 'data'),
     jsonArg(dataSchema, 'dataSchema'), jsonArg(metadata, 'metadata'), hasTs, ts];
   ffi.call('nemo_relay_mark', [rt(), effectiveStack()._ptr, cstr(name), opts]);
 }
@@ -580,7 +588,7 @@ function codecPair(codecDecode, codecEncode, responseCodecDecode) {
 
 function llmOptions(handle, attributes, data, metadata, modelName, codec, responseCodec, timestamp) {
   const [hasTs, ts] = timestampNs(timestamp);
-  return [OPTIONS_VERSION, opt(attributes, 0) & 3, handlePtr(handle), jsonArg(data, 'data'), jsonArg(metadata, 'metadata'),
+  return [C.NEMO_RELAY_LLM_OPTIONS_VERSION, opt(attributes, 0) & 3, handlePtr(handle), jsonArg(data, 'data'), jsonArg(metadata, 'metadata'),
     modelName === null || modelName === undefined ? null : cstr(modelName, 'modelName'), null, codec, responseCodec, hasTs, ts];
 }
 
@@ -617,7 +625,6 @@ const llmCallExecuteAsync = llmCallExecute;
 
 // MARK: - Streaming LLM calls
 
-const STREAM_OPTIONS_VERSION = 1;
 const NEW_STREAM = Symbol('LlmStream');
 
 /**
@@ -957,7 +964,7 @@ function llmStreamWith(name, request, func, collector, finalizer, handle, attrib
       },
     });
     helper.hold();
-    const so = [STREAM_OPTIONS_VERSION, 0, ...waitStruct(collect), ...waitStruct(finalize), ...onChunk, state.fn.done, endId, 0];
+    const so = [C.NEMO_RELAY_STREAM_OPTIONS_VERSION, 0, ...waitStruct(collect), ...waitStruct(finalize), ...onChunk, state.fn.done, endId, 0];
     let r;
     try {
       r = ffi.rawCall('nemo_relay_llm_stream_execute', [null, rt(), stack._ptr, cstr(name), req, opts, so, provider]);
@@ -1003,7 +1010,7 @@ function llmCall(name, request, handle, attributes, data, metadata, modelName, t
 /** Ends a manual LLM span. */
 function llmCallEnd(handle, response, data, metadata, timestamp) {
   const [hasTs, ts] = timestampNs(timestamp);
-  const opts = [OPTIONS_VERSION, jsonArg(data, 'data'), jsonArg(metadata, 'metadata'), null, 0, hasTs, ts];
+  const opts = [C.NEMO_RELAY_LLM_END_OPTIONS_VERSION, jsonArg(data, 'data'), jsonArg(metadata, 'metadata'), null, 0, hasTs, ts];
   ffi.call('nemo_relay_llm_call_end', [rt(), effectiveStack()._ptr, handlePtr(handle), jsonArg(response, 'response'), opts]);
 }
 
@@ -1011,7 +1018,7 @@ function llmCallEnd(handle, response, data, metadata, timestamp) {
 
 function toolOptions(handle, attributes, data, metadata, toolCallId, timestamp) {
   const [hasTs, ts] = timestampNs(timestamp);
-  return [OPTIONS_VERSION, opt(attributes, 0) & 1, handlePtr(handle), jsonArg(data, 'data'), jsonArg(metadata, 'metadata'),
+  return [C.NEMO_RELAY_TOOL_OPTIONS_VERSION, opt(attributes, 0) & 1, handlePtr(handle), jsonArg(data, 'data'), jsonArg(metadata, 'metadata'),
     toolCallId === null || toolCallId === undefined ? null : cstr(toolCallId, 'toolCallId'), hasTs, ts];
 }
 
@@ -1043,7 +1050,7 @@ function toolCall(name, args, handle, attributes, data, metadata, toolCallId, ti
 /** Ends a manual tool span with `{result, annotation?}`. */
 function toolCallEnd(handle, result, data, metadata, timestamp) {
   const [hasTs, ts] = timestampNs(timestamp);
-  const opts = [OPTIONS_VERSION, 0, 0, jsonArg(data, 'data'), jsonArg(metadata, 'metadata'), null, hasTs, ts];
+  const opts = [C.NEMO_RELAY_TOOL_OPTIONS_VERSION, 0, 0, jsonArg(data, 'data'), jsonArg(metadata, 'metadata'), null, hasTs, ts];
   const r = result === null || result === undefined ? null : JSON.stringify(toJsonValue(toolResultIn(result), 'result'));
   ffi.call('nemo_relay_tool_call_end', [rt(), effectiveStack()._ptr, handlePtr(handle), r, opts]);
 }
@@ -1133,7 +1140,7 @@ function nextFor(token, kind) {
   return { next, close() { active = false; }, get active() { return active; } };
 }
 
-/** How each middleware kind calls its JS callback and converts the answer (node-api.md section 7). */
+/** How each middleware kind calls its JS callback and converts the answer (docs/node.md, "Middleware callbacks"). */
 const MIDDLEWARE = {
   LlmRequestIntercept: {
     kind: K.LLM_REQUEST, breakChain: true,
@@ -1202,7 +1209,7 @@ function register(spec, owner, name, priority, breakChain, cb) {
     else run();
   };
   const cbs = callbackStruct(onCall);
-  ffi.call('nemo_relay_register', [rt(), owner, spec.kind, cstr(name), priority | 0, breakChain ? BREAK_CHAIN : 0, cbs]);
+  ffi.call('nemo_relay_register', [rt(), owner, spec.kind, cstr(name), priority | 0, breakChain ? C.NEMO_RELAY_BREAK_CHAIN : 0, cbs]);
 }
 
 function deregister(spec, owner, name) {

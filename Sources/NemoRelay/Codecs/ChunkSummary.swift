@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-/// Builds the data of `llm.chunk` marks from the shape of a streamed provider chunk (semantics 3.7).
+/// Builds the data of `llm.chunk` marks from a streamed provider chunk's shape (docs/pipeline.md, "llm.chunk data").
 public enum ChunkSummary {
     /// The Anthropic stream event types that identify an Anthropic chunk.
     static let anthropicEvents: Set<String> = [

@@ -37,7 +37,7 @@ enum FieldKind: Sendable {
     }
 }
 
-/// The top-level keys of the annotated request model (section 6); every other key is `extra`.
+/// The top-level keys of the annotated request (docs/annotated-request.md, "Annotated request"); others are extras.
 let annotatedModelKeys: Set<String> = [
     "messages", "instructions", "model", "params", "tools", "tool_choice", "store", "parallel_tool_calls",
     "stream", "previous_response_id", "user", "service_tier", "truncation", "reasoning", "include", "metadata",
@@ -54,12 +54,6 @@ let commonFieldKinds: [String: FieldKind] = [
 ]
 
 extension JSON {
-    /// The value with `null` mapped to nil ("a key present with value null counts as absent").
-    @inlinable var nonNull: JSON? {
-        if case .null = self { return nil }
-        return self
-    }
-
     /// True when this is an integer value of 0 or more (exact integers only).
     var isNonNegativeInteger: Bool {
         switch self {

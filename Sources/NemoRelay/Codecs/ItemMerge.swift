@@ -3,7 +3,7 @@
 /// Encodes one annotated item (message, part, tool) fresh into provider JSON.
 typealias FreshEncoder = (JSON) throws(RelayError) -> JSON
 
-/// The baseline-diff merge of arrays of items (semantics 7.4).
+/// The baseline-diff merge of arrays of items (docs/annotated-request.md, "Encode").
 ///
 /// Items equal to a baseline item reuse that item's original provider JSON (in place or moved); a
 /// single in-place edit is patched onto its original JSON; everything else is encoded fresh.

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 
-/// Reduces an annotated request to its current turn (semantics 3.3), or returns nil when nothing would be dropped.
+/// Projects an annotated request to its current turn (docs/pipeline.md, "Current-turn projection"), nil if unchanged.
 ///
 /// The current turn starts at the last message whose role is `user` (in every codec's annotation an
 /// Anthropic user message holding only `tool_result` blocks is still a `user` message; Responses

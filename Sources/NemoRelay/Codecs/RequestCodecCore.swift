@@ -312,7 +312,7 @@ enum RequestCodecCore {
 
 // MARK: - Tool definitions
 
-/// The pieces of a function tool definition in the annotated model (section 6.3).
+/// The pieces of a function tool definition in the annotated model (docs/annotated-request.md, "Tools").
 struct FunctionToolParts {
     var name: String
     var description: JSON?

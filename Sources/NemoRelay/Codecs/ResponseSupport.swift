@@ -99,7 +99,7 @@ struct ResponseReader {
     }
 }
 
-/// Response usage in the normalized names of semantics 8.3.
+/// Response usage in the normalized names of docs/annotated-request.md, "Usage".
 struct NormalizedUsage {
     var promptTokens: UInt64?
     var completionTokens: UInt64?
@@ -204,7 +204,7 @@ enum UsageNormalizer {
     }
 }
 
-/// Finish-reason normalization (semantics 8.4).
+/// Finish-reason normalization (docs/annotated-request.md, "Finish reason").
 enum FinishReason {
     static func unknown(_ raw: String) -> JSON { ["unknown": .string(raw)] }
 

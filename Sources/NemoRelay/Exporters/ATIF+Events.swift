@@ -282,13 +282,3 @@ extension JSON {
         return current.stringValue
     }
 }
-
-extension Optional where Wrapped == JSON {
-    /// The value unless it is absent or null (the reference reads a null payload as no payload).
-    var nonNull: JSON? {
-        switch self {
-        case .none, .some(.null): return .none
-        case .some(let v): return v
-        }
-    }
-}

@@ -1,24 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 'use strict';
 
+const { CONSTANTS } = require('./abi');
+
 /** C status constants of nemo_relay.h, by value. */
-const STATUS_NAMES = Object.freeze({
-  0: 'NEMO_RELAY_OK',
-  [-1]: 'NEMO_RELAY_PENDING',
-  1: 'NEMO_RELAY_E_INVALID_ARGUMENT',
-  2: 'NEMO_RELAY_E_NOT_FOUND',
-  3: 'NEMO_RELAY_E_ALREADY_EXISTS',
-  4: 'NEMO_RELAY_E_GUARDRAIL_REJECTED',
-  5: 'NEMO_RELAY_E_INTERNAL',
-  6: 'NEMO_RELAY_E_MISUSE',
-  7: 'NEMO_RELAY_E_CALLBACK',
-  8: 'NEMO_RELAY_E_CANCELLED',
-  9: 'NEMO_RELAY_E_INVALID_JSON',
-  10: 'NEMO_RELAY_E_VERSION',
-  11: 'NEMO_RELAY_E_TIMEOUT',
-  12: 'NEMO_RELAY_E_SCOPE_STACK_EMPTY',
-  13: 'NEMO_RELAY_E_FULL',
-});
+const STATUS_NAMES = Object.freeze(Object.fromEntries(Object.entries(CONSTANTS)
+  .filter(([name]) => /^NEMO_RELAY_(OK|PENDING|E_\w+)$/.test(name)).map(([name, value]) => [value, name])));
 
 /** Status values by C constant name. */
 const Status = Object.freeze(Object.fromEntries(Object.entries(STATUS_NAMES).map(([v, k]) => [k.replace('NEMO_RELAY_', ''), Number(v)])));

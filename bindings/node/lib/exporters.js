@@ -18,7 +18,7 @@ const { helper } = require('./helper');
 const { NemoRelayError, Status } = require('./errors');
 const { toJsonValue } = require('./json');
 
-const EXPORTER_OPTIONS_VERSION = 1;
+const { CONSTANTS: { NEMO_RELAY_EXPORTER_OPTIONS_VERSION: EXPORTER_OPTIONS_VERSION } } = require('./abi');
 /** How long forceFlush, shutdown and exportJson wait for queued deliveries of a file sink or ATIF (ms). */
 const FLUSH_TIMEOUT_MS = 30000;
 /** A stream sink waits about one request timeout plus this much, then reports what is still queued (ms). */

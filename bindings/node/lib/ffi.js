@@ -1,122 +1,78 @@
 // SPDX-License-Identifier: Apache-2.0
 'use strict';
 /**
- * The one table of C signatures (`name`, return kind, parameter kinds) for every export of
- * include/nemo_relay.h, sent to the helper as `declare` the first time an export is used. The helper
- * itself knows no export: a header that grows needs a row here, not a new helper.
- * A test parses the header and fails if a name or a C argument count differs.
+ * The table of C signatures (`name`, return kind, parameter kinds) for every export of
+ * include/nemo_relay.h, sent to the helper as `declare` the first time an export is used. It is
+ * derived from `abi.js`, which scripts/abi_tables.py generates from the header (CI fails when it is
+ * stale): the helper knows no export and this file has no hand-written row, so a header that grows
+ * needs neither a new helper nor an edit here.
  * @module
  */
 const { helper } = require('./helper');
 const { Op } = require('./protocol');
 const { NemoRelayError } = require('./errors');
 
-/** Options structs, field by field (see the typedefs in nemo_relay.h). */
-const Struct = Object.freeze({
-  RUNTIME_OPTIONS: ['u32', 'u32'],
-  SCOPE_OPTIONS: ['u32', 'u32', 'ptr', 'json', 'json', 'json', 'bool', 'i64'],
-  MARK_OPTIONS: ['u32', 'i32', 'ptr', 'json', 'json', 'json', 'bool', 'i64'],
-  LLM_OPTIONS: ['u32', 'u32', 'ptr', 'json', 'json', 'str', 'json', 'ptr', 'ptr', 'bool', 'i64'],
-  LLM_END_OPTIONS: ['u32', 'json', 'json', 'json', 'ptr', 'bool', 'i64'],
-  TOOL_OPTIONS: ['u32', 'u32', 'ptr', 'json', 'json', 'str', 'bool', 'i64'],
-  /** nemo_relay_callback_t and nemo_relay_done_t: fn, user_data, user_data_free. */
-  CALLBACK: ['ptr', 'ptr', 'ptr'],
-  /** nemo_relay_codec_callbacks_t: version, then three nemo_relay_callback_t (flattened; same layout). */
-  CODEC_CALLBACKS: ['u32', 'ptr', 'ptr', 'ptr', 'ptr', 'ptr', 'ptr', 'ptr', 'ptr', 'ptr'],
-  /** nemo_relay_stream_options_t: version, buffer_capacity, then collector, finalizer, on_chunk, on_end (flattened). */
-  STREAM_OPTIONS: ['u32', 'u32', 'ptr', 'ptr', 'ptr', 'ptr', 'ptr', 'ptr', 'ptr', 'ptr', 'ptr', 'ptr', 'ptr', 'ptr'],
-  /** nemo_relay_exporter_options_t: version, config JSON. */
-  EXPORTER_OPTIONS: ['u32', 'json'],
+const abi = require('./abi');
+
+const SCALARS = Object.freeze({
+  uint32_t: 'u32', int32_t: 'i32', nemo_relay_status_t: 'i32', int64_t: 'i64', uint64_t: 'u64', bool: 'bool',
 });
 
-const S = Struct;
-/** @type {Array<[string, string, Array<string | string[]>]>} */
-const EXPORTS = [
-  ['nemo_relay_version', 'cstr', []],
-  ['nemo_relay_version_number', 'i32', []],
-  ['nemo_relay_status_str', 'cstr', ['i32']],
-  ['nemo_relay_last_error_message', 'cstr', []],
-  ['nemo_relay_free', 'void', ['ptr']],
-  ['nemo_relay_complete', 'i32', ['ptr', 'i32', 'json']],
-  ['nemo_relay_token_next', 'i32', ['ptr', 'json', S.CALLBACK]],
-  ['nemo_relay_runtime_options_init', 'i32', [S.RUNTIME_OPTIONS, 'u32']],
-  ['nemo_relay_runtime_new', 'i32', ['out_ptr', S.RUNTIME_OPTIONS]],
-  ['nemo_relay_runtime_free', 'void', ['ptr']],
-  ['nemo_relay_stack_new', 'i32', ['out_ptr', 'ptr']],
-  ['nemo_relay_stack_thread_default', 'i32', ['out_ptr']],
-  ['nemo_relay_stack_set_thread_default', 'i32', ['ptr']],
-  ['nemo_relay_stack_free', 'void', ['ptr']],
-  ['nemo_relay_scope_options_init', 'i32', [S.SCOPE_OPTIONS, 'u32']],
-  ['nemo_relay_scope_begin', 'i32', ['out_ptr', 'ptr', 'ptr', 'str', 'i32', S.SCOPE_OPTIONS]],
-  ['nemo_relay_scope_end', 'i32', ['ptr', 'ptr', 'ptr', S.SCOPE_OPTIONS]],
-  ['nemo_relay_scope_current', 'i32', ['out_ptr', 'ptr']],
-  ['nemo_relay_scope_info', 'i32', ['out_str', 'ptr']],
-  ['nemo_relay_scope_free', 'void', ['ptr']],
-  ['nemo_relay_mark_options_init', 'i32', [S.MARK_OPTIONS, 'u32']],
-  ['nemo_relay_mark', 'i32', ['ptr', 'ptr', 'str', S.MARK_OPTIONS]],
-  ['nemo_relay_llm_options_init', 'i32', [S.LLM_OPTIONS, 'u32']],
-  ['nemo_relay_llm_call', 'i32', ['out_ptr', 'ptr', 'ptr', 'str', 'json', S.LLM_OPTIONS]],
-  ['nemo_relay_llm_end_options_init', 'i32', [S.LLM_END_OPTIONS, 'u32']],
-  ['nemo_relay_llm_call_end', 'i32', ['ptr', 'ptr', 'ptr', 'json', S.LLM_END_OPTIONS]],
-  ['nemo_relay_llm_execute', 'i32', ['out_ptr', 'ptr', 'ptr', 'str', 'json', S.LLM_OPTIONS, S.CALLBACK, S.CALLBACK]],
-  ['nemo_relay_call_cancel', 'i32', ['ptr']],
-  ['nemo_relay_call_free', 'void', ['ptr']],
-  ['nemo_relay_tool_options_init', 'i32', [S.TOOL_OPTIONS, 'u32']],
-  ['nemo_relay_tool_call', 'i32', ['out_ptr', 'ptr', 'ptr', 'str', 'json', S.TOOL_OPTIONS]],
-  ['nemo_relay_tool_call_end', 'i32', ['ptr', 'ptr', 'ptr', 'json', S.TOOL_OPTIONS]],
-  ['nemo_relay_tool_execute', 'i32', ['out_ptr', 'ptr', 'ptr', 'str', 'json', S.TOOL_OPTIONS, S.CALLBACK, S.CALLBACK]],
-  ['nemo_relay_register', 'i32', ['ptr', 'ptr', 'i32', 'str', 'i32', 'u32', S.CALLBACK]],
-  ['nemo_relay_deregister', 'i32', ['out_bool', 'ptr', 'ptr', 'i32', 'str']],
-  ['nemo_relay_subscriber_register', 'i32', ['ptr', 'ptr', 'str', 'ptr', 'ptr', 'ptr']],
-  ['nemo_relay_subscriber_register_batch', 'i32', ['ptr', 'ptr', 'str', 'ptr', 'ptr', 'ptr']],
-  ['nemo_relay_subscriber_deregister', 'i32', ['out_bool', 'ptr', 'ptr', 'str']],
-  ['nemo_relay_flush', 'i32', ['ptr', 'i64']],
-  ['nemo_relay_dropped_events', 'i32', ['out_u64', 'ptr']],
-  ['nemo_relay_codec_builtin', 'i32', ['out_ptr', 'str']],
-  ['nemo_relay_codec_new', 'i32', ['out_ptr', 'str', S.CODEC_CALLBACKS]],
-  ['nemo_relay_codec_free', 'void', ['ptr']],
-  ['nemo_relay_codec_decode', 'i32', ['out_str', 'ptr', 'json']],
-  ['nemo_relay_codec_encode', 'i32', ['out_str', 'ptr', 'json', 'json']],
-  ['nemo_relay_codec_decode_response', 'i32', ['out_str', 'ptr', 'json']],
-  ['nemo_relay_chunk_summary', 'i32', ['out_str', 'json', 'u64']],
-  ['nemo_relay_llm_conditional_execution', 'i32', ['ptr', 'ptr', 'json', S.CALLBACK]],
-  ['nemo_relay_llm_request_intercepts', 'i32', ['ptr', 'ptr', 'str', 'json', S.CALLBACK]],
-  ['nemo_relay_tool_conditional_execution', 'i32', ['ptr', 'ptr', 'str', 'json', S.CALLBACK]],
-  ['nemo_relay_tool_request_intercepts', 'i32', ['ptr', 'ptr', 'str', 'json', S.CALLBACK]],
-  ['nemo_relay_runtime_set_log_callback', 'i32', ['ptr', 'ptr', 'ptr', 'ptr']],
-  ['nemo_relay_stream_options_init', 'i32', [S.STREAM_OPTIONS, 'u32']],
-  ['nemo_relay_llm_stream_execute', 'i32', ['out_ptr', 'ptr', 'ptr', 'str', 'json', S.LLM_OPTIONS, S.STREAM_OPTIONS, S.CALLBACK]],
-  ['nemo_relay_token_producer', 'i32', ['out_ptr', 'ptr']],
-  ['nemo_relay_stream_push', 'i32', ['ptr', 'json']],
-  ['nemo_relay_producer_on_cancel', 'i32', ['ptr', S.CALLBACK]],
-  ['nemo_relay_producer_free', 'void', ['ptr']],
-  ['nemo_relay_stream_next', 'i32', ['out_str', 'ptr', 'i64']],
-  ['nemo_relay_stream_close', 'i32', ['ptr']],
-  ['nemo_relay_stream_free', 'void', ['ptr']],
-  ['nemo_relay_exporter_options_init', 'i32', [S.EXPORTER_OPTIONS, 'u32']],
-  ['nemo_relay_atof_exporter_new', 'i32', ['out_ptr', S.EXPORTER_OPTIONS]],
-  ['nemo_relay_atif_exporter_new', 'i32', ['out_ptr', S.EXPORTER_OPTIONS]],
-  ['nemo_relay_otel_exporter_new', 'i32', ['out_ptr', S.EXPORTER_OPTIONS]],
-  ['nemo_relay_exporter_register', 'i32', ['ptr', 'ptr', 'str']],
-  ['nemo_relay_exporter_deregister', 'i32', ['out_bool', 'ptr', 'ptr', 'str']],
-  ['nemo_relay_exporter_flush', 'i32', ['ptr', 'i64']],
-  ['nemo_relay_exporter_shutdown', 'i32', ['ptr', 'i64']],
-  ['nemo_relay_exporter_diagnostics', 'i32', ['out_str', 'ptr']],
-  ['nemo_relay_exporter_path', 'i32', ['out_str', 'ptr']],
-  ['nemo_relay_atif_exporter_export', 'i32', ['out_str', 'ptr', 'i64']],
-  ['nemo_relay_atif_exporter_clear', 'i32', ['ptr']],
-  ['nemo_relay_atif_trajectory', 'i32', ['out_str', 'json', 'json']],
-  ['nemo_relay_exporter_free', 'void', ['ptr']],
-  ['nemo_relay_propagation_capture', 'i32', ['out_str', 'ptr', 'ptr', 'i32', 'str']],
-  ['nemo_relay_traceparent_capture', 'i32', ['out_str', 'ptr', 'ptr']],
-  ['nemo_relay_token_scope', 'i32', ['out_ptr', 'ptr']],
-  ['nemo_relay_token_enter', 'i32', ['ptr']],
-  ['nemo_relay_token_leave', 'void', ['ptr']],
-  ['nemo_relay_stack_from_propagation', 'i32', ['out_ptr', 'json']],
-  ['nemo_relay_propagation_parse', 'i32', ['out_str', 'json']],
-  ['nemo_relay_propagation_normalize', 'i32', ['out_str', 'json']],
-  ['nemo_relay_propagation_to_traceparent', 'i32', ['out_str', 'json']],
-];
+/**
+ * Turns C declarations into the helper's kinds. A `const char *` followed by its `size_t ..._len` is
+ * one `json` (bytes with a length); alone it is a NUL-terminated `str`; `char **` + `size_t *` is an
+ * owned `out_str`; a struct member that is itself a struct is flattened (same layout).
+ * @param {Array<[string, string]>} decls [C type, name] pairs
+ * @param {boolean} isParam export parameters (pointers to structs and to scalars are allowed there)
+ */
+function kinds(decls, isParam) {
+  const out = [];
+  for (let i = 0; i < decls.length; i++) {
+    const [t] = decls[i];
+    const next = decls[i + 1];
+    const lengthNext = next !== undefined && next[1].endsWith('len');
+    const base = t.replace(/^const /, '').replace(/\s*\*+$/, '');
+    if (t === 'const char *' && lengthNext && next[0] === 'size_t') {
+      out.push('json');
+      i++;
+    } else if (t === 'const char *') {
+      out.push('str');
+    } else if (t === 'char **' && lengthNext && next[0] === 'size_t *') {
+      out.push('out_str');
+      i++;
+    } else if (t.endsWith('**')) {
+      out.push('out_ptr');
+    } else if (t in SCALARS) {
+      out.push(SCALARS[t]);
+    } else if (t.endsWith('*') && base in abi.STRUCTS && isParam) {
+      out.push(structKinds(base));
+    } else if (t.endsWith('*') && (base === 'bool' || base === 'uint64_t') && isParam) {
+      out.push(`out_${SCALARS[base]}`);
+    } else if (t in abi.STRUCTS && !isParam) {
+      out.push(...structKinds(t));
+    } else if (t.endsWith('*') || t.endsWith(')') || t in abi.FUNCTION_TYPES) {
+      out.push('ptr');
+    } else {
+      throw new TypeError(`nemo-relay: no helper kind for the C type ${t}`);
+    }
+  }
+  return out;
+}
+
+/** A struct's members as helper kinds, flattened. */
+function structKinds(name) {
+  return kinds(abi.STRUCTS[name], false);
+}
+
+/** Options and callback structs, field by field: `LLM_OPTIONS` for `nemo_relay_llm_options_t`, ... */
+const Struct = Object.freeze(Object.fromEntries(Object.keys(abi.STRUCTS).map((name) => [
+  name.replace(/^nemo_relay_/, '').replace(/_t$/, '').toUpperCase(), Object.freeze(structKinds(name)),
+])));
+
+/** [name, return kind, parameter kinds] of every export, in header order. */
+const EXPORTS = abi.EXPORTS.map(([name, , ret, params]) => [
+  name, ret === 'const char *' ? 'cstr' : ret === 'void' ? 'void' : SCALARS[ret], kinds(params, true),
+]);
 const TABLE = new Map(EXPORTS.map((e) => [e[0], e]));
 const declared = new Set();
 let declaredFor = -1;

@@ -27,9 +27,14 @@ const path = require('node:path');
 const { PROTOCOL_VERSION, Op } = require('./protocol');
 const { NemoRelayError } = require('./errors');
 
-/** The library version this binding targets: same major, at least this minor. */
-const TARGET_MAJOR = 0;
-const TARGET_MINOR = 7;
+const abi = require('./abi');
+
+/**
+ * The library version this binding needs: the header's major, and the newest minor in which an export
+ * appeared (each export's `@since` in abi.js). Same major, at least this minor.
+ */
+const TARGET_MAJOR = abi.VERSION[0];
+const TARGET_MINOR = Math.max(...abi.EXPORTS.map(([, since]) => since[1]));
 
 const sleepCell = new Int32Array(new SharedArrayBuffer(4));
 function sleepMs(ms) {
@@ -37,21 +42,26 @@ function sleepMs(ms) {
 }
 
 /**
- * Where the helper binary is: `NEMO_RELAY_HELPER_PATH`, else `native/` next to the package, else the
- * most recently built of the SwiftPM release and debug builds (the release helper is the fast one;
- * the newer of the two is the one that matches the sources).
+ * Where the helper binary is (docs/packaging.md): `NEMO_RELAY_HELPER_PATH` when set; else the copy this
+ * package ships for the platform, `native/<platform>-<arch>/NemoRelayHelper` (the npm tarball), or
+ * `native/NemoRelayHelper`; else, in a checkout, the most recently built of the SwiftPM release and
+ * debug builds (the release helper is the fast one; the newer of the two matches the sources). The
+ * helper loads `NEMO_RELAY_LIB_PATH`, else the `libnemorelay.so` beside itself.
  */
 function helperPath() {
   const env = process.env.NEMO_RELAY_HELPER_PATH;
   if (env) return env;
-  const native = path.join(__dirname, '..', 'native', 'NemoRelayHelper');
-  if (fs.existsSync(native)) return native;
+  const native = path.join(__dirname, '..', 'native');
+  for (const dir of [`${process.platform}-${process.arch}`, '.']) {
+    const p = path.join(native, dir, 'NemoRelayHelper');
+    if (fs.existsSync(p)) return p;
+  }
   const built = ['release', 'debug']
     .map((c) => path.join(__dirname, '..', '..', '..', '.build', c, 'NemoRelayHelper'))
     .map((p) => [p, fs.statSync(p, { throwIfNoEntry: false })?.mtimeMs ?? -1])
     .filter(([, t]) => t >= 0)
     .sort((a, b) => b[1] - a[1]);
-  return built.length ? built[0][0] : native;
+  return built.length ? built[0][0] : path.join(native, `${process.platform}-${process.arch}`, 'NemoRelayHelper');
 }
 
 class Helper {

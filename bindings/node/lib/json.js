@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 'use strict';
 /**
- * The strict JSON check applied to values coming from JS (node-api.md section 2): plain data only,
+ * The strict JSON check applied to values coming from JS (docs/node.md, "JSON crossing"): plain data only,
  * so a callback cannot smuggle a Date, a Map or a Promise into the runtime.
  * @module
  */

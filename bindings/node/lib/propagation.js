@@ -15,7 +15,12 @@
 const ffi = require('./ffi');
 const { helper } = require('./helper');
 
-const Mode = Object.freeze({ ROOTED: 0, ROOTLESS: 1, WITH_ROOT: 2 });
+const { CONSTANTS: C } = require('./abi');
+
+const Mode = Object.freeze({
+  ROOTED: C.NEMO_RELAY_PROPAGATION_ROOTED, ROOTLESS: C.NEMO_RELAY_PROPAGATION_ROOTLESS,
+  WITH_ROOT: C.NEMO_RELAY_PROPAGATION_WITH_ROOT,
+});
 
 /** What index.js lends this module: see bind(). */
 let host = null;

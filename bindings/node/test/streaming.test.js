@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 'use strict';
-// Streaming LLM calls (semantics 3.6-3.7): every row of the outcome table with its events, a stream
+// Streaming LLM calls (docs/pipeline.md, "Stream outcome table"): every row of that table with its events, a stream
 // execution intercept, the typed wrapper and helper loss. No timed assertions: every wait is on an
 // event (a Promise the provider, collector or finalizer resolves), never on a clock.
 const test = require('node:test');

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 'use strict';
-// Shared test helpers: the vectors folder and the event normalisation of semantics 9.2.
+// Shared test helpers: the vectors folder and the event normalisation of Tests/vectors/README.md, "Event scenarios".
 const fs = require('node:fs');
 const path = require('node:path');
 

@@ -117,9 +117,9 @@ from ._otel import (  # noqa: E402
     OpenTelemetrySubscriber,
 )
 
-__version__ = "0.10.4"
+__version__ = "0.8.0"
 
-#: The C library's version string, e.g. "0.2.0".
+#: The C library's version string, e.g. "0.8.0".
 LIBRARY_VERSION: str = lib.nemo_relay_version().decode()
 
 ToolSanitizeGuardrail = Callable[[str, Json], Json]
@@ -131,7 +131,7 @@ EventSanitizeGuardrail = Callable[[Event, EventSanitizeFields], Any]
 EventMetadataInjectorCallback = Callable[[Event], EventMetadata]
 
 
-# ---- scope-stack helpers (python-api.md 4.3) ---------------------------------------------------
+# ---- scope-stack helpers (docs/python.md, "Scope stacks") ----------------------------------------
 
 
 def get_scope_stack() -> ScopeStack:

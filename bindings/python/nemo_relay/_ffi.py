@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """The raw C layer: structs, callback types and one prototype table applied once at import.
 
-``tests/test_ffi_header.py`` parses ``include/nemo_relay.h`` and fails if a name or an argument
-count here differs from the header.
+All of it is derived from ``_abi``, which scripts/abi_tables.py generates from include/nemo_relay.h
+(CI fails when it is stale), so a new export needs no hand-written row here.
 """
 
 from __future__ import annotations
@@ -24,301 +24,88 @@ from ctypes import (
 
 from typing import Any
 
-from . import _lib
+from . import _abi, _lib
 
-# ---- constants (mirroring nemo_relay.h) -------------------------------------------------------
+# ---- the header as ctypes ---------------------------------------------------------------------
+# Everything below is derived from ``_abi`` (generated from include/nemo_relay.h by
+# scripts/abi_tables.py): no layout, constant or prototype is written here by hand.
 
-OK = 0
-PENDING = -1
-E_INVALID_ARGUMENT = 1
-E_NOT_FOUND = 2
-E_ALREADY_EXISTS = 3
-E_GUARDRAIL_REJECTED = 4
-E_INTERNAL = 5
-E_MISUSE = 6
-E_CALLBACK = 7
-E_CANCELLED = 8
-E_INVALID_JSON = 9
-E_VERSION = 10
-E_TIMEOUT = 11
-E_SCOPE_STACK_EMPTY = 12
-E_FULL = 13
+# Every constant without its prefix: ``OK``, ``E_MISUSE``, ``LLM_OPTIONS_VERSION``, ``MARK_SANITIZE``...
+globals().update({name.removeprefix("NEMO_RELAY_"): value for name, value in _abi.CONSTANTS.items()})
 
-RUNTIME_OPTIONS_VERSION = 1
-SCOPE_OPTIONS_VERSION = 1
-MARK_OPTIONS_VERSION = 1
-LLM_OPTIONS_VERSION = 1
-LLM_END_OPTIONS_VERSION = 1
-TOOL_OPTIONS_VERSION = 1
-CODEC_CALLBACKS_VERSION = 1
-STREAM_OPTIONS_VERSION = 1
-EXPORTER_OPTIONS_VERSION = 1
-
-SEVERITY_NONE = -1
-
-# Propagation capture modes.
-PROPAGATION_ROOTED = 0
-PROPAGATION_ROOTLESS = 1
-PROPAGATION_WITH_ROOT = 2
-
-# Middleware kinds.
-LLM_CONDITIONAL_EXECUTION = 0
-LLM_REQUEST_INTERCEPT = 1
-LLM_EXECUTION_INTERCEPT = 2
-LLM_STREAM_EXECUTION_INTERCEPT = 3
-LLM_SANITIZE_REQUEST = 4
-LLM_SANITIZE_RESPONSE = 5
-TOOL_CONDITIONAL_EXECUTION = 6
-TOOL_REQUEST_INTERCEPT = 7
-TOOL_EXECUTION_INTERCEPT = 8
-TOOL_SANITIZE_REQUEST = 9
-TOOL_SANITIZE_RESPONSE = 10
-MARK_SANITIZE = 11
-SCOPE_START_SANITIZE = 12
-SCOPE_END_SANITIZE = 13
-METADATA_INJECTOR = 14
-BREAK_CHAIN = 1
-
-# ---- callback types ---------------------------------------------------------------------------
-
-#: status fn(token, json, len, user_data)
-CALLBACK_FN = CFUNCTYPE(c_int32, c_void_p, c_void_p, c_size_t, c_void_p)
-#: void fn(status, json, len, user_data)
-DONE_FN = CFUNCTYPE(None, c_int32, c_void_p, c_size_t, c_void_p)
-#: void fn(json, len, user_data)
-SUBSCRIBER_FN = CFUNCTYPE(None, c_void_p, c_size_t, c_void_p)
-#: void fn(jsonl, len, count, user_data)
-SUBSCRIBER_BATCH_FN = CFUNCTYPE(None, c_void_p, c_size_t, c_size_t, c_void_p)
-#: void free(user_data)
-FREE_FN = CFUNCTYPE(None, c_void_p)
-#: void fn(level, message, len, user_data)
-LOG_FN = CFUNCTYPE(None, c_int32, c_void_p, c_size_t, c_void_p)
-
-# ---- structs ----------------------------------------------------------------------------------
+_SCALARS: dict[str, Any] = {
+    "uint32_t": c_uint32,
+    "int32_t": c_int32,
+    "nemo_relay_status_t": c_int32,
+    "int64_t": c_int64,
+    "uint64_t": c_uint64,
+    "size_t": c_size_t,
+    "bool": c_bool,
+}
+_FREE_TYPE = "void (*)(void *)"
 
 
-class ExporterOptions(Structure):
-    _fields_ = [("version", c_uint32), ("config_json", c_char_p), ("config_len", c_size_t)]
+def _python_name(c_name: str) -> str:
+    """``nemo_relay_llm_end_options_t`` -> ``LLMEndOptions``; ``nemo_relay_log_fn`` -> ``LOG_FN``."""
+    core = c_name.removeprefix("nemo_relay_")
+    if core.endswith("_fn"):
+        return core.upper()
+    return "".join("LLM" if w == "llm" else w.capitalize() for w in core.removesuffix("_t").split("_"))
 
 
-class Callback(Structure):
-    _fields_ = [("fn", CALLBACK_FN), ("user_data", c_void_p), ("user_data_free", FREE_FN)]
+def _function_type(ret: str, params: tuple[str, ...] | list[str]) -> Any:
+    """A callback type. Pointers, ``const char *`` included, stay ``c_void_p``: the bytes are read by length."""
+    restype = None if ret == "void" else _SCALARS[ret]
+    return CFUNCTYPE(restype, *(_SCALARS.get(p, c_void_p) for p in params))
 
 
-class Done(Structure):
-    _fields_ = [("fn", DONE_FN), ("user_data", c_void_p), ("user_data_free", FREE_FN)]
+FREE_FN = _function_type("void", ["void *"])
+_FUNCTIONS: dict[str, Any] = {_FREE_TYPE: FREE_FN}
+for _name, (_ret, _params) in _abi.FUNCTION_TYPES.items():
+    _FUNCTIONS[_name] = globals()[_python_name(_name)] = _function_type(_ret, _params)
+
+_STRUCTS: dict[str, Any] = {}
 
 
-class RuntimeOptions(Structure):
-    _fields_ = [("version", c_uint32), ("subscriber_queue_capacity", c_uint32)]
+def _member_type(ctype: str) -> Any:
+    if ctype in _SCALARS:
+        return _SCALARS[ctype]
+    if ctype in _FUNCTIONS:
+        return _FUNCTIONS[ctype]
+    if ctype in _STRUCTS:
+        return _STRUCTS[ctype]
+    if ctype == "const char *":
+        return c_char_p
+    if ctype.endswith("*"):
+        return c_void_p
+    raise TypeError(f"nemo_relay: no ctypes mapping for the C type {ctype!r}")
 
 
-class ScopeOptions(Structure):
-    _fields_ = [
-        ("version", c_uint32),
-        ("attributes", c_uint32),
-        ("parent", c_void_p),
-        ("data", c_char_p),
-        ("data_len", c_size_t),
-        ("metadata", c_char_p),
-        ("metadata_len", c_size_t),
-        ("payload", c_char_p),
-        ("payload_len", c_size_t),
-        ("has_timestamp", c_bool),
-        ("timestamp_ns", c_int64),
-    ]
+for _name, _members in _abi.STRUCTS.items():
+    _STRUCTS[_name] = globals()[_python_name(_name)] = type(
+        _python_name(_name), (Structure,), {"_fields_": [(member, _member_type(t)) for t, member in _members]}
+    )
 
 
-class MarkOptions(Structure):
-    _fields_ = [
-        ("version", c_uint32),
-        ("severity", c_int32),
-        ("parent", c_void_p),
-        ("data", c_char_p),
-        ("data_len", c_size_t),
-        ("data_schema", c_char_p),
-        ("data_schema_len", c_size_t),
-        ("metadata", c_char_p),
-        ("metadata_len", c_size_t),
-        ("has_timestamp", c_bool),
-        ("timestamp_ns", c_int64),
-    ]
+def _param_type(ctype: str) -> Any:
+    """An export's parameter: a ``char **out`` result stays ``POINTER(c_void_p)`` so it can be freed."""
+    base = ctype.removeprefix("const ").removesuffix("*").strip()
+    if ctype.endswith("**"):
+        return POINTER(c_void_p)
+    if ctype.endswith("*") and base in _STRUCTS:
+        return POINTER(_STRUCTS[base])
+    if ctype.endswith("*") and base in _SCALARS:
+        return POINTER(_SCALARS[base])
+    return _member_type(ctype)
 
 
-class LLMOptions(Structure):
-    _fields_ = [
-        ("version", c_uint32),
-        ("attributes", c_uint32),
-        ("parent", c_void_p),
-        ("data", c_char_p),
-        ("data_len", c_size_t),
-        ("metadata", c_char_p),
-        ("metadata_len", c_size_t),
-        ("model_name", c_char_p),
-        ("annotated_request", c_char_p),
-        ("annotated_request_len", c_size_t),
-        ("codec", c_void_p),
-        ("response_codec", c_void_p),
-        ("has_timestamp", c_bool),
-        ("timestamp_ns", c_int64),
-    ]
+def _return_type(ctype: str) -> Any:
+    return None if ctype == "void" else _member_type(ctype)
 
 
-class LLMEndOptions(Structure):
-    _fields_ = [
-        ("version", c_uint32),
-        ("data", c_char_p),
-        ("data_len", c_size_t),
-        ("metadata", c_char_p),
-        ("metadata_len", c_size_t),
-        ("annotated_response", c_char_p),
-        ("annotated_response_len", c_size_t),
-        ("response_codec", c_void_p),
-        ("has_timestamp", c_bool),
-        ("timestamp_ns", c_int64),
-    ]
-
-
-class ToolOptions(Structure):
-    _fields_ = [
-        ("version", c_uint32),
-        ("attributes", c_uint32),
-        ("parent", c_void_p),
-        ("data", c_char_p),
-        ("data_len", c_size_t),
-        ("metadata", c_char_p),
-        ("metadata_len", c_size_t),
-        ("tool_call_id", c_char_p),
-        ("has_timestamp", c_bool),
-        ("timestamp_ns", c_int64),
-    ]
-
-
-class CodecCallbacks(Structure):
-    _fields_ = [
-        ("version", c_uint32),
-        ("decode", Callback),
-        ("encode", Callback),
-        ("decode_response", Callback),
-    ]
-
-
-class StreamOptions(Structure):
-    _fields_ = [
-        ("version", c_uint32),
-        ("buffer_capacity", c_uint32),
-        ("collector", Callback),
-        ("finalizer", Callback),
-        ("on_chunk", Callback),
-        ("on_end", Done),
-    ]
-
-
-_status = c_int32
-_p = c_void_p
-_pp = POINTER(c_void_p)
-_out_str = POINTER(c_void_p)  # char **out: owned, freed with nemo_relay_free, so never c_char_p
-_out_len = POINTER(c_size_t)
-
-# ---- the prototype table: (name, restype, argtypes) -------------------------------------------
-
+#: (name, restype, argtypes) of every export, in header order.
 PROTOTYPES: list[tuple[str, object, list[object]]] = [
-    ("nemo_relay_version", c_char_p, []),
-    ("nemo_relay_version_number", c_int32, []),
-    ("nemo_relay_status_str", c_char_p, [_status]),
-    ("nemo_relay_last_error_message", c_char_p, []),
-    ("nemo_relay_free", None, [_p]),
-    ("nemo_relay_complete", _status, [_p, _status, c_char_p, c_size_t]),
-    ("nemo_relay_token_next", _status, [_p, c_char_p, c_size_t, POINTER(Done)]),
-    ("nemo_relay_runtime_options_init", _status, [POINTER(RuntimeOptions), c_uint32]),
-    ("nemo_relay_runtime_new", _status, [_pp, POINTER(RuntimeOptions)]),
-    ("nemo_relay_runtime_free", None, [_p]),
-    ("nemo_relay_stack_new", _status, [_pp, _p]),
-    ("nemo_relay_stack_thread_default", _status, [_pp]),
-    ("nemo_relay_stack_set_thread_default", _status, [_p]),
-    ("nemo_relay_stack_free", None, [_p]),
-    ("nemo_relay_scope_options_init", _status, [POINTER(ScopeOptions), c_uint32]),
-    ("nemo_relay_scope_begin", _status, [_pp, _p, _p, c_char_p, c_int32, POINTER(ScopeOptions)]),
-    ("nemo_relay_scope_end", _status, [_p, _p, _p, POINTER(ScopeOptions)]),
-    ("nemo_relay_scope_current", _status, [_pp, _p]),
-    ("nemo_relay_scope_info", _status, [_out_str, _out_len, _p]),
-    ("nemo_relay_scope_free", None, [_p]),
-    ("nemo_relay_mark_options_init", _status, [POINTER(MarkOptions), c_uint32]),
-    ("nemo_relay_mark", _status, [_p, _p, c_char_p, POINTER(MarkOptions)]),
-    ("nemo_relay_llm_options_init", _status, [POINTER(LLMOptions), c_uint32]),
-    ("nemo_relay_llm_call", _status, [_pp, _p, _p, c_char_p, c_char_p, c_size_t, POINTER(LLMOptions)]),
-    ("nemo_relay_llm_end_options_init", _status, [POINTER(LLMEndOptions), c_uint32]),
-    ("nemo_relay_llm_call_end", _status, [_p, _p, _p, c_char_p, c_size_t, POINTER(LLMEndOptions)]),
-    (
-        "nemo_relay_llm_execute",
-        _status,
-        [_pp, _p, _p, c_char_p, c_char_p, c_size_t, POINTER(LLMOptions), POINTER(Callback), POINTER(Done)],
-    ),
-    ("nemo_relay_call_cancel", _status, [_p]),
-    ("nemo_relay_call_free", None, [_p]),
-    ("nemo_relay_tool_options_init", _status, [POINTER(ToolOptions), c_uint32]),
-    ("nemo_relay_tool_call", _status, [_pp, _p, _p, c_char_p, c_char_p, c_size_t, POINTER(ToolOptions)]),
-    ("nemo_relay_tool_call_end", _status, [_p, _p, _p, c_char_p, c_size_t, POINTER(ToolOptions)]),
-    (
-        "nemo_relay_tool_execute",
-        _status,
-        [_pp, _p, _p, c_char_p, c_char_p, c_size_t, POINTER(ToolOptions), POINTER(Callback), POINTER(Done)],
-    ),
-    ("nemo_relay_register", _status, [_p, _p, c_int32, c_char_p, c_int32, c_uint32, POINTER(Callback)]),
-    ("nemo_relay_deregister", _status, [POINTER(c_bool), _p, _p, c_int32, c_char_p]),
-    ("nemo_relay_subscriber_register", _status, [_p, _p, c_char_p, SUBSCRIBER_FN, _p, FREE_FN]),
-    ("nemo_relay_subscriber_register_batch", _status, [_p, _p, c_char_p, SUBSCRIBER_BATCH_FN, _p, FREE_FN]),
-    ("nemo_relay_subscriber_deregister", _status, [POINTER(c_bool), _p, _p, c_char_p]),
-    ("nemo_relay_flush", _status, [_p, c_int64]),
-    ("nemo_relay_dropped_events", _status, [POINTER(c_uint64), _p]),
-    ("nemo_relay_codec_builtin", _status, [_pp, c_char_p]),
-    ("nemo_relay_codec_new", _status, [_pp, c_char_p, POINTER(CodecCallbacks)]),
-    ("nemo_relay_codec_free", None, [_p]),
-    ("nemo_relay_codec_decode", _status, [_out_str, _out_len, _p, c_char_p, c_size_t]),
-    ("nemo_relay_codec_encode", _status, [_out_str, _out_len, _p, c_char_p, c_size_t, c_char_p, c_size_t]),
-    ("nemo_relay_codec_decode_response", _status, [_out_str, _out_len, _p, c_char_p, c_size_t]),
-    ("nemo_relay_chunk_summary", _status, [_out_str, _out_len, c_char_p, c_size_t, c_uint64]),
-    ("nemo_relay_llm_conditional_execution", _status, [_p, _p, c_char_p, c_size_t, POINTER(Done)]),
-    ("nemo_relay_llm_request_intercepts", _status, [_p, _p, c_char_p, c_char_p, c_size_t, POINTER(Done)]),
-    ("nemo_relay_tool_conditional_execution", _status, [_p, _p, c_char_p, c_char_p, c_size_t, POINTER(Done)]),
-    ("nemo_relay_tool_request_intercepts", _status, [_p, _p, c_char_p, c_char_p, c_size_t, POINTER(Done)]),
-    ("nemo_relay_runtime_set_log_callback", _status, [_p, LOG_FN, _p, FREE_FN]),
-    ("nemo_relay_stream_options_init", _status, [POINTER(StreamOptions), c_uint32]),
-    (
-        "nemo_relay_llm_stream_execute",
-        _status,
-        [_pp, _p, _p, c_char_p, c_char_p, c_size_t, POINTER(LLMOptions), POINTER(StreamOptions), POINTER(Callback)],
-    ),
-    ("nemo_relay_token_producer", _status, [_pp, _p]),
-    ("nemo_relay_stream_push", _status, [_p, c_char_p, c_size_t]),
-    ("nemo_relay_producer_on_cancel", _status, [_p, POINTER(Done)]),
-    ("nemo_relay_producer_free", None, [_p]),
-    ("nemo_relay_stream_next", _status, [_out_str, _out_len, _p, c_int64]),
-    ("nemo_relay_stream_close", _status, [_p]),
-    ("nemo_relay_stream_free", None, [_p]),
-    ("nemo_relay_exporter_options_init", _status, [POINTER(ExporterOptions), c_uint32]),
-    ("nemo_relay_atof_exporter_new", _status, [_pp, POINTER(ExporterOptions)]),
-    ("nemo_relay_atif_exporter_new", _status, [_pp, POINTER(ExporterOptions)]),
-    ("nemo_relay_otel_exporter_new", _status, [_pp, POINTER(ExporterOptions)]),
-    ("nemo_relay_exporter_register", _status, [_p, _p, c_char_p]),
-    ("nemo_relay_exporter_deregister", _status, [POINTER(c_bool), _p, _p, c_char_p]),
-    ("nemo_relay_exporter_flush", _status, [_p, c_int64]),
-    ("nemo_relay_exporter_shutdown", _status, [_p, c_int64]),
-    ("nemo_relay_exporter_diagnostics", _status, [_out_str, _out_len, _p]),
-    ("nemo_relay_exporter_path", _status, [_out_str, _out_len, _p]),
-    ("nemo_relay_atif_exporter_export", _status, [_out_str, _out_len, _p, c_int64]),
-    ("nemo_relay_atif_exporter_clear", _status, [_p]),
-    ("nemo_relay_atif_trajectory", _status, [_out_str, _out_len, c_char_p, c_size_t, c_char_p, c_size_t]),
-    ("nemo_relay_exporter_free", None, [_p]),
-    ("nemo_relay_propagation_capture", _status, [_out_str, _out_len, _p, _p, c_int32, c_char_p]),
-    ("nemo_relay_traceparent_capture", _status, [_out_str, _out_len, _p, _p]),
-    ("nemo_relay_token_scope", _status, [_pp, _p]),
-    ("nemo_relay_token_enter", _status, [_p]),
-    ("nemo_relay_token_leave", None, [_p]),
-    ("nemo_relay_stack_from_propagation", _status, [_pp, c_char_p, c_size_t]),
-    ("nemo_relay_propagation_parse", _status, [_out_str, _out_len, c_char_p, c_size_t]),
-    ("nemo_relay_propagation_normalize", _status, [_out_str, _out_len, c_char_p, c_size_t]),
-    ("nemo_relay_propagation_to_traceparent", _status, [_out_str, _out_len, c_char_p, c_size_t]),
+    (name, _return_type(ret), [_param_type(t) for t, _pname in params]) for name, _since, ret, params in _abi.EXPORTS
 ]
 
 

@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
-"""JSON crossing into and out of the runtime (python-api.md 1.3).
+"""JSON crossing into and out of the runtime (docs/python.md, "JSON crossing").
 
 With ``orjson`` installed (``scripts/deps.sh`` installs it; it is optional, and
 ``NEMO_RELAY_PURE_JSON=1`` turns it off) parsing and writing go through it; otherwise the stdlib ``json`` does the same job, more slowly. Both paths give the same
-results, as python-api.md 1.3 and the reference define them:
+results, as docs/python.md, "JSON crossing", and the reference define them:
 
 - NaN and +/-Infinity raise ``ValueError("Failed to convert to JSON: NaN is not JSON (at $.path)")``.
   JSON cannot carry them, and the reference (and orjson) would silently write ``null`` instead, so a
@@ -252,7 +252,7 @@ if _orjson is not None:
         try:
             out = _odumps(value, default=_refuse, option=_STRICT)
         except TypeError:
-            return _encode_std(value)  # decides: converts what 1.3 accepts, raises ValueError otherwise
+            return _encode_std(value)  # decides: converts what JSON crossing accepts, raises ValueError otherwise
         # orjson writes NaN and infinities as null: only output with a null can hide one.
         if b"null" in out and _has_nonfinite(value):
             raise nonfinite_error(value)

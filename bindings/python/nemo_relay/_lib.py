@@ -1,18 +1,21 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Finds and loads ``libnemorelay`` and checks its version (STYLE rule 12 and 16)."""
+"""Finds and loads ``libnemorelay`` and checks its version against the one this binding needs."""
 
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import platform
 import sys
 from pathlib import Path
 
-#: The C API version this binding targets: the library's major must be equal, its minor at least this.
-TARGET_MAJOR = 0
-TARGET_MINOR = 7
+from . import _abi
+
+#: The C API version this binding needs: the header's major, and the newest minor in which an export
+#: it binds appeared (the ``@since`` of each export in ``_abi``). The library's major must be equal and
+#: its minor at least this, so an older library fails here, not with an ``AttributeError`` later.
+TARGET_MAJOR: int = _abi.VERSION[0]
+TARGET_MINOR: int = max(since[1] for _name, since, _ret, _params in _abi.EXPORTS)
 
 _LIB_NAMES = {"linux": "libnemorelay.so", "darwin": "libnemorelay.dylib", "win32": "nemorelay.dll"}
 
@@ -24,7 +27,8 @@ def _platform_dir() -> str:
 
 
 def _candidates() -> list[str]:
-    """The places looked at, in order: the environment variable, the packaged copy, the system."""
+    """The places looked at, in order (docs/packaging.md): ``NEMO_RELAY_LIB_PATH`` when set (and then only
+    it), else the copy the wheel ships in ``_native/<platform>-<arch>/``, else the system loader's."""
     out: list[str] = []
     env = os.environ.get("NEMO_RELAY_LIB_PATH")
     if env:
@@ -36,6 +40,9 @@ def _candidates() -> list[str]:
     packaged = Path(__file__).parent / "_native" / _platform_dir() / name
     if packaged.exists():
         out.append(str(packaged))
+        return out
+    import ctypes.util  # only here: it costs ~6 ms of import time
+
     found = ctypes.util.find_library("nemorelay")
     out.append(found or name)
     return out

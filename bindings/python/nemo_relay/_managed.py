@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""One owner class per native handle (STYLE rule 16)."""
+"""One owner class per native handle: it frees the handle once, on close or when collected."""
 
 from __future__ import annotations
 

@@ -150,7 +150,7 @@ def request_outcome_wire(v: Any) -> bytes:
         and isinstance(v[0], LLMRequest)
         and (v[1] is None or isinstance(v[1], AnnotatedLLMRequest))
     ):
-        # Accept both (python-api.md 13 #1): the seeds' (request, annotated) tuple.
+        # Accept both (docs/python.md, "Legacy callback forms", #1): the (request, annotated) tuple.
         v = LLMRequestInterceptOutcome(v[0], v[1])
     if not isinstance(v, LLMRequestInterceptOutcome):
         raise _errors.InternalError(
@@ -187,7 +187,7 @@ def _llm_wire(req: Any) -> bytes:
 
 
 def llm_execution(fn: Any) -> Callable[[int, bytes], int]:
-    legacy = positional_arity(fn) == 3  # python-api.md 13 #9: fn(name, request, next)
+    legacy = positional_arity(fn) == 3  # docs/python.md, "Legacy callback forms", #9: fn(name, request, next)
 
     def handler(token: int, doc: bytes) -> int:
         d = _loads(doc)
@@ -201,7 +201,7 @@ def llm_execution(fn: Any) -> Callable[[int, bytes], int]:
 
 
 def llm_sanitize_request(fn: Any) -> Callable[[int, bytes], int]:
-    legacy = positional_arity(fn) == 1  # python-api.md 13 #12
+    legacy = positional_arity(fn) == 1  # docs/python.md, "Legacy callback forms", #12
 
     def handler(token: int, doc: bytes) -> int:
         d = _loads(doc)
@@ -267,7 +267,7 @@ def tool_request(fn: Any) -> Callable[[int, bytes], int]:
 def tool_result_wire(v: Any) -> bytes:
     if isinstance(v, ToolExecutionResult):
         return _dumps({"result": _json.convert(v.result), "annotation": _json.convert(v.annotation)})
-    # Accept both (python-api.md 13 #2): a plain JSON value becomes ToolExecutionResult(value).
+    # Accept both (docs/python.md, "Legacy callback forms", #2): a plain JSON value becomes ToolExecutionResult(value).
     return _dumps({"result": _json.convert(v), "annotation": None})
 
 
@@ -298,7 +298,7 @@ def _legacy_tool_outcome_wire(v: Any) -> bytes:
 
 
 def tool_execution(fn: Any) -> Callable[[int, bytes], int]:
-    legacy = positional_arity(fn) == 3  # python-api.md 13 #11: fn(tool_name, args, next)
+    legacy = positional_arity(fn) == 3  # docs/python.md, "Legacy callback forms", #11: fn(tool_name, args, next)
 
     def handler(token: int, doc: bytes) -> int:
         d = _loads(doc)

@@ -79,7 +79,7 @@ def _log_tramp(level: int, ptr: int, n: int, _ud: int) -> None:
 
 def _shutdown() -> None:
     """atexit: deliver what is queued, then stop every subscriber thread so none calls into Python
-    after finalization (python-api.md 12.6a)."""
+    after finalization (docs/python.md, "Interpreter exit")."""
     global _rt, _rt_closed
     with _rt_lock:
         rt, _rt, _rt_closed = _rt, None, True
@@ -388,7 +388,11 @@ def fail(token: int, exc: BaseException, state: CallState | None, store: bool = 
             state.store(message, exc)
         else:
             _thread_errors()[message] = exc
-    payload = _json.dumps({"type": type(exc).__name__, "message": message})
+    cls = type(exc)
+    failure = {"type": cls.__name__, "message": message}
+    if cls.__qualname__ != cls.__name__:
+        failure["qualname"] = cls.__qualname__  # the display text names it, as the reference's does
+    payload = _json.dumps(failure)
     _complete(token, E_CALLBACK, payload, len(payload))
 
 
@@ -497,7 +501,7 @@ def _drive(
 ) -> int:
     """Steps the coroutine inline (like an eager task); only a real suspension goes to the loop."""
     if state is not None and state.sync_only:
-        # A chain helper called without a loop (python-api.md 1.6): no awaitable may run, even one
+        # A chain helper called without a loop (docs/python.md, "Dual mode"): no awaitable may run, even one
         # that would finish without suspending.
         if type(aw) is CoroutineType:
             aw.close()
@@ -659,7 +663,7 @@ class _SyncChain(CallState):
 
 
 def run_chain(start: Callable[[Any], int], convert: Callable[[bytes], Any]) -> Any:
-    """Runs one chain helper through ``start(done)`` under the dual-mode rule (python-api.md 1.6).
+    """Runs one chain helper through ``start(done)`` under docs/python.md, "Dual mode".
 
     Without a running loop the chain runs now on this thread and its result (or exception) is
     returned (raised); a callback returning an awaitable fails the chain. Inside a loop the chain

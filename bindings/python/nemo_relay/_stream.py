@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Streaming LLM calls over the C stream ABI (python-api.md 5.3, semantics 3.6).
+"""Streaming LLM calls over the C stream ABI (docs/python.md, "Streams"; docs/pipeline.md, "Streaming LLM call").
 
 Everything runs on the caller's event loop, without thread hops:
 
@@ -593,7 +593,7 @@ def stream_next(token: int, call: StreamCall) -> Callable[[Any], Any]:
 
 def stream_intercept(fn: Any) -> Callable[[int, bytes], int]:
     """Adapter of ``register_llm_stream_execution``: ``fn(name, request, context, next)`` (0.10.4)
-    or the legacy ``fn(request, next)`` (python-api.md 13 #10), chosen by positional arity."""
+    or the legacy ``fn(request, next)`` (docs/python.md, "Legacy callback forms", #10), chosen by positional arity."""
     from ._middleware import positional_arity
     from ._types import LlmExecutionContext, LLMRequest
 
@@ -607,7 +607,7 @@ def stream_intercept(fn: Any) -> Callable[[int, bytes], int]:
         if legacy:
             return start_layer(token, call, lambda: fn(req, nxt), True)
         ctx = LlmExecutionContext(d.get("context"))
-        object.__setattr__(ctx, "response_codec", None)  # python-api.md 3.11: None in stream intercepts
+        object.__setattr__(ctx, "response_codec", None)  # None in stream intercepts (docs/python.md, "Codec contexts")
         return start_layer(token, call, lambda: fn(d["name"], req, ctx, nxt), True)
 
     return handler

@@ -1,12 +1,13 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Value types, enums, attribute flags and events (python-api.md section 3)."""
+"""Value types, enums, attribute flags and events (docs/python.md, docs/events.md)."""
 
 from __future__ import annotations
 
+import ctypes
 import datetime as _dt
 from typing import Any, Generic, Literal, TypeVar, TypedDict, Union
 
-from . import _json
+from . import _ffi, _json
 
 T = TypeVar("T")
 
@@ -509,8 +510,6 @@ class AnnotatedLLMRequest:
         return raw if raw is not None else _json.dumps(self._wire())
 
     def __getattr__(self, name: str) -> Any:
-        if name in _REQ_FIELDS:
-            return _json.copy(self._d.get(name))
         if name in ("_d", "_extra"):
             raw = self.__dict__.get("_raw")
             if raw is not None:
@@ -540,30 +539,42 @@ class AnnotatedLLMRequest:
     def extra(self) -> dict[str, Any]:
         return _json.copy(self._extra)
 
+    def _queries(self) -> dict[str, Any]:
+        """The core's answers for this request (one crossing; docs/annotated-request.md, "Queries")."""
+        body = self._serialized()
+        out, n = ctypes.c_void_p(), ctypes.c_size_t()
+        status = _ffi.lib.nemo_relay_annotated_request_queries(ctypes.byref(out), ctypes.byref(n), body, len(body))
+        if status != _ffi.OK:
+            raise ValueError(_ffi.lib.nemo_relay_last_error_message().decode("utf-8", "replace"))
+        return _json.loads(_ffi.take_string(out, n))
+
     def system_prompt(self) -> str | None:
-        for m in self._d.get("messages", []):
-            if m.get("role") == "system":
-                return _text_of(m.get("content"))
-        ins = self._d.get("instructions")
-        return _text_of(ins) if ins is not None else None
+        """The instructions' text, else the first system or developer message's text, else ``None``."""
+        return self._queries()["system_prompt"]
 
     def last_user_message(self) -> str | None:
-        for m in reversed(self._d.get("messages", [])):
-            if m.get("role") == "user":
-                return _text_of(m.get("content"))
-        return None
+        """The last user message with text (turns holding only tool results are skipped), or ``None``."""
+        return self._queries()["last_user_message"]
 
     def has_tool_calls(self) -> bool:
-        return any(
-            m.get("role") == "tool_call" or (m.get("role") == "assistant" and m.get("tool_calls"))
-            for m in self._d.get("messages", [])
-        )
+        """True when a message carries a tool call (OpenAI ``tool_calls``, Anthropic ``tool_use``, ...)."""
+        return bool(self._queries()["has_tool_calls"])
 
     def __repr__(self) -> str:
         model = self._d.get("model")
         shown = f'Some("{model}")' if model is not None else "None"
         return f"<AnnotatedLLMRequest messages={len(self._d.get('messages', []))} model={shown}>"
 
+
+
+def _request_field(name: str) -> property:
+    return property(lambda self: _json.copy(self._d.get(name)), doc=f"The ``{name}`` field (a copy), or ``None``.")
+
+
+# The fields are class properties, so ``dir()`` and ``help()`` list them as the reference's do.
+for _field in sorted(_REQ_FIELDS):
+    setattr(AnnotatedLLMRequest, _field, _request_field(_field))
+del _field
 
 def _text_of(content: Any) -> str | None:
     if isinstance(content, str):

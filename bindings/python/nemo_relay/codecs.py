@@ -14,6 +14,7 @@ from ._runtime import callback_struct, lib, run
 from ._types import AnnotatedLLMRequest, AnnotatedLLMResponse, LLMRequest, _not_instance
 
 __all__ = [
+    "AnnotatedLLMRequest",
     "LlmCodec",
     "LlmResponseCodec",
     "OpenAIChatCodec",

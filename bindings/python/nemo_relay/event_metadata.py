@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Event metadata injectors (python-api.md 7.4)."""
+"""Event metadata injectors (docs/middleware.md, "Event middleware")."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Conditional-execution and sanitize guardrails (python-api.md 7.3)."""
+"""Conditional-execution and sanitize guardrails (docs/middleware.md, "Registries")."""
 
 from __future__ import annotations
 

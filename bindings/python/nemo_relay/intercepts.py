@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Request and execution intercepts (python-api.md 7.2)."""
+"""Request and execution intercepts (docs/middleware.md, "Registries")."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Managed and manual LLM calls (python-api.md section 5)."""
+"""Managed and manual LLM calls (docs/pipeline.md; docs/python.md, "Managed calls")."""
 
 from __future__ import annotations
 
@@ -168,7 +168,7 @@ def stream_execute(
     codec: Any = None,
     response_codec: Any = None,
 ) -> "asyncio.Future[LlmStream]":
-    """Runs a managed streaming LLM call (python-api.md 5.3, semantics 3.6).
+    """Runs a managed streaming LLM call (docs/pipeline.md, "Streaming LLM call"; docs/python.md, "Streams").
 
     ``func(request)`` must return an async iterator of JSON chunks; ``collector(chunk)`` (sync) sees a
     copy of each chunk, ``finalizer()`` (sync) gives the end payload. The future resolves to an
@@ -282,7 +282,7 @@ def call_end(
     _errors.check(lib.nemo_relay_llm_call_end(runtime(), stack_ptr(), handle._handle(), body, len(body), byref(o)))
 
 
-# ---- chain helpers (python-api.md 5.5; dual mode, 1.6) ----------------------------------------
+# ---- chain helpers (docs/pipeline.md, "Chain helpers"; docs/python.md, "Dual mode") -----------
 
 _conditional = lib.nemo_relay_llm_conditional_execution
 _intercepts = lib.nemo_relay_llm_request_intercepts

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Scopes and marks on the current context's stack (python-api.md section 4)."""
+"""Scopes and marks on the current context's stack (docs/scopes.md)."""
 
 from __future__ import annotations
 

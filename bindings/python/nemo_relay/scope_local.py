@@ -1,5 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Scope-owned twins of every registry and of subscribers (python-api.md 7.5)."""
+"""Scope-owned twins of every registry and of subscribers (docs/scopes.md, "Scope-local registrations").
+
+Parameter names are the reference's: ``fn`` for intercepts, ``guardrail`` for conditional execution
+and sanitizers, ``injector`` for metadata injectors, ``callback`` for subscribers."""
 
 from __future__ import annotations
 
@@ -82,25 +85,29 @@ def deregister_tool_execution(scope_handle: ScopeHandle, name: str) -> bool:
 
 
 def register_llm_conditional_execution(
-    scope_handle: ScopeHandle, name: str, priority: int, fn: Callable[..., Any]
+    scope_handle: ScopeHandle, name: str, priority: int, guardrail: Callable[..., Any]
 ) -> None:
-    register_kind(scope_handle, "llm_conditional_execution", name, priority, False, fn)
+    register_kind(scope_handle, "llm_conditional_execution", name, priority, False, guardrail)
 
 
 def deregister_llm_conditional_execution(scope_handle: ScopeHandle, name: str) -> bool:
     return deregister_kind(scope_handle, "llm_conditional_execution", name)
 
 
-def register_llm_sanitize_request(scope_handle: ScopeHandle, name: str, priority: int, fn: Callable[..., Any]) -> None:
-    register_kind(scope_handle, "llm_sanitize_request", name, priority, False, fn)
+def register_llm_sanitize_request(
+    scope_handle: ScopeHandle, name: str, priority: int, guardrail: Callable[..., Any]
+) -> None:
+    register_kind(scope_handle, "llm_sanitize_request", name, priority, False, guardrail)
 
 
 def deregister_llm_sanitize_request(scope_handle: ScopeHandle, name: str) -> bool:
     return deregister_kind(scope_handle, "llm_sanitize_request", name)
 
 
-def register_llm_sanitize_response(scope_handle: ScopeHandle, name: str, priority: int, fn: Callable[..., Any]) -> None:
-    register_kind(scope_handle, "llm_sanitize_response", name, priority, False, fn)
+def register_llm_sanitize_response(
+    scope_handle: ScopeHandle, name: str, priority: int, guardrail: Callable[..., Any]
+) -> None:
+    register_kind(scope_handle, "llm_sanitize_response", name, priority, False, guardrail)
 
 
 def deregister_llm_sanitize_response(scope_handle: ScopeHandle, name: str) -> bool:
@@ -108,17 +115,19 @@ def deregister_llm_sanitize_response(scope_handle: ScopeHandle, name: str) -> bo
 
 
 def register_tool_conditional_execution(
-    scope_handle: ScopeHandle, name: str, priority: int, fn: Callable[..., Any]
+    scope_handle: ScopeHandle, name: str, priority: int, guardrail: Callable[..., Any]
 ) -> None:
-    register_kind(scope_handle, "tool_conditional_execution", name, priority, False, fn)
+    register_kind(scope_handle, "tool_conditional_execution", name, priority, False, guardrail)
 
 
 def deregister_tool_conditional_execution(scope_handle: ScopeHandle, name: str) -> bool:
     return deregister_kind(scope_handle, "tool_conditional_execution", name)
 
 
-def register_tool_sanitize_request(scope_handle: ScopeHandle, name: str, priority: int, fn: Callable[..., Any]) -> None:
-    register_kind(scope_handle, "tool_sanitize_request", name, priority, False, fn)
+def register_tool_sanitize_request(
+    scope_handle: ScopeHandle, name: str, priority: int, guardrail: Callable[..., Any]
+) -> None:
+    register_kind(scope_handle, "tool_sanitize_request", name, priority, False, guardrail)
 
 
 def deregister_tool_sanitize_request(scope_handle: ScopeHandle, name: str) -> bool:
@@ -126,33 +135,37 @@ def deregister_tool_sanitize_request(scope_handle: ScopeHandle, name: str) -> bo
 
 
 def register_tool_sanitize_response(
-    scope_handle: ScopeHandle, name: str, priority: int, fn: Callable[..., Any]
+    scope_handle: ScopeHandle, name: str, priority: int, guardrail: Callable[..., Any]
 ) -> None:
-    register_kind(scope_handle, "tool_sanitize_response", name, priority, False, fn)
+    register_kind(scope_handle, "tool_sanitize_response", name, priority, False, guardrail)
 
 
 def deregister_tool_sanitize_response(scope_handle: ScopeHandle, name: str) -> bool:
     return deregister_kind(scope_handle, "tool_sanitize_response", name)
 
 
-def register_mark_sanitize(scope_handle: ScopeHandle, name: str, priority: int, fn: Callable[..., Any]) -> None:
-    register_kind(scope_handle, "mark_sanitize", name, priority, False, fn)
+def register_mark_sanitize(scope_handle: ScopeHandle, name: str, priority: int, guardrail: Callable[..., Any]) -> None:
+    register_kind(scope_handle, "mark_sanitize", name, priority, False, guardrail)
 
 
 def deregister_mark_sanitize(scope_handle: ScopeHandle, name: str) -> bool:
     return deregister_kind(scope_handle, "mark_sanitize", name)
 
 
-def register_scope_sanitize_start(scope_handle: ScopeHandle, name: str, priority: int, fn: Callable[..., Any]) -> None:
-    register_kind(scope_handle, "scope_sanitize_start", name, priority, False, fn)
+def register_scope_sanitize_start(
+    scope_handle: ScopeHandle, name: str, priority: int, guardrail: Callable[..., Any]
+) -> None:
+    register_kind(scope_handle, "scope_sanitize_start", name, priority, False, guardrail)
 
 
 def deregister_scope_sanitize_start(scope_handle: ScopeHandle, name: str) -> bool:
     return deregister_kind(scope_handle, "scope_sanitize_start", name)
 
 
-def register_scope_sanitize_end(scope_handle: ScopeHandle, name: str, priority: int, fn: Callable[..., Any]) -> None:
-    register_kind(scope_handle, "scope_sanitize_end", name, priority, False, fn)
+def register_scope_sanitize_end(
+    scope_handle: ScopeHandle, name: str, priority: int, guardrail: Callable[..., Any]
+) -> None:
+    register_kind(scope_handle, "scope_sanitize_end", name, priority, False, guardrail)
 
 
 def deregister_scope_sanitize_end(scope_handle: ScopeHandle, name: str) -> bool:
@@ -160,9 +173,9 @@ def deregister_scope_sanitize_end(scope_handle: ScopeHandle, name: str) -> bool:
 
 
 def register_event_metadata_injector(
-    scope_handle: ScopeHandle, name: str, priority: int, fn: Callable[..., Any]
+    scope_handle: ScopeHandle, name: str, priority: int, injector: Callable[..., Any]
 ) -> None:
-    register_kind(scope_handle, "event_metadata_injector", name, priority, False, fn)
+    register_kind(scope_handle, "event_metadata_injector", name, priority, False, injector)
 
 
 def deregister_event_metadata_injector(scope_handle: ScopeHandle, name: str) -> bool:

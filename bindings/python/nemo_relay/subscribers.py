@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Event subscribers and the delivery barrier (python-api.md section 8)."""
+"""Event subscribers and the delivery barrier (docs/middleware.md, "Subscribers"; docs/python.md, "Flush")."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def _deliverer(callback: Callable[[Any], None]) -> Callable[[bytes], None]:
 def _register_subscriber(owner: Any, name: str, callback: Callable[[Any], None]) -> None:
     o = owner_arg(owner)
     if inspect.iscoroutinefunction(callback):
-        # python-api.md 12.6b: an async subscriber would never be awaited; refuse it up front.
+        # docs/python.md, "Synchronous callbacks": an async subscriber would never be awaited; refuse it up front.
         raise TypeError("subscriber callbacks must be synchronous; an async def subscriber would never be awaited")
     n = name_arg(name)
     ud = add_slot(_deliverer(callback))

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Managed and manual tool calls (python-api.md section 6)."""
+"""Managed and manual tool calls (docs/pipeline.md, "Managed tool call")."""
 
 from __future__ import annotations
 
@@ -147,7 +147,7 @@ def call_end(
     _errors.check(lib.nemo_relay_tool_call_end(runtime(), stack_ptr(), handle._handle(), body, len(body), byref(o)))
 
 
-# ---- chain helpers (python-api.md 6; dual mode, 1.6) ------------------------------------------
+# ---- chain helpers (docs/pipeline.md, "Chain helpers"; docs/python.md, "Dual mode") -----------
 
 _conditional = lib.nemo_relay_tool_conditional_execution
 _intercepts = lib.nemo_relay_tool_request_intercepts

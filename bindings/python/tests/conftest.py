@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Shared helpers: fresh contexts, event collection and the placeholder normalisation (sem 9.2)."""
+"""Shared helpers: fresh contexts, event collection, placeholders (Tests/vectors/README.md, "Event scenarios")."""
 
 from __future__ import annotations
 

@@ -133,7 +133,7 @@ def test_version_mismatch_names_both_versions() -> None:
             def __new__(cls) -> int:  # type: ignore[misc]
                 return 1_005_000
 
-    with pytest.raises(ImportError, match=r"1\.5\.0.*targets 0\.7"):
+    with pytest.raises(ImportError, match=rf"1\.5\.0.*targets 0\.{_lib.TARGET_MINOR}"):
         _lib.check_version(Fake)  # type: ignore[arg-type]
 
 
@@ -143,9 +143,9 @@ def test_an_older_library_fails_at_import_with_the_version_message() -> None:
             restype = argtypes = None
 
             def __new__(cls) -> int:  # type: ignore[misc]
-                return 6_000  # 0.6.0: no OpenTelemetry exporter
+                return (_lib.TARGET_MINOR - 1) * 1000  # the previous minor lacks the newest export
 
-    with pytest.raises(ImportError, match=r"0\.6\.0.*targets 0\.7"):
+    with pytest.raises(ImportError, match=rf"0\.{_lib.TARGET_MINOR - 1}\.0.*targets 0\.{_lib.TARGET_MINOR}"):
         _lib.check_version(Old)  # type: ignore[arg-type]
 
 
@@ -174,6 +174,76 @@ def test_provider_exception_is_the_same_object_sync_and_async() -> None:
         assert info2.value is err2
 
     arun(main)
+
+
+def test_a_forked_task_keeps_the_parents_propagation_root(collector: Any) -> None:
+    """As the reference: an Agent opened in a forked task does not become the root of its spans."""
+
+    async def child() -> None:
+        h = scope.push("forked-agent", ScopeType.Agent)
+        scope.pop(h)
+
+    async def main() -> None:
+        f = scope.push("fork-parent", ScopeType.Function)
+        await asyncio.get_running_loop().create_task(child(), context=nemo_relay.fork_asyncio_context())
+        scope.pop(f)
+
+    arun(main)
+    events = collector.events()
+    parent = [e for e in events if e["name"] == "fork-parent"][0]
+    forked = [e for e in events if e["name"] == "forked-agent"]
+    assert len(forked) == 2
+    assert {e["propagation_root_uuid"] for e in forked} == {parent["propagation_root_uuid"]}
+    assert forked[0]["uuid"] != parent["propagation_root_uuid"]
+
+
+def test_an_intercept_that_drops_the_annotation_under_a_codec_fails_before_the_provider() -> None:
+    """As the reference: an outcome without annotated_request while a request codec is active fails."""
+    called = []
+
+    def omit(name: str, request: LLMRequest, annotated: Any) -> Any:
+        return nemo_relay.LLMRequestInterceptOutcome(request)
+
+    async def main() -> None:
+        def provider(r: LLMRequest) -> Any:
+            called.append(r)
+            return {}
+
+        body = {"model": "gpt", "messages": [{"role": "user", "content": "hi"}]}
+        with pytest.raises(
+            nemo_relay.InvalidArgumentError,
+            match="^invalid argument: LLM request intercept 'omit' omitted annotated_request while a request codec "
+            "is active$",
+        ):
+            await llm.execute("omit-call", LLMRequest({}, body), provider, codec=OpenAIChatCodec())
+
+    intercepts.register_llm_request("omit", 1, False, omit)
+    try:
+        arun(main)
+    finally:
+        intercepts.deregister_llm_request("omit")
+    assert called == []
+
+
+def test_end_events_name_the_exception_by_its_qualified_name(collector: Any) -> None:
+    """As the reference: the status text names ``__qualname__``, ``exception.type`` the plain name."""
+
+    class ProviderDown(Exception):
+        pass
+
+    async def main() -> None:
+        def provider(r: LLMRequest) -> Any:
+            raise ProviderDown("boom")
+
+        with pytest.raises(ProviderDown):
+            await llm.execute("qualname-llm", req(), provider)
+
+    arun(main)
+    end = [e for e in collector.events() if e["name"] == "qualname-llm"][-1]
+    qualname = ProviderDown.__qualname__
+    assert qualname.endswith("<locals>.ProviderDown")
+    assert end["metadata"]["otel.status_description"] == f"internal error: {qualname}: boom"
+    assert end["metadata"]["exception.type"] == "ProviderDown"
 
 
 def test_intercept_exceptions_propagate_unchanged() -> None:
@@ -492,3 +562,35 @@ def test_handles_are_managed() -> None:
 
     run_fresh(body)
     assert isinstance(ctypes.c_void_p, type) and contextvars
+
+
+def test_event_middleware_runs_only_with_a_subscriber() -> None:
+    """A deliberate difference from the reference (docs/middleware.md, "Event middleware"): without a
+    subscriber, metadata injectors and event sanitizers do not run. In a fresh interpreter, so no
+    other test's subscriber is registered."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(
+        """
+        import nemo_relay
+        from nemo_relay import event_metadata, guardrails, scope, subscribers
+        calls = []
+        event_metadata.register_injector("count", 0, lambda e: calls.append("inject") or {})
+        guardrails.register_mark_sanitize("count", 0, lambda e, f: calls.append("sanitize") or f)
+        scope.event("unheard")
+        assert calls == [], calls
+        subscribers.register("ignore", lambda e: None)
+        scope.event("heard")
+        subscribers.flush()
+        assert calls == ["inject", "sanitize"], calls
+        print("ok")
+        """
+    )
+    import os
+    from pathlib import Path
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    r = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr

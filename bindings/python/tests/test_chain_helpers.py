@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The chain helpers (python-api.md 5.5 and 6) run the runtime's own chains: global and
-scope-local entries merged, guardrail scopes emitted, dual mode (1.6)."""
+"""The chain helpers (docs/pipeline.md, "Chain helpers") run the runtime's own chains: global and
+scope-local entries merged, guardrail scopes emitted, dual mode (docs/python.md, "Dual mode")."""
 
 from __future__ import annotations
 

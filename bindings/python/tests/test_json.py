@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""JSON crossing (python-api.md 1.3) gives the same results with and without orjson."""
+"""JSON crossing (docs/python.md, "JSON crossing") gives the same results with and without orjson."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The seeds' Python examples, run unchanged (copied verbatim into tests/seeds/*.snippet)."""
+"""The Python examples of the published documentation pages, run unchanged (copied verbatim into
+tests/seeds/*.snippet; docs/python.md, "Documentation examples")."""
 
 from __future__ import annotations
 

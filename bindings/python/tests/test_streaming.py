@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
-"""llm.stream_execute, LlmStream and stream execution intercepts (python-api.md 5.3, sem 3.6-3.7).
+"""llm.stream_execute, LlmStream and stream execution intercepts (docs/pipeline.md).
 
-One test per row of the semantics 3.6 outcome table, asserting the consumer's view and the events
-(start, one ``llm.chunk`` mark per chunk with its 3.7 summary, the end event). No timed assertions:
+One test per row of docs/pipeline.md, "Stream outcome table", asserting the consumer's view and the events
+(start, one ``llm.chunk`` mark per chunk with its summary, the end event). No timed assertions:
 waits are on events the provider or the consumer sets.
 """
 
@@ -44,7 +44,7 @@ CHUNKS = [
     chat_chunk(None, "stop", {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}),
 ]
 
-#: The llm.chunk summaries of CHUNKS (sem 3.7).
+#: The llm.chunk summaries of CHUNKS (docs/pipeline.md, "llm.chunk data").
 SUMMARIES = [
     {
         "chunk_index": 0,
@@ -100,7 +100,7 @@ def assert_marks(marks: list[dict], summaries: list[dict]) -> None:
     assert all(m["kind"] == "mark" and m["category"] is None for m in marks)
 
 
-# ---- the outcome table (sem 3.6) ----------------------------------------------------------------
+# ---- the outcome table (docs/pipeline.md, "Stream outcome table") -------------------------------
 
 
 def test_normal_completion() -> None:
@@ -536,7 +536,7 @@ def test_stream_intercept_transforms_the_inner_stream() -> None:
             yield {"wrapped": c}
         yield {"wrapped": "tail"}
 
-    def legacy(request: LLMRequest, next: Any) -> Any:  # python-api.md 13 #10: fn(request, next)
+    def legacy(request: LLMRequest, next: Any) -> Any:  # docs/python.md, "Legacy callback forms", #10
         calls.append(("legacy", request.content["messages"][0]["content"]))
 
         async def gen() -> Any:

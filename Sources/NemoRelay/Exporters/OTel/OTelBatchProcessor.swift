@@ -14,8 +14,8 @@ protocol OTelSpanTransport: AnyObject, Sendable {
     var destination: String { get }
 }
 
-/// The batch span processor (docs/otel.md, "Delivery"): a bounded queue of finished spans and one export
-/// thread that sends a batch when `maxExportBatchSize` spans are waiting or `scheduledDelay` passed, and
+/// The batch span processor (docs/exporters.md, "OpenTelemetry traces"): a bounded queue of finished spans and
+/// one export thread that sends a batch when `maxExportBatchSize` spans are waiting or `scheduledDelay` passed, and
 /// everything at flush. A full queue drops new spans and counts them. Nothing here runs on the thread that
 /// emitted the events.
 final class OTelBatchProcessor: @unchecked Sendable {
@@ -72,11 +72,14 @@ final class OTelBatchProcessor: @unchecked Sendable {
             return
         }
         let room = max(0, maxQueue - queue.count)
+        // The export thread sleeps without a deadline while the queue is empty: the first span wakes it to
+        // start the scheduled delay, a full batch wakes it to send at once.
+        let wasEmpty = queue.isEmpty
         queue.append(contentsOf: spans.prefix(room))
         if spans.count > room { dropped &+= UInt64(spans.count - room) }
-        let full = queue.count >= maxBatch
+        let wake = (wasEmpty && !queue.isEmpty) || queue.count >= maxBatch
         lock.unlock()
-        if full { wake.signal() }
+        if wake { self.wake.signal() }
     }
 
     private func run() {
