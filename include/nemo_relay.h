@@ -253,7 +253,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_token_next(nemo_relay_token_t *tok
  * @param token A token the callback received and has not completed yet.
  * @return NEMO_RELAY_OK; NEMO_RELAY_E_MISUSE for a completed or bad token (nothing was entered).
  * Ownership: `token` borrowed.
- * @since 0.9
+ * @since 0.8
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_token_enter(nemo_relay_token_t *token);
 
@@ -261,7 +261,7 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_token_enter(nemo_relay_token_t *to
  * @brief Ends the innermost nemo_relay_token_enter of the calling thread if it was entered with
  *        `token`; nothing otherwise (an unmatched leave, e.g. after a failed enter, is harmless).
  * @param token The token given to nemo_relay_token_enter (it may have been completed since).
- * @since 0.9
+ * @since 0.8
  */
 NEMO_RELAY_API void nemo_relay_token_leave(nemo_relay_token_t *token);
 
