@@ -238,6 +238,33 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_complete(nemo_relay_token_t *token
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_token_next(nemo_relay_token_t *token, const char *json, size_t len,
                                                          const nemo_relay_done_t *done);
 
+/**
+ * @brief Makes the calling thread run "inside" a callback that answers later, until
+ *        nemo_relay_token_leave.
+ *
+ * Events of one stack reach subscribers in emission order; an event emitted from inside a metadata
+ * injector or an event (mark, scope start, scope end) sanitizer is delivered right after the event
+ * that callback runs for, before the events of that stack queued after it. The library knows this
+ * while the callback runs inside the call that invoked it. A callback that returned
+ * NEMO_RELAY_PENDING and goes on later (a coroutine step, a task) calls this around each piece it
+ * runs, so the events it emits there nest the same way. For the token of any other callback it only
+ * hides an outer context. Pairs nest per thread; each enter needs one leave with the same token on
+ * the same thread.
+ * @param token A token the callback received and has not completed yet.
+ * @return NEMO_RELAY_OK; NEMO_RELAY_E_MISUSE for a completed or bad token (nothing was entered).
+ * Ownership: `token` borrowed.
+ * @since 0.8
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_token_enter(nemo_relay_token_t *token);
+
+/**
+ * @brief Ends the innermost nemo_relay_token_enter of the calling thread if it was entered with
+ *        `token`; nothing otherwise (an unmatched leave, e.g. after a failed enter, is harmless).
+ * @param token The token given to nemo_relay_token_enter (it may have been completed since).
+ * @since 0.8
+ */
+NEMO_RELAY_API void nemo_relay_token_leave(nemo_relay_token_t *token);
+
 /* ------------------------------------------------------------------------------------------ */
 /* Runtime                                                                                     */
 /* ------------------------------------------------------------------------------------------ */

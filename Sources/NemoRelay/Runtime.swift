@@ -190,17 +190,21 @@ public final class Runtime: @unchecked Sendable {
     public func flush(timeoutNanos: Int64? = nil) -> Bool {
         if DeliveryThread.isCurrent { return true }
         let deadline = monotonicDeadline(after: timeoutNanos)
+        // Closed lanes that finished delivering are forgotten, but released only after `lanesLock`:
+        // the last reference to a lane may hold a binding's user data, whose destructor can need the
+        // Python GIL while this thread has released it and a thread holding it waits for `lanesLock`
+        // (issue 13 item 8).
+        var forgotten: [SubscriberLane] = []
         let targets: [(SubscriberLane, UInt64)] = lanesLock.withLock {
             closedLanes.removeAll { l in
-                // Forget closed lanes that finished delivering.
-                l.wait(until: l.enqueuedCount, deadline: monotonicNanos())
-                    && {
-                        droppedClosed.add(l.dropped, ordering: .relaxed)
-                        return true
-                    }()
+                guard l.wait(until: l.enqueuedCount, deadline: monotonicNanos()) else { return false }
+                droppedClosed.add(l.dropped, ordering: .relaxed)
+                forgotten.append(l)
+                return true
             }
             return (lanes + scopeLanes + closedLanes).map { ($0, $0.enqueuedCount) }
         }
+        forgotten.removeAll()
         var ok = true
         for (l, t) in targets where !l.wait(until: t, deadline: deadline) { ok = false }
         return ok
@@ -235,6 +239,12 @@ public final class Runtime: @unchecked Sendable {
     }
 
     /// Runs metadata injectors and event sanitizers, then queues the event for every subscriber.
+    ///
+    /// Events of one stack reach subscribers in emission order (``PublicationOrder``): while an
+    /// injector or sanitizer of an earlier event has not answered, later events wait behind it, and an
+    /// event emitted from inside one of its callbacks goes right after it. `then` runs once the event
+    /// was delivered, except for an event emitted inside a callback of the one it follows: that callback
+    /// may be waiting for what `then` starts, so it runs at once.
     func publish(_ event: Event, stack: ScopeStack, then: (() -> Void)? = nil) {
         var targets: [SubscriberLane] = lanesLock.withLock { lanes }
         if localLaneCount.load(ordering: .relaxed) > 0 { stack.localLanes(into: &targets) }
@@ -250,17 +260,59 @@ public final class Runtime: @unchecked Sendable {
         case .scopeStart: sanitizers = merged(global.scopeStartSanitize, locals, \.scopeStartSanitize)
         case .scopeEnd: sanitizers = merged(global.scopeEndSanitize, locals, \.scopeEndSanitize)
         }
-        if injectors.isEmpty && sanitizers.isEmpty {
+        let order = stack.publicationOrder
+        if injectors.isEmpty && sanitizers.isEmpty && !order.isBusy {
             deliver(event, to: targets)
             then?()
             return
         }
-        inject(event, injectors, 0) { [self] ev in
-            sanitize(ev, sanitizers, 0) { [self] ev in
-                deliver(ev, to: targets)
-                then?()
+        let p = Publication(
+            event, targets: targets, injectors: injectors, sanitizers: sanitizers, order: order, then: then)
+        switch order.admit(p, parent: EmissionContext.current) {
+        case .now: process(p)
+        case .queued: break  // `then` runs once its turn came and it was delivered
+        case .nested:
+            // Emitted inside a callback of the event it follows, which may wait for what comes next
+            // (`admit` cleared `p.then`: this is the caller's own reference).
+            then?()
+        }
+    }
+
+    /// Processes `first` and then, on this thread, whatever its stack queued behind it, until the queue
+    /// is empty or a callback answers later (the thread that answers then continues).
+    private func process(_ first: Publication) {
+        var next: Publication? = first
+        while let p = next {
+            run(p)
+            // 1: the chain ended on this thread, go on; otherwise the thread that ends it goes on.
+            guard p.state.compareExchange(expected: 0, desired: 2, ordering: .acquiringAndReleasing).original == 1
+            else { return }
+            next = finish(p)
+        }
+    }
+
+    /// Runs `p`'s injectors and sanitizers and delivers it; when it ends after `process` returned, the
+    /// ending thread continues with the stack's queue.
+    private func run(_ p: Publication) {
+        inject(p, p.event, 0) { [self] ev in
+            sanitize(p, ev, 0) { [self] ev in
+                deliver(ev, to: p.targets)
+                if !p.state.compareExchange(expected: 0, desired: 1, ordering: .acquiringAndReleasing).exchanged {
+                    // `process` already returned: continue the stack's queue from here.
+                    if let n = finish(p) { process(n) }
+                }
             }
         }
+    }
+
+    /// After `p` was delivered: frees its stack (or takes the next publication, returned) and runs its
+    /// `then`, in that order, so events `then` emits on a free stack are not held back.
+    private func finish(_ p: Publication) -> Publication? {
+        let n = p.order.next(after: p)
+        let then = p.then
+        p.then = nil
+        then?()
+        return n
     }
 
     private func deliver(_ event: Event, to targets: [SubscriberLane]) {
@@ -268,9 +320,8 @@ public final class Runtime: @unchecked Sendable {
         for l in targets { l.enqueue(r) }
     }
 
-    private func inject(
-        _ event: Event, _ list: [Registration<MetadataInjector>], _ first: Int, _ then: @escaping (Event) -> Void
-    ) {
+    private func inject(_ p: Publication, _ event: Event, _ first: Int, _ then: @escaping (Event) -> Void) {
+        let list = p.injectors
         // Merges injector i's answer into `ev`; an injector's failure only skips it.
         func apply(_ i: Int, _ ev: inout Event, _ result: Result<JSON, RelayError>) {
             let reg = list[i]
@@ -293,7 +344,8 @@ public final class Runtime: @unchecked Sendable {
             }
         }
         ChainStep<JSON>.fold(
-            from: first, count: list.count, event, control: nil, step: { i, ev, c in list[i].fn(ev, c) },
+            from: first, count: list.count, event, control: nil,
+            step: { i, ev, c in EmissionContext.with(p) { list[i].fn(ev, c) } },
             apply: { i, ev, r in
                 var next = ev
                 apply(i, &next, r)
@@ -317,9 +369,8 @@ public final class Runtime: @unchecked Sendable {
         return true
     }
 
-    private func sanitize(
-        _ event: Event, _ list: [Registration<EventSanitize>], _ first: Int, _ then: @escaping (Event) -> Void
-    ) {
+    private func sanitize(_ p: Publication, _ event: Event, _ first: Int, _ then: @escaping (Event) -> Void) {
+        let list = p.sanitizers
         // Applies sanitizer i's answer to `ev`; false when a failure blanked it and ended the chain.
         func apply(_ i: Int, _ ev: inout Event, _ result: Result<EventFields, RelayError>) -> Bool {
             switch result {
@@ -340,8 +391,10 @@ public final class Runtime: @unchecked Sendable {
         ChainStep<EventFields>.fold(
             from: first, count: list.count, event, control: nil,
             step: { i, ev, c in
-                list[i].fn(
-                    ev, EventFields(data: ev.data, categoryProfile: ev.categoryProfile, metadata: ev.metadata), c)
+                EmissionContext.with(p) {
+                    list[i].fn(
+                        ev, EventFields(data: ev.data, categoryProfile: ev.categoryProfile, metadata: ev.metadata), c)
+                }
             },
             apply: { i, ev, r in
                 var next = ev

@@ -187,6 +187,8 @@ public final class ScopeStack: @unchecked Sendable {
     /// For a forked stack: the parent's propagation root at the fork, which stays the root of every
     /// span of this stack, its own Agent scopes included (docs/scopes.md, "Threads and async contexts").
     let forkedRoot: RelayUUID?
+    /// Keeps this stack's events in emission order while an injector or sanitizer answers later.
+    let publicationOrder = PublicationOrder()
 
     /// A new stack with a fresh implicit root.
     public init(clock: RelayClock = SystemClock()) {

@@ -167,9 +167,16 @@ final class SubscriberLane: @unchecked Sendable {
             if flushWaiters > 0 { progress.broadcast() }
         }
         exited = true
+        let last = self.deliver
         self.deliver = nil
         lock.unlock()
         progress.broadcast()
+        // What the callback holds (a binding's user data, whose destructor may need the Python GIL)
+        // is released here, with no lock held: released under `lock`, a thread holding the GIL and
+        // waiting for `lanesLock` while `flush` (which holds `lanesLock` and takes this lock, with
+        // the GIL released) runs would close a cycle. The optimizer may end the local `deliver`'s
+        // lifetime at its last use, so both references are kept to this point explicitly.
+        withExtendedLifetime((deliver, last)) {}
     }
 
     /// Events dropped because this lane's queue was full.

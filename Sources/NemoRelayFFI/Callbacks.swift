@@ -84,6 +84,8 @@ final class Token: @unchecked Sendable {
     var producer: LLMStreamSink?
     /// The managed LLM or tool call a provider, tool or execution-intercept token belongs to.
     var call: ScopeHandle?
+    /// The event whose injector or sanitizer received this token (``nemo_relay_token_enter``).
+    var emission: EmissionContext?
 
     init(resume: @escaping (Result<JSON, RelayError>) -> Bool, next: ((JSON, DoneBox) throws -> Void)?) {
         self.resume = resume
@@ -116,6 +118,7 @@ func invoke<T>(
     let h = HandleTable.shared.insert(token, .token)
     token.handle = h
     if managed { token.call = ActiveCall.current?.handle }
+    token.emission = EmissionContext.capture()
     if let producer {
         token.producer = producer
         // Closing the stream completes a pending producer token as cancelled.

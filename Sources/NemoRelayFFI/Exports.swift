@@ -373,6 +373,21 @@ public func nemo_relay_token_next(
     return rc
 }
 
+@_cdecl("nemo_relay_token_enter")
+public func nemo_relay_token_enter(_ tokenp: OpaquePointer?) -> Int32 {
+    ffi {
+        guard let token = HandleTable.shared.get(tokenp, .token, as: Token.self), !token.done.load(ordering: .acquiring)
+        else { throw FFIError.misuse("misuse: token is invalid or was already completed") }
+        EmissionContext.enter(token.emission, owner: UInt(bitPattern: tokenp))
+    }
+}
+
+@_cdecl("nemo_relay_token_leave")
+public func nemo_relay_token_leave(_ tokenp: OpaquePointer?) {
+    LastError.clear()
+    EmissionContext.leave(owner: UInt(bitPattern: tokenp))
+}
+
 func callbackArg(_ p: UnsafePointer<nemo_relay_callback_t>?, _ what: String) throws -> CallbackBox {
     guard let p else { throw FFIError.invalid("\(what) must not be NULL") }
     return try CallbackBox(p.pointee)

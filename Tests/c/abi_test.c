@@ -408,7 +408,191 @@ static void test_annotated_request_queries(void) {
     EXPECT(nemo_relay_annotated_request_queries(NULL, NULL, S("{}")) == NEMO_RELAY_E_INVALID_ARGUMENT);
 }
 
+/* Issue 13 #7: events of one stack keep their emission order while a sanitizer answers later, and an
+ * event emitted inside the sanitizer (nemo_relay_token_enter) goes right after the event it runs for. */
+static nemo_relay_token_t *order_parked;
+static nemo_relay_status_t order_sanitizer(nemo_relay_token_t *t, const char *json, size_t len, void *ud) {
+    (void)ud;
+    static const char fields[] = "{\"data\":null,\"category_profile\":null,\"metadata\":null}";
+    if (memmem(json, len, S("\"name\":\"outer\"")) != NULL && order_parked == NULL) {
+        order_parked = t;
+        return NEMO_RELAY_PENDING;
+    }
+    return nemo_relay_complete(t, NEMO_RELAY_OK, fields, sizeof fields - 1);
+}
+
+static void test_event_order_with_a_late_sanitizer(void) {
+    static struct events ev;
+    memset(&ev, 0, sizeof ev);
+    pthread_mutex_init(&ev.lock, NULL);
+    order_parked = NULL;
+    nemo_relay_runtime_t *rt = NULL;
+    nemo_relay_stack_t *st = NULL;
+    EXPECT(nemo_relay_runtime_new(&rt, NULL) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_stack_new(&st, NULL) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_subscriber_register(rt, NULL, "order", collect, &ev, NULL) == NEMO_RELAY_OK);
+    nemo_relay_callback_t san = {order_sanitizer, NULL, NULL};
+    EXPECT(nemo_relay_register(rt, NULL, NEMO_RELAY_MARK_SANITIZE, "late", 0, 0, &san) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_mark(rt, st, "outer", NULL) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_mark(rt, st, "later", NULL) == NEMO_RELAY_OK);
+    EXPECT(order_parked != NULL);
+    EXPECT(nemo_relay_flush(rt, 10000000000LL) == NEMO_RELAY_OK);
+    EXPECT(ev.count == 0); /* "later" waits for "outer" */
+    /* The sanitizer goes on later and emits inside itself. */
+    EXPECT(nemo_relay_token_enter(order_parked) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_mark(rt, st, "nested", NULL) == NEMO_RELAY_OK);
+    nemo_relay_token_leave(NULL); /* not the entered token: nothing happens */
+    nemo_relay_token_leave(order_parked);
+    nemo_relay_token_leave(order_parked); /* an extra leave is harmless */
+    static const char fields[] = "{\"data\":null,\"category_profile\":null,\"metadata\":null}";
+    nemo_relay_token_t *t = order_parked;
+    EXPECT(nemo_relay_complete(t, NEMO_RELAY_OK, fields, sizeof fields - 1) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_token_enter(t) == NEMO_RELAY_E_MISUSE); /* completed */
+    EXPECT(nemo_relay_token_enter(NULL) == NEMO_RELAY_E_MISUSE);
+    EXPECT(nemo_relay_flush(rt, 10000000000LL) == NEMO_RELAY_OK);
+    EXPECT(ev.count == 3);
+    const char *outer = strstr(ev.buf, "\"name\":\"outer\"");
+    const char *nested = strstr(ev.buf, "\"name\":\"nested\"");
+    const char *later = strstr(ev.buf, "\"name\":\"later\"");
+    EXPECT(outer != NULL && nested != NULL && later != NULL && outer < nested && nested < later);
+    nemo_relay_stack_free(st);
+    nemo_relay_runtime_free(rt);
+}
+
+/* The hostile-input catalogue, C side (issue 13): what JSON cannot carry, names that are not UTF-8,
+ * numbers out of range, the nesting limit, a 100 MB payload in bounded time, and a subscriber
+ * and a user_data_free calling back into the library. */
+static nemo_relay_status_t mark_with_data(nemo_relay_runtime_t *rt, const char *data, size_t len) {
+    nemo_relay_mark_options_t mo;
+    EXPECT(nemo_relay_mark_options_init(&mo, NEMO_RELAY_MARK_OPTIONS_VERSION) == NEMO_RELAY_OK);
+    mo.data = data;
+    mo.data_len = len;
+    return nemo_relay_mark(rt, NULL, "m", &mo);
+}
+
+static nemo_relay_runtime_t *reentrant_rt;
+static int reentrant_marks;
+static void reentrant_subscriber(const char *json, size_t len, void *ud) {
+    (void)ud;
+    if (memmem(json, len, S("\"name\":\"outer\"")) != NULL) {
+        /* From the delivery thread: emit, and flush (returns at once instead of deadlocking). */
+        reentrant_marks += nemo_relay_mark(reentrant_rt, NULL, "from-subscriber", NULL) == NEMO_RELAY_OK;
+        reentrant_marks += nemo_relay_flush(reentrant_rt, -1) == NEMO_RELAY_OK;
+    }
+}
+static int reentrant_free_rc = -1;
+static void reentrant_free(void *ud) {
+    (void)ud;
+    /* Runs when the lane's delivery thread ends: calling back into the library must not deadlock. */
+    reentrant_free_rc = nemo_relay_flush(reentrant_rt, 1000000000LL);
+}
+
+static double seconds_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static void test_hostile_inputs(void) {
+    static struct events ev;
+    memset(&ev, 0, sizeof ev);
+    pthread_mutex_init(&ev.lock, NULL);
+    nemo_relay_runtime_t *rt = NULL;
+    EXPECT(nemo_relay_runtime_new(&rt, NULL) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_subscriber_register(rt, NULL, "hostile", collect, &ev, NULL) == NEMO_RELAY_OK);
+
+    /* invalid-utf8: names and JSON text must be UTF-8 */
+    EXPECT(nemo_relay_mark(rt, NULL, "a\xff", NULL) == NEMO_RELAY_E_INVALID_ARGUMENT);
+    EXPECT(nemo_relay_mark(rt, NULL, "\xc0\x80", NULL) == NEMO_RELAY_E_INVALID_ARGUMENT); /* overlong NUL */
+    EXPECT(mark_with_data(rt, S("[\"\xed\xa0\x80\"]")) == NEMO_RELAY_E_INVALID_JSON);   /* encoded surrogate */
+    /* nan-infinity: not JSON */
+    EXPECT(mark_with_data(rt, S("{\"x\":NaN}")) == NEMO_RELAY_E_INVALID_JSON);
+    EXPECT(mark_with_data(rt, S("[Infinity]")) == NEMO_RELAY_E_INVALID_JSON);
+    EXPECT(mark_with_data(rt, S("[-Infinity]")) == NEMO_RELAY_E_INVALID_JSON);
+    /* lone-surrogates and nul-in-strings inside JSON text */
+    EXPECT(mark_with_data(rt, S("[\"\\ud800\"]")) == NEMO_RELAY_E_INVALID_JSON);
+    EXPECT(mark_with_data(rt, S("[\"a\\u0000b\"]")) == NEMO_RELAY_OK);
+    EXPECT(mark_with_data(rt, "[\"a\0b\"]", 7) == NEMO_RELAY_E_INVALID_JSON); /* a raw NUL is a control character */
+    /* huge-numbers: out of double range is refused; large integers become the nearest double */
+    EXPECT(mark_with_data(rt, S("[1e400]")) == NEMO_RELAY_E_INVALID_JSON);
+    EXPECT(mark_with_data(rt, S("[-1e400]")) == NEMO_RELAY_E_INVALID_JSON);
+    EXPECT(mark_with_data(rt, S("{\"tiny\":1e-400,\"u64\":18446744073709551615,\"big\":123456789012345678901234567890}")) ==
+           NEMO_RELAY_OK);
+    /* deep-nesting: 512 levels are accepted, 513 refused */
+    char deep[2 * 513];
+    memset(deep, '[', 512);
+    memset(deep + 512, ']', 512);
+    EXPECT(mark_with_data(rt, deep, 2 * 512) == NEMO_RELAY_OK);
+    memset(deep, '[', 513);
+    memset(deep + 513, ']', 513);
+    EXPECT(mark_with_data(rt, deep, 2 * 513) == NEMO_RELAY_E_INVALID_JSON);
+    EXPECT(strstr(nemo_relay_last_error_message(), "nesting too deep") != NULL);
+    EXPECT(nemo_relay_flush(rt, 10000000000LL) == NEMO_RELAY_OK);
+    EXPECT(strstr(ev.buf, "\"u64\":18446744073709551615") != NULL);
+    EXPECT(strstr(ev.buf, "\"a\\u0000b\"") != NULL);
+
+    /* huge-payloads: a 100 MB string crosses and is delivered in seconds */
+    size_t big = (size_t)100 << 20;
+    char *p = malloc(big + 2);
+    EXPECT(p != NULL);
+    if (p != NULL) {
+        p[0] = '"';
+        memset(p + 1, 'x', big);
+        p[big + 1] = '"';
+        double t = seconds_now();
+        EXPECT(mark_with_data(rt, p, big + 2) == NEMO_RELAY_OK);
+        EXPECT(nemo_relay_flush(rt, 60000000000LL) == NEMO_RELAY_OK);
+        EXPECT(seconds_now() - t < 60.0);
+        free(p);
+    }
+    nemo_relay_runtime_free(rt);
+
+    /* re-entrancy: a subscriber emitting and flushing, a user_data_free flushing */
+    EXPECT(nemo_relay_runtime_new(&reentrant_rt, NULL) == NEMO_RELAY_OK);
+    reentrant_marks = 0;
+    EXPECT(nemo_relay_subscriber_register(reentrant_rt, NULL, "reentrant", reentrant_subscriber, NULL, reentrant_free) ==
+           NEMO_RELAY_OK);
+    EXPECT(nemo_relay_mark(reentrant_rt, NULL, "outer", NULL) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_flush(reentrant_rt, 10000000000LL) == NEMO_RELAY_OK);
+    EXPECT(reentrant_marks == 2);
+    bool removed = false;
+    EXPECT(nemo_relay_subscriber_deregister(&removed, reentrant_rt, NULL, "reentrant") == NEMO_RELAY_OK && removed);
+    EXPECT(nemo_relay_flush(reentrant_rt, 10000000000LL) == NEMO_RELAY_OK);
+    for (int i = 0; i < 1000 && reentrant_free_rc == -1; i++) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    EXPECT(reentrant_free_rc == NEMO_RELAY_OK);
+    nemo_relay_runtime_free(reentrant_rt);
+
+    /* registration-in-flight: middleware and subscribers come and go while a managed call waits */
+    static struct events late;
+    memset(&late, 0, sizeof late);
+    pthread_mutex_init(&late.lock, NULL);
+    EXPECT(nemo_relay_runtime_new(&rt, NULL) == NEMO_RELAY_OK);
+    nemo_relay_status_t st = -99;
+    parked = NULL;
+    nemo_relay_callback_t prov = {parking_provider, NULL, NULL};
+    nemo_relay_done_t dn = {record_status, &st, NULL};
+    EXPECT(nemo_relay_llm_execute(NULL, rt, NULL, "in-flight", S("{\"headers\":{},\"content\":{}}"), NULL, &prov,
+                                  &dn) == NEMO_RELAY_OK);
+    EXPECT(parked != NULL && st == -99);
+    nemo_relay_callback_t ic = {add_header_intercept, NULL, NULL};
+    EXPECT(nemo_relay_register(rt, NULL, NEMO_RELAY_LLM_REQUEST_INTERCEPT, "added-late", 0, 0, &ic) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_subscriber_register(rt, NULL, "added-late", collect, &late, NULL) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_deregister(&removed, rt, NULL, NEMO_RELAY_LLM_REQUEST_INTERCEPT, "added-late") == NEMO_RELAY_OK &&
+           removed);
+    EXPECT(nemo_relay_complete(parked, NEMO_RELAY_OK, S("{\"late\":true}")) == NEMO_RELAY_OK);
+    EXPECT(st == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_flush(rt, 10000000000LL) == NEMO_RELAY_OK);
+    /* The subscriber registered while the call waited sees its end event. */
+    EXPECT(strstr(late.buf, "\"name\":\"in-flight\"") != NULL && strstr(late.buf, "\"scope_category\":\"end\"") != NULL);
+    nemo_relay_runtime_free(rt);
+}
+
 int main(void) {
+    test_hostile_inputs();
+    test_event_order_with_a_late_sanitizer();
     test_annotated_request_queries();
     test_pending_calls_at_runtime_free();
     test_thread_exhaustion();

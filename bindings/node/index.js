@@ -11,7 +11,7 @@ const ffi = require('./lib/ffi');
 const { helper } = require('./lib/helper');
 const { Op } = require('./lib/protocol');
 const { NemoRelayError, Status } = require('./lib/errors');
-const { toJsonValue, jsonArg, PLAIN } = require('./lib/json');
+const { toJsonValue, jsonArg, cstr, PLAIN } = require('./lib/json');
 const { CONSTANTS: C } = require('./lib/abi');
 const exporters = require('./lib/exporters');
 const propagation = require('./lib/propagation');
@@ -46,6 +46,18 @@ const K = Object.freeze({
 // MARK: - Runtime state
 
 const als = new AsyncLocalStorage();
+
+/**
+ * A new async-context store that keeps the event injector or sanitizer token (`emission`) of the
+ * context it is made in: calls made anywhere inside such a callback, nested calls' providers
+ * included, emit their events inside it (docs/events.md "Order"; lib/ffi.js wraps them in
+ * nemo_relay_token_enter/leave).
+ */
+function carry(store) {
+  const emission = als.getStore()?.emission;
+  return emission ? { ...store, emission } : store;
+}
+ffi.setEmissionSource(() => als.getStore()?.emission ?? 0);
 const state = {
   rt: 0,
   /** The one stack shared by every async flow outside runtime-invoked callbacks (the "thread stack"). */
@@ -166,15 +178,17 @@ function complete(token, status, json, gen = helper.generation) {
 // MARK: - Callback errors
 
 let lastCallbackError = null;
-/** Recent callback errors by message, so a failure reported by C is re-raised as the JS error itself. */
+/**
+ * Recent callback errors by message, so a failure reported by C is re-raised as what the callback
+ * threw: the Error object itself, or the very value for a non-Error throw (`throw 42`, `throw null`).
+ */
 const thrown = new Map();
 
 function remember(err) {
   const msg = errorMessage(err);
-  if (err instanceof Error) {
-    thrown.set(msg, err);
-    if (thrown.size > 256) thrown.delete(thrown.keys().next().value);
-  }
+  thrown.delete(msg); // re-inserted last: the newest of its text, and the last to be evicted
+  thrown.set(msg, { value: err });
+  if (thrown.size > 256) thrown.delete(thrown.keys().next().value);
   return msg;
 }
 
@@ -198,7 +212,7 @@ function clearLastCallbackError() {
 
 /** Turns a failure status and text from C into the error to throw. */
 function failure(status, text) {
-  if (status === Status.E_CALLBACK && thrown.has(text)) return thrown.get(text);
+  if (status === Status.E_CALLBACK && thrown.has(text)) return thrown.get(text).value;
   return new NemoRelayError(text, status);
 }
 
@@ -250,7 +264,7 @@ function currentScopeStack() {
 function withScopeStack(stack, callback) {
   if (!(stack instanceof ScopeStack)) throw new TypeError('stack must be a ScopeStack');
   rt();
-  return als.run({ stack }, callback);
+  return als.run(carry({ stack }), callback);
 }
 
 /** Inside a callback, replaces the stack of the current store; otherwise rebinds the thread stack. */
@@ -376,7 +390,7 @@ function pushScope(name, scopeType, handle, attributes, data, metadata, input, t
   const st = effectiveStack();
   const opts = [C.NEMO_RELAY_SCOPE_OPTIONS_VERSION, opt(attributes, 0) & 3, handlePtr(handle), jsonArg(data, 'data'), jsonArg(metadata, 'metadata'),
     jsonArg(input, 'input'), hasTs, ts];
-  return makeHandle('nemo_relay_scope_begin', [null, rt(), st._ptr, String(name), scopeType, opts]);
+  return makeHandle('nemo_relay_scope_begin', [null, rt(), st._ptr, cstr(name), scopeType, opts]);
 }
 
 /** Pops `handle`, which must be on top of the effective stack. */
@@ -398,18 +412,18 @@ function getHandle() {
  */
 async function withScope(name, scopeType, callback, handle, attributes, data, metadata, input) {
   const stack = effectiveStack();
-  const h = als.run({ stack }, () => pushScope(name, scopeType, handle, attributes, data, metadata, input));
+  const h = als.run(carry({ stack }), () => pushScope(name, scopeType, handle, attributes, data, metadata, input));
   const ac = new AbortController();
   let value;
   try {
-    value = await als.run({ stack }, () => callback(h, ac.signal));
+    value = await als.run(carry({ stack }), () => callback(h, ac.signal));
     value = toJsonValue(value, 'withScope result');
   } catch (err) {
     const e = err instanceof Error ? err : new NemoRelayError(`internal error: ${String(err)}`, Status.E_INTERNAL);
-    als.run({ stack }, () => popScope(h, null, null, { 'otel.status_code': 'ERROR', 'otel.status_description': errorMessage(err) }));
+    als.run(carry({ stack }), () => popScope(h, null, null, { 'otel.status_code': 'ERROR', 'otel.status_description': errorMessage(err) }));
     throw e;
   }
-  als.run({ stack }, () => popScope(h, null, null, { 'otel.status_code': 'OK' }));
+  als.run(carry({ stack }), () => popScope(h, null, null, { 'otel.status_code': 'OK' }));
   return value;
 }
 
@@ -422,7 +436,7 @@ function event(name, handle, data, metadata, timestamp, dataSchema, severity) {
   }
   const opts = [C.NEMO_RELAY_MARK_OPTIONS_VERSION, opt(severity, C.NEMO_RELAY_SEVERITY_NONE), handlePtr(handle), jsonArg(data, 'data'),
     jsonArg(dataSchema, 'dataSchema'), jsonArg(metadata, 'metadata'), hasTs, ts];
-  ffi.call('nemo_relay_mark', [rt(), effectiveStack()._ptr, String(name), opts]);
+  ffi.call('nemo_relay_mark', [rt(), effectiveStack()._ptr, cstr(name), opts]);
 }
 
 // MARK: - Invoking JS callbacks
@@ -439,7 +453,7 @@ function answer(token, run, convert, o = {}) {
   let result;
   try {
     // The callbacks of a managed call keep its token in the store: captures name the call.
-    result = o.stack ? als.run({ stack: o.stack, callToken: o.managed ? token : 0 }, run) : run();
+    result = o.stack ? als.run(carry({ stack: o.stack, callToken: o.managed ? token : 0 }), run) : run();
   } catch (err) {
     return fail(token, err, o.record, gen);
   }
@@ -575,7 +589,7 @@ function codecPair(codecDecode, codecEncode, responseCodecDecode) {
 function llmOptions(handle, attributes, data, metadata, modelName, codec, responseCodec, timestamp) {
   const [hasTs, ts] = timestampNs(timestamp);
   return [C.NEMO_RELAY_LLM_OPTIONS_VERSION, opt(attributes, 0) & 3, handlePtr(handle), jsonArg(data, 'data'), jsonArg(metadata, 'metadata'),
-    modelName === null || modelName === undefined ? null : String(modelName), null, codec, responseCodec, hasTs, ts];
+    modelName === null || modelName === undefined ? null : cstr(modelName, 'modelName'), null, codec, responseCodec, hasTs, ts];
 }
 
 /** The managed LLM pipeline with C codec pointers (shared by the raw and the typed API). */
@@ -586,7 +600,7 @@ function llmExecuteWith(name, request, func, handle, attributes, data, metadata,
   const opts = llmOptions(handle, attributes, data, metadata, modelName, codec, responseCodec);
   const provider = callbackStruct((token, input) => answer(token, () => func(input, new AbortController().signal), (v) => v, { stack, managed: true }));
   return withDone(
-    (done) => ['nemo_relay_llm_execute', [0, rt(), stack._ptr, String(name), req, opts, provider, done]],
+    (done) => ['nemo_relay_llm_execute', [0, rt(), stack._ptr, cstr(name), req, opts, provider, done]],
     (v) => v,
   );
 }
@@ -832,7 +846,7 @@ function pumpStream(token, produce, stack) {
   };
   helper.hold();
   // A stream provider (the one caller with a stack) keeps its token in the store: captures name the call.
-  if (stack) als.run({ stack, callToken: token }, run);
+  if (stack) als.run(carry({ stack, callToken: token }), run);
   else run();
 }
 
@@ -953,7 +967,7 @@ function llmStreamWith(name, request, func, collector, finalizer, handle, attrib
     const so = [C.NEMO_RELAY_STREAM_OPTIONS_VERSION, 0, ...waitStruct(collect), ...waitStruct(finalize), ...onChunk, state.fn.done, endId, 0];
     let r;
     try {
-      r = ffi.rawCall('nemo_relay_llm_stream_execute', [null, rt(), stack._ptr, String(name), req, opts, so, provider]);
+      r = ffi.rawCall('nemo_relay_llm_stream_execute', [null, rt(), stack._ptr, cstr(name), req, opts, so, provider]);
     } catch (e) {
       if (registry.delete(endId)) helper.release();
       settled = true;
@@ -990,7 +1004,7 @@ function llmStreamCallExecute(name, request, func, collector, finalizer, handle,
 function llmCall(name, request, handle, attributes, data, metadata, modelName, timestamp) {
   const req = requestJson(request);
   const opts = llmOptions(handle, attributes, data, metadata, modelName, 0, 0, timestamp);
-  return makeHandle('nemo_relay_llm_call', [null, rt(), effectiveStack()._ptr, String(name), req, opts], LlmHandle);
+  return makeHandle('nemo_relay_llm_call', [null, rt(), effectiveStack()._ptr, cstr(name), req, opts], LlmHandle);
 }
 
 /** Ends a manual LLM span. */
@@ -1005,7 +1019,7 @@ function llmCallEnd(handle, response, data, metadata, timestamp) {
 function toolOptions(handle, attributes, data, metadata, toolCallId, timestamp) {
   const [hasTs, ts] = timestampNs(timestamp);
   return [C.NEMO_RELAY_TOOL_OPTIONS_VERSION, opt(attributes, 0) & 1, handlePtr(handle), jsonArg(data, 'data'), jsonArg(metadata, 'metadata'),
-    toolCallId === null || toolCallId === undefined ? null : String(toolCallId), hasTs, ts];
+    toolCallId === null || toolCallId === undefined ? null : cstr(toolCallId, 'toolCallId'), hasTs, ts];
 }
 
 /**
@@ -1020,7 +1034,7 @@ function toolCallExecute(name, args, func, handle, attributes, data, metadata, t
   const tool = callbackStruct((token, input) => answer(
     token, () => func(input, new AbortController().signal), (v) => toolResultOut(v, 'tool callback'), { stack, managed: true }));
   return withDone(
-    (done) => ['nemo_relay_tool_execute', [0, rt(), stack._ptr, String(name), a, opts, tool, done]],
+    (done) => ['nemo_relay_tool_execute', [0, rt(), stack._ptr, cstr(name), a, opts, tool, done]],
     toolResultIn,
   );
 }
@@ -1030,7 +1044,7 @@ const toolCallExecuteAsync = toolCallExecute;
 /** Starts a manual tool span. @returns {ToolHandle} */
 function toolCall(name, args, handle, attributes, data, metadata, toolCallId, timestamp) {
   const opts = toolOptions(handle, attributes, data, metadata, toolCallId, timestamp);
-  return makeHandle('nemo_relay_tool_call', [null, rt(), effectiveStack()._ptr, String(name), JSON.stringify(toJsonValue(args, 'args')), opts], ToolHandle);
+  return makeHandle('nemo_relay_tool_call', [null, rt(), effectiveStack()._ptr, cstr(name), JSON.stringify(toJsonValue(args, 'args')), opts], ToolHandle);
 }
 
 /** Ends a manual tool span with `{result, annotation?}`. */
@@ -1058,7 +1072,7 @@ function llmRequestIntercepts(name, request) {
   const req = requestJson(request);
   const stack = effectiveStack();
   return withDone(
-    (done) => ['nemo_relay_llm_request_intercepts', [rt(), stack._ptr, String(name), req, done]],
+    (done) => ['nemo_relay_llm_request_intercepts', [rt(), stack._ptr, cstr(name), req, done]],
     (v) => ({
       request: v.request,
       annotated: v.annotated_request ?? null,
@@ -1075,14 +1089,14 @@ function llmRequestIntercepts(name, request) {
 function toolConditionalExecution(name, args) {
   const a = JSON.stringify(toJsonValue(args, 'args'));
   const stack = effectiveStack();
-  return withDone((done) => ['nemo_relay_tool_conditional_execution', [rt(), stack._ptr, String(name), a, done]], () => undefined);
+  return withDone((done) => ['nemo_relay_tool_conditional_execution', [rt(), stack._ptr, cstr(name), a, done]], () => undefined);
 }
 
 /** Runs only the tool request-intercept chain; resolves with the transformed args. @returns {Promise<any>} */
 function toolRequestIntercepts(name, args) {
   const a = JSON.stringify(toJsonValue(args, 'args'));
   const stack = effectiveStack();
-  return withDone((done) => ['nemo_relay_tool_request_intercepts', [rt(), stack._ptr, String(name), a, done]], (v) => v);
+  return withDone((done) => ['nemo_relay_tool_request_intercepts', [rt(), stack._ptr, cstr(name), a, done]], (v) => v);
 }
 
 // MARK: - Middleware
@@ -1160,11 +1174,11 @@ const MIDDLEWARE = {
   ToolConditionalExecutionGuardrail: { kind: K.TOOL_CONDITIONAL, call: (fn, i, s) => fn(i.tool_name, i.args, s), out: reason },
   ToolSanitizeRequestGuardrail: { kind: K.TOOL_SANITIZE_REQUEST, recordErrors: true, call: (fn, i, s) => fn(i.tool_name, i.args, s), out: (v) => v },
   ToolSanitizeResponseGuardrail: { kind: K.TOOL_SANITIZE_RESPONSE, recordErrors: true, call: (fn, i, s) => fn(i.tool_name, i.result, s), out: (v) => v },
-  MarkSanitizeGuardrail: { kind: K.MARK_SANITIZE, recordErrors: true, call: (fn, i) => fn(i.event, fieldsIn(i.fields)), out: fieldsOut },
-  ScopeSanitizeStartGuardrail: { kind: K.SCOPE_START_SANITIZE, recordErrors: true, call: (fn, i) => fn(i.event, fieldsIn(i.fields)), out: fieldsOut },
-  ScopeSanitizeEndGuardrail: { kind: K.SCOPE_END_SANITIZE, recordErrors: true, call: (fn, i) => fn(i.event, fieldsIn(i.fields)), out: fieldsOut },
+  MarkSanitizeGuardrail: { kind: K.MARK_SANITIZE, recordErrors: true, emits: true, call: (fn, i) => fn(i.event, fieldsIn(i.fields)), out: fieldsOut },
+  ScopeSanitizeStartGuardrail: { kind: K.SCOPE_START_SANITIZE, recordErrors: true, emits: true, call: (fn, i) => fn(i.event, fieldsIn(i.fields)), out: fieldsOut },
+  ScopeSanitizeEndGuardrail: { kind: K.SCOPE_END_SANITIZE, recordErrors: true, emits: true, call: (fn, i) => fn(i.event, fieldsIn(i.fields)), out: fieldsOut },
   EventMetadataInjector: {
-    kind: K.METADATA_INJECTOR, recordErrors: true, call: (fn, i) => fn(i.event),
+    kind: K.METADATA_INJECTOR, recordErrors: true, emits: true, call: (fn, i) => fn(i.event),
     out: (v) => {
       if (v === null || v === undefined) return {};
       if (typeof v !== 'object' || Array.isArray(v)) throw new TypeError('metadata injector must return a flat object');
@@ -1189,14 +1203,17 @@ function register(spec, owner, name, priority, breakChain, cb) {
     const signal = new AbortController().signal;
     let cont = null;
     if (spec.next) cont = nextFor(token, spec.next);
-    answer(token, () => spec.call(cb, input, signal, cont?.next), spec.out, { record: spec.recordErrors ? label : null });
+    const run = () => answer(token, () => spec.call(cb, input, signal, cont?.next), spec.out, { record: spec.recordErrors ? label : null });
+    // Event injectors and sanitizers: what they emit goes right after their event.
+    if (spec.emits) als.run({ ...als.getStore(), emission: token }, run);
+    else run();
   };
   const cbs = callbackStruct(onCall);
-  ffi.call('nemo_relay_register', [rt(), owner, spec.kind, String(name), priority | 0, breakChain ? C.NEMO_RELAY_BREAK_CHAIN : 0, cbs]);
+  ffi.call('nemo_relay_register', [rt(), owner, spec.kind, cstr(name), priority | 0, breakChain ? C.NEMO_RELAY_BREAK_CHAIN : 0, cbs]);
 }
 
 function deregister(spec, owner, name) {
-  const [removed] = ffi.call('nemo_relay_deregister', [null, rt(), owner, spec.kind, String(name)]);
+  const [removed] = ffi.call('nemo_relay_deregister', [null, rt(), owner, spec.kind, cstr(name)]);
   return removed;
 }
 
@@ -1236,7 +1253,7 @@ function subscribe(owner, name, cb) {
     },
   });
   try {
-    ffi.call('nemo_relay_subscriber_register', [rt(), owner, String(name), state.fn.subscriber, id, state.fn.free]);
+    ffi.call('nemo_relay_subscriber_register', [rt(), owner, cstr(name), state.fn.subscriber, id, state.fn.free]);
   } catch (e) {
     registry.delete(id);
     throw e;
@@ -1250,7 +1267,7 @@ function registerSubscriber(name, cb) {
 
 /** @returns {boolean} whether a subscriber was removed. */
 function deregisterSubscriber(name) {
-  const [removed] = ffi.call('nemo_relay_subscriber_deregister', [null, rt(), 0, String(name)]);
+  const [removed] = ffi.call('nemo_relay_subscriber_deregister', [null, rt(), 0, cstr(name)]);
   if (removed) exporters.forgetName(String(name)); // it may have been an exporter's registration
   return removed;
 }
@@ -1260,7 +1277,7 @@ function scopeRegisterSubscriber(uuid, name, cb) {
 }
 
 function scopeDeregisterSubscriber(uuid, name) {
-  return ffi.call('nemo_relay_subscriber_deregister', [null, rt(), scopeByUuid(uuid), String(name)])[0];
+  return ffi.call('nemo_relay_subscriber_deregister', [null, rt(), scopeByUuid(uuid), cstr(name)])[0];
 }
 
 /**

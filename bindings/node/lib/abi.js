@@ -215,6 +215,12 @@ const EXPORTS = Object.freeze([
     ['size_t', 'len'],
     ['const nemo_relay_done_t *', 'done'],
   ]],
+  ['nemo_relay_token_enter', [0, 8], 'nemo_relay_status_t', [
+    ['nemo_relay_token_t *', 'token'],
+  ]],
+  ['nemo_relay_token_leave', [0, 8], 'void', [
+    ['nemo_relay_token_t *', 'token'],
+  ]],
   ['nemo_relay_runtime_options_init', [0, 1], 'nemo_relay_status_t', [
     ['nemo_relay_runtime_options_t *', 'opts'],
     ['uint32_t', 'version'],

@@ -100,7 +100,33 @@ function declare(name) {
  */
 function rawCall(name, args) {
   declare(name);
+  const t = emission();
+  if (t) return inside(t, [{ fn: name, args }])[0].ok;
   return helper.callSync(Op.CALL, { fn: name, args });
+}
+
+/**
+ * The token of the event injector or sanitizer whose JS code runs in this async context, or 0
+ * (set by index.js). Calls made there run between nemo_relay_token_enter and _leave on the helper's
+ * thread, so the events they emit go right after that callback's event (docs/events.md "Order").
+ */
+let emission = () => 0;
+function setEmissionSource(fn) {
+  emission = fn;
+}
+
+/** Runs `calls` (one batch) entered into token `t`; returns their answers. */
+function inside(t, calls) {
+  declare('nemo_relay_token_enter');
+  declare('nemo_relay_token_leave');
+  const answers = helper.callBatch([
+    { fn: 'nemo_relay_token_enter', args: [t] }, ...calls, { fn: 'nemo_relay_token_leave', args: [t] },
+  ]);
+  const out = answers.slice(1, -1);
+  for (const a of out) {
+    if (a.error !== undefined) throw new NemoRelayError(`helper: ${a.error}`, undefined, 'ERR_NEMO_RELAY_HELPER');
+  }
+  return out;
 }
 
 /** Calls a fallible export and throws NemoRelayError on a failure status; returns the out values. */
@@ -120,7 +146,9 @@ function outsOf(name, r) {
  */
 function callBatch(calls) {
   for (const [name] of calls) declare(name);
-  const answers = helper.callBatch(calls.map(([fn, args]) => ({ fn, args })));
+  const t = emission();
+  const items = calls.map(([fn, args]) => ({ fn, args }));
+  const answers = t ? inside(t, items) : helper.callBatch(items);
   return answers.map((a, i) => {
     if (a.error !== undefined) throw new NemoRelayError(`helper: ${a.error}`, undefined, 'ERR_NEMO_RELAY_HELPER');
     return outsOf(calls[i][0], a.ok);
@@ -133,11 +161,19 @@ function callBatch(calls) {
  */
 function callLater(name, args, done = null) {
   declare(name);
+  const t = emission();
+  if (t) {
+    // Queued back to back: the batch runs them in order on one helper thread.
+    declare('nemo_relay_token_enter');
+    declare('nemo_relay_token_leave');
+    helper.callLater('nemo_relay_token_enter', [t]);
+  }
   helper.callLater(name, args, done && ((a, error) => {
     if (error) return done(null, error);
     if (a.error !== undefined) return done(null, new NemoRelayError(`helper: ${a.error}`, undefined, 'ERR_NEMO_RELAY_HELPER'));
     done(a.ok, null);
   }));
+  if (t) helper.callLater('nemo_relay_token_leave', [t]);
 }
 
 /** Calls an export on the async channel (on a helper thread of its own when `bg`). */
@@ -146,4 +182,4 @@ async function callAsync(name, args, bg = true) {
   return helper.callAsync(Op.CALL, { fn: name, args }, bg);
 }
 
-module.exports = { EXPORTS, Struct, call, callBatch, callLater, rawCall, callAsync, declare };
+module.exports = { EXPORTS, Struct, call, callBatch, callLater, rawCall, callAsync, declare, setEmissionSource };

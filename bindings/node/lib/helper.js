@@ -76,7 +76,7 @@ class Helper {
     /** @type {Array<{fn: string, args: any[], done: Function | null, scope: AsyncResource}>} calls queued by `callLater` */
     this.later = [];
     this.inFlight = 0;
-    this.buffered = '';
+    this.partial = [];
     this.readBuf = Buffer.allocUnsafe(1 << 16);
     /** @type {(closure: number, args: any[]) => void} */
     this.onInvoke = () => {};
@@ -103,7 +103,7 @@ class Helper {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nemo-relay-'));
     const child = spawn(exe, [`--fifo-dir=${dir}`], { stdio: ['pipe', 'pipe', 'inherit'], windowsHide: true });
     this.child = child;
-    this.buffered = '';
+    this.partial = [];
     this.inFlight = 0;
     this.posted = [];
     this.later = [];
@@ -181,7 +181,7 @@ class Helper {
     this.child = null;
     this.generation++;
     this.inFlight = 0;
-    this.buffered = '';
+    this.partial = [];
     for (const fd of [this.reqFd, this.resFd]) {
       try { if (fd !== undefined) fs.closeSync(fd); } catch {}
     }
@@ -331,31 +331,47 @@ class Helper {
   }
 
   onData(chunk) {
-    let text = this.buffered + chunk;
-    let start = 0;
-    for (;;) {
-      const nl = text.indexOf('\n', start);
-      if (nl < 0) break;
-      const line = text.slice(start, nl);
-      start = nl + 1;
-      let msg;
-      try {
-        msg = JSON.parse(line);
-      } catch (e) {
-        process.emitWarning(`nemo-relay-node: unreadable helper line: ${e.message}`);
-        continue;
-      }
-      if (msg.op === Op.INVOKE) {
-        this.onInvoke(msg.args.closure, msg.args.args);
-      } else if (msg.id) {
-        const p = this.pending.get(msg.id);
-        if (!p) continue;
-        this.pending.delete(msg.id);
-        if (msg.error !== undefined) p.reject(new NemoRelayError(`helper: ${msg.error}`, undefined, 'ERR_NEMO_RELAY_HELPER'));
-        else p.resolve(msg.ok);
-      }
+    // A line can span many chunks (a 100 MB event): keep the pieces and look for the newline in the
+    // new chunk only, so assembling a long line costs its length, not its length times the chunks.
+    let nl = chunk.indexOf('\n');
+    if (nl < 0) {
+      this.partial.push(chunk);
+      return;
     }
-    this.buffered = text.slice(start);
+    let start = 0;
+    if (this.partial.length) {
+      this.partial.push(chunk.slice(0, nl));
+      const line = this.partial.join('');
+      this.partial = [];
+      this.onLine(line);
+      start = nl + 1;
+      nl = chunk.indexOf('\n', start);
+    }
+    while (nl >= 0) {
+      this.onLine(chunk.slice(start, nl));
+      start = nl + 1;
+      nl = chunk.indexOf('\n', start);
+    }
+    if (start < chunk.length) this.partial.push(chunk.slice(start));
+  }
+
+  onLine(line) {
+    let msg;
+    try {
+      msg = JSON.parse(line);
+    } catch (e) {
+      process.emitWarning(`nemo-relay-node: unreadable helper line: ${e.message}`);
+      return;
+    }
+    if (msg.op === Op.INVOKE) {
+      this.onInvoke(msg.args.closure, msg.args.args);
+    } else if (msg.id) {
+      const p = this.pending.get(msg.id);
+      if (!p) return;
+      this.pending.delete(msg.id);
+      if (msg.error !== undefined) p.reject(new NemoRelayError(`helper: ${msg.error}`, undefined, 'ERR_NEMO_RELAY_HELPER'));
+      else p.resolve(msg.ok);
+    }
   }
 }
 

@@ -20,7 +20,7 @@ function toJsonValue(value, what = 'value') {
       case 'boolean':
         return v;
       case 'number':
-        if (!Number.isFinite(v)) throw new TypeError(`${what}: non-finite number at ${where}`);
+        if (!Number.isFinite(v)) throw new TypeError(`${what}: non-finite number ${v} at ${where} is not JSON`);
         return v;
       case 'undefined':
         throw new TypeError(`${what}: undefined at ${where}`);
@@ -69,4 +69,20 @@ function jsonArg(value, what) {
   return value === null || value === undefined ? null : JSON.stringify(toJsonValue(value, what));
 }
 
-module.exports = { toJsonValue, jsonArg, PLAIN };
+/**
+ * A name or other string argument the C API takes NUL-terminated: `String(value)`, refused with a
+ * TypeError when it holds a NUL (the C side would silently cut it there) or a lone surrogate (it has
+ * no UTF-8 form; it would silently become U+FFFD).
+ * @param {unknown} value
+ * @param {string} what names the argument in the error message
+ * @returns {string}
+ */
+function cstr(value, what = 'name') {
+  const s = String(value);
+  const nul = s.indexOf('\0');
+  if (nul >= 0) throw new TypeError(`${what}: a NUL character (at ${nul}) cannot cross the C API`);
+  if (!s.isWellFormed()) throw new TypeError(`${what}: a lone surrogate has no UTF-8 form`);
+  return s;
+}
+
+module.exports = { toJsonValue, jsonArg, cstr, PLAIN };

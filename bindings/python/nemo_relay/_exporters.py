@@ -18,7 +18,7 @@ from typing import Any, Callable, ClassVar
 
 from . import _errors, _ffi
 from ._json import dumps
-from ._runtime import lib, runtime
+from ._runtime import cstr, lib, runtime
 
 __all__ = ["AtofExporterMode", "AtofStreamSinkConfig", "AtofExporterConfig", "AtofExporter", "AtifExporter"]
 
@@ -251,7 +251,7 @@ def _take(call: Callable[[Any, Any], int]) -> bytes:
 
 
 def _name(name: Any) -> bytes:
-    return _need_str(name).encode()
+    return cstr(_need_str(name))
 
 
 def _bounded(status: int, what: str) -> None:

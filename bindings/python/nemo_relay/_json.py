@@ -5,7 +5,11 @@ With ``orjson`` installed (``scripts/deps.sh`` installs it; it is optional, and
 ``NEMO_RELAY_PURE_JSON=1`` turns it off) parsing and writing go through it; otherwise the stdlib ``json`` does the same job, more slowly. Both paths give the same
 results, as docs/python.md, "JSON crossing", and the reference define them:
 
-- NaN and +/-Infinity become ``null`` (what the reference does; orjson writes them so too).
+- NaN and +/-Infinity raise ``ValueError("Failed to convert to JSON: NaN is not JSON (at $.path)")``.
+  JSON cannot carry them, and the reference (and orjson) would silently write ``null`` instead, so a
+  provider would receive something else than the caller sent: a deliberate difference from the
+  reference (``bindings/python/README.md``, "JSON values"). With orjson, a written ``null`` makes the
+  tree be checked for non-finite floats (output without ``null`` cannot hide one).
 - A non-``str`` key or a value of another type raises ``ValueError("Failed to convert to JSON: ...")``:
   whenever orjson refuses a value (an unknown type, a subclass, an integer beyond 64 bits), the
   stdlib path runs and decides. One difference remains: orjson writes ``uuid.UUID`` values and
@@ -85,16 +89,96 @@ loads = _loads_std
 loads_plain = _loads_plain_std
 
 
-def convert(value: Any) -> Any:
-    """Validates ``value`` as JSON and returns a new tree (tuples become lists, NaN becomes null).
+class _NonFinite(Exception):
+    """Raised inside ``_convert`` at a NaN or an infinity; ``convert`` turns it into a ValueError."""
 
-    Raises ``ValueError("Failed to convert to JSON: ...")`` like the reference.
+
+def _float_text(v: float) -> str:
+    return "NaN" if v != v else ("Infinity" if v > 0 else "-Infinity")
+
+
+def _key_path(path: str, k: str) -> str:
+    return f"{path}.{k}" if k.isidentifier() else f"{path}[{k!r}]"
+
+
+def nonfinite_path(value: Any, path: str = "$") -> tuple[str, float] | None:
+    """The path and value of the first NaN or infinity in ``value`` (JSON types, subclasses too)."""
+    if isinstance(value, float):
+        return None if value - value == 0.0 else (path, value)
+    if isinstance(value, (str, int)) or value is None:
+        return None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            found = nonfinite_path(v, _key_path(path, str(k)))
+            if found is not None:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            found = nonfinite_path(v, f"{path}[{i}]")
+            if found is not None:
+                return found
+    return None
+
+
+def _has_nonfinite(v: Any) -> bool:
+    """True when a plain JSON tree (dicts, lists, tuples, floats, ...) holds a NaN or an infinity.
+
+    Iterative (no recursion limit) and with local names only: it runs on the orjson path for every
+    document whose output holds a null.
     """
+    fl, d, li, tu = float, dict, list, tuple
+    t = type(v)
+    if t is not d and t is not li and t is not tu:
+        return isinstance(v, fl) and v - v != 0.0
+    stack = [v]
+    pop, push = stack.pop, stack.append
+    while stack:
+        cur = pop()
+        for x in cur.values() if type(cur) is d else cur:
+            tx = type(x)
+            if tx is fl:
+                if x - x != 0.0:
+                    return True
+            elif tx is d or tx is li or tx is tu:
+                push(x)
+    return False
+
+
+def nonfinite_error(value: Any) -> ValueError:
+    """The ValueError for a tree holding a NaN or an infinity, naming where."""
+    found = nonfinite_path(value)
+    where, v = found if found is not None else ("$", math.nan)
+    return ValueError(f"Failed to convert to JSON: {_float_text(v)} is not JSON (at {where})")
+
+
+def convert(value: Any) -> Any:
+    """Validates ``value`` as JSON and returns a new tree (tuples become lists).
+
+    Raises ``ValueError("Failed to convert to JSON: ...")`` like the reference; a NaN or an infinity
+    raises too (naming its path), where the reference writes ``null``.
+    """
+    try:
+        return _convert(value)
+    except _NonFinite:
+        raise nonfinite_error(value) from None
+    except RecursionError:
+        raise _too_deep() from None
+
+
+def _too_deep() -> ValueError:
+    # The runtime refuses JSON nested deeper than 512 levels anyway; Python's recursion limit
+    # (about 1000 frames, shared with the caller) is reached first on the stdlib path.
+    return ValueError("Failed to convert to JSON: nesting too deep")
+
+
+def _convert(value: Any) -> Any:
     t = type(value)
     if t is str or t is int or t is bool or value is None:
         return value
     if t is float:
-        return None if math.isnan(value) or math.isinf(value) else value
+        if value - value == 0.0:
+            return value
+        raise _NonFinite
     if t is dict:
         out = {}
         for k, v in value.items():
@@ -105,10 +189,10 @@ def convert(value: Any) -> Any:
                         "instance of 'str'"
                     )
                 k = str(k)
-            out[k] = convert(v)
+            out[k] = _convert(v)
         return out
     if t is list or t is tuple:
-        return [convert(v) for v in value]
+        return [_convert(v) for v in value]
     # Subclasses of the JSON types (str enums, int flags, OrderedDict, TypedDict instances are dicts).
     if isinstance(value, bool):
         return bool(value)
@@ -117,20 +201,27 @@ def convert(value: Any) -> Any:
     if isinstance(value, int):
         return int(value)
     if isinstance(value, float):
-        return convert(float(value))
+        return _convert(float(value))
     if isinstance(value, dict):
-        return convert(dict(value))
+        return _convert(dict(value))
     if isinstance(value, (list, tuple)):
-        return [convert(v) for v in value]
+        return [_convert(v) for v in value]
     raise ValueError(f"Failed to convert to JSON: unsupported type {type(value).__name__}")
 
 
 def _dumps_std(value: Any) -> bytes:
-    return _dumps(value).encode("utf-8")
+    try:
+        return _dumps(value).encode("utf-8")
+    except RecursionError:
+        raise _too_deep() from None
+    except ValueError:
+        if nonfinite_path(value) is not None:
+            raise nonfinite_error(value) from None
+        raise
 
 
 def _encode_std(value: Any) -> bytes:
-    return _dumps(convert(value)).encode("utf-8")
+    return _dumps_std(convert(value))
 
 
 dumps = _dumps_std
@@ -150,15 +241,22 @@ if _orjson is not None:
 
     def dumps(value: Any) -> bytes:  # noqa: F811 - the fast variant
         try:
-            return _odumps(value)
+            out = _odumps(value)
         except TypeError:
             return _dumps_std(value)
+        if b"null" in out and _has_nonfinite(value):
+            raise nonfinite_error(value)
+        return out
 
     def encode(value: Any) -> bytes:  # noqa: F811 - the fast variant
         try:
-            return _odumps(value, default=_refuse, option=_STRICT)
+            out = _odumps(value, default=_refuse, option=_STRICT)
         except TypeError:
             return _encode_std(value)  # decides: converts what JSON crossing accepts, raises ValueError otherwise
+        # orjson writes NaN and infinities as null: only output with a null can hide one.
+        if b"null" in out and _has_nonfinite(value):
+            raise nonfinite_error(value)
+        return out
 
 
 if _orjson is not None:

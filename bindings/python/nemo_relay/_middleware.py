@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 from . import _errors, _ffi, _json
 from ._runtime import (
+    cstr,
     CallState,
     run_managed,
     SyncFuture,
@@ -89,7 +90,7 @@ def register(owner: Any, kind: int, name: str, priority: Any, flags: int, handle
 def deregister(owner: Any, kind: int, name: str) -> bool:
     o = owner_arg(owner)
     removed = c_bool(False)
-    _errors.check(lib.nemo_relay_deregister(byref(removed), runtime(), o, kind, name.encode()))
+    _errors.check(lib.nemo_relay_deregister(byref(removed), runtime(), o, kind, cstr(name)))
     return removed.value
 
 
@@ -332,12 +333,7 @@ def event_sanitize(fn: Any) -> Callable[[int, bytes], int]:
                 )
             return _encode(v)
 
-        return run(
-            token,
-            lambda: fn(event_from_doc(d["event"]), d["fields"]),
-            finish,
-            store=False,
-        )
+        return run(token, lambda: fn(event_from_doc(d["event"]), d["fields"]), finish, store=False, nest=True)
 
     return handler
 
@@ -345,7 +341,7 @@ def event_sanitize(fn: Any) -> Callable[[int, bytes], int]:
 def metadata_injector(fn: Any) -> Callable[[int, bytes], int]:
     def handler(token: int, doc: bytes) -> int:
         d = _loads(doc)
-        return run(token, lambda: fn(event_from_doc(d["event"])), _encode, store=False)
+        return run(token, lambda: fn(event_from_doc(d["event"])), _encode, store=False, nest=True)
 
     return handler
 

@@ -31,6 +31,8 @@ OK = _ffi.OK
 PENDING = _ffi.PENDING
 E_CALLBACK = _ffi.E_CALLBACK
 _complete = lib.nemo_relay_complete
+_token_enter = lib.nemo_relay_token_enter
+_token_leave = lib.nemo_relay_token_leave
 
 # ---- the process runtime ----------------------------------------------------------------------
 
@@ -209,7 +211,19 @@ def name_arg(name: Any) -> bytes:
     """A ``str`` name as the UTF-8 bytes the C API takes; anything else raises ``TypeError``."""
     if not isinstance(name, str):
         raise TypeError(f"'{type(name).__name__}' object is not an instance of 'str'")
-    return name.encode()
+    return cstr(name)
+
+
+def cstr(s: Any) -> bytes:
+    """``s`` as the NUL-terminated UTF-8 the C API takes: a NUL inside would silently cut it there,
+    so it raises ``ValueError("embedded null character")`` (what CPython says for C strings); a lone
+    surrogate raises ``UnicodeEncodeError``; a non-``str`` raises ``TypeError`` as the reference does."""
+    if type(s) is not str and not isinstance(s, str):
+        raise TypeError(f"'{type(s).__name__}' object is not an instance of 'str'")
+    b = s.encode()
+    if b"\0" in b:
+        raise ValueError("embedded null character")
+    return b
 
 
 def no_result(_payload: bytes) -> None:
@@ -389,13 +403,30 @@ def succeed(token: int, payload: bytes) -> None:
 
 
 class _Resume:
-    """Continues a coroutine that was started inline, as if the task had run its first step."""
+    """Continues a coroutine that was started inline, as if the task had run its first step.
 
-    __slots__ = ("coro", "first")
+    ``token`` (event injectors and sanitizers only) is entered around every later step, so events
+    the coroutine emits there are delivered right after the event it runs for
+    (``nemo_relay_token_enter``), as they are when emitted during the first step.
+    """
 
-    def __init__(self, coro: Any, first: Any) -> None:
+    __slots__ = ("coro", "first", "token", "abandon")
+
+    def __init__(self, coro: Any, first: Any, token: int | None, abandon: Callable[[], None]) -> None:
         self.coro = coro
         self.first = first
+        self.token = token
+        self.abandon = abandon
+
+    def _step(self, fn: Callable[..., Any], arg: Any) -> Any:
+        token = self.token
+        if token is None:
+            return fn(arg)
+        _token_enter(token)  # a completed token enters nothing, and its leave then ends nothing
+        try:
+            return fn(arg)
+        finally:
+            _token_leave(token)
 
     def __await__(self) -> Any:
         coro, value = self.coro, self.first
@@ -404,35 +435,44 @@ class _Resume:
             try:
                 sent = yield value
             except GeneratorExit:
+                # The task was destroyed while pending (its loop closed without cancelling it): its
+                # done callback never runs, so answer the token here; an unanswered token would hold
+                # its call, or every later event of its stack, forever.
                 coro.close()
+                self.abandon()
                 raise
             except BaseException as e:  # noqa: BLE001 - forwarded into the coroutine (cancellation too)
                 try:
-                    value = coro.throw(e)
+                    value = self._step(coro.throw, e)
                 except StopIteration as s:
                     return s.value
             else:
                 try:
-                    value = coro.send(sent)
+                    value = self._step(coro.send, sent)
                 except StopIteration as s:
                     return s.value
 
 
-async def _resume(coro: Any, first: Any) -> Any:
-    return await _Resume(coro, first)
+async def _resume(coro: Any, first: Any, token: int | None, abandon: Callable[[], None]) -> Any:
+    return await _Resume(coro, first, token, abandon)
 
 
 async def _await_any(aw: Any) -> Any:
     return await aw
 
 
-def run(token: int, produce: Callable[[], Any], finish: Callable[[Any], bytes], store: bool = True) -> int:
-    """Runs one Python callback and answers its token now, or later if its coroutine suspends."""
+def run(
+    token: int, produce: Callable[[], Any], finish: Callable[[Any], bytes], store: bool = True, nest: bool = False
+) -> int:
+    """Runs one Python callback and answers its token now, or later if its coroutine suspends.
+
+    ``nest``: an event injector or sanitizer, whose later steps emit events inside it (``_Resume``).
+    """
     state = getattr(_tls, "call", None)
     try:
         value = produce()
         if type(value) is CoroutineType or hasattr(value, "__await__"):
-            return _drive(token, value, finish, state, store)
+            return _drive(token, value, finish, state, store, nest)
         payload = finish(value)
     except BaseException as e:  # noqa: BLE001 - every failure goes back through the token
         fail(token, e, state, store)
@@ -456,7 +496,9 @@ def run_managed(token: int, produce: Callable[[], Any], finish: Callable[[Any], 
         call_token.reset(t)
 
 
-def _drive(token: int, aw: Any, finish: Callable[[Any], bytes], state: CallState | None, store: bool) -> int:
+def _drive(
+    token: int, aw: Any, finish: Callable[[Any], bytes], state: CallState | None, store: bool, nest: bool = False
+) -> int:
     """Steps the coroutine inline (like an eager task); only a real suspension goes to the loop."""
     if state is not None and state.sync_only:
         # A chain helper called without a loop (docs/python.md, "Dual mode"): no awaitable may run, even one
@@ -486,7 +528,10 @@ def _drive(token: int, aw: Any, finish: Callable[[Any], bytes], state: CallState
         coro.close()
         fail(token, _needs_async(), state, store)
         return OK
-    task = loop.create_task(_resume(coro, first), context=ctx)
+    def abandon() -> None:
+        fail(token, asyncio.CancelledError("the event loop was closed with the callback pending"), state, False)
+
+    task = loop.create_task(_resume(coro, first, token if nest else None, abandon), context=ctx)
     if state is not None:
         state.add_task(task)
     task.add_done_callback(lambda t: _task_done(token, finish, state, store, t))

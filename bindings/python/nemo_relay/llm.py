@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 from . import _errors, _ffi, _json
 from ._runtime import (
+    cstr,
     CallState,
     LLMHandle,
     _tls,
@@ -72,7 +73,7 @@ def _options(
     if model_name is not None:
         if not isinstance(model_name, str):
             raise TypeError(f"'{type(model_name).__name__}' object is not an instance of 'str'")
-        o.model_name = model_name.encode()
+        o.model_name = cstr(model_name)
     if codec is not None:
         h, k = native_codec(codec, "codec")
         o.codec = h
@@ -140,7 +141,7 @@ def execute(
     state.parent = prev
     tls.call = state
     try:
-        rc = _execute(byref(out), runtime(), stack_ptr(), name.encode(), body, len(body), opts, provider, done)
+        rc = _execute(byref(out), runtime(), stack_ptr(), cstr(name), body, len(body), opts, provider, done)
     finally:
         tls.call = prev
     if rc != _OK:
@@ -193,7 +194,7 @@ def stream_execute(
     ):
         opts = byref(_options(handle, attributes, data, metadata, model_name, codec, response_codec, None, keep))
     body = req._serialized()
-    n = name.encode() if isinstance(name, str) else _name_arg(name)
+    n = cstr(name) if isinstance(name, str) else _name_arg(name)
     fut = loop.create_future()
     state = StreamCall(loop, fut)
 
@@ -240,7 +241,7 @@ def call(
     body = _json.dumps(req._wire())
     out = c_void_p()
     _errors.check(
-        lib.nemo_relay_llm_call(byref(out), runtime(), stack_ptr(), name.encode(), body, len(body), byref(opts))
+        lib.nemo_relay_llm_call(byref(out), runtime(), stack_ptr(), cstr(name), body, len(body), byref(opts))
     )
     return LLMHandle(out.value)
 

@@ -9,7 +9,7 @@ from ctypes import byref, c_void_p
 from typing import Any, Iterator
 
 from . import _errors, _ffi, _json
-from ._runtime import ScopeHandle, lib, parent_arg, runtime, stack_ptr
+from ._runtime import ScopeHandle, cstr, lib, parent_arg, runtime, stack_ptr
 from ._types import (
     LogSeverity,
     ScopeAttributes,
@@ -75,7 +75,7 @@ def push(
             o.has_timestamp, o.timestamp_ns = True, ts
         opts = byref(o)
     out = c_void_p()
-    rc = _scope_begin(byref(out), runtime(), stack_ptr(), name.encode(), st, opts)
+    rc = _scope_begin(byref(out), runtime(), stack_ptr(), cstr(name), st, opts)
     if rc:
         raise _errors.last_error(rc)
     h = _new_handle(ScopeHandle)
@@ -119,7 +119,7 @@ def event(
     ts = timestamp_ns(timestamp)
     if ts is not None:
         opts.has_timestamp, opts.timestamp_ns = True, ts
-    _errors.check(lib.nemo_relay_mark(runtime(), stack_ptr(), name.encode(), byref(opts)))
+    _errors.check(lib.nemo_relay_mark(runtime(), stack_ptr(), cstr(name), byref(opts)))
 
 
 @contextmanager

@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from . import _errors
 from ._middleware import owner_arg
-from ._runtime import FREE, SUBSCRIBER, add_slot, lib, name_arg, runtime
+from ._runtime import FREE, SUBSCRIBER, add_slot, cstr, lib, name_arg, runtime
 from ._types import event_from_line
 
 __all__ = ["register", "deregister", "flush", "flush_async"]
@@ -23,7 +23,9 @@ def _deliverer(callback: Callable[[Any], None]) -> Callable[[bytes], None]:
     def deliver(line: bytes) -> None:
         try:
             callback(event_from_line(line.decode("utf-8")))
-        except Exception as e:
+        except BaseException as e:  # noqa: BLE001 - a delivery thread has nobody to raise to
+            # BaseException too (SystemExit, KeyboardInterrupt): it would otherwise end the
+            # delivery of the rest of this batch of events.
             log.error("Event subscriber error: %s: %s", type(e).__name__, e)
 
     return deliver
@@ -42,7 +44,7 @@ def _register_subscriber(owner: Any, name: str, callback: Callable[[Any], None])
 def _deregister_subscriber(owner: Any, name: str) -> bool:
     o = owner_arg(owner)
     removed = c_bool(False)
-    _errors.check(lib.nemo_relay_subscriber_deregister(byref(removed), runtime(), o, name.encode()))
+    _errors.check(lib.nemo_relay_subscriber_deregister(byref(removed), runtime(), o, cstr(name)))
     return removed.value
 
 

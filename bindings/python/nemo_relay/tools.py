@@ -10,6 +10,7 @@ from typing import Any, Callable
 from . import _errors, _ffi, _json
 from ._middleware import tool_result_from, tool_result_wire
 from ._runtime import (
+    cstr,
     CallState,
     run_managed,
     ScopeHandle,
@@ -46,7 +47,7 @@ def _options(
     if tool_call_id is not None:
         if not isinstance(tool_call_id, str):
             raise TypeError(f"'{type(tool_call_id).__name__}' object is not an instance of 'str'")
-        o.tool_call_id = tool_call_id.encode()
+        o.tool_call_id = cstr(tool_call_id)
     ts = timestamp_ns(timestamp)
     if ts is not None:
         o.has_timestamp, o.timestamp_ns = True, ts
@@ -96,7 +97,7 @@ def execute(
     out = c_void_p()
     with enter(state):
         rc = lib.nemo_relay_tool_execute(
-            byref(out), runtime(), stack_ptr(), name.encode(), body, len(body), opts, tool, done
+            byref(out), runtime(), stack_ptr(), cstr(name), body, len(body), opts, tool, done
         )
     if rc != _ffi.OK:
         raise _errors.last_error(rc)
@@ -123,7 +124,7 @@ def call(
     o = _options(handle, attributes, data, metadata, tool_call_id, timestamp)
     out = c_void_p()
     _errors.check(
-        lib.nemo_relay_tool_call(byref(out), runtime(), stack_ptr(), name.encode(), body, len(body), byref(o))
+        lib.nemo_relay_tool_call(byref(out), runtime(), stack_ptr(), cstr(name), body, len(body), byref(o))
     )
     return ToolHandle(out.value)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -31,10 +32,27 @@ def test_encode_matches_the_stdlib_path(value: Any) -> None:
     assert _json.loads(_json.encode(value)) == _json.loads(_json._encode_std(value))
 
 
-def test_nan_and_infinity_become_null_like_the_reference() -> None:
-    for v in (math.nan, math.inf, -math.inf):
-        assert _json.loads(_json.encode({"x": v, "l": [v]})) == {"l": [None], "x": None}
-        assert _json.loads(_json._encode_std({"x": v})) == {"x": None}
+@pytest.mark.parametrize(
+    ("value", "text", "where"),
+    [
+        ({"x": math.nan}, "NaN", "$.x"),
+        ({"l": [1, math.inf]}, "Infinity", "$.l[1]"),
+        ([{"a b": -math.inf}], "-Infinity", "$[0]['a b']"),
+        ({"ok": None, "deep": {"t": (0.5, float("nan"))}}, "NaN", "$.deep.t[1]"),
+        (math.nan, "NaN", "$"),
+    ],
+)
+def test_nan_and_infinity_raise_naming_the_path(value: Any, text: str, where: str) -> None:
+    """A deliberate difference from the reference, which writes null (bindings/python/README.md)."""
+    message = f"^Failed to convert to JSON: {text} is not JSON \\(at {re.escape(where)}\\)$"
+    for fn in (_json.encode, _json._encode_std, _json.convert, _json.dumps):
+        with pytest.raises(ValueError, match=message):
+            fn(value)
+
+
+def test_finite_floats_and_nulls_still_pass_the_nan_check() -> None:
+    value = {"a": None, "b": [0.0, -0.0, 1e308, -1e-308, None], "c": {"d": 2.5}}
+    assert _json.loads(_json.encode(value)) == {"a": None, "b": [0.0, -0.0, 1e308, -1e-308, None], "c": {"d": 2.5}}
 
 
 def test_refusals_raise_the_same_value_error() -> None:
