@@ -49,24 +49,10 @@ extension Runtime {
                 propagationRootUUID: handle.propagationRootUUID, timestamp: end, name: handle.name,
                 attributes: handle.attributeNames, category: handle.category,
                 data: output, metadata: .mergeMetadata(handle.metadata, metadata))
-            publishEnd(ev, of: handle, stack: stack)
+            // Its own subscribers and middleware still apply to its end, though it is off the stack.
+            publish(ev, stack: stack, ending: handle)
         }
         retireLocals(of: handle)
-    }
-
-    /// Publishes the end of `handle` with its own local subscribers still attached.
-    private func publishEnd(_ ev: Event, of handle: ScopeHandle, stack: ScopeStack) {
-        if handle.hasLocals.load(ordering: .relaxed) {
-            // The handle is off the stack now; deliver to its lanes explicitly too.
-            let own: [SubscriberLane] = handle.lock.withLock { handle.localLanes_ }
-            if !own.isEmpty {
-                let record = EventRecord(ev)
-                publish(ev, stack: stack)
-                for l in own { l.enqueue(record) }
-                return
-            }
-        }
-        publish(ev, stack: stack)
     }
 
     func retireLocals(of handle: ScopeHandle) {

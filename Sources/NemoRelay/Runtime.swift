@@ -245,14 +245,24 @@ public final class Runtime: @unchecked Sendable {
     /// event emitted from inside one of its callbacks goes right after it. `then` runs once the event
     /// was delivered, except for an event emitted inside a callback of the one it follows: that callback
     /// may be waiting for what `then` starts, so it runs at once.
-    func publish(_ event: Event, stack: ScopeStack, then: (() -> Void)? = nil) {
+    func publish(_ event: Event, stack: ScopeStack, ending: ScopeHandle? = nil, then: (() -> Void)? = nil) {
         var targets: [SubscriberLane] = lanesLock.withLock { lanes }
         if localLaneCount.load(ordering: .relaxed) > 0 { stack.localLanes(into: &targets) }
+        // The end event of a scope just popped is still its own: its local subscribers receive it and
+        // its local middleware applies to it (docs/middleware.md, "Event middleware").
+        var endingLocals: Middleware?
+        if let ending, ending.hasLocals.load(ordering: .relaxed) {
+            ending.lock.withLock {
+                targets.append(contentsOf: ending.localLanes_)
+                endingLocals = ending.locals_
+            }
+        }
         if targets.isEmpty {
             then?()
             return
         }
-        let locals = stack.mayHaveLocals ? stack.localMiddleware() : []
+        var locals = stack.mayHaveLocals ? stack.localMiddleware() : []
+        if let endingLocals { locals.append(endingLocals) }
         let injectors = merged(global.metadataInjector, locals, \.metadataInjector)
         let sanitizers: [Registration<EventSanitize>]
         switch event.kind {

@@ -208,6 +208,31 @@ import Testing
         #expect(calls.value == 2)
     }
 
+    /// A scope's own injectors and end sanitizers apply to its end event, as in the reference.
+    @Test func scopeLocalMiddlewareAppliesToItsOwnEnd() throws {
+        let (rt, c) = makeRuntime()
+        let s = ScopeStack()
+        let outer = rt.pushScope("outer", type: .agent, stack: s)
+        let inner = rt.pushScope("inner", type: .function, stack: s)
+        try rt.registerMetadataInjector("local", priority: 0, scope: inner) { _, k in
+            k.resume(returning: ["local": true])
+        }
+        try rt.registerEventSanitizer(.scopeEnd, "end", priority: 0, scope: inner) { _, f, k in
+            var f = f
+            f.data = "sanitized"
+            k.resume(returning: f)
+        }
+        try rt.popScope(inner, stack: s)
+        try rt.popScope(outer, stack: s)
+        rt.flush()
+        let ends = c.events.filter { $0.kind == .scopeEnd }
+        #expect(ends.map(\.name) == ["inner", "outer"])
+        #expect(ends[0].metadata == ["local": true])
+        #expect(ends[0].data == "sanitized")
+        #expect(ends[1].metadata == .null)
+        #expect(ends[1].data == .null)
+    }
+
     @Test func injectorsThenSanitizers() throws {
         let (rt, c) = makeRuntime()
         let s = ScopeStack()
