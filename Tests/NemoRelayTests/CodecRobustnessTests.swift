@@ -135,7 +135,7 @@ import Testing
             #expect(out[k]?.jsonString() == v.jsonString(), "\(k) spelling")
         }
         #expect(out["int_min"] == .int(Int64.min))
-        #expect(out["dbl_min"] == .double(5e-324))
+        #expect(out["dbl_min"] == .double(.leastNonzeroMagnitude))
     }
 
     /// Replaces members of every vector input with values of every other kind; all calls must return or throw.
@@ -227,6 +227,21 @@ import Testing
             #expect(error.kind == .invalidArgument)
             #expect(error.message.hasSuffix("cannot be encoded for OpenAI Chat"))
         }
+    }
+
+    /// Found by Tests/fuzz (codec_openai_chat): a body key spelled like a modeled field, here the body's
+    /// own `api_specific`, replaced the decoded `api_specific`, so encoding the unedited annotation failed
+    /// ("api_specific provider does not match"). The modeled field wins; the body key is kept as it was.
+    @Test(arguments: [0, 1, 2]) func bodyKeysSpelledLikeModeledFields(codecIndex: Int) throws {
+        let codec = Self.codecs[codecIndex]
+        let foreign: JSON = ["api": codec.id == "openai_chat" ? "anthropic_messages" : "openai_chat", "top_k": 5]
+        let body = Self.body(for: codec, messages: [Self.text("user", "hi")], extra: ["api_specific": foreign])
+        let request = LLMRequest(headers: ["x-fuzz": "1"], content: body)
+        let annotated = try codec.decode(request)
+        #expect(annotated.objectValue?["api_specific"]?.objectValue?["api"]?.stringValue == codec.id)
+        let back = try codec.encode(annotated, original: request)
+        #expect(back.content == body, "\(codec.id)")
+        #expect(try codec.decode(back) == annotated, "\(codec.id)")
     }
 
     @Test func builtinCodecLookup() {

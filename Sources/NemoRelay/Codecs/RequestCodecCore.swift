@@ -110,7 +110,9 @@ enum RequestCodecCore {
             }
         }
         annotation["api_specific"] = .object(api)
-        for (k, v) in extras { annotation[k] = v }
+        // An unknown body key spelled like a modeled field (a body's own "api_specific") stays in the
+        // body untouched: the modeled field wins, and encode never writes modeled keys as extras.
+        for (k, v) in extras where !annotatedModelKeys.contains(k) || !annotation.contains(k) { annotation[k] = v }
     }
 
     // MARK: Encode
