@@ -175,10 +175,12 @@ final class LLMExecution: LLMPipeline, @unchecked Sendable {
     }
 
     // 10. Return, 11. end event.
-    func finish(_ h: ScopeHandle, _ r: Result<JSON, RelayError>) {
-        var r = r
-        if case .failure(let e) = r, e.kind == .cancelled || control.isCancelled {
+    func finish(_ h: ScopeHandle, _ outcome: Result<JSON, RelayError>) {
+        let r: Result<JSON, RelayError>
+        if case .failure(let e) = outcome, e.kind == .cancelled || control.isCancelled {
             r = .failure(RelayError(.cancelled, "LLM execution cancelled"))
+        } else {
+            r = outcome
         }
         guard rt.wantsEvents(stack) else { return done(r) }
         switch r {
