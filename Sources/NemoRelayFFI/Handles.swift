@@ -47,7 +47,7 @@ final class HandleTable: @unchecked Sendable {
         objects[key] = o
         pthread_mutex_unlock(&lock)
         // key >= 8: never the NULL pointer.
-        return OpaquePointer(bitPattern: key) ?? OpaquePointer(UnsafeRawPointer(emptyCString))
+        return OpaquePointer(bitPattern: key) ?? OpaquePointer(UnsafeRawPointer(emptyCString.pointer))
     }
 
     func get<T: AnyObject>(_ p: OpaquePointer?, _ tag: HandleTag, as: T.Type) -> T? {
@@ -96,7 +96,7 @@ enum LastError {
 
     static var message: UnsafePointer<CChar> {
         if let p = pthread_getspecific(key) { return UnsafePointer(p.assumingMemoryBound(to: CChar.self)) }
-        return UnsafePointer(emptyCString)
+        return emptyCString.pointer
     }
 }
 
@@ -268,20 +268,27 @@ func optionalScopeArg(_ p: OpaquePointer?, _ what: String = "parent") throws -> 
 // MARK: - Outputs to callbacks
 
 /// A process-lifetime C string (never freed), for static texts handed out by the library.
-func cStringConstant(_ s: String) -> UnsafeMutablePointer<CChar> {
-    let bytes = Array(s.utf8CString)
-    let p = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count)
-    p.initialize(from: bytes, count: bytes.count)
-    return p
+///
+/// `@unchecked Sendable`: no lock, none needed: the bytes are written once in `init`, before the value
+/// can be shared, and never written or freed afterwards, so every thread only reads them.
+struct CStringConstant: @unchecked Sendable {
+    let pointer: UnsafePointer<CChar>
+
+    init(_ s: String) {
+        let bytes = Array(s.utf8CString)
+        let p = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count)
+        p.initialize(from: bytes, count: bytes.count)
+        pointer = UnsafePointer(p)
+    }
 }
 
-let emptyCString = cStringConstant("")
+let emptyCString = CStringConstant("")
 
 /// Hands `bytes` to `body` as a C pointer and length; an empty buffer still gets a valid pointer.
 @inline(__always)
 func withCBytes<R>(_ bytes: [UInt8], _ body: (UnsafePointer<CChar>, Int) -> R) -> R {
     bytes.withUnsafeBufferPointer { b in
-        guard let base = b.baseAddress, b.count > 0 else { return body(UnsafePointer(emptyCString), 0) }
+        guard let base = b.baseAddress, b.count > 0 else { return body(emptyCString.pointer, 0) }
         return base.withMemoryRebound(to: CChar.self, capacity: b.count) { body($0, b.count) }
     }
 }
