@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import CFFI
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -150,12 +151,15 @@ private let closureHandler: nr_ffi_handler = { _, ret, args, user in
 /// or `nemo_relay_complete` (the provider, middleware, the done callback) reaches Node without a pipe
 /// hop of its own. Only the sync thread touches the buffer.
 enum SyncCapture {
-    nonisolated(unsafe) static var thread: pthread_t?
+    /// The sync thread (0 until it runs); any thread reads it to learn whether it is that thread.
+    static let thread = Atomic<pthread_t>(0)
+    /// Thread-confined, which the compiler cannot check: only the sync thread reads or writes `items`
+    /// (every caller first checks ``active()``), so no lock is needed.
     nonisolated(unsafe) static var items: [String] = []
 
     static func active() -> Bool {
-        guard let t = thread else { return false }
-        return pthread_equal(t, pthread_self()) != 0
+        let t = thread.load(ordering: .acquiring)
+        return t != 0 && pthread_equal(t, pthread_self()) != 0
     }
 
     static func append(_ item: String) { items.append(item) }
@@ -187,6 +191,10 @@ enum SyncCapture {
 /// the sync channel itself: it writes an `invoke` line where Node expects the answer, then serves the
 /// requests Node sends meanwhile (the JS callback may call the API) until Node's `reply`
 /// (`{"op":"reply","args":{"status","json"}}`), and completes the token with it.
+///
+/// Thread-confined, which the compiler cannot check: the sync thread sets these four before it serves its
+/// first request, and only it reads them afterwards (``ask(_:)`` runs in a waiting callback, which C calls
+/// on the sync thread while it serves the request that raised it).
 enum SyncWait {
     nonisolated(unsafe) static var request: UnsafeMutablePointer<FILE>?
     nonisolated(unsafe) static var response: Int32 = -1

@@ -10,12 +10,13 @@
 //   thread of their own; requests with id 0 are run without an answer. The helper exits on stdin EOF.
 import CFFI
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
-setvbuf(stdout, nil, _IOFBF, 1 << 16)
+// stdout is written through `Output` (fd 1, one writer thread), never through stdio.
 signal(SIGPIPE, SIG_IGN)
 
 // MARK: - Startup
@@ -52,11 +53,12 @@ rename(responsePath + ".tmp", responsePath)
 }
 
 let output = Output(fd: 1)
-nonisolated(unsafe) var library: Library?
+/// The library once the sync thread loaded it; `libraryReady` is signalled after it is set.
+let library = Mutex<Library?>(nil)
 let libraryReady = DispatchSemaphore(value: 0)
-let closuresLock = NSLock()
-var closures: [Int: Closure] = [:]
-var nextClosure = 0
+
+/// The live closures by id, and the last id handed out.
+let closures = Mutex<(next: Int, live: [Int: Closure])>((0, [:]))
 
 // MARK: - Requests
 
@@ -83,23 +85,19 @@ var nextClosure = 0
             case .batch:
                 body = runBatch(obj["args"] as? [Any] ?? [], lib: lib)
             case .closure:
-                closuresLock.lock()
-                nextClosure += 1
-                let cid = nextClosure
-                closuresLock.unlock()
+                let cid = closures.withLock { t in
+                    t.next += 1
+                    return t.next
+                }
                 let c = try Closure(
                     id: cid, ret: args["ret"] as? String ?? "void", value: try int64(args["value"]),
                     params: args["params"] as? [String] ?? [], wait: (args["wait"] as? NSNumber)?.boolValue ?? false,
                     out: output)
-                closuresLock.lock()
-                closures[cid] = c
-                closuresLock.unlock()
+                closures.withLock { $0.live[cid] = c }
                 body = "{\"closure\":\(cid),\"fn\":\(UInt(bitPattern: c.code))}"
             case .release:
                 let cid = (args["closure"] as? NSNumber)?.intValue ?? 0
-                closuresLock.lock()
-                let c = closures.removeValue(forKey: cid)
-                closuresLock.unlock()
+                let c = closures.withLock { $0.live.removeValue(forKey: cid) }
                 c?.release()
                 body = c == nil ? "false" : "true"
             case .hello, .invoke:
@@ -192,9 +190,9 @@ let syncThread = Thread {
         _ = writeAll(res, Array(hello.utf8))
         exit(5)
     }
-    library = lib
+    library.withLock { $0 = lib }
     libraryReady.signal()
-    SyncCapture.thread = pthread_self()
+    SyncCapture.thread.store(pthread_self(), ordering: .releasing)
     let serve: (UnsafeBufferPointer<UInt8>) -> Void = { line in
         let r = handle(line, lib: lib)
         var reply = r.run()
@@ -222,17 +220,26 @@ syncThread.start()
 // MARK: - Async channel (main thread)
 
 // Read stdin at once so that EOF ends the helper even while the FIFOs wait for Node.
+guard let input = fdopen(0, "r") else { exit(6) }
 var asyncLib: Library?
-readLines(stdin) { line in
-    if asyncLib == nil {
+readLines(input) { line in
+    let lib: Library
+    if let asyncLib {
+        lib = asyncLib
+    } else {
         libraryReady.wait()
-        asyncLib = library
+        guard let loaded = library.withLock({ $0 }) else { exit(5) }
+        asyncLib = loaded
+        lib = loaded
     }
-    let r = handle(line, lib: asyncLib!)
+    let r = handle(line, lib: lib)
     if r.id == 0 {
         _ = r.run()  // posted by Node (frees): no answer wanted
     } else if r.bg {
-        Thread.detachNewThread { output.send(r.run() + "\n") }
+        // The request is parsed again on its own thread from a copy of the line: the parsed request
+        // holds Foundation values that are not Sendable.
+        let bytes = Array(line)
+        Thread.detachNewThread { output.send(bytes.withUnsafeBufferPointer { handle($0, lib: lib).run() } + "\n") }
     } else {
         output.send(r.run() + "\n")
     }
