@@ -36,7 +36,7 @@ final class RecordingTransport: OTelSpanTransport, @unchecked Sendable {
             startTimeUnixNano: UInt64(i), endTimeUnixNano: UInt64(i + 1))
     }
 
-    static let env: (String) -> String? = { _ in nil }
+    static let env: @Sendable (String) -> String? = { _ in nil }
 
     @Test func configReadsTheReferenceKeysAndDefaults() throws {
         let c = try OTelExporterConfig(
