@@ -20,6 +20,10 @@ public enum StreamPushStatus: Sendable, Equatable {
 /// A provider receives the sink of the innermost layer. A stream execution intercept receives the sink
 /// of its own layer and usually hands it, or a sink of its own that transforms chunks, to `next`.
 /// Pushes to one sink must not run concurrently.
+///
+/// `@unchecked Sendable`: `lock` guards `cancelTickets`; `ended` is atomic; `control` is set once, by the
+/// layer that hands the sink on, before its first push; `onChunk` and `onEnd` are immutable and called by
+/// the one pushing thread at a time (see above).
 public final class LLMStreamSink: @unchecked Sendable {
     /// Takes a chunk and, when the producer had them, its JSON bytes (handed to the consumer as they are).
     private let onChunk: (JSON, [UInt8]?) -> StreamPushStatus
@@ -89,7 +93,7 @@ public final class LLMStreamSink: @unchecked Sendable {
 ///
 /// It stays callable until the intercept's own sink ends; later calls fail the given sink with
 /// `invalid argument: execution continuation is no longer active`.
-public final class StreamNext: @unchecked Sendable {
+public final class StreamNext: Sendable {
     let body: LLMStreamProvider
     let control: CallControl
     let active = Atomic<Bool>(true)
@@ -172,7 +176,7 @@ public enum LLMStreamRead: Sendable, Equatable {
 /// Pull chunks with ``next(timeoutNanos:)`` or `for try await`, or get them through
 /// ``LLMStreamOptions/onChunk``. ``close()`` ends the call early. A pulled stream released without
 /// closing is closed on release; a callback stream is not (its consumer is the callback).
-public final class LLMStream: @unchecked Sendable, AsyncSequence {
+public final class LLMStream: Sendable, AsyncSequence {
     public typealias Element = JSON
     let state: StreamState
 
@@ -235,6 +239,10 @@ enum StreamEnd {
 /// Observation (collector, `llm.chunk` marks, finalizer, end event) is serialized by `pump`, a
 /// recursive lock because a user callback may close the stream from inside it. The consumer side is
 /// guarded by `lock`; `pump` is never taken while `lock` is held.
+///
+/// `@unchecked Sendable`: `pump` guards `handle`, `chunkCount`, `firstChunkAt`, `finished` and `deferred`;
+/// `lock` guards `buffer`, `head`, `outcome`, `dropped`, `readers`, `asyncWaiter`, `delivering` and
+/// `endDelivered` (`readable` is its condition); the rest is immutable.
 final class StreamState: @unchecked Sendable {
     let rt: Runtime
     let stack: ScopeStack
@@ -590,13 +598,12 @@ final class StreamState: @unchecked Sendable {
 }
 
 /// Who resumes delivery after one chunk callback: the caller when it answered at once, else its continuation.
-private final class DeliveryTurn: @unchecked Sendable {
-    private let lock = PThreadLock()
-    private var state = 0  // 0: in the call, 1: answered, 2: parked
+private final class DeliveryTurn: Sendable {
+    private let state = Mutex(0)  // 0: in the call, 1: answered, 2: parked
 
     /// The continuation ran; true when the caller had already parked, so the continuation resumes delivery.
     func completed() -> Bool {
-        lock.withLock {
+        state.withLock { state in
             let was = state
             state = 1
             return was == 2
@@ -605,7 +612,7 @@ private final class DeliveryTurn: @unchecked Sendable {
 
     /// The callback returned; true when it has not answered yet (delivery parks).
     func parked() -> Bool {
-        lock.withLock {
+        state.withLock { state in
             if state == 1 { return false }
             state = 2
             return true
@@ -618,17 +625,15 @@ private final class DeliveryTurn: @unchecked Sendable {
 typealias LiveStreams = LiveSet<StreamState>
 
 /// Objects of work still in flight (streams, managed calls), so a runtime shutting down can end them.
-/// `@unchecked Sendable`: `lock` guards `items`.
-final class LiveSet<Item: AnyObject>: @unchecked Sendable {
-    private let lock = PThreadLock()
-    private var items: [ObjectIdentifier: Item] = [:]
+final class LiveSet<Item: AnyObject & Sendable>: Sendable {
+    private let items = Mutex<[ObjectIdentifier: Item]>([:])
 
-    func insert(_ s: Item) { lock.withLock { items[ObjectIdentifier(s)] = s } }
-    func remove(_ s: Item) { lock.withLock { _ = items.removeValue(forKey: ObjectIdentifier(s)) } }
-    var count: Int { lock.withLock { items.count } }
+    func insert(_ s: Item) { items.withLock { $0[ObjectIdentifier(s)] = s } }
+    func remove(_ s: Item) { items.withLock { _ = $0.removeValue(forKey: ObjectIdentifier(s)) } }
+    var count: Int { items.withLock { $0.count } }
 
     func takeAll() -> [Item] {
-        lock.withLock {
+        items.withLock { items in
             let all = Array(items.values)
             items.removeAll()
             return all

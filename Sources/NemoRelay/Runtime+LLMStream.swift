@@ -2,6 +2,8 @@
 
 /// One managed streaming LLM call (semantics 3.6): the shared steps 1 to 8, then stream execution
 /// intercepts around the provider, with every chunk observed on the thread that pushes it.
+///
+/// `@unchecked Sendable`: as ``LLMPipeline``; `provider` and `state` are immutable.
 final class LLMStreamExecution: LLMPipeline, @unchecked Sendable {
     let provider: LLMStreamProvider
     let state: StreamState
