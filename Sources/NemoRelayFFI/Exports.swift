@@ -307,7 +307,7 @@ public func nemo_relay_mark(
 // MARK: - Calls
 
 /// A managed call in flight, for cancellation.
-final class CallRef {
+final class CallRef: Sendable {
     let control: CallControl
     init(_ c: CallControl) { control = c }
 }
@@ -387,7 +387,7 @@ func codecArg(_ p: OpaquePointer?) throws -> (any LLMCodec)? {
 }
 
 /// A codec held by a C handle.
-final class CodecRef {
+final class CodecRef: Sendable {
     let codec: any LLMCodec
     init(_ c: any LLMCodec) { codec = c }
 }
@@ -666,6 +666,8 @@ private func registerLane(
 }
 
 /// A subscriber's user data; its destructor runs after the last delivery (or at once on a failed registration).
+///
+/// `@unchecked Sendable`: immutable, as ``CallbackBox``.
 final class UserData: @unchecked Sendable {
     let pointer: UnsafeMutableRawPointer?
     let free: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import CNemoRelay
 import NemoRelay
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -25,27 +26,25 @@ enum HandleTag: UInt {
 ///
 /// A handle is `(id << 4) | tag` with a never-reused id that starts at a random per-process point: a
 /// stale or guessed pointer finds no entry and yields `NEMO_RELAY_E_MISUSE` instead of touching freed memory.
-final class HandleTable: @unchecked Sendable {
+final class HandleTable: Sendable {
     static let shared = HandleTable()
-    private var lock = pthread_mutex_t()
-    private var objects: [UInt: AnyObject] = [:]
-    /// The next id. It starts at a random point in [2^24, 2^40) chosen per process, so handle values
-    /// are not small guessable integers (`(void *)0x11` is never a live handle) and a handle from
-    /// another process never matches.
-    private var next: UInt
+    /// The live objects by handle value, and the next id. The id starts at a random point in
+    /// [2^24, 2^40) chosen per process, so handle values are not small guessable integers
+    /// (`(void *)0x11` is never a live handle) and a handle from another process never matches.
+    private let state: Mutex<(objects: [UInt: any AnyObject & Sendable], next: UInt)>
 
     init() {
-        pthread_mutex_init(&lock, nil)
         var g = SystemRandomNumberGenerator()
-        next = UInt.random(in: (1 << 24)..<(1 << 40), using: &g)
+        state = Mutex(([:], UInt.random(in: (1 << 24)..<(1 << 40), using: &g)))
     }
 
-    func insert(_ o: AnyObject, _ tag: HandleTag) -> OpaquePointer {
-        pthread_mutex_lock(&lock)
-        let key = next << 4 | tag.rawValue
-        next &+= 1
-        objects[key] = o
-        pthread_mutex_unlock(&lock)
+    func insert(_ o: any AnyObject & Sendable, _ tag: HandleTag) -> OpaquePointer {
+        let key = state.withLock { s in
+            let key = s.next << 4 | tag.rawValue
+            s.next &+= 1
+            s.objects[key] = o
+            return key
+        }
         // key >= 8: never the NULL pointer.
         return OpaquePointer(bitPattern: key) ?? OpaquePointer(UnsafeRawPointer(emptyCString.pointer))
     }
@@ -54,21 +53,15 @@ final class HandleTable: @unchecked Sendable {
         guard let p else { return nil }
         let key = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(p)))
         guard key & 15 == tag.rawValue else { return nil }
-        pthread_mutex_lock(&lock)
-        let o = objects[key]
-        pthread_mutex_unlock(&lock)
-        return o as? T
+        return state.withLock { $0.objects[key] } as? T
     }
 
     @discardableResult
-    func remove(_ p: OpaquePointer?, _ tag: HandleTag) -> AnyObject? {
+    func remove(_ p: OpaquePointer?, _ tag: HandleTag) -> (any AnyObject & Sendable)? {
         guard let p else { return nil }
         let key = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(p)))
         guard key & 15 == tag.rawValue else { return nil }
-        pthread_mutex_lock(&lock)
-        let o = objects.removeValue(forKey: key)
-        pthread_mutex_unlock(&lock)
-        return o
+        return state.withLock { $0.objects.removeValue(forKey: key) }
     }
 }
 
@@ -223,7 +216,7 @@ func checkVersion(_ v: UInt32, _ supported: Int32, _ what: String) throws {
 // MARK: - Handle lookups
 
 /// A reference to a stack held by a C handle.
-final class StackRef {
+final class StackRef: Sendable {
     let stack: ScopeStack
     init(_ s: ScopeStack) { stack = s }
 }
