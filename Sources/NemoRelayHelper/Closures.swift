@@ -14,6 +14,9 @@ import Synchronization
 /// The helper never waits for Node inside a closure: callbacks of the completion protocol return
 /// NEMO_RELAY_PENDING (the declared `value`) and Node answers later with an FFI `call`, so no helper
 /// thread ever blocks on JavaScript.
+///
+/// `@unchecked Sendable`: no lock: every field is written in `init` and only read afterwards; libffi calls
+/// the closure from whichever thread C calls it on.
 final class Closure: @unchecked Sendable {
     let id: Int
     let params: [Kind]
@@ -237,6 +240,8 @@ enum SyncWait {
 
 /// The protocol stream to Node (stdout): lines are queued and written by one thread, so no caller
 /// (a subscriber delivery thread, the sync-channel thread completing a token) ever blocks on a full pipe.
+///
+/// `@unchecked Sendable`: `cond` (an NSCondition) guards `queue` and `ids`; `fd` is immutable.
 final class Output: @unchecked Sendable {
     private let cond = NSCondition()
     private var queue: [UInt8] = []

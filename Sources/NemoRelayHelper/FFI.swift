@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import CFFI
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -215,10 +216,12 @@ func storeText(_ p: Param, _ v: Any?, _ arena: Arena, ptr: UnsafeMutableRawPoint
 // MARK: - Library
 
 /// The dlopen'ed library and its declared exports.
+///
+/// `@unchecked Sendable`: `exports` is a Mutex; `handle` is an immutable dlopen handle, which dlsym
+/// accepts from any thread.
 final class Library: @unchecked Sendable {
     let handle: UnsafeMutableRawPointer
-    private let lock = NSLock()
-    private var exports: [String: Export] = [:]
+    private let exports = Mutex<[String: Export]>([:])
 
     init(path: String) throws {
         guard let h = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
@@ -242,20 +245,19 @@ final class Library: @unchecked Sendable {
         if let fr = a["free"] as? String {
             e.freeFn = try Export(lib: self, name: fr, ret: "void", params: ["ptr"])
         }
-        lock.lock()
-        exports[name] = e
-        lock.unlock()
+        exports.withLock { $0[name] = e }
     }
 
     func export(_ name: String) throws -> Export {
-        lock.lock()
-        defer { lock.unlock() }
-        guard let e = exports[name] else { throw ProtocolError("\(name) was not declared") }
+        guard let e = exports.withLock({ $0[name] }) else { throw ProtocolError("\(name) was not declared") }
         return e
     }
 }
 
 /// One export with its prepared call interface.
+///
+/// `@unchecked Sendable`: no lock: `cif`, `errorText` and `freeFn` are set by `Library.declare` before the
+/// export is published in the library's Mutex-guarded table, and only read afterwards.
 final class Export: @unchecked Sendable {
     let name: String
     let fn: UnsafeMutableRawPointer
