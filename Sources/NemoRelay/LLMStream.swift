@@ -21,13 +21,21 @@ public enum StreamPushStatus: Sendable, Equatable {
 /// of its own layer and usually hands it, or a sink of its own that transforms chunks, to `next`.
 /// Pushes to one sink must not run concurrently.
 ///
+/// A sink may forward its chunks, and its end, to another sink unchanged. Pushes and ends walk such
+/// chains in a loop, so a stream passing through any number of forwarding layers costs constant stack.
+///
 /// `@unchecked Sendable`: `lock` guards `cancelTickets`; `ended` is atomic; `control` is set once, by the
-/// layer that hands the sink on, before its first push; `onChunk` and `onEnd` are immutable and called by
-/// the one pushing thread at a time (see above).
+/// layer that hands the sink on, before its first push; the closures and targets are immutable, and
+/// the closures are called by the one pushing thread at a time (see above).
 public final class LLMStreamSink: @unchecked Sendable {
-    /// Takes a chunk and, when the producer had them, its JSON bytes (handed to the consumer as they are).
-    private let onChunk: (JSON, [UInt8]?) -> StreamPushStatus
-    private let onEnd: (Result<Void, RelayError>) -> Void
+    /// Takes a chunk and, when the producer had them, its JSON bytes (handed to the consumer as they are);
+    /// nil when chunks go to `chunkTarget`.
+    private let onChunk: ((JSON, [UInt8]?) -> StreamPushStatus)?
+    /// Receives the end; nil when the end goes to `endTarget` (after `beforeForwardingEnd`).
+    private let onEnd: ((Result<Void, RelayError>) -> Void)?
+    private let chunkTarget: LLMStreamSink?
+    private let endTarget: LLMStreamSink?
+    private let beforeForwardingEnd: (() -> Void)?
     private let ended = Atomic<Bool>(false)
     private let lock = PThreadLock()
     private var cancelTickets: [UInt64] = []
@@ -38,6 +46,19 @@ public final class LLMStreamSink: @unchecked Sendable {
     public init(push: @escaping (JSON) -> StreamPushStatus, end: @escaping (Result<Void, RelayError>) -> Void) {
         onChunk = { c, _ in push(c) }
         onEnd = end
+        chunkTarget = nil
+        endTarget = nil
+        beforeForwardingEnd = nil
+    }
+
+    /// A sink whose chunks go to `target` unchanged (with the producer's bytes) and whose end goes to `end`,
+    /// e.g. one an intercept passes to `next` to learn when the inner layers ended.
+    public init(forwardingChunksTo target: LLMStreamSink, end: @escaping (Result<Void, RelayError>) -> Void) {
+        onChunk = nil
+        onEnd = end
+        chunkTarget = target
+        endTarget = nil
+        beforeForwardingEnd = nil
     }
 
     init(
@@ -47,6 +68,19 @@ public final class LLMStreamSink: @unchecked Sendable {
         self.control = control
         onChunk = push
         onEnd = end
+        chunkTarget = nil
+        endTarget = nil
+        beforeForwardingEnd = nil
+    }
+
+    /// A sink that forwards its chunks and its end to `target`, running `beforeEnd` first when it ends.
+    init(control: CallControl, forwardingTo target: LLMStreamSink, beforeEnd: @escaping () -> Void) {
+        self.control = control
+        onChunk = nil
+        onEnd = nil
+        chunkTarget = target
+        endTarget = target
+        beforeForwardingEnd = beforeEnd
     }
 
     /// True once the sink was finished or failed.
@@ -59,9 +93,14 @@ public final class LLMStreamSink: @unchecked Sendable {
     /// Pushes a chunk together with the JSON bytes it was parsed from, so the consumer gets them unchanged.
     @discardableResult
     public func _push(_ chunk: JSON, bytes: [UInt8]?) -> StreamPushStatus {
-        // A sink ended by a cancellation reports the cancellation, not a contract violation.
-        if ended.load(ordering: .acquiring) { return control?.isCancelled == true ? .closed : .finished }
-        return onChunk(chunk, bytes)
+        var sink = self
+        while true {
+            // A sink ended by a cancellation reports the cancellation, not a contract violation.
+            if sink.ended.load(ordering: .acquiring) { return sink.control?.isCancelled == true ? .closed : .finished }
+            if let onChunk = sink.onChunk { return onChunk(chunk, bytes) }
+            guard let target = sink.chunkTarget else { return .finished }
+            sink = target
+        }
     }
 
     /// Ends the stream cleanly.
@@ -73,11 +112,23 @@ public final class LLMStreamSink: @unchecked Sendable {
     /// Ends the sink; returns false if it had already ended.
     @discardableResult
     public func end(_ result: Result<Void, RelayError>) -> Bool {
+        guard markEnded() else { return false }
+        var sink = self
+        while let target = sink.endTarget {
+            sink.beforeForwardingEnd?()
+            guard target.markEnded() else { return true }
+            sink = target
+        }
+        sink.onEnd?(result)
+        return true
+    }
+
+    /// Marks the sink ended and drops its cancellation notices; false if it had already ended.
+    private func markEnded() -> Bool {
         guard !ended.exchange(true, ordering: .acquiringAndReleasing) else { return false }
         if let control {
             for t in lock.withLock({ cancelTickets }) { control.removePending(t) }
         }
-        onEnd(result)
         return true
     }
 
@@ -110,7 +161,8 @@ public final class StreamNext: Sendable {
             return
         }
         if sink.control == nil { sink.control = control }
-        body(request, sink)
+        // Layers nest the callers' frames: deep onions continue lower on the stack (see StackTrampoline).
+        StackTrampoline.run({ [body] in body($0, sink) }, request)
     }
 }
 

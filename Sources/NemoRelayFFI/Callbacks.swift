@@ -265,7 +265,7 @@ enum Adapt {
             // The inner layers' chunks go straight to this layer's output; `done` gets their end.
             let inner: (JSON, DoneBox) throws -> Void = { input, done in
                 let r = try LLMRequest(json: input)
-                next(r, LLMStreamSink(push: { sink.push($0) }, end: { res in done.call(res.map { JSON.null }) }))
+                next(r, LLMStreamSink(forwardingChunksTo: sink, end: { res in done.call(res.map { JSON.null }) }))
             }
             invoke(
                 box, ["name": .string(name), "request": req.json, "context": ctx.json],
