@@ -7,7 +7,7 @@ bash scripts/deps.sh
 
 echo "== format (swift-format lint)"
 swift format lint --strict -r Sources/NemoRelay Sources/NemoRelayFFI Tests/NemoRelayTests Tests/NemoRelayFFITests \
-    Sources/NemoRelayHelper bench/CodecBench examples/swift Package.swift
+    Sources/NemoRelayHelper bench/CodecBench examples/swift Tests/fuzz/json_fuzz.swift Package.swift
 
 echo "== swift build"
 swift build --build-tests
@@ -19,6 +19,9 @@ echo "-- Swift example"
 echo "== C tests"
 bin="$(swift build --show-bin-path)"
 bash Tests/c/run.sh "$bin"
+
+echo "== fuzzing (libFuzzer, 20 s per target over an ASan-instrumented library; fixed crashes replayed)"
+bash Tests/fuzz/run.sh --seconds 20
 
 echo "-- OTLP encoder goldens regenerate with opentelemetry-proto and match the OpenTelemetry SDK's encoder"
 python3 scripts/make_otlp_goldens.py --check
