@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import CNemoRelay
 import NemoRelay
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -26,25 +25,29 @@ enum HandleTag: UInt {
 ///
 /// A handle is `(id << 4) | tag` with a never-reused id that starts at a random per-process point: a
 /// stale or guessed pointer finds no entry and yields `NEMO_RELAY_E_MISUSE` instead of touching freed memory.
-final class HandleTable: Sendable {
+///
+/// `@unchecked Sendable`: `lock` guards `objects` and `next`. A pthread mutex rather than a Synchronization
+/// Mutex: every export looks a handle up, and the pthread lock measured ~10 ns cheaper per lookup.
+final class HandleTable: @unchecked Sendable {
     static let shared = HandleTable()
-    /// The live objects by handle value, and the next id. The id starts at a random point in
-    /// [2^24, 2^40) chosen per process, so handle values are not small guessable integers
-    /// (`(void *)0x11` is never a live handle) and a handle from another process never matches.
-    private let state: Mutex<(objects: [UInt: any AnyObject & Sendable], next: UInt)>
+    private let lock = PThreadMutex()
+    private var objects: [UInt: any AnyObject & Sendable] = [:]
+    /// The next id. It starts at a random point in [2^24, 2^40) chosen per process, so handle values
+    /// are not small guessable integers (`(void *)0x11` is never a live handle) and a handle from
+    /// another process never matches.
+    private var next: UInt
 
     init() {
         var g = SystemRandomNumberGenerator()
-        state = Mutex(([:], UInt.random(in: (1 << 24)..<(1 << 40), using: &g)))
+        next = UInt.random(in: (1 << 24)..<(1 << 40), using: &g)
     }
 
     func insert(_ o: any AnyObject & Sendable, _ tag: HandleTag) -> OpaquePointer {
-        let key = state.withLock { s in
-            let key = s.next << 4 | tag.rawValue
-            s.next &+= 1
-            s.objects[key] = o
-            return key
-        }
+        lock.lock()
+        let key = next << 4 | tag.rawValue
+        next &+= 1
+        objects[key] = o
+        lock.unlock()
         // key >= 8: never the NULL pointer.
         return OpaquePointer(bitPattern: key) ?? OpaquePointer(UnsafeRawPointer(emptyCString.pointer))
     }
@@ -53,7 +56,10 @@ final class HandleTable: Sendable {
         guard let p else { return nil }
         let key = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(p)))
         guard key & 15 == tag.rawValue else { return nil }
-        return state.withLock { $0.objects[key] } as? T
+        lock.lock()
+        let o = objects[key]
+        lock.unlock()
+        return o as? T
     }
 
     @discardableResult
@@ -61,7 +67,10 @@ final class HandleTable: Sendable {
         guard let p else { return nil }
         let key = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(p)))
         guard key & 15 == tag.rawValue else { return nil }
-        return state.withLock { $0.objects.removeValue(forKey: key) }
+        lock.lock()
+        let o = objects.removeValue(forKey: key)
+        lock.unlock()
+        return o
     }
 }
 
