@@ -93,14 +93,22 @@ public final class LLMStreamSink: @unchecked Sendable {
     /// Pushes a chunk together with the JSON bytes it was parsed from, so the consumer gets them unchanged.
     @discardableResult
     public func _push(_ chunk: JSON, bytes: [UInt8]?) -> StreamPushStatus {
+        // A sink ended by a cancellation reports the cancellation, not a contract violation.
+        if ended.load(ordering: .acquiring) { return control?.isCancelled == true ? .closed : .finished }
+        if let onChunk { return onChunk(chunk, bytes) }
+        return forward(chunk, bytes: bytes)
+    }
+
+    /// Walks the forwarding chain to the first sink that takes chunks itself (or has ended).
+    @inline(never)
+    private func forward(_ chunk: JSON, bytes: [UInt8]?) -> StreamPushStatus {
         var sink = self
-        while true {
-            // A sink ended by a cancellation reports the cancellation, not a contract violation.
+        while let target = sink.chunkTarget {
+            sink = target
             if sink.ended.load(ordering: .acquiring) { return sink.control?.isCancelled == true ? .closed : .finished }
             if let onChunk = sink.onChunk { return onChunk(chunk, bytes) }
-            guard let target = sink.chunkTarget else { return .finished }
-            sink = target
         }
+        return .finished
     }
 
     /// Ends the stream cleanly.
