@@ -33,5 +33,5 @@ let package = Package(
         .testTarget(name: "NemoRelayTests", dependencies: ["NemoRelay"]),
         .testTarget(name: "NemoRelayFFITests", dependencies: ["NemoRelayFFI", "NemoRelay", "CNemoRelay"]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

@@ -13,7 +13,7 @@ python3 scripts/version.py
 
 echo "== format (swift-format lint)"
 swift format lint --strict -r Sources/NemoRelay Sources/NemoRelayFFI Tests/NemoRelayTests Tests/NemoRelayFFITests \
-    Sources/NemoRelayHelper bench/CodecBench examples/swift Package.swift
+    Sources/NemoRelayHelper bench/CodecBench examples/swift Tests/fuzz/json_fuzz.swift Package.swift
 
 echo "== ABI tables (bindings/python/nemo_relay/_abi.py, bindings/node/lib/abi.js) match include/nemo_relay.h"
 python3 scripts/abi_tables.py --check
@@ -28,6 +28,9 @@ echo "-- Swift example"
 echo "== C tests"
 bin="$(swift build --show-bin-path)"
 bash Tests/c/run.sh "$bin"
+
+echo "== fuzzing (libFuzzer, 20 s per target over an ASan-instrumented library; fixed crashes replayed)"
+bash Tests/fuzz/run.sh --seconds 20
 
 echo "-- OTLP encoder goldens regenerate with opentelemetry-proto and match the OpenTelemetry SDK's encoder"
 python3 scripts/make_otlp_goldens.py --check

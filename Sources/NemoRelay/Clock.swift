@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
+import Synchronization
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -26,19 +28,18 @@ public struct SystemClock: RelayClock {
 }
 
 /// A clock that returns a settable time and advances by a fixed step on every read.
-public final class ManualClock: RelayClock, @unchecked Sendable {
-    private let lock = PThreadLock()
-    private var current: Nanoseconds
+public final class ManualClock: RelayClock, Sendable {
+    private let current: Mutex<Nanoseconds>
     private let step: Nanoseconds
 
     /// Starts at `start` and advances by `step` nanoseconds after each read.
     public init(start: Nanoseconds = 1_767_225_600_000_000_000, step: Nanoseconds = 1_000) {
-        current = start
+        current = Mutex(start)
         self.step = step
     }
 
     public func now() -> Nanoseconds {
-        lock.withLock {
+        current.withLock { current in
             let t = current
             current += step
             return t
@@ -46,7 +47,7 @@ public final class ManualClock: RelayClock, @unchecked Sendable {
     }
 
     /// Sets the next value `now()` returns.
-    public func set(_ t: Nanoseconds) { lock.withLock { current = t } }
+    public func set(_ t: Nanoseconds) { current.withLock { $0 = t } }
 }
 
 /// The monotonic deadline `timeoutNanos` from now; nil for none, saturating instead of overflowing, so
@@ -146,6 +147,9 @@ enum RFC3339 {
 // MARK: - Locks
 
 /// A small pthread mutex; the core's hot path uses locks, never actors.
+///
+/// `@unchecked Sendable`: no Swift state to guard: `m` never changes and points to the pthread mutex,
+/// which is itself the thread-safe primitive (the compiler cannot see into C types).
 final class PThreadLock: @unchecked Sendable {
     private let m: UnsafeMutablePointer<pthread_mutex_t>
 
@@ -188,6 +192,8 @@ final class PThreadLock: @unchecked Sendable {
 }
 
 /// A mutex the owning thread may take again, for work that can re-enter itself through a user callback.
+///
+/// `@unchecked Sendable`: no Swift state to guard: `m` never changes and points to the pthread mutex.
 final class PThreadRecursiveLock: @unchecked Sendable {
     private let m: UnsafeMutablePointer<pthread_mutex_t>
 
@@ -211,6 +217,9 @@ final class PThreadRecursiveLock: @unchecked Sendable {
 }
 
 /// A condition variable bound to a ``PThreadLock``.
+///
+/// `@unchecked Sendable`: no Swift state to guard: `c` never changes and points to the pthread condition,
+/// always used with the ``PThreadLock`` passed to `wait`.
 final class PThreadCondition: @unchecked Sendable {
     private let c: UnsafeMutablePointer<pthread_cond_t>
 

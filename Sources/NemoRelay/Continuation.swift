@@ -9,6 +9,10 @@ import Synchronization
 ///
 /// The pipeline continues on the thread that resumes it, with no executor hop. A second resume,
 /// or a resume after the owning call was cancelled, returns `false` and changes nothing.
+///
+/// `@unchecked Sendable`: no lock: `state` (atomic exchange) admits exactly one resumer; `body` and
+/// `ticket` are written in `init`, before the continuation is shared, and afterwards only that resumer
+/// reads and clears them. The compiler cannot express "owned by whoever won the exchange".
 public final class Continuation<T>: @unchecked Sendable {
     private let state = Atomic<Bool>(false)
     private var body: ((Result<T, RelayError>) -> Void)?
@@ -50,6 +54,9 @@ public final class Continuation<T>: @unchecked Sendable {
 }
 
 /// Cancellation state of one managed call: a flag and the callback currently waited on.
+///
+/// `@unchecked Sendable`: `lock` guards `cancelled`, `nextTicket` and `pending` (whose cancel closures are
+/// not Sendable: they only resume a continuation, which is).
 public final class CallControl: @unchecked Sendable {
     private let lock = PThreadLock()
     private var cancelled = false
@@ -136,6 +143,8 @@ extension Continuation {
 ///
 /// `state` orders the hand-off: `answer` is written before the resumer moves it from 0 to 1 and read
 /// by the starter only after it saw 1; once the starter moved it from 0 to 2 only the resumer runs.
+///
+/// `@unchecked Sendable`: no lock: `state` (atomic compare-exchange, above) orders every access to `answer`.
 final class ChainStep<T>: @unchecked Sendable {
     private let state = Atomic<UInt8>(0)
     private var answer: Result<T, RelayError>?

@@ -152,7 +152,7 @@ public struct Event: Sendable {
 }
 
 /// An event queued for delivery: every subscriber shares it, and its bytes are made once, on first use.
-public final class EventRecord: @unchecked Sendable {
+public final class EventRecord: Sendable {
     /// The event as it was published (after injectors and sanitizers).
     public let event: Event
     private let bytes_ = Mutex<[UInt8]?>(nil)

@@ -20,10 +20,22 @@ public enum StreamPushStatus: Sendable, Equatable {
 /// A provider receives the sink of the innermost layer. A stream execution intercept receives the sink
 /// of its own layer and usually hands it, or a sink of its own that transforms chunks, to `next`.
 /// Pushes to one sink must not run concurrently.
+///
+/// A sink may forward its chunks, and its end, to another sink unchanged. Pushes and ends walk such
+/// chains in a loop, so a stream passing through any number of forwarding layers costs constant stack.
+///
+/// `@unchecked Sendable`: `lock` guards `cancelTickets`; `ended` is atomic; `control` is set once, by the
+/// layer that hands the sink on, before its first push; the closures and targets are immutable, and
+/// the closures are called by the one pushing thread at a time (see above).
 public final class LLMStreamSink: @unchecked Sendable {
-    /// Takes a chunk and, when the producer had them, its JSON bytes (handed to the consumer as they are).
-    private let onChunk: (JSON, [UInt8]?) -> StreamPushStatus
-    private let onEnd: (Result<Void, RelayError>) -> Void
+    /// Takes a chunk and, when the producer had them, its JSON bytes (handed to the consumer as they are);
+    /// nil when chunks go to `chunkTarget`.
+    private let onChunk: ((JSON, [UInt8]?) -> StreamPushStatus)?
+    /// Receives the end; nil when the end goes to `endTarget` (after `beforeForwardingEnd`).
+    private let onEnd: ((Result<Void, RelayError>) -> Void)?
+    private let chunkTarget: LLMStreamSink?
+    private let endTarget: LLMStreamSink?
+    private let beforeForwardingEnd: (() -> Void)?
     private let ended = Atomic<Bool>(false)
     private let lock = PThreadLock()
     private var cancelTickets: [UInt64] = []
@@ -34,6 +46,19 @@ public final class LLMStreamSink: @unchecked Sendable {
     public init(push: @escaping (JSON) -> StreamPushStatus, end: @escaping (Result<Void, RelayError>) -> Void) {
         onChunk = { c, _ in push(c) }
         onEnd = end
+        chunkTarget = nil
+        endTarget = nil
+        beforeForwardingEnd = nil
+    }
+
+    /// A sink whose chunks go to `target` unchanged (with the producer's bytes) and whose end goes to `end`,
+    /// e.g. one an intercept passes to `next` to learn when the inner layers ended.
+    public init(forwardingChunksTo target: LLMStreamSink, end: @escaping (Result<Void, RelayError>) -> Void) {
+        onChunk = nil
+        onEnd = end
+        chunkTarget = target
+        endTarget = nil
+        beforeForwardingEnd = nil
     }
 
     init(
@@ -43,6 +68,19 @@ public final class LLMStreamSink: @unchecked Sendable {
         self.control = control
         onChunk = push
         onEnd = end
+        chunkTarget = nil
+        endTarget = nil
+        beforeForwardingEnd = nil
+    }
+
+    /// A sink that forwards its chunks and its end to `target`, running `beforeEnd` first when it ends.
+    init(control: CallControl, forwardingTo target: LLMStreamSink, beforeEnd: @escaping () -> Void) {
+        self.control = control
+        onChunk = nil
+        onEnd = nil
+        chunkTarget = target
+        endTarget = target
+        beforeForwardingEnd = beforeEnd
     }
 
     /// True once the sink was finished or failed.
@@ -57,7 +95,20 @@ public final class LLMStreamSink: @unchecked Sendable {
     public func _push(_ chunk: JSON, bytes: [UInt8]?) -> StreamPushStatus {
         // A sink ended by a cancellation reports the cancellation, not a contract violation.
         if ended.load(ordering: .acquiring) { return control?.isCancelled == true ? .closed : .finished }
-        return onChunk(chunk, bytes)
+        if let onChunk { return onChunk(chunk, bytes) }
+        return forward(chunk, bytes: bytes)
+    }
+
+    /// Walks the forwarding chain to the first sink that takes chunks itself (or has ended).
+    @inline(never)
+    private func forward(_ chunk: JSON, bytes: [UInt8]?) -> StreamPushStatus {
+        var sink = self
+        while let target = sink.chunkTarget {
+            sink = target
+            if sink.ended.load(ordering: .acquiring) { return sink.control?.isCancelled == true ? .closed : .finished }
+            if let onChunk = sink.onChunk { return onChunk(chunk, bytes) }
+        }
+        return .finished
     }
 
     /// Ends the stream cleanly.
@@ -69,11 +120,23 @@ public final class LLMStreamSink: @unchecked Sendable {
     /// Ends the sink; returns false if it had already ended.
     @discardableResult
     public func end(_ result: Result<Void, RelayError>) -> Bool {
+        guard markEnded() else { return false }
+        var sink = self
+        while let target = sink.endTarget {
+            sink.beforeForwardingEnd?()
+            guard target.markEnded() else { return true }
+            sink = target
+        }
+        sink.onEnd?(result)
+        return true
+    }
+
+    /// Marks the sink ended and drops its cancellation notices; false if it had already ended.
+    private func markEnded() -> Bool {
         guard !ended.exchange(true, ordering: .acquiringAndReleasing) else { return false }
         if let control {
             for t in lock.withLock({ cancelTickets }) { control.removePending(t) }
         }
-        onEnd(result)
         return true
     }
 
@@ -89,7 +152,7 @@ public final class LLMStreamSink: @unchecked Sendable {
 ///
 /// It stays callable until the intercept's own sink ends; later calls fail the given sink with
 /// `invalid argument: execution continuation is no longer active`.
-public final class StreamNext: @unchecked Sendable {
+public final class StreamNext: Sendable {
     let body: LLMStreamProvider
     let control: CallControl
     let active = Atomic<Bool>(true)
@@ -106,7 +169,8 @@ public final class StreamNext: @unchecked Sendable {
             return
         }
         if sink.control == nil { sink.control = control }
-        body(request, sink)
+        // Layers nest the callers' frames: deep onions continue lower on the stack (see StackTrampoline).
+        StackTrampoline.run({ [body] in body($0, sink) }, request)
     }
 }
 
@@ -172,7 +236,7 @@ public enum LLMStreamRead: Sendable, Equatable {
 /// Pull chunks with ``next(timeoutNanos:)`` or `for try await`, or get them through
 /// ``LLMStreamOptions/onChunk``. ``close()`` ends the call early. A pulled stream released without
 /// closing is closed on release; a callback stream is not (its consumer is the callback).
-public final class LLMStream: @unchecked Sendable, AsyncSequence {
+public final class LLMStream: Sendable, AsyncSequence {
     public typealias Element = JSON
     let state: StreamState
 
@@ -235,6 +299,10 @@ enum StreamEnd {
 /// Observation (collector, `llm.chunk` marks, finalizer, end event) is serialized by `pump`, a
 /// recursive lock because a user callback may close the stream from inside it. The consumer side is
 /// guarded by `lock`; `pump` is never taken while `lock` is held.
+///
+/// `@unchecked Sendable`: `pump` guards `handle`, `chunkCount`, `firstChunkAt`, `finished` and `deferred`;
+/// `lock` guards `buffer`, `head`, `outcome`, `dropped`, `readers`, `asyncWaiter`, `delivering` and
+/// `endDelivered` (`readable` is its condition); the rest is immutable.
 final class StreamState: @unchecked Sendable {
     let rt: Runtime
     let stack: ScopeStack
@@ -590,13 +658,12 @@ final class StreamState: @unchecked Sendable {
 }
 
 /// Who resumes delivery after one chunk callback: the caller when it answered at once, else its continuation.
-private final class DeliveryTurn: @unchecked Sendable {
-    private let lock = PThreadLock()
-    private var state = 0  // 0: in the call, 1: answered, 2: parked
+private final class DeliveryTurn: Sendable {
+    private let state = Mutex(0)  // 0: in the call, 1: answered, 2: parked
 
     /// The continuation ran; true when the caller had already parked, so the continuation resumes delivery.
     func completed() -> Bool {
-        lock.withLock {
+        state.withLock { state in
             let was = state
             state = 1
             return was == 2
@@ -605,7 +672,7 @@ private final class DeliveryTurn: @unchecked Sendable {
 
     /// The callback returned; true when it has not answered yet (delivery parks).
     func parked() -> Bool {
-        lock.withLock {
+        state.withLock { state in
             if state == 1 { return false }
             state = 2
             return true
@@ -618,17 +685,15 @@ private final class DeliveryTurn: @unchecked Sendable {
 typealias LiveStreams = LiveSet<StreamState>
 
 /// Objects of work still in flight (streams, managed calls), so a runtime shutting down can end them.
-/// `@unchecked Sendable`: `lock` guards `items`.
-final class LiveSet<Item: AnyObject>: @unchecked Sendable {
-    private let lock = PThreadLock()
-    private var items: [ObjectIdentifier: Item] = [:]
+final class LiveSet<Item: AnyObject & Sendable>: Sendable {
+    private let items = Mutex<[ObjectIdentifier: Item]>([:])
 
-    func insert(_ s: Item) { lock.withLock { items[ObjectIdentifier(s)] = s } }
-    func remove(_ s: Item) { lock.withLock { _ = items.removeValue(forKey: ObjectIdentifier(s)) } }
-    var count: Int { lock.withLock { items.count } }
+    func insert(_ s: Item) { items.withLock { $0[ObjectIdentifier(s)] = s } }
+    func remove(_ s: Item) { items.withLock { _ = $0.removeValue(forKey: ObjectIdentifier(s)) } }
+    var count: Int { items.withLock { $0.count } }
 
     func takeAll() -> [Item] {
-        lock.withLock {
+        items.withLock { items in
             let all = Array(items.values)
             items.removeAll()
             return all

@@ -133,7 +133,7 @@ public typealias MetadataInjector = @Sendable (Event, Continuation<JSON>) -> Voi
 ///
 /// It stays callable only while the intercept that received it is running; later calls fail with
 /// `invalid argument: execution continuation is no longer active`.
-public final class InnerLayers<Input, Output>: @unchecked Sendable {
+public final class InnerLayers<Input, Output>: Sendable {
     let body: @Sendable (Input, Continuation<Output>) -> Void
     let active = Atomic<Bool>(true)
 
@@ -158,7 +158,7 @@ public typealias ToolNext = InnerLayers<JSON, ToolResult>
 // MARK: - Registries
 
 /// One registered callback with its ordering keys.
-public struct Registration<F>: @unchecked Sendable {
+public struct Registration<F: Sendable>: Sendable {
     public let name: String
     public let priority: Int32
     public let breakChain: Bool
@@ -175,12 +175,12 @@ public struct Registration<F>: @unchecked Sendable {
 
 /// A registry of one middleware kind: unique names, kept sorted, snapshotted by calls.
 ///
-/// `lock` guards `items` and `names_`; adding and removing cost O(log n) lookups, so long chains
-/// (tens of thousands of entries) register in linear time overall.
-public final class Registry<F>: @unchecked Sendable {
-    private let lock = PThreadLock()
-    private var items: [Registration<F>] = []
-    private var names_: Set<String> = []
+/// Adding and removing cost O(log n) lookups, so long chains (tens of thousands of entries) register in
+/// linear time overall.
+public final class Registry<F: Sendable>: Sendable {
+    /// The entries in run order, and their names.
+    private let state = Mutex<(items: [Registration<F>], names: Set<String>)>(([], []))
+    /// `state.items.count`, read without the lock so an empty registry costs no lock on the hot path.
     private let countHint = Atomic<Int>(0)
     let depth: Int
     let what: String
@@ -192,39 +192,41 @@ public final class Registry<F>: @unchecked Sendable {
 
     /// Adds an entry; a duplicate name fails with `already exists: <name> already exists`.
     func add(name: String, priority: Int32, breakChain: Bool = false, _ fn: F) throws(RelayError) {
-        try lock.withLock { () throws(RelayError) in
-            if names_.contains(name) {
+        try state.withLock { (state) throws(RelayError) in
+            if state.names.contains(name) {
                 throw .alreadyExists(what.isEmpty ? "\(name) already exists" : "\(name) \(what) already exists")
             }
             let r = Registration(name: name, priority: priority, breakChain: breakChain, fn: fn, depth: depth)
             // The first entry ordered after `r` (binary search: `items` is sorted).
             var lo = 0
-            var hi = items.count
+            var hi = state.items.count
             while lo < hi {
                 let mid = (lo + hi) / 2
-                if Registration.ordered(r, items[mid]) { hi = mid } else { lo = mid + 1 }
+                if Registration.ordered(r, state.items[mid]) { hi = mid } else { lo = mid + 1 }
             }
-            items.insert(r, at: lo)
-            names_.insert(name)
-            countHint.store(items.count, ordering: .relaxed)
+            state.items.insert(r, at: lo)
+            state.names.insert(name)
+            countHint.store(state.items.count, ordering: .relaxed)
         }
     }
 
     /// Removes the entry called `name`; returns whether one was removed.
     func remove(name: String) -> Bool {
-        lock.withLock {
-            guard names_.remove(name) != nil, let i = items.firstIndex(where: { $0.name == name }) else { return false }
-            items.remove(at: i)
-            countHint.store(items.count, ordering: .relaxed)
+        state.withLock { state in
+            guard state.names.remove(name) != nil, let i = state.items.firstIndex(where: { $0.name == name }) else {
+                return false
+            }
+            state.items.remove(at: i)
+            countHint.store(state.items.count, ordering: .relaxed)
             return true
         }
     }
 
     /// Removes every entry (the scope that owned them ended).
     func removeAll() {
-        lock.withLock {
-            items.removeAll()
-            names_.removeAll()
+        state.withLock { state in
+            state.items.removeAll()
+            state.names.removeAll()
             countHint.store(0, ordering: .relaxed)
         }
     }
@@ -232,7 +234,7 @@ public final class Registry<F>: @unchecked Sendable {
     /// The sorted entries as of now.
     var snapshot: [Registration<F>] {
         if countHint.load(ordering: .relaxed) == 0 { return [] }
-        return lock.withLock { items }
+        return state.withLock { $0.items }
     }
 
     /// The names as of now, in run order.
@@ -240,7 +242,7 @@ public final class Registry<F>: @unchecked Sendable {
 }
 
 /// Every middleware registry, either global (owned by a runtime) or local to one scope.
-public final class Middleware: @unchecked Sendable {
+public final class Middleware: Sendable {
     let llmConditional: Registry<LLMConditionalGuardrail>
     let llmRequest: Registry<LLMRequestIntercept>
     let llmExecution: Registry<LLMExecutionIntercept>

@@ -143,16 +143,15 @@ extension Runtime {
     /// Builds the LLM start event: credentials stripped, current-turn projection, sanitizers, re-derivation.
     func buildLLMStart(
         _ h: ScopeHandle, request: LLMRequest, annotated: JSON?, codec: (any LLMCodec)?, fresh: Bool,
-        locals: [Middleware], stack: ScopeStack, then: @escaping (Event) -> Void
+        locals: [Middleware], stack: ScopeStack, then: @escaping @Sendable (Event) -> Void
     ) {
-        var observed = LLMRequest(
+        let observed = LLMRequest(
             headers: request.headers.removingKeys(caseInsensitive: credentialHeaders),
             content: request.content)
-        var annotation = annotated
         let ctx = CodecContext(requestCodec: codec, responseCodec: nil)
         let sanitizers = merged(global.llmSanitizeRequest, locals, \.llmSanitizeRequest)
 
-        func finish(_ payload: LLMRequest?, _ ann: JSON?) {
+        @Sendable func finish(_ payload: LLMRequest?, _ ann: JSON?) {
             var profile = JSONObject()
             if let m = h.modelName { profile["model_name"] = .string(m) }
             if let ann, payload != nil { profile["annotated_request"] = ann }
@@ -164,7 +163,7 @@ extension Runtime {
                     data: payload?.json ?? .null, metadata: h.metadata))
         }
 
-        func sanitizeThenFinish() {
+        @Sendable func sanitizeThenFinish(_ observed: LLMRequest, _ annotation: JSON?) {
             guard !sanitizers.isEmpty else { return finish(observed, annotation) }
             let before = observed
             runSanitizeRequest(sanitizers, 0, observed, ctx) { [self] result in
@@ -184,20 +183,19 @@ extension Runtime {
         }
 
         // docs/pipeline.md, "Current-turn projection": only with a codec, once the owning agent is no longer fresh.
-        if !fresh, let codec, let full = annotation, let projected = projectCurrentTurn(full) {
+        if !fresh, let codec, let full = annotated, let projected = projectCurrentTurn(full) {
             codec.encodeRequest(projected, original: observed) { [self] r in
                 switch r {
                 case .success(let enc):
-                    observed.content = enc.content
-                    annotation = projected
+                    sanitizeThenFinish(LLMRequest(headers: observed.headers, content: enc.content), projected)
                 case .failure(let e):
                     log(.debug, "current-turn projection encode failed, keeping full history: \(e.displayText)")
+                    sanitizeThenFinish(observed, annotated)
                 }
-                sanitizeThenFinish()
             }
             return
         }
-        sanitizeThenFinish()
+        sanitizeThenFinish(observed, annotated)
     }
 
     private func runSanitizeRequest(
@@ -244,10 +242,10 @@ extension Runtime {
     func buildLLMEnd(
         _ h: ScopeHandle, response: JSON, fallback: JSON, annotated: JSON?, context: CodecContext, metadata: JSON,
         timestamp: Nanoseconds?, extraProfile: JSONObject = JSONObject(), locals: [Middleware],
-        then: @escaping (Event) -> Void
+        then: @escaping @Sendable (Event) -> Void
     ) {
         let end = endTime(after: h.startTime, timestamp)
-        func finish(_ data: JSON, _ ann: JSON?) {
+        @Sendable func finish(_ data: JSON, _ ann: JSON?) {
             var profile = JSONObject()
             if let m = h.modelName { profile["model_name"] = .string(m) }
             if let ann { profile["annotated_response"] = ann }

@@ -6,6 +6,10 @@
 /// inside the caller's call when every callback answers at once, and resumes on whichever thread
 /// completes a callback that answered later. There is no thread pool and no executor hop.
 /// Subclasses supply what happens after the trace header (``run(_:_:)``) and on an early failure.
+///
+/// `@unchecked Sendable`: no lock: `request`, `annotated` and `pendingMarks` are touched by one step at a
+/// time; each step starts only from the previous step's continuation, whose atomic resume orders the
+/// hand-off between threads. The rest is immutable.
 class LLMPipeline: @unchecked Sendable {
     let rt: Runtime
     let p: LLMCallParams
@@ -133,6 +137,8 @@ class LLMPipeline: @unchecked Sendable {
 }
 
 /// One managed non-streaming LLM call: the shared steps, then execution intercepts around the provider.
+///
+/// `@unchecked Sendable`: as ``LLMPipeline``; `provider` and `done` are immutable (`done` runs once).
 final class LLMExecution: LLMPipeline, @unchecked Sendable {
     let provider: LLMProvider
     let done: (Result<JSON, RelayError>) -> Void
@@ -175,10 +181,12 @@ final class LLMExecution: LLMPipeline, @unchecked Sendable {
     }
 
     // 10. Return, 11. end event.
-    func finish(_ h: ScopeHandle, _ r: Result<JSON, RelayError>) {
-        var r = r
-        if case .failure(let e) = r, e.kind == .cancelled || control.isCancelled {
+    func finish(_ h: ScopeHandle, _ outcome: Result<JSON, RelayError>) {
+        let r: Result<JSON, RelayError>
+        if case .failure(let e) = outcome, e.kind == .cancelled || control.isCancelled {
             r = .failure(RelayError(.cancelled, "LLM execution cancelled"))
+        } else {
+            r = outcome
         }
         guard rt.wantsEvents(stack) else { return done(r) }
         switch r {

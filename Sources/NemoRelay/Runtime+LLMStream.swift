@@ -2,6 +2,8 @@
 
 /// One managed streaming LLM call (docs/pipeline.md, "Stream steps"): the shared steps 1 to 8, then stream execution
 /// intercepts around the provider, with every chunk observed on the thread that pushes it.
+///
+/// `@unchecked Sendable`: as ``LLMPipeline``; `provider` and `state` are immutable.
 final class LLMStreamExecution: LLMPipeline, @unchecked Sendable {
     let provider: LLMStreamProvider
     let state: StreamState
@@ -29,31 +31,25 @@ final class LLMStreamExecution: LLMPipeline, @unchecked Sendable {
         let control = control
         let provider = provider
 
-        // Layer i wraps layers i+1...; the provider sits in the middle.
-        func layer(_ i: Int) -> LLMStreamProvider {
-            if i == list.count {
-                return { r, sink in
-                    if control.isCancelled { return sink.fail(RelayError(.cancelled, "cancelled")) }
-                    provider(r, sink)
-                }
+        // Layer i wraps layers i+1...; the provider sits in the middle. Each `next` names its layer by
+        // index (no closure holds the next layer's closure), and each layer's own sink forwards to the
+        // outer one, so neither building, running, pushing through nor ending a long list grows the stack.
+        @Sendable func layer(_ i: Int, _ r: LLMRequest, _ outer: LLMStreamSink) {
+            guard i < list.count else {
+                if control.isCancelled { return outer.fail(RelayError(.cancelled, "cancelled")) }
+                return provider(r, outer)
             }
             let reg = list[i]
-            let inner = layer(i + 1)
-            return { r, outer in
-                let next = StreamNext(inner, control: control)
-                let mine = LLMStreamSink(
-                    control: control, push: { outer._push($0, bytes: $1) },
-                    end: { result in
-                        next.active.store(false, ordering: .releasing)
-                        outer.end(result)
-                    })
-                reg.fn(name, r, ctx, next, mine)
+            let next = StreamNext({ r, sink in layer(i + 1, r, sink) }, control: control)
+            let mine = LLMStreamSink(control: control, forwardingTo: outer) {
+                next.active.store(false, ordering: .releasing)
             }
+            reg.fn(name, r, ctx, next, mine)
         }
         let state = state
         let pumpSink = LLMStreamSink(
             control: control, push: { state.push($0, bytes: $1) }, end: { state.producerEnded($0) })
-        layer(0)(req, pumpSink)
+        layer(0, req, pumpSink)
     }
 }
 

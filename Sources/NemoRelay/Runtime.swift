@@ -23,6 +23,9 @@ public enum LogLevel: Int32, Sendable {
 
 /// The runtime: global middleware, subscribers and the event pipeline. It is an explicit object,
 /// safe for concurrent use (internally locked); there are no process-wide singletons to initialise.
+///
+/// `@unchecked Sendable`: `lanesLock` guards `lanes`, `closedLanes` and `scopeLanes`; `logLock` guards
+/// `logSink`; the counters are atomics and the rest is immutable.
 public final class Runtime: @unchecked Sendable {
     /// The source of event timestamps.
     public let clock: any RelayClock

@@ -79,6 +79,9 @@ public enum Attributes {
 }
 
 /// A scope, LLM-call or tool-call span. Handles are values: they stay readable after their end.
+///
+/// `@unchecked Sendable`: `lock` guards `locals_`, `localLanes_` and `popped_` (`hasLocals` is an atomic
+/// hint); every other field is immutable.
 public final class ScopeHandle: @unchecked Sendable, CustomStringConvertible {
     /// The span id.
     public let uuid: RelayUUID
@@ -172,6 +175,8 @@ public final class ScopeHandle: @unchecked Sendable, CustomStringConvertible {
 ///
 /// A stack is meant for one thread at a time, but it is internally locked so sharing it with a
 /// worker thread (`propagate_scope_to_thread`) is safe.
+///
+/// `@unchecked Sendable`: `lock` guards `entries` and `consumedAgents`; the rest is immutable.
 public final class ScopeStack: @unchecked Sendable {
     let lock = PThreadLock()
     var entries: [ScopeHandle]

@@ -28,6 +28,10 @@ public struct SubscriberOptions: Sendable {
 ///
 /// Each subscriber has its own lane, so a slow or failing subscriber delays neither the emitting
 /// thread nor the other subscribers; events reach each subscriber in queue order.
+///
+/// `@unchecked Sendable`: `lock` guards `deliver`, `ring`, `head`, `count`, `enqueued`, `delivered`,
+/// `dropped`, `closed`, `exited`, `sleeping`, `flushWaiters` and `threadError` (`hasWork` and `progress`
+/// are its conditions); `queuedHint` is an atomic hint.
 final class SubscriberLane: @unchecked Sendable {
     let name: String
     /// Receives each batch of events taken from the queue (up to 64, in queue order). Released (under

@@ -10,6 +10,9 @@ import Synchronization
 // MARK: - Owned callbacks
 
 /// A C callback with its user data; the user data's destructor runs when the last reference goes.
+///
+/// `@unchecked Sendable`: immutable; the C function pointers and the opaque user data are never written
+/// after `init`, and the C contract (include/nemo_relay.h, Threads) lets callbacks run on any thread.
 final class CallbackBox: @unchecked Sendable {
     let fn: nemo_relay_callback_fn
     let userData: UnsafeMutableRawPointer?
@@ -29,6 +32,8 @@ final class CallbackBox: @unchecked Sendable {
 }
 
 /// A done callback, called at most once; its destructor runs afterwards.
+///
+/// `@unchecked Sendable`: immutable, as ``CallbackBox``.
 final class DoneBox: @unchecked Sendable {
     let fn: nemo_relay_done_fn
     let userData: UnsafeMutableRawPointer?
@@ -74,6 +79,10 @@ func callbackError(_ p: UnsafePointer<CChar>?, _ len: Int, status: Int32) -> Rel
 // MARK: - Tokens
 
 /// The completion token of one callback invocation.
+///
+/// `@unchecked Sendable`: `done` (atomic exchange) admits the one completion; `handle`, `producer` and `call`
+/// are set by ``invoke`` before the token's handle is published to C (through the handle table's lock)
+/// and only read afterwards.
 final class Token: @unchecked Sendable {
     private let resume: (Result<JSON, RelayError>) -> Bool
     /// The inner layers, for execution-intercept tokens.
@@ -260,7 +269,7 @@ enum Adapt {
             // The inner layers' chunks go straight to this layer's output; `done` gets their end.
             let inner: (JSON, DoneBox) throws -> Void = { input, done in
                 let r = try LLMRequest(json: input)
-                next(r, LLMStreamSink(push: { sink.push($0) }, end: { res in done.call(res.map { JSON.null }) }))
+                next(r, LLMStreamSink(forwardingChunksTo: sink, end: { res in done.call(res.map { JSON.null }) }))
             }
             invoke(
                 box, ["name": .string(name), "request": req.json, "context": ctx.json],

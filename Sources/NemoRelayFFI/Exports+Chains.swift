@@ -91,6 +91,8 @@ public func nemo_relay_tool_request_intercepts(
 }
 
 /// A C log sink; its destructor runs when replaced or when the runtime goes.
+///
+/// `@unchecked Sendable`: immutable, as ``CallbackBox``.
 final class LogBox: @unchecked Sendable {
     let fn: nemo_relay_log_fn
     let userData: UnsafeMutableRawPointer?

@@ -8,7 +8,7 @@ import Synchronization
 #endif
 
 /// A codec whose methods are C callbacks of the completion protocol.
-final class CallbackCodec: LLMCodec, @unchecked Sendable {
+final class CallbackCodec: LLMCodec, Sendable {
     let id: String
     let decodeBox: CallbackBox?
     let encodeBox: CallbackBox?
@@ -100,36 +100,46 @@ private func waitFor<T>(_ start: (@escaping Completion<T>) -> Void) -> Result<T,
 }
 
 /// Where a waited-for result lands.
+///
+/// `@unchecked Sendable`: `lock` guards `value`.
 final class ResultSlot<T>: @unchecked Sendable {
     let lock = PThreadMutex()
     var value: Result<T, RelayError>?
 }
 
 /// A mutex with one condition, for the rare blocking waits of the export layer.
+///
+/// `@unchecked Sendable`: no Swift state to guard: `m` and `c` never change and point to the pthread mutex
+/// and condition.
 final class PThreadMutex: @unchecked Sendable {
-    private var m = pthread_mutex_t()
-    private var c = pthread_cond_t()
+    // Allocated, not stored inline: `&property` of a class does not promise a stable address.
+    private let m = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let c = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     init() {
-        pthread_mutex_init(&m, nil)
+        m.initialize(to: pthread_mutex_t())
+        c.initialize(to: pthread_cond_t())
+        pthread_mutex_init(m, nil)
         var attr = pthread_condattr_t()
         pthread_condattr_init(&attr)
         pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)
-        pthread_cond_init(&c, &attr)
+        pthread_cond_init(c, &attr)
         pthread_condattr_destroy(&attr)
     }
     deinit {
-        pthread_mutex_destroy(&m)
-        pthread_cond_destroy(&c)
+        pthread_mutex_destroy(m)
+        pthread_cond_destroy(c)
+        m.deallocate()
+        c.deallocate()
     }
-    func lock() { pthread_mutex_lock(&m) }
-    func unlock() { pthread_mutex_unlock(&m) }
-    func wait() { pthread_cond_wait(&c, &m) }
+    func lock() { pthread_mutex_lock(m) }
+    func unlock() { pthread_mutex_unlock(m) }
+    func wait() { pthread_cond_wait(c, m) }
     /// Waits until signalled or the monotonic deadline; false on timeout.
     func wait(untilMonotonicNanos deadline: Int64) -> Bool {
         var ts = timespec(tv_sec: Int(deadline / 1_000_000_000), tv_nsec: Int(deadline % 1_000_000_000))
-        return pthread_cond_timedwait(&c, &m, &ts) == 0
+        return pthread_cond_timedwait(c, m, &ts) == 0
     }
-    func signal() { pthread_cond_broadcast(&c) }
+    func signal() { pthread_cond_broadcast(c) }
 }
 
 private func codecHandle(_ p: OpaquePointer?) throws -> any LLMCodec {

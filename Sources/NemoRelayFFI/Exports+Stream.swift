@@ -9,13 +9,13 @@ import NemoRelay
 #endif
 
 /// The write end handed to a stream provider or stream execution intercept.
-final class ProducerRef {
+final class ProducerRef: Sendable {
     let sink: LLMStreamSink
     init(_ s: LLMStreamSink) { sink = s }
 }
 
 /// The read end of a streaming call held by a C handle.
-final class StreamRef {
+final class StreamRef: Sendable {
     let stream: LLMStream
     init(_ s: LLMStream) { stream = s }
 }

@@ -12,17 +12,17 @@ public typealias CString = UnsafePointer<CChar>
 public typealias OutString = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
 public typealias OutHandle = UnsafeMutablePointer<OpaquePointer?>
 
-private let versionString = cStringConstant(NEMO_RELAY_VERSION_STRING)
+private let versionString = CStringConstant(NEMO_RELAY_VERSION_STRING)
 
 // MARK: - Versions, errors, memory
 
 @_cdecl("nemo_relay_version")
-public func nemo_relay_version() -> CString { CString(versionString) }
+public func nemo_relay_version() -> CString { versionString.pointer }
 
 @_cdecl("nemo_relay_version_number")
 public func nemo_relay_version_number() -> Int32 { Int32(NEMO_RELAY_VERSION_NUMBER) }
 
-private let statusNames: [Int32: UnsafeMutablePointer<CChar>] = {
+private let statusNames: [Int32: CStringConstant] = {
     let names: [(Int32, String)] = [
         (Int32(NEMO_RELAY_OK), "NEMO_RELAY_OK"), (Int32(NEMO_RELAY_PENDING), "NEMO_RELAY_PENDING"),
         (Int32(NEMO_RELAY_E_INVALID_ARGUMENT), "NEMO_RELAY_E_INVALID_ARGUMENT"),
@@ -37,15 +37,15 @@ private let statusNames: [Int32: UnsafeMutablePointer<CChar>] = {
         (Int32(NEMO_RELAY_E_SCOPE_STACK_EMPTY), "NEMO_RELAY_E_SCOPE_STACK_EMPTY"),
         (Int32(NEMO_RELAY_E_FULL), "NEMO_RELAY_E_FULL"),
     ]
-    var d: [Int32: UnsafeMutablePointer<CChar>] = [:]
-    for (k, v) in names { d[k] = cStringConstant(v) }
+    var d: [Int32: CStringConstant] = [:]
+    for (k, v) in names { d[k] = CStringConstant(v) }
     return d
 }()
-private let unknownStatus = cStringConstant("NEMO_RELAY_E_UNKNOWN")
+private let unknownStatus = CStringConstant("NEMO_RELAY_E_UNKNOWN")
 
 @_cdecl("nemo_relay_status_str")
 public func nemo_relay_status_str(_ status: Int32) -> CString {
-    CString(statusNames[status] ?? unknownStatus)
+    (statusNames[status] ?? unknownStatus).pointer
 }
 
 @_cdecl("nemo_relay_last_error_message")
@@ -307,7 +307,7 @@ public func nemo_relay_mark(
 // MARK: - Calls
 
 /// A managed call in flight, for cancellation.
-final class CallRef {
+final class CallRef: Sendable {
     let control: CallControl
     init(_ c: CallControl) { control = c }
 }
@@ -402,7 +402,7 @@ func codecArg(_ p: OpaquePointer?) throws -> (any LLMCodec)? {
 }
 
 /// A codec held by a C handle.
-final class CodecRef {
+final class CodecRef: Sendable {
     let codec: any LLMCodec
     init(_ c: any LLMCodec) { codec = c }
 }
@@ -680,6 +680,8 @@ private func registerLane(
 }
 
 /// A subscriber's user data; its destructor runs after the last delivery (or at once on a failed registration).
+///
+/// `@unchecked Sendable`: immutable, as ``CallbackBox``.
 final class UserData: @unchecked Sendable {
     let pointer: UnsafeMutableRawPointer?
     let free: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?

@@ -25,49 +25,51 @@ enum HandleTag: UInt {
 ///
 /// A handle is `(id << 4) | tag` with a never-reused id that starts at a random per-process point: a
 /// stale or guessed pointer finds no entry and yields `NEMO_RELAY_E_MISUSE` instead of touching freed memory.
+///
+/// `@unchecked Sendable`: `lock` guards `objects` and `next`. A pthread mutex rather than a Synchronization
+/// Mutex: every export looks a handle up, and the pthread lock measured ~10 ns cheaper per lookup.
 final class HandleTable: @unchecked Sendable {
     static let shared = HandleTable()
-    private var lock = pthread_mutex_t()
-    private var objects: [UInt: AnyObject] = [:]
+    private let lock = PThreadMutex()
+    private var objects: [UInt: any AnyObject & Sendable] = [:]
     /// The next id. It starts at a random point in [2^24, 2^40) chosen per process, so handle values
     /// are not small guessable integers (`(void *)0x11` is never a live handle) and a handle from
     /// another process never matches.
     private var next: UInt
 
     init() {
-        pthread_mutex_init(&lock, nil)
         var g = SystemRandomNumberGenerator()
         next = UInt.random(in: (1 << 24)..<(1 << 40), using: &g)
     }
 
-    func insert(_ o: AnyObject, _ tag: HandleTag) -> OpaquePointer {
-        pthread_mutex_lock(&lock)
+    func insert(_ o: any AnyObject & Sendable, _ tag: HandleTag) -> OpaquePointer {
+        lock.lock()
         let key = next << 4 | tag.rawValue
         next &+= 1
         objects[key] = o
-        pthread_mutex_unlock(&lock)
+        lock.unlock()
         // key >= 8: never the NULL pointer.
-        return OpaquePointer(bitPattern: key) ?? OpaquePointer(UnsafeRawPointer(emptyCString))
+        return OpaquePointer(bitPattern: key) ?? OpaquePointer(UnsafeRawPointer(emptyCString.pointer))
     }
 
     func get<T: AnyObject>(_ p: OpaquePointer?, _ tag: HandleTag, as: T.Type) -> T? {
         guard let p else { return nil }
         let key = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(p)))
         guard key & 15 == tag.rawValue else { return nil }
-        pthread_mutex_lock(&lock)
+        lock.lock()
         let o = objects[key]
-        pthread_mutex_unlock(&lock)
+        lock.unlock()
         return o as? T
     }
 
     @discardableResult
-    func remove(_ p: OpaquePointer?, _ tag: HandleTag) -> AnyObject? {
+    func remove(_ p: OpaquePointer?, _ tag: HandleTag) -> (any AnyObject & Sendable)? {
         guard let p else { return nil }
         let key = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(p)))
         guard key & 15 == tag.rawValue else { return nil }
-        pthread_mutex_lock(&lock)
+        lock.lock()
         let o = objects.removeValue(forKey: key)
-        pthread_mutex_unlock(&lock)
+        lock.unlock()
         return o
     }
 }
@@ -96,7 +98,7 @@ enum LastError {
 
     static var message: UnsafePointer<CChar> {
         if let p = pthread_getspecific(key) { return UnsafePointer(p.assumingMemoryBound(to: CChar.self)) }
-        return UnsafePointer(emptyCString)
+        return emptyCString.pointer
     }
 }
 
@@ -223,7 +225,7 @@ func checkVersion(_ v: UInt32, _ supported: Int32, _ what: String) throws {
 // MARK: - Handle lookups
 
 /// A reference to a stack held by a C handle.
-final class StackRef {
+final class StackRef: Sendable {
     let stack: ScopeStack
     init(_ s: ScopeStack) { stack = s }
 }
@@ -268,20 +270,27 @@ func optionalScopeArg(_ p: OpaquePointer?, _ what: String = "parent") throws -> 
 // MARK: - Outputs to callbacks
 
 /// A process-lifetime C string (never freed), for static texts handed out by the library.
-func cStringConstant(_ s: String) -> UnsafeMutablePointer<CChar> {
-    let bytes = Array(s.utf8CString)
-    let p = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count)
-    p.initialize(from: bytes, count: bytes.count)
-    return p
+///
+/// `@unchecked Sendable`: no lock, none needed: the bytes are written once in `init`, before the value
+/// can be shared, and never written or freed afterwards, so every thread only reads them.
+struct CStringConstant: @unchecked Sendable {
+    let pointer: UnsafePointer<CChar>
+
+    init(_ s: String) {
+        let bytes = Array(s.utf8CString)
+        let p = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count)
+        p.initialize(from: bytes, count: bytes.count)
+        pointer = UnsafePointer(p)
+    }
 }
 
-let emptyCString = cStringConstant("")
+let emptyCString = CStringConstant("")
 
 /// Hands `bytes` to `body` as a C pointer and length; an empty buffer still gets a valid pointer.
 @inline(__always)
 func withCBytes<R>(_ bytes: [UInt8], _ body: (UnsafePointer<CChar>, Int) -> R) -> R {
     bytes.withUnsafeBufferPointer { b in
-        guard let base = b.baseAddress, b.count > 0 else { return body(UnsafePointer(emptyCString), 0) }
+        guard let base = b.baseAddress, b.count > 0 else { return body(emptyCString.pointer, 0) }
         return base.withMemoryRebound(to: CChar.self, capacity: b.count) { body($0, b.count) }
     }
 }

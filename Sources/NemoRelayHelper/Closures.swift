@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import CFFI
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -149,12 +150,14 @@ private let closureHandler: nr_ffi_handler = { _, ret, args, user in
 /// or `nemo_relay_complete` (the provider, middleware, the done callback) reaches Node without a pipe
 /// hop of its own. Only the sync thread touches the buffer.
 enum SyncCapture {
-    nonisolated(unsafe) static var thread: pthread_t?
+    /// The sync thread's `pthread_t` (0 until it runs), stored once before it serves requests.
+    static let thread = Atomic<UInt>(0)
+    /// Safe without a lock: only the sync thread reads or writes it (every caller checks `active()`).
     nonisolated(unsafe) static var items: [String] = []
 
     static func active() -> Bool {
-        guard let t = thread else { return false }
-        return pthread_equal(t, pthread_self()) != 0
+        let t = thread.load(ordering: .acquiring)
+        return t != 0 && pthread_equal(t, pthread_self()) != 0
     }
 
     static func append(_ item: String) { items.append(item) }
@@ -187,6 +190,8 @@ enum SyncCapture {
 /// requests Node sends meanwhile (the JS callback may call the API) until Node's `reply`
 /// (`{"op":"reply","args":{"status","json"}}`), and completes the token with it.
 enum SyncWait {
+    // Safe without a lock: the sync thread sets these once, before it serves its first request, and
+    // only the sync thread reads them (a waiting callback runs there).
     nonisolated(unsafe) static var request: UnsafeMutablePointer<FILE>?
     nonisolated(unsafe) static var response: Int32 = -1
     /// Serves one nested request line (writes its answer).

@@ -52,8 +52,8 @@ final class Number: CustomStringConvertible {
     }
 }
 
-/// JSON `null` inside a request (an absent key reads as Swift `nil` instead).
-final class Null: CustomStringConvertible {
+/// JSON `null` inside a request (an absent key reads as Swift `nil` instead). Stateless, so Sendable.
+final class Null: CustomStringConvertible, Sendable {
     static let shared = Null()
     var description: String { "null" }
 }
@@ -134,7 +134,14 @@ func startThread(name: String, stackSize: Int = 0, _ body: @escaping () -> Void)
 
 /// Writes `message` to stderr and exits with `status`.
 func fail(_ message: String, status: Int32) -> Never {
-    fputs(message, stderr)
+    // write(2) on fd 2: the C `stderr` stream is shared mutable state Swift 6 does not let us name.
+    var bytes = Array(message.utf8)
+    var at = 0
+    while at < bytes.count {
+        let n = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress! + at, $0.count - at) }
+        if n <= 0 { break }
+        at += n
+    }
     exit(status)
 }
 

@@ -14,7 +14,6 @@ import CFFI
     import Glibc
 #endif
 
-setvbuf(stdout, nil, _IOFBF, 1 << 16)
 signal(SIGPIPE, SIG_IGN)
 
 // MARK: - Startup
@@ -47,13 +46,37 @@ rename(responsePath + ".tmp", responsePath)
 }
 
 let output = Output(fd: 1)
+/// Safe without a lock: the sync thread sets it once and then opens `libraryReady`; the main thread
+/// reads it only after waiting on that gate (the gate's lock orders the two).
 nonisolated(unsafe) var library: Library?
 let libraryReady = Gate()
-let closuresLock = Condition()
-/// Guarded by `closuresLock`.
-var closures: [Int: Closure] = [:]
-/// Guarded by `closuresLock`.
-var nextClosure = 0
+/// The live closures by id. `@unchecked Sendable`: `lock` guards `live` and `last`.
+final class ClosureTable: @unchecked Sendable {
+    private let lock = Condition()
+    private var live: [Int: Closure] = [:]
+    private var last = 0
+
+    /// A fresh closure id.
+    func nextID() -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        last += 1
+        return last
+    }
+
+    func insert(_ c: Closure, id: Int) {
+        lock.lock()
+        live[id] = c
+        lock.unlock()
+    }
+
+    func remove(_ id: Int) -> Closure? {
+        lock.lock()
+        defer { lock.unlock() }
+        return live.removeValue(forKey: id)
+    }
+}
+let closures = ClosureTable()
 
 // MARK: - Requests
 
@@ -80,23 +103,16 @@ var nextClosure = 0
             case .batch:
                 body = runBatch(obj["args"] as? [Any] ?? [], lib: lib)
             case .closure:
-                closuresLock.lock()
-                nextClosure += 1
-                let cid = nextClosure
-                closuresLock.unlock()
+                let cid = closures.nextID()
                 let c = try Closure(
                     id: cid, ret: args["ret"] as? String ?? "void", value: try int64(args["value"]),
                     params: args["params"] as? [String] ?? [], wait: (args["wait"] as? Number)?.boolValue ?? false,
                     out: output)
-                closuresLock.lock()
-                closures[cid] = c
-                closuresLock.unlock()
+                closures.insert(c, id: cid)
                 body = "{\"closure\":\(cid),\"fn\":\(UInt(bitPattern: c.code))}"
             case .release:
                 let cid = (args["closure"] as? Number)?.intValue ?? 0
-                closuresLock.lock()
-                let c = closures.removeValue(forKey: cid)
-                closuresLock.unlock()
+                let c = closures.remove(cid)
                 c?.release()
                 body = c == nil ? "false" : "true"
             case .hello, .invoke:
@@ -191,7 +207,7 @@ startThread(name: "nr-helper-sync", stackSize: 8 << 20) {
     }
     library = lib
     libraryReady.open()
-    SyncCapture.thread = pthread_self()
+    SyncCapture.thread.store(pthread_self(), ordering: .releasing)
     let serve: (UnsafeBufferPointer<UInt8>) -> Void = { line in
         let r = handle(line, lib: lib)
         var reply = r.run()
@@ -217,7 +233,9 @@ startThread(name: "nr-helper-sync", stackSize: 8 << 20) {
 
 // Read stdin at once so that EOF ends the helper even while the FIFOs wait for Node.
 var asyncLib: Library?
-readLines(stdin) { line in
+// A stream of its own on fd 0: Swift 6 does not let the C `stdin` global be named.
+guard let input = fdopen(0, "r") else { fail("nemo-relay helper: cannot read stdin\n", status: 70) }
+readLines(input) { line in
     if asyncLib == nil {
         libraryReady.wait()
         asyncLib = library

@@ -300,8 +300,8 @@ import Testing
     }
 }
 
-/// A weak reference, to observe when an object is released.
-final class WeakBox: @unchecked Sendable {
+/// A weak reference, to observe when an object is released (read on the test's own thread).
+final class WeakBox {
     weak var value: AnyObject?
     init(_ v: AnyObject) { value = v }
 }

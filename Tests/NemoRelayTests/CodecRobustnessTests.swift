@@ -135,7 +135,7 @@ import Testing
             #expect(out[k]?.jsonString() == v.jsonString(), "\(k) spelling")
         }
         #expect(out["int_min"] == .int(Int64.min))
-        #expect(out["dbl_min"] == .double(5e-324))
+        #expect(out["dbl_min"] == .double(.leastNonzeroMagnitude))
     }
 
     /// Replaces members of every vector input with values of every other kind; all calls must return or throw.
@@ -226,6 +226,25 @@ import Testing
         } catch {
             #expect(error.kind == .invalidArgument)
             #expect(error.message.hasSuffix("cannot be encoded for OpenAI Chat"))
+        }
+    }
+
+    /// Found by Tests/fuzz (codec_openai_chat, twice): a body key the codec does not read but spelled like
+    /// a modeled field, the body's own `api_specific` or a `params` that is not an object, stood for the
+    /// modeled field in the annotation, so encoding the unedited annotation failed ("api_specific provider
+    /// does not match", "invalid params: expected an object"). Such keys stay in the body, unchanged.
+    @Test(arguments: [0, 1, 2]) func bodyKeysSpelledLikeModeledFields(codecIndex: Int) throws {
+        let codec = Self.codecs[codecIndex]
+        let foreign: JSON = ["api": codec.id == "openai_chat" ? "anthropic_messages" : "openai_chat", "top_k": 5]
+        for extra: JSONObject in [["api_specific": foreign], ["params": 3], ["api_specific": 1, "params": [1]]] {
+            let body = Self.body(for: codec, messages: [Self.text("user", "hi")], extra: extra)
+            let request = LLMRequest(headers: ["x-fuzz": "1"], content: body)
+            let annotated = try codec.decode(request)
+            #expect(annotated.objectValue?["api_specific"]?.objectValue?["api"]?.stringValue == codec.id)
+            #expect(annotated.objectValue?["params"]?.objectValue != nil || annotated.objectValue?["params"] == nil)
+            let back = try codec.encode(annotated, original: request)
+            #expect(back.content == body, "\(codec.id)")
+            #expect(try codec.decode(back) == annotated, "\(codec.id)")
         }
     }
 

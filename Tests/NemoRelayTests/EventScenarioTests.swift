@@ -79,7 +79,7 @@ func eventDifferences(_ got: [JSON], _ expected: [JSON]) -> [String] {
     }
 
     // Each runner reproduces the `calls` of one scenario and returns (produced, expected) events.
-    static let runners: [(String, () throws -> ([JSON], [JSON]))] = [
+    static let runners: [(String, @Sendable () throws -> ([JSON], [JSON]))] = [
         ("nested_scopes_and_marks", nestedScopesAndMarks),
         ("managed_llm_call_with_openai_chat_codecs", managedLLMWithCodecs),
         ("managed_and_manual_tool_calls", toolCalls),
@@ -138,7 +138,7 @@ func eventDifferences(_ got: [JSON], _ expected: [JSON]) -> [String] {
     }
 
     static func toolCalls() throws -> ([JSON], [JSON]) {
-        let got = try run { rt, s in
+        let got = run { rt, s in
             let ok = runTool(
                 rt,
                 ToolCallParams(

@@ -71,27 +71,27 @@ enum StreamEvents {
 }
 
 /// Counts collector and finalizer calls and accumulates the streamed text.
-final class StreamObserver: @unchecked Sendable {
+final class StreamObserver: Sendable {
     let text = Box("")
     let collected = Box(0)
     let finalized = Box(0)
-    var failCollectorAt: Int?
-    var finalizerValue: JSON?
-    var finalizerFails = false
+    let failCollectorAt = Box<Int?>(nil)
+    let finalizerValue = Box<JSON?>(nil)
+    let finalizerFails = Box(false)
 
     var options: LLMStreamOptions {
         LLMStreamOptions(
             collector: { [self] chunk throws(RelayError) in
                 let n = collected.value
-                if let at = failCollectorAt, n == at { throw .callback("ValueError", "bad chunk \(n)") }
+                if let at = failCollectorAt.value, n == at { throw .callback("ValueError", "bad chunk \(n)") }
                 collected.value = n + 1
                 let delta = chunk["choices"]?.arrayValue?.first?["delta"]?["content"]?.stringValue
                 text.mutate { $0 += delta ?? "" }
             },
             finalizer: { [self] () throws(RelayError) -> JSON in
                 finalized.mutate { $0 += 1 }
-                if finalizerFails { throw .callback("KeyError", "missing usage") }
-                return finalizerValue ?? ["text": .string(text.value)]
+                if finalizerFails.value { throw .callback("KeyError", "missing usage") }
+                return finalizerValue.value ?? ["text": .string(text.value)]
             })
     }
 }
@@ -167,7 +167,7 @@ func drainStream(_ s: LLMStream) -> ([JSON], LLMStreamRead) {
 
     @Test func finalizerRaises() {
         let obs = StreamObserver()
-        obs.finalizerFails = true
+        obs.finalizerFails.value = true
         let got = events { rt, s in
             let stream = rt.llmStreamExecute(Self.params, stack: s, options: obs.options, provider: pushing(Self.three))
             let (chunks, end) = drainStream(stream)
@@ -198,7 +198,7 @@ func drainStream(_ s: LLMStream) -> ([JSON], LLMStreamRead) {
 
     @Test func providerRaisesWithFailingFinalizerRecordsHandleData() {
         let obs = StreamObserver()
-        obs.finalizerFails = true
+        obs.finalizerFails.value = true
         let boom = RelayError.callback("ConnectionError", "upstream reset")
         let got = events { rt, s in
             let stream = rt.llmStreamExecute(
@@ -211,7 +211,7 @@ func drainStream(_ s: LLMStream) -> ([JSON], LLMStreamRead) {
 
     @Test func collectorRaises() {
         let obs = StreamObserver()
-        obs.failCollectorAt = 1
+        obs.failCollectorAt.value = 1
         let statuses = Box<[StreamPushStatus]>([])
         let got = events { rt, s in
             let stream = rt.llmStreamExecute(Self.params, stack: s, options: obs.options) { _, sink in
@@ -291,7 +291,7 @@ func drainStream(_ s: LLMStream) -> ([JSON], LLMStreamRead) {
 
     @Test func noChunks() {
         let obs = StreamObserver()
-        obs.finalizerValue = ["empty": true]
+        obs.finalizerValue.value = ["empty": true]
         let got = events { rt, s in
             let stream = rt.llmStreamExecute(Self.params, stack: s, options: obs.options, provider: pushing([]))
             #expect(stream.next(timeoutNanos: 0) == .finished)

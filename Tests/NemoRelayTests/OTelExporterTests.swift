@@ -1,32 +1,40 @@
 // SPDX-License-Identifier: Apache-2.0
 import Foundation
+import Synchronization
 import Testing
 
 @testable import NemoRelay
 
 /// A transport that records batches and fails or stalls on demand.
-final class RecordingTransport: OTelSpanTransport, @unchecked Sendable {
-    private let lock = NSLock()
-    private var batches_: [[OTelSpan]] = []
-    private var failures: [String?] = []
-    var stallSeconds: Double = 0
-    private(set) var closed = false
+final class RecordingTransport: OTelSpanTransport, Sendable {
+    private struct State {
+        var batches: [[OTelSpan]] = []
+        var failures: [String?] = []
+        var stallSeconds: Double = 0
+        var closed = false
+    }
+    private let state = Mutex(State())
     let destination = "test://transport"
 
     /// Answers for the next exports, in order (nil = success); afterwards every export succeeds.
-    func script(_ answers: [String?]) { lock.withLock { failures = answers } }
-    var batches: [[OTelSpan]] { lock.withLock { batches_ } }
+    func script(_ answers: [String?]) { state.withLock { $0.failures = answers } }
+    var batches: [[OTelSpan]] { state.withLock { $0.batches } }
+    var closed: Bool { state.withLock { $0.closed } }
+    var stallSeconds: Double {
+        get { state.withLock { $0.stallSeconds } }
+        set { state.withLock { $0.stallSeconds = newValue } }
+    }
 
     func export(_ spans: [OTelSpan], rejected: inout Int64, cancelled: @escaping () -> Bool) -> String? {
         let end = Date().addingTimeInterval(stallSeconds)
         while Date() < end && !cancelled() { usleep(1000) }
-        return lock.withLock {
-            batches_.append(spans)
-            return failures.isEmpty ? nil : failures.removeFirst()
+        return state.withLock { s in
+            s.batches.append(spans)
+            return s.failures.isEmpty ? nil : s.failures.removeFirst()
         }
     }
 
-    func close() { lock.withLock { closed = true } }
+    func close() { state.withLock { $0.closed = true } }
 }
 
 @Suite struct OTelExporterTests {
@@ -36,7 +44,7 @@ final class RecordingTransport: OTelSpanTransport, @unchecked Sendable {
             startTimeUnixNano: UInt64(i), endTimeUnixNano: UInt64(i + 1))
     }
 
-    static let env: (String) -> String? = { _ in nil }
+    static let env: @Sendable (String) -> String? = { _ in nil }
 
     @Test func configReadsTheReferenceKeysAndDefaults() throws {
         let c = try OTelExporterConfig(

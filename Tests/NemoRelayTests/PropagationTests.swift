@@ -133,7 +133,7 @@ func propagationRequest(_ headers: JSONObject) -> LLMCallParams {
 
     static func make(
         _ p: String, _ r: String? = nil, version: UInt32 = 1, traceparent: String? = nil, tracestate: String? = nil
-    ) -> () throws(PropagationError) -> PropagationContext {
+    ) -> @Sendable () throws(PropagationError) -> PropagationContext {
         { () throws(PropagationError) in
             try PropagationContext(
                 parentUUID: p, rootUUID: r, version: version, traceparent: traceparent, tracestate: tracestate)
@@ -141,7 +141,7 @@ func propagationRequest(_ headers: JSONObject) -> LLMCallParams {
     }
 
     /// The constructor calls of the capture script, by case name.
-    static let constructors: [String: () throws(PropagationError) -> PropagationContext] = [
+    static let constructors: [String: @Sendable () throws(PropagationError) -> PropagationContext] = [
         "new: parent only": make(parent),
         "new: parent and root": make(parent, root),
         "new: uppercase uuids": make(parent.uppercased(), root.uppercased()),
@@ -176,7 +176,7 @@ func propagationRequest(_ headers: JSONObject) -> LLMCallParams {
         "new: tracestate with spaces": make(parent, root, traceparent: t, tracestate: " vendor=a , other=b "),
     ]
 
-    static let traceparents: [String: () throws(PropagationError) -> String] = [
+    static let traceparents: [String: @Sendable () throws(PropagationError) -> String] = [
         "to_traceparent: rooted": { () throws(PropagationError) in try make(parent, root)().traceparentHeader() },
         "to_traceparent: rootless": { () throws(PropagationError) in try make(parent)().traceparentHeader() },
         "to_traceparent: carrying a traceparent": { () throws(PropagationError) in
@@ -187,7 +187,7 @@ func propagationRequest(_ headers: JSONObject) -> LLMCallParams {
         },
     ]
 
-    static let toJSON: [String: () throws(PropagationError) -> String] = [
+    static let toJSON: [String: @Sendable () throws(PropagationError) -> String] = [
         "to_json: rooted": { () throws(PropagationError) in try make(parent, root)().json },
         "to_json: rootless": { () throws(PropagationError) in try make(parent)().json },
         "to_json: with traceparent and tracestate": { () throws(PropagationError) in

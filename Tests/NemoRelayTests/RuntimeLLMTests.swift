@@ -373,11 +373,11 @@ struct FailingCodec: SynchronousLLMCodec {
 
     @Test func providerCompletedLaterFromAnotherThread() {
         let (rt, c) = makeRuntime()
-        let callerThread = Box<Thread?>(nil)
-        let doneThread = Box<Thread?>(nil)
+        let callerThread = Box<pthread_t?>(nil)
+        let doneThread = Box<pthread_t?>(nil)
         let sem = DispatchSemaphore(value: 0)
         let returned = Box(false)
-        callerThread.value = Thread.current
+        callerThread.value = pthread_self()
         rt.llmExecute(
             LLMCallParams(name: "call", request: chatRequest("x")), stack: ScopeStack(),
             provider: { _, k in
@@ -385,12 +385,13 @@ struct FailingCodec: SynchronousLLMCodec {
             }
         ) { r in
             #expect(r.success == ["late": true])
-            doneThread.value = Thread.current
+            doneThread.value = pthread_self()
             sem.signal()
         }
         returned.value = true
         #expect(sem.wait(timeout: .now() + 5) == .success)
-        #expect(doneThread.value != nil && doneThread.value !== callerThread.value)
+        let (done, caller) = (doneThread.value, callerThread.value)
+        #expect(done != nil && caller != nil && pthread_equal(done!, caller!) == 0)
         rt.flush()
         #expect(Self.names(c) == ["llm:call:start", "llm:call:end"])
         #expect(c.events[1].data == ["late": true])

@@ -1,19 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
 import Foundation
+import Synchronization
 
 @testable import NemoRelay
 
 /// Collects every delivered event (its canonical bytes and the struct) in delivery order.
-final class EventCollector: @unchecked Sendable {
-    private let lock = NSLock()
-    private var records_: [EventRecord] = []
+final class EventCollector: Sendable {
+    private let records_ = Mutex<[EventRecord]>([])
 
     func add(_ r: EventRecord) {
         _ = r.bytes  // serialize on the delivery thread, like a real exporter
-        lock.withLock { records_.append(r) }
+        records_.withLock { $0.append(r) }
     }
 
-    var records: [EventRecord] { lock.withLock { records_ } }
+    var records: [EventRecord] { records_.withLock { $0 } }
     var events: [Event] { records.map(\.event) }
     /// The canonical lines parsed back into JSON.
     var json: [JSON] { records.map { (try? JSON.parse($0.bytes)) ?? .null } }
@@ -31,15 +31,14 @@ func makeRuntime(
 }
 
 /// A thread-safe box for values written by callbacks.
-final class Box<T>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value_: T
-    init(_ v: T) { value_ = v }
+final class Box<T: Sendable>: Sendable {
+    private let value_: Mutex<T>
+    init(_ v: T) { value_ = Mutex(v) }
     var value: T {
-        get { lock.withLock { value_ } }
-        set { lock.withLock { value_ = newValue } }
+        get { value_.withLock { $0 } }
+        set { value_.withLock { $0 = newValue } }
     }
-    func mutate(_ f: (inout T) -> Void) { lock.withLock { f(&value_) } }
+    func mutate(_ f: (inout T) -> Void) { value_.withLock { f(&$0) } }
 }
 
 /// Runs `llmExecute` and waits (up to 10 s) for `done`.

@@ -342,6 +342,42 @@ static void test_thread_exhaustion(void) {
 #endif
 }
 
+/* The fork() contract (docs/abi.md, "fork()"): a child that creates a new runtime gets a working one (its
+ * subscriber's delivery thread runs and flush returns), while the parent's runtime keeps delivering. */
+static void test_fork_child_makes_a_new_runtime(void) {
+    nemo_relay_runtime_t *parent_rt = NULL;
+    static struct events parent_ev = {PTHREAD_MUTEX_INITIALIZER, 0, {0}, 0};
+    EXPECT(nemo_relay_runtime_new(&parent_rt, NULL) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_subscriber_register(parent_rt, NULL, "p", collect, &parent_ev, NULL) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_mark(parent_rt, NULL, "before-fork", NULL) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_flush(parent_rt, 10000000000LL) == NEMO_RELAY_OK);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        static struct events child_ev = {PTHREAD_MUTEX_INITIALIZER, 0, {0}, 0};
+        nemo_relay_runtime_t *rt = NULL;
+        if (nemo_relay_runtime_new(&rt, NULL) != NEMO_RELAY_OK) _exit(2);
+        if (nemo_relay_subscriber_register(rt, NULL, "c", collect, &child_ev, NULL) != NEMO_RELAY_OK) _exit(3);
+        if (nemo_relay_mark(rt, NULL, "in-child", NULL) != NEMO_RELAY_OK) _exit(4);
+        if (nemo_relay_flush(rt, 10000000000LL) != NEMO_RELAY_OK) _exit(5);
+        pthread_mutex_lock(&child_ev.lock);
+        int ok = child_ev.count == 1 && strstr(child_ev.buf, "in-child") != NULL;
+        pthread_mutex_unlock(&child_ev.lock);
+        nemo_relay_runtime_free(rt);
+        _exit(ok ? 0 : 6);
+    }
+    EXPECT(pid > 0);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    EXPECT(nemo_relay_mark(parent_rt, NULL, "after-fork", NULL) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_flush(parent_rt, 10000000000LL) == NEMO_RELAY_OK);
+    pthread_mutex_lock(&parent_ev.lock);
+    EXPECT(parent_ev.count == 2 && strstr(parent_ev.buf, "after-fork") != NULL);
+    pthread_mutex_unlock(&parent_ev.lock);
+    nemo_relay_runtime_free(parent_rt);
+}
+
 static int shutdown_frees;
 static nemo_relay_status_t parks_forever(nemo_relay_token_t *t, const char *json, size_t len, void *ud) {
     (void)t, (void)json, (void)len, (void)ud;
@@ -596,6 +632,7 @@ int main(void) {
     test_annotated_request_queries();
     test_pending_calls_at_runtime_free();
     test_thread_exhaustion();
+    test_fork_child_makes_a_new_runtime();
     test_codec_that_never_answers();
     test_keys_are_bytes();
     test_guessed_handles();

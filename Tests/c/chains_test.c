@@ -3,6 +3,9 @@
  * Long middleware chains cost no stack when callbacks complete synchronously: each scenario runs on
  * a pthread with a 256 KiB stack, behind N (default 100000) entries of one middleware kind whose
  * callbacks answer at once, and checks the result, the order the entries ran in and the events.
+ * Every chain kind is covered: LLM guardrails, request intercepts, execution intercepts, stream execution
+ * intercepts, request and response sanitizers; tool guardrails, request intercepts, execution intercepts
+ * and sanitizers; mark, scope-start and scope-end sanitizers; metadata injectors.
  * A last scenario mixes in callbacks that answer later from another thread (PENDING) and checks the
  * chain still completes in order. Usage: chains_test [N]
  */
@@ -60,6 +63,7 @@ static volatile long step;     /* entries run so far, in order */
 static volatile long misorder; /* entries that did not see the previous entry's output */
 static volatile long inner_done;
 static volatile long args_step; /* tool request intercepts run so far */
+static volatile long resp_step; /* response-side sanitizers run so far */
 
 /* True when `json` holds `"<key>":<value>}`, the output of the entry before. */
 static int holds(const char *json, size_t len, const char *key, long value) {
@@ -105,6 +109,62 @@ static nemo_relay_status_t mark_step(nemo_relay_token_t *t, const char *json, si
     if (!holds(json, len, "m", step)) misorder++;
     step++;
     return complete_fmt(t, "{\"data\":{\"m\":%ld},\"category_profile\":null,\"metadata\":null}", step);
+}
+
+/* An LLM response sanitizer: in {"response": {"answer": k}, ...}, out {"answer": k + 1}. */
+static nemo_relay_status_t response_step(nemo_relay_token_t *t, const char *json, size_t len, void *ud) {
+    (void)ud;
+    if (!holds(json, len, "answer", resp_step)) misorder++;
+    resp_step++;
+    return complete_fmt(t, "{\"answer\":%ld}", resp_step);
+}
+
+/* A tool request sanitizer: in {"tool_name", "args": {"q": k}}, out the payload {"q": k + 1}. */
+static nemo_relay_status_t tool_request_sanitize_step(nemo_relay_token_t *t, const char *json, size_t len,
+                                                      void *ud) {
+    (void)ud;
+    if (!holds(json, len, "q", step)) misorder++;
+    step++;
+    return complete_fmt(t, "{\"q\":%ld}", step);
+}
+
+/* A tool response sanitizer: the first sees the tool's result, each later one {"z": k}; out {"z": k + 1}. */
+static nemo_relay_status_t tool_response_sanitize_step(nemo_relay_token_t *t, const char *json, size_t len,
+                                                       void *ud) {
+    (void)ud;
+    if (resp_step == 0 ? !holds(json, len, "q", 0) : !holds(json, len, "z", resp_step)) misorder++;
+    resp_step++;
+    return complete_fmt(t, "{\"z\":%ld}", resp_step);
+}
+
+/* A stream execution intercept: runs the inner layers into its own output; their end completes its token. */
+static void finish_stream_layer(nemo_relay_status_t status, const char *json, size_t len, void *ud) {
+    inner_done++;
+    nemo_relay_complete((nemo_relay_token_t *)ud, status, status == NEMO_RELAY_OK ? "null" : json,
+                        status == NEMO_RELAY_OK ? 4 : len);
+}
+
+static nemo_relay_status_t stream_step(nemo_relay_token_t *t, const char *json, size_t len, void *ud) {
+    (void)json; (void)len; (void)ud;
+    step++;
+    nemo_relay_done_t d = {finish_stream_layer, t, NULL};
+    nemo_relay_status_t rc = nemo_relay_token_next(t, S("{\"headers\":{},\"content\":{\"inner\":true}}"), &d);
+    return rc == NEMO_RELAY_OK ? NEMO_RELAY_PENDING : rc;
+}
+
+/* The stream provider: three chunks, then the end. */
+static nemo_relay_status_t stream_provider(nemo_relay_token_t *t, const char *json, size_t len, void *ud) {
+    (void)len; (void)ud;
+    if (!strstr(json, "\"inner\":true")) misorder++;
+    nemo_relay_producer_t *prod = NULL;
+    if (nemo_relay_token_producer(&prod, t) != NEMO_RELAY_OK) return NEMO_RELAY_E_CALLBACK;
+    for (int i = 0; i < 3; i++) {
+        char chunk[64];
+        int n = snprintf(chunk, sizeof chunk, "{\"type\":\"chunk\",\"i\":%d}", i);
+        if (nemo_relay_stream_push(prod, chunk, (size_t)n) != NEMO_RELAY_OK) misorder++;
+    }
+    nemo_relay_producer_free(prod);
+    return nemo_relay_complete(t, NEMO_RELAY_OK, S("null"));
 }
 
 static nemo_relay_status_t tool_args_step(nemo_relay_token_t *t, const char *json, size_t len, void *ud) {
@@ -182,15 +242,21 @@ static void register_n(nemo_relay_runtime_t *rt, int32_t kind, nemo_relay_callba
 
 /* ---- scenarios, each run on a small-stack thread ---- */
 
-enum scenario { REQUEST, GUARDRAIL, EXECUTION, SANITIZE, INJECT, MARK, TOOL, ASYNC_MIX };
-static const char *scenario_names[] = {"request intercepts",   "LLM conditional guardrails", "execution intercepts",
-                                       "request sanitizers",   "metadata injectors",         "mark sanitizers",
-                                       "tool execute chains",  "chains with late answers"};
+enum scenario {
+    REQUEST, GUARDRAIL, EXECUTION, SANITIZE, INJECT, MARK, TOOL,
+    RESPONSE_SANITIZE, TOOL_SANITIZE, SCOPE_SANITIZE, STREAM_EXECUTION, ASYNC_MIX
+};
+static const char *scenario_names[] = {
+    "request intercepts",  "LLM conditional guardrails", "execution intercepts",     "request sanitizers",
+    "metadata injectors",  "mark sanitizers",            "tool execute chains",      "response sanitizers",
+    "tool sanitizers",     "scope start and end sanitizers", "stream execution intercepts",
+    "chains with late answers"};
 
 struct run {
     enum scenario which;
     nemo_relay_runtime_t *rt;
     struct outcome out;
+    long chunks; /* chunks the stream consumer read */
 };
 
 static const char exec_request[] = "{\"headers\":{},\"content\":{\"inner\":true}}";
@@ -205,10 +271,46 @@ static void llm_call(struct run *r, const char *request) {
 static void *run_scenario(void *arg) {
     struct run *r = (struct run *)arg;
     switch (r->which) {
-    case REQUEST: case GUARDRAIL: case EXECUTION: case SANITIZE: case INJECT:
+    case REQUEST: case GUARDRAIL: case EXECUTION: case SANITIZE: case INJECT: case RESPONSE_SANITIZE:
         llm_call(r, r->which == SANITIZE ? "{\"headers\":{},\"content\":{\"s\":0}}"
                                          : "{\"headers\":{},\"content\":{\"n\":0}}");
         break;
+    case SCOPE_SANITIZE: {
+        nemo_relay_scope_options_t o;
+        nemo_relay_scope_options_init(&o, NEMO_RELAY_SCOPE_OPTIONS_VERSION);
+        o.payload = "{\"m\":0}";
+        o.payload_len = 7;
+        nemo_relay_scope_t *scope = NULL;
+        EXPECT(nemo_relay_scope_begin(&scope, r->rt, NULL, "scoped", NEMO_RELAY_SCOPE_FUNCTION, &o) == NEMO_RELAY_OK);
+        /* the end sanitizers continue from the value the start sanitizers reached */
+        char end_payload[32];
+        int n = snprintf(end_payload, sizeof end_payload, "{\"m\":%ld}", step);
+        nemo_relay_scope_options_init(&o, NEMO_RELAY_SCOPE_OPTIONS_VERSION);
+        o.payload = end_payload;
+        o.payload_len = (size_t)n;
+        EXPECT(nemo_relay_scope_end(r->rt, NULL, scope, &o) == NEMO_RELAY_OK);
+        nemo_relay_scope_free(scope);
+        on_done(NEMO_RELAY_OK, S("null"), &r->out);
+        break;
+    }
+    case STREAM_EXECUTION: {
+        nemo_relay_callback_t p = {stream_provider, NULL, NULL};
+        nemo_relay_stream_t *s = NULL;
+        EXPECT(nemo_relay_llm_stream_execute(&s, r->rt, NULL, "chain", S("{\"headers\":{},\"content\":{}}"), NULL,
+                                             NULL, &p) == NEMO_RELAY_OK);
+        nemo_relay_status_t st;
+        for (;;) {
+            char *out = NULL;
+            size_t out_len = 0;
+            st = nemo_relay_stream_next(&out, &out_len, s, -1);
+            if (st != NEMO_RELAY_OK || !out) break;
+            r->chunks++;
+            nemo_relay_free(out);
+        }
+        nemo_relay_stream_free(s);
+        on_done(st, S("null"), &r->out);
+        break;
+    }
     case MARK: {
         nemo_relay_mark_options_t o;
         nemo_relay_mark_options_init(&o, NEMO_RELAY_MARK_OPTIONS_VERSION);
@@ -218,10 +320,11 @@ static void *run_scenario(void *arg) {
         on_done(NEMO_RELAY_OK, S("null"), &r->out);
         break;
     }
-    case TOOL: case ASYNC_MIX: {
+    case TOOL: case ASYNC_MIX: case TOOL_SANITIZE: {
         nemo_relay_callback_t tl = {tool, NULL, NULL};
         nemo_relay_done_t d = {on_done, &r->out, NULL};
-        EXPECT(nemo_relay_tool_execute(NULL, r->rt, NULL, "t", S("{\"a\":0}"), NULL, &tl, &d) == NEMO_RELAY_OK);
+        const char *args = r->which == TOOL_SANITIZE ? "{\"q\":0}" : "{\"a\":0}";
+        EXPECT(nemo_relay_tool_execute(NULL, r->rt, NULL, "t", args, 7, NULL, &tl, &d) == NEMO_RELAY_OK);
         break;
     }
     }
@@ -247,10 +350,14 @@ static void scenario(enum scenario which) {
     case SANITIZE: snprintf(needle, sizeof needle, "\"s\":%ld}", n); break;
     case INJECT: snprintf(needle, sizeof needle, "\"k\":%ld", n); break;
     case MARK: snprintf(needle, sizeof needle, "\"m\":%ld}", n); break;
+    case RESPONSE_SANITIZE: snprintf(needle, sizeof needle, "\"answer\":%ld}", n); break;
+    case TOOL_SANITIZE: snprintf(needle, sizeof needle, "\"z\":%ld}", n); break;
+    case SCOPE_SANITIZE: snprintf(needle, sizeof needle, "\"m\":%ld}", 2 * n); break;
     default: break;
     }
-    struct run r = {which, fresh_runtime(needle), {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, {0}}};
-    step = misorder = inner_done = args_step = 0;
+    struct run r = {which, fresh_runtime(needle), {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, {0}},
+                    0};
+    step = misorder = inner_done = args_step = resp_step = 0;
     switch (which) {
     case REQUEST: register_n(r.rt, NEMO_RELAY_LLM_REQUEST_INTERCEPT, request_step, NULL, n); break;
     case GUARDRAIL: register_n(r.rt, NEMO_RELAY_LLM_CONDITIONAL_EXECUTION, allow, NULL, n); break;
@@ -264,6 +371,18 @@ static void scenario(enum scenario which) {
         register_n(r.rt, NEMO_RELAY_TOOL_CONDITIONAL_EXECUTION, allow, NULL, n);
         register_n(r.rt, NEMO_RELAY_TOOL_REQUEST_INTERCEPT, tool_args_step, NULL, n);
         register_n(r.rt, NEMO_RELAY_TOOL_EXECUTION_INTERCEPT, exec_step, (void *)"{\"a\":\"inner\"}", n);
+        break;
+    case RESPONSE_SANITIZE: register_n(r.rt, NEMO_RELAY_LLM_SANITIZE_RESPONSE, response_step, NULL, n); break;
+    case TOOL_SANITIZE:
+        register_n(r.rt, NEMO_RELAY_TOOL_SANITIZE_REQUEST, tool_request_sanitize_step, NULL, n);
+        register_n(r.rt, NEMO_RELAY_TOOL_SANITIZE_RESPONSE, tool_response_sanitize_step, NULL, n);
+        break;
+    case SCOPE_SANITIZE:
+        register_n(r.rt, NEMO_RELAY_SCOPE_START_SANITIZE, mark_step, NULL, n);
+        register_n(r.rt, NEMO_RELAY_SCOPE_END_SANITIZE, mark_step, NULL, n);
+        break;
+    case STREAM_EXECUTION:
+        register_n(r.rt, NEMO_RELAY_LLM_STREAM_EXECUTION_INTERCEPT, stream_step, NULL, n);
         break;
     case ASYNC_MIX: break;
     }
@@ -315,6 +434,30 @@ static void scenario(enum scenario which) {
         EXPECT(strcmp(r.out.text, "{\"result\":{\"got\":{\"a\":\"inner\"}},\"annotation\":null}") == 0);
         EXPECT(ev.guardrail == 2 * n);
         EXPECT(ev.count == 2 * n + 2);
+        break;
+    case RESPONSE_SANITIZE: /* the end event recorded the last sanitizer's payload; the caller got the provider's */
+        EXPECT(resp_step == n);
+        EXPECT(ev.found);
+        EXPECT(strcmp(r.out.text, "{\"answer\":0}") == 0);
+        EXPECT(ev.count == 2);
+        break;
+    case TOOL_SANITIZE: /* each chain saw its previous entry's payload; the end event has the last one */
+        EXPECT(step == n);
+        EXPECT(resp_step == n);
+        EXPECT(ev.found);
+        EXPECT(strcmp(r.out.text, "{\"result\":{\"got\":{\"q\":0}},\"annotation\":null}") == 0);
+        EXPECT(ev.count == 2);
+        break;
+    case SCOPE_SANITIZE: /* n start sanitizers, then n end sanitizers continuing the count */
+        EXPECT(step == 2 * n);
+        EXPECT(ev.found);
+        EXPECT(ev.count == 2);
+        break;
+    case STREAM_EXECUTION: /* every layer ran inward; the chunks reached the consumer; every layer ended */
+        EXPECT(step == n);
+        EXPECT(inner_done == n);
+        EXPECT(r.chunks == 3);
+        EXPECT(ev.count == 2 + 3);
         break;
     case ASYNC_MIX: break;
     }
@@ -371,7 +514,8 @@ static nemo_relay_status_t late_args(nemo_relay_token_t *t, const char *json, si
 }
 
 static void late_scenario(long n) {
-    struct run r = {ASYNC_MIX, fresh_runtime(NULL), {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, {0}}};
+    struct run r = {ASYNC_MIX, fresh_runtime(NULL), {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, {0}},
+                    0};
     step = misorder = inner_done = args_step = 0;
     register_n(r.rt, NEMO_RELAY_TOOL_CONDITIONAL_EXECUTION, late_guard, NULL, n);
     register_n(r.rt, NEMO_RELAY_TOOL_REQUEST_INTERCEPT, late_args, NULL, n);
@@ -392,7 +536,7 @@ static void late_scenario(long n) {
 
 int main(int argc, char **argv) {
     if (argc > 1) n_entries = atol(argv[1]);
-    for (int s = REQUEST; s <= TOOL; s++) scenario((enum scenario)s);
+    for (int s = REQUEST; s <= STREAM_EXECUTION; s++) scenario((enum scenario)s);
     late_scenario(300);
     return expect_summary();
 }

@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 # The C-side checks: header as C99 and C++17 with -Werror, header/export diff, the ABI client tests, the
 # codec golden vectors and the long-chain test (plain and under AddressSanitizer + UBSan), every C example, and the streaming stress test (plain,
-# under ASan + UBSan, and under ThreadSanitizer when clang can build it).
+# under ASan + UBSan, and under ThreadSanitizer when clang can build it). Every ASan run has LeakSanitizer on
+# (detect_leaks=1, no suppressions: the Swift runtime's one-time allocations stay reachable), and
+# leak_canary proves that check reports a leaked library output.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 lib=${1:?folder holding libnemorelay.so}
@@ -45,6 +47,16 @@ ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 "$out/chains_test_asan
 echo "-- chains_test"
 cc -std=c99 -D_GNU_SOURCE -O2 "${flags[@]}" Tests/c/chains_test.c "${link[@]}" -o "$out/chains_test"
 "$out/chains_test" 2>/dev/null
+
+echo "-- the leak check can fail: LeakSanitizer reports a library output the client never freed"
+cc -std=c99 -D_GNU_SOURCE -g -fsanitize=address -fno-omit-frame-pointer "${flags[@]}" Tests/c/leak_canary.c \
+    "${link[@]}" -o "$out/leak_canary_asan"
+if ASAN_OPTIONS=detect_leaks=1 "$out/leak_canary_asan" 2>"$out/leak_canary.txt"; then
+    echo "error: leak_canary leaked without a LeakSanitizer report" >&2
+    exit 1
+fi
+grep -q "LeakSanitizer: detected memory leaks" "$out/leak_canary.txt"
+grep -q "nemo_relay_codec_decode" "$out/leak_canary.txt"
 
 echo "-- exporter_test (ATOF files, ATIF golden cases, SIGKILL mid-run) under AddressSanitizer and UBSan"
 python3 Tests/support/atif_cases.py "$out/atif_cases"

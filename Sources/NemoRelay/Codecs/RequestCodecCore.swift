@@ -110,7 +110,10 @@ enum RequestCodecCore {
             }
         }
         annotation["api_specific"] = .object(api)
-        for (k, v) in extras { annotation[k] = v }
+        // A body key this codec does not read but spelled like a modeled field (a chat body's own
+        // "api_specific" or "params") is not an extra: it would stand for the modeled field, which encode
+        // reads with that field's rules. It stays in the body untouched (encode never writes modeled keys).
+        for (k, v) in extras where !annotatedModelKeys.contains(k) { annotation[k] = v }
     }
 
     // MARK: Encode

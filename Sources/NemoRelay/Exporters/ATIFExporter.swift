@@ -63,6 +63,8 @@ extension Exporter {
 }
 
 /// Keeps delivered events in order for the ATIF builder.
+///
+/// `@unchecked Sendable`: `lock` guards `records`, `dropped` and `closed`; the rest is immutable.
 final class ATIFCollector: EventSink, @unchecked Sendable {
     let options: ATIFOptions
     let maxEvents: Int

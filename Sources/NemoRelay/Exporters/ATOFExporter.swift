@@ -138,6 +138,9 @@ extension Exporter {
 ///
 /// Nothing is buffered in user space: once a batch is delivered it is in the kernel, so a process
 /// killed at any point leaves only whole lines (docs/exporters.md, "Crash safety").
+///
+/// `@unchecked Sendable`: `writeLock` guards `fd` and `buffer`; `stateLock` guards `closed`, `written`,
+/// `bytes`, `failed`, `afterClose`, `lastError` and `unreported` (taken inside `writeLock`, never around it).
 final class ATOFFileSink: EventSink, @unchecked Sendable {
     let path: String
     /// Guards `fd` and `buffer`; held across a `write(2)`, which may block (a FIFO, a stalled disk).

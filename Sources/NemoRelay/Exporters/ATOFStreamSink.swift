@@ -13,6 +13,9 @@ import Synchronization
 /// `max_attempts`; a batch that still fails is dropped and counted, and the failure surfaces from
 /// flush and shutdown. All of it runs on the registration's delivery thread: a dead or slow endpoint
 /// fills that bounded queue (drops counted) and never touches the emitting thread.
+///
+/// `@unchecked Sendable`: `sendLock` guards `upload` (and serializes use of `client`); `stateLock` guards
+/// `sent`, `failedEvents`, `afterClose`, `batches`, `lastError` and `failure`; `closing` is atomic.
 final class ATOFStreamSink: EventSink, @unchecked Sendable {
     let transport: ATOFExporterConfig.Transport
     let policy: ATOFExporterConfig.FieldNamePolicy

@@ -25,6 +25,9 @@ protocol EventSink: AnyObject, Sendable {
 /// queue and delivery thread, so the emitting thread only enqueues (docs/exporters.md). Failures of
 /// the sink never reach the emitting call: they surface from ``flush(timeoutNanos:)``,
 /// ``shutdown(timeoutNanos:)`` and ``diagnostics``.
+///
+/// `@unchecked Sendable`: `lock` guards `registrations`, `retired`, `retiredDropped`, `isShutDown` and
+/// `shutdownOutcome`; the rest is immutable.
 public final class Exporter: @unchecked Sendable {
     /// `atof` or `atif`: which exporter this is, for messages and diagnostics.
     public let kind: String

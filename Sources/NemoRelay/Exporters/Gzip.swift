@@ -13,7 +13,7 @@ enum Gzip {
     private typealias CompressBound = @convention(c) (UInt) -> UInt
     private typealias CRC32 = @convention(c) (UInt, UnsafePointer<UInt8>?, UInt32) -> UInt
 
-    private struct Zlib: @unchecked Sendable {  // immutable C function pointers, loaded once
+    private struct Zlib: Sendable {  // immutable C function pointers, loaded once
         let compress2: Compress2
         let compressBound: CompressBound
         let crc32: CRC32

@@ -134,6 +134,10 @@ public struct HTTPClientStats: Sendable, Hashable {
 /// write and read is bounded by the caller's deadline, except host name resolution (`getaddrinfo` blocks and may
 /// outlast the deadline; IP literals and `localhost` skip it). Use it from one thread at a time; ``stats`` may be
 /// read from any thread.
+///
+/// `@unchecked Sendable`: `lock` guards `stats_`. `connection` and `uploadOpen` have no lock: by contract one
+/// thread at a time uses the client (each owner serializes its calls: ATOFStreamSink's `sendLock`, the
+/// OTel batch processor's single export thread).
 public final class HTTPClient: @unchecked Sendable {
     /// The destination.
     public let endpoint: HTTPEndpoint

@@ -18,6 +18,9 @@ protocol OTelSpanTransport: AnyObject, Sendable {
 /// one export thread that sends a batch when `maxExportBatchSize` spans are waiting or `scheduledDelay` passed, and
 /// everything at flush. A full queue drops new spans and counts them. Nothing here runs on the thread that
 /// emitted the events.
+///
+/// `@unchecked Sendable`: `lock` guards `queue`, `flushRequested`, `flushDone`, `closed`, `exited` and the
+/// counters (`dropped` ... `lastError`); `wake` and `progress` are its conditions.
 final class OTelBatchProcessor: @unchecked Sendable {
     let transport: any OTelSpanTransport
     let maxQueue: Int

@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
+import Synchronization
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -26,20 +28,19 @@ extension Exporter {
 }
 
 /// Builds spans from delivered events and hands finished ones to the batch processor.
-final class OTelSink: EventSink, @unchecked Sendable {
-    /// Guards `builder`: registrations on several runtimes may deliver at once.
-    private let lock = PThreadLock()
-    private var builder: OTelSpanBuilder
+final class OTelSink: EventSink, Sendable {
+    /// Locked: registrations on several runtimes may deliver at once.
+    private let builder: Mutex<OTelSpanBuilder>
     let processor: OTelBatchProcessor
 
     init(builder: OTelSpanBuilder, processor: OTelBatchProcessor) {
-        self.builder = builder
+        self.builder = Mutex(builder)
         self.processor = processor
     }
 
     func consume(_ batch: [EventRecord]) {
         var finished: [OTelSpan] = []
-        lock.withLock {
+        builder.withLock { builder in
             for r in batch {
                 // A parent this builder never saw may be a parent imported from another process.
                 let root = r.event.propagationRootUUID?.description
@@ -97,14 +98,14 @@ final class OTelSink: EventSink, @unchecked Sendable {
             "otel.spans_dropped",
             "OpenTelemetry dropped spans before export to endpoint \(dest) because the batch queue was full", s.dropped)
         add("otel.traces_export_failed", "OpenTelemetry trace export to endpoint \(dest) failed", s.failedExports)
-        for d in lock.withLock({ builder.diagnostics }) { add(d.code, d.message, UInt64(max(0, d.count))) }
+        for d in builder.withLock({ $0.diagnostics }) { add(d.code, d.message, UInt64(max(0, d.count))) }
         o["runtime_diagnostics"] = .array(entries)
     }
 }
 
 /// OTLP/HTTP: one request per batch with the OTLP retry rules (429, 502, 503, 504 and connection failures,
 /// `Retry-After` honoured, exponential backoff with jitter).
-final class OTLPHTTPTransport: OTelSpanTransport, @unchecked Sendable {
+final class OTLPHTTPTransport: OTelSpanTransport, Sendable {
     let client: HTTPClient
     let resource: OTelResourceScope
     let json: Bool
@@ -177,13 +178,12 @@ final class OTLPHTTPTransport: OTelSpanTransport, @unchecked Sendable {
 
 /// OTLP to a file: one OTLP/JSON request per line, or length-prefixed protobuf requests; one `write(2)`
 /// per batch, so a killed process leaves only whole records.
-final class OTLPFileTransport: OTelSpanTransport, @unchecked Sendable {
+final class OTLPFileTransport: OTelSpanTransport, Sendable {
     let resource: OTelResourceScope
     let proto: Bool
     let destination: String
-    /// Guards `fd` (closed: -1).
-    private let lock = PThreadLock()
-    private var fd: Int32
+    /// The open file (closed: -1).
+    private let fd: Mutex<Int32>
 
     init(_ config: OTelExporterConfig, directory: String, filename: String?, proto: Bool, append: Bool)
         throws(RelayError)
@@ -196,7 +196,8 @@ final class OTLPFileTransport: OTelSpanTransport, @unchecked Sendable {
         // The ATOF file sink's path rules and open flags apply as they are: confined, 0600, no symlinks.
         let sink = try ATOFFileSink(atof)
         destination = sink.path
-        fd = dup(sink.descriptor)
+        let fd = dup(sink.descriptor)
+        self.fd = Mutex(fd)
         resource = config.resourceScope
         self.proto = proto
         try sink.close(deadline: nil)
@@ -218,7 +219,7 @@ final class OTLPFileTransport: OTelSpanTransport, @unchecked Sendable {
         } else {
             record = OTLPEncoder.fileLine(spans, resource)
         }
-        return lock.withLock { () -> String? in
+        return fd.withLock { fd -> String? in
             guard fd >= 0 else { return "the OTLP output file is closed" }
             return ATOFFileSink.writeAll(fd, record).map {
                 "failed to write OTLP output file \"\(destination)\": \($0)"
@@ -227,7 +228,7 @@ final class OTLPFileTransport: OTelSpanTransport, @unchecked Sendable {
     }
 
     func close() {
-        lock.withLock {
+        fd.withLock { fd in
             if fd >= 0 { Glibc.close(fd) }
             fd = -1
         }
