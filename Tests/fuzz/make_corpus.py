@@ -13,7 +13,14 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 VECTORS = ROOT / "Tests" / "vectors"
-CODECS = ("openai_chat", "openai_responses", "anthropic_messages")
+CODECS = (
+    "openai_chat",
+    "openai_responses",
+    "anthropic_messages",
+    "gemini_generate_content",
+    "oci_genai",
+    "bedrock_converse",
+)
 
 
 def write(folder: pathlib.Path, text: bytes) -> None:

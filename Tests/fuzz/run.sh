@@ -4,7 +4,7 @@
 # Usage: Tests/fuzz/run.sh [--seconds N | --runs N] [target ...]
 #   --seconds N  fuzz each target for N seconds (default 20)
 #   --runs N     fuzz each target for N executions
-#   target       json, codec_openai_chat, codec_openai_responses, codec_anthropic_messages (default: all)
+#   target       json or codec_<id> for every built-in codec id (default: all)
 # The library is built with AddressSanitizer and SanitizerCoverage into $FUZZ_SCRATCH (default
 # .build-fuzz/; the Swift core is instrumented, not only the drivers); the seeds come from Tests/vectors
 # by make_corpus.py, the growing corpus lives in $FUZZ_SCRATCH/corpus/<target>, and a crash is written
@@ -17,7 +17,8 @@ case "${1:-}" in
 --seconds) limit=(-max_total_time="${2:?}"); shift 2 ;;
 --runs) limit=(-runs="${2:?}"); shift 2 ;;
 esac
-all=(json codec_openai_chat codec_openai_responses codec_anthropic_messages)
+all=(json codec_openai_chat codec_openai_responses codec_anthropic_messages codec_gemini_generate_content
+    codec_oci_genai codec_bedrock_converse)
 targets=("$@")
 [ "${#targets[@]}" -gt 0 ] || targets=("${all[@]}")
 

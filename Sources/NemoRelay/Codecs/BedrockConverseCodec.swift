@@ -91,7 +91,7 @@ public struct BedrockConverseCodec: SynchronousLLMCodec {
         a["api_specific"] = .object(api)
         let apiBodyKeys = Set(apiKeys.map(\.body))
         body.forEach { k, v in
-            if !consumedKeys.contains(k), !apiBodyKeys.contains(k) { a[k] = v }
+            if !consumedKeys.contains(k), !apiBodyKeys.contains(k), !annotatedModelKeys.contains(k) { a[k] = v }
         }
         return a
     }

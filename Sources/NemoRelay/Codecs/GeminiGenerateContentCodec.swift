@@ -69,7 +69,7 @@ public struct GeminiGenerateContentCodec: SynchronousLLMCodec {
         if let params = try decodeParams(body["generationConfig"]) { a["params"] = .object(params) }
         if let tools = try decodeTools(body["tools"]) { a["tools"] = .array(tools) }
         body.forEach { k, v in
-            if !modeledKeys.contains(k) { a[k] = v }
+            if !modeledKeys.contains(k), !annotatedModelKeys.contains(k) { a[k] = v }
         }
         return a
     }

@@ -104,7 +104,7 @@ public struct OCIGenAIChatCodec: SynchronousLLMCodec {
         a["api_specific"] = .object(api)
         let modeled = modeledKeys(format)
         chat.forEach { k, v in
-            if !modeled.contains(k) { a[k] = v }
+            if !modeled.contains(k), !annotatedModelKeys.contains(k) { a[k] = v }
         }
         return a
     }
