@@ -21,64 +21,12 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
+from annotated_wire import request_from_wire, request_wire, response_wire
 from nemo_relay import AnnotatedLLMRequest, LLMRequest
 from nemo_relay.codecs import GeminiGenerateContentCodec, OCIGenAIChatCodec
 
 REPO = Path(__file__).resolve().parents[1]
 VECTORS = REPO / "Tests" / "vectors"
-
-REQUEST_FIELDS = [
-    "messages",
-    "instructions",
-    "model",
-    "params",
-    "tools",
-    "tool_choice",
-    "store",
-    "parallel_tool_calls",
-    "stream",
-    "previous_response_id",
-    "user",
-    "service_tier",
-    "truncation",
-    "reasoning",
-    "include",
-    "metadata",
-    "max_output_tokens",
-    "max_tool_calls",
-    "top_logprobs",
-    "api_specific",
-]
-RESPONSE_FIELDS = ["id", "model", "message", "tool_calls", "finish_reason", "usage", "api_specific"]
-KNOWN_FINISH = {"complete", "length", "tool_use", "content_filter"}
-
-
-def request_wire(a: Any) -> dict[str, Any]:
-    """The annotated request in the flat wire form: set fields, then the extras at the top level."""
-    out = {f: getattr(a, f) for f in REQUEST_FIELDS if getattr(a, f) is not None}
-    out.update(a.extra or {})
-    return json.loads(json.dumps(out))
-
-
-def response_wire(r: Any) -> dict[str, Any]:
-    out = {f: getattr(r, f) for f in RESPONSE_FIELDS if getattr(r, f) is not None}
-    fr = out.get("finish_reason")
-    if isinstance(fr, str) and fr not in KNOWN_FINISH:
-        out["finish_reason"] = {"unknown": fr}
-    out.update(getattr(r, "extra", None) or {})
-    return json.loads(json.dumps(out))
-
-
-def request_from_wire(d: dict[str, Any]) -> Any:
-    d = dict(d)
-    a = AnnotatedLLMRequest(d.pop("messages"))
-    for f in REQUEST_FIELDS[1:]:
-        if f in d:
-            setattr(a, f, d.pop(f))
-    if d:
-        a.extra = d
-    return a
-
 
 Edit = Callable[[dict[str, Any]], None]
 
@@ -120,7 +68,9 @@ class Cases:
             name,
             "encode",
             body,
-            lambda: self.codec.encode(request_from_wire(annotated), LLMRequest({}, copy.deepcopy(body))).content,
+            lambda: self.codec.encode(
+                request_from_wire(AnnotatedLLMRequest, annotated), LLMRequest({}, copy.deepcopy(body))
+            ).content,
             annotated=annotated,
             note=note,
         )
@@ -131,7 +81,9 @@ class Cases:
             name,
             "encode",
             body,
-            lambda: self.codec.encode(request_from_wire(annotated), LLMRequest({}, copy.deepcopy(body))).content,
+            lambda: self.codec.encode(
+                request_from_wire(AnnotatedLLMRequest, annotated), LLMRequest({}, copy.deepcopy(body))
+            ).content,
             annotated=annotated,
             note=note,
         )

@@ -26,6 +26,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import annotated_wire
+
 REPO = Path(__file__).resolve().parents[1]
 FILES = ["gemini_generate_content", "oci_genai"]
 CLASSES = {"gemini_generate_content": "GeminiGenerateContentCodec", "oci_genai": "OCIGenAIChatCodec"}
@@ -46,29 +48,6 @@ INPUT_VALUES: list[Any] = [
     {"text": "x"},
 ]
 ANNOTATION_VALUES: list[Any] = [None, True, 0, "s", [], {}, "user", "assistant", "tool", {"type": "text", "text": "t"}]
-REQUEST_FIELDS = [
-    "messages",
-    "instructions",
-    "model",
-    "params",
-    "tools",
-    "tool_choice",
-    "store",
-    "parallel_tool_calls",
-    "stream",
-    "previous_response_id",
-    "user",
-    "service_tier",
-    "truncation",
-    "reasoning",
-    "include",
-    "metadata",
-    "max_output_tokens",
-    "max_tool_calls",
-    "top_logprobs",
-    "api_specific",
-]
-RESPONSE_FIELDS = ["id", "model", "message", "tool_calls", "finish_reason", "usage", "api_specific"]
 
 
 def mutations(v: Any, values: list[Any], reorder: bool, depth: int = 0) -> list[Any]:
@@ -116,33 +95,13 @@ def worker(cases_path: str, out_path: str) -> None:
     ours = hasattr(AnnotatedLLMRequest, "_wire")
 
     def request_wire(a: Any) -> Any:
-        if ours:
-            return a._wire()
-        out = {f: getattr(a, f) for f in REQUEST_FIELDS if getattr(a, f) is not None}
-        out.update(a.extra or {})
-        return json.loads(json.dumps(out))
+        return a._wire() if ours else annotated_wire.request_wire(a)
 
     def response_wire(r: Any) -> Any:
-        if ours:
-            return r._wire()
-        out = {f: getattr(r, f) for f in RESPONSE_FIELDS if getattr(r, f) is not None}
-        fr = out.get("finish_reason")
-        if isinstance(fr, str) and fr not in ("complete", "length", "tool_use", "content_filter"):
-            out["finish_reason"] = {"unknown": fr}
-        out.update(getattr(r, "extra", None) or {})
-        return json.loads(json.dumps(out))
+        return r._wire() if ours else annotated_wire.response_wire(r)
 
     def annotation(d: dict[str, Any]) -> Any:
-        if ours:
-            return AnnotatedLLMRequest._from_wire(d)
-        d = dict(d)
-        a = AnnotatedLLMRequest(d.pop("messages"))
-        for f in REQUEST_FIELDS[1:]:
-            if f in d:
-                setattr(a, f, d.pop(f))
-        if d:
-            a.extra = d
-        return a
+        return AnnotatedLLMRequest._from_wire(d) if ours else annotated_wire.request_from_wire(AnnotatedLLMRequest, d)
 
     codecs = {k: getattr(codec_module, v)() for k, v in CLASSES.items()}
     results = []
