@@ -54,9 +54,10 @@ def _strip_comments(src: str) -> str:
 
 
 def _norm_type(t: str) -> str:
-    """`const  char*` -> `const char *`: one spelling per type."""
-    t = " ".join(t.replace("*", " * ").split())
-    return re.sub(r"\* \*", "**", t).replace(" * ", " *").replace("* ", "*").replace(" *", " *")
+    """`const  char*` -> `const char *`, `char* *` -> `char **`: one spelling per type."""
+    stars = t.count("*")
+    base = " ".join(t.replace("*", " ").split())
+    return f"{base} {'*' * stars}" if stars else base
 
 
 def _split_params(args: str) -> list[str]:
