@@ -15,6 +15,8 @@ final class Publication: @unchecked Sendable {
     let injectors: [Registration<MetadataInjector>]
     let sanitizers: [Registration<EventSanitize>]
     let order: PublicationOrder
+    /// The scope a scope-end event closes: its callbacks still run inside it (``ScopeStack/top``).
+    let ending: ScopeHandle?
     /// Runs once the event was delivered (for an event emitted inside a callback of the event it nests
     /// under: once queued, since that callback may wait for what follows).
     var then: (() -> Void)?
@@ -22,15 +24,19 @@ final class Publication: @unchecked Sendable {
     var children: [Publication] = []
     /// True once delivered: an event emitted later under this publication's context is not nested any more.
     var delivered = false
+    /// Its start number in the runtime's ``InFlightPublications`` (set before it is shared).
+    var seq: UInt64 = 0
     /// 0 while its chain runs on the starting thread, 1 when the chain ended there, 2 when the starting
     /// thread returned first (the chain ends later, on the thread that answers the last callback).
     let state = Atomic<Int>(0)
 
     init(
         _ event: Event, targets: [SubscriberLane], injectors: [Registration<MetadataInjector>],
-        sanitizers: [Registration<EventSanitize>], order: PublicationOrder, then: (() -> Void)?
+        sanitizers: [Registration<EventSanitize>], order: PublicationOrder, ending: ScopeHandle?,
+        then: (() -> Void)?
     ) {
         self.event = event
+        self.ending = ending
         self.targets = targets
         self.injectors = injectors
         self.sanitizers = sanitizers
@@ -115,6 +121,50 @@ final class PublicationOrder: @unchecked Sendable {
     }
 }
 
+/// The publications of one runtime not yet delivered, so that a flush also waits for the events still
+/// inside their injectors and sanitizers (docs/middleware.md, "Subscribers").
+///
+/// `lock` guards `next` and `open` (the start numbers of those in flight, ascending).
+final class InFlightPublications: @unchecked Sendable {
+    private let lock = PThreadLock()
+    private let changed = PThreadCondition()
+    private var next: UInt64 = 1
+    private var open: [UInt64] = []
+
+    /// Numbers `p` and counts it in flight.
+    func begin(_ p: Publication) {
+        lock.withLock {
+            p.seq = next
+            next += 1
+            open.append(p.seq)
+        }
+    }
+
+    /// `p` was delivered.
+    func end(_ p: Publication) {
+        lock.withLock {
+            if let i = open.firstIndex(of: p.seq) { open.remove(at: i) }
+            changed.broadcast()
+        }
+    }
+
+    /// Waits until every publication begun before the call was delivered; false on timeout.
+    func wait(deadline: Int64?) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        let target = next
+        while let first = open.first, first < target {
+            if let deadline {
+                if monotonicNanos() >= deadline { return false }
+                _ = changed.wait(lock, untilMonotonic: deadline)
+            } else {
+                changed.wait(lock)
+            }
+        }
+        return true
+    }
+}
+
 /// The publication whose injectors and sanitizers run on the current thread, so events they emit are
 /// nested under it (see ``PublicationOrder``).
 ///
@@ -158,6 +208,14 @@ public final class EmissionContext: @unchecked Sendable {
 
     /// The publication whose callbacks run on this thread, if any.
     static var current: Publication? { top?.context?.publication }
+
+    /// The scope whose end event's callbacks run on this thread for `order`'s stack, if any: to them
+    /// that scope is still current (docs/middleware.md, "Event middleware").
+    @inline(__always)
+    static func endingScope(of order: PublicationOrder) -> ScopeHandle? {
+        guard pthread_getspecific(key) != nil, let p = current, p.order === order else { return nil }
+        return p.ending
+    }
 
     /// The context of the callback running now on this thread (nil: none).
     public static func capture() -> EmissionContext? {

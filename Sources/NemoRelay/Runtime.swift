@@ -37,6 +37,8 @@ public final class Runtime: @unchecked Sendable {
     let liveStreams = LiveStreams()
     /// Managed LLM and tool calls not finished yet, so ``shutdown(timeoutNanos:)`` can cancel them.
     let liveCalls = LiveSet<CallControl>()
+    /// Events inside their injectors and sanitizers, waited for by ``flush(timeoutNanos:)``.
+    let inFlight = InFlightPublications()
 
     private let lanesLock = PThreadLock()
     private var lanes: [SubscriberLane] = []
@@ -186,13 +188,17 @@ public final class Runtime: @unchecked Sendable {
     /// Names of the global subscribers.
     public var subscriberNames: [String] { lanesLock.withLock { lanes.map(\.name) } }
 
-    /// Waits until every event queued before the call was delivered; returns false on timeout.
+    /// Waits until every event published before the call was delivered, those still inside their
+    /// injectors and sanitizers included; returns false on timeout.
     ///
     /// Called from a subscriber (a delivery thread) it returns true at once instead of deadlocking.
     @discardableResult
     public func flush(timeoutNanos: Int64? = nil) -> Bool {
         if DeliveryThread.isCurrent { return true }
         let deadline = monotonicDeadline(after: timeoutNanos)
+        // Events still inside their injectors and sanitizers first (not from inside one: it would wait
+        // for itself).
+        var ok = EmissionContext.current != nil || inFlight.wait(deadline: deadline)
         // Closed lanes that finished delivering are forgotten, but released only after `lanesLock`:
         // the last reference to a lane may hold a binding's user data, whose destructor can need the
         // Python GIL while this thread has released it and a thread holding it waits for `lanesLock`
@@ -208,7 +214,6 @@ public final class Runtime: @unchecked Sendable {
             return (lanes + scopeLanes + closedLanes).map { ($0, $0.enqueuedCount) }
         }
         forgotten.removeAll()
-        var ok = true
         for (l, t) in targets where !l.wait(until: t, deadline: deadline) { ok = false }
         return ok
     }
@@ -280,7 +285,10 @@ public final class Runtime: @unchecked Sendable {
             return
         }
         let p = Publication(
-            event, targets: targets, injectors: injectors, sanitizers: sanitizers, order: order, then: then)
+            event, targets: targets, injectors: injectors, sanitizers: sanitizers, order: order,
+            // An event emitted inside an end event's callbacks keeps that scope current for its own.
+            ending: ending ?? EmissionContext.endingScope(of: order), then: then)
+        inFlight.begin(p)
         switch order.admit(p, parent: EmissionContext.current) {
         case .now: process(p)
         case .queued: break  // `then` runs once its turn came and it was delivered
@@ -310,6 +318,7 @@ public final class Runtime: @unchecked Sendable {
         inject(p, p.event, 0) { [self] ev in
             sanitize(p, ev, 0) { [self] ev in
                 deliver(ev, to: p.targets)
+                inFlight.end(p)
                 if !p.state.compareExchange(expected: 0, desired: 1, ordering: .acquiringAndReleasing).exchanged {
                     // `process` already returned: continue the stack's queue from here.
                     if let n = finish(p) { process(n) }

@@ -231,8 +231,13 @@ public final class ScopeStack: @unchecked Sendable {
     /// The implicit root.
     public var root: ScopeHandle { lock.withLock { entries[0] } }
 
-    /// The scope on top (the root when nothing is pushed).
-    public var top: ScopeHandle { lock.withLock { entries[entries.count - 1] } }
+    /// The scope on top (the root when nothing is pushed); the current scope of everything emitted on
+    /// this stack. Inside the metadata injectors and sanitizers of a scope's end event (and wherever a
+    /// binding entered one of their tokens), that scope is still the top, though it was popped.
+    public var top: ScopeHandle {
+        if let ending = EmissionContext.endingScope(of: publicationOrder) { return ending }
+        return lock.withLock { entries[entries.count - 1] }
+    }
 
     /// The open scopes, root first.
     public func snapshot() -> [ScopeHandle] { lock.withLock { entries } }

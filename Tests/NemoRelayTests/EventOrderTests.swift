@@ -31,8 +31,11 @@ import Testing
         rt.mark("later", stack: s)
         let other = ScopeStack()
         rt.mark("other-stack", stack: other)
-        #expect(rt.flush(timeoutNanos: 10_000_000_000))
+        // A flush waits for the pending event too (and times out here).
+        #expect(!rt.flush(timeoutNanos: 50_000_000))
         // Another stack is not held back; this one is.
+        let until = Date().addingTimeInterval(10)
+        while c.events.isEmpty && Date() < until { usleep(1000) }
         #expect(c.events.map(\.name) == ["other-stack"])
         let waiting = parked.take()
         #expect(waiting.count == 1)
@@ -42,6 +45,48 @@ import Testing
         while !t.isFinished { usleep(1000) }
         #expect(rt.flush(timeoutNanos: 10_000_000_000))
         #expect(c.events.map(\.name) == ["other-stack", "outer", "later"])
+    }
+
+    @Test func flushWaitsForEventsStillInsideTheirSanitizers() throws {
+        let (rt, c) = makeRuntime()
+        let s = ScopeStack()
+        try rt.registerEventSanitizer(.mark, "slow", priority: 0) { _, f, k in
+            Thread {
+                usleep(50_000)
+                var clean = f
+                clean.data = "clean"
+                k.resume(returning: clean)
+            }.start()
+        }
+        rt.mark("slow", stack: s, data: "secret")
+        #expect(rt.flush(timeoutNanos: 10_000_000_000))
+        #expect(c.events.map(\.data) == ["clean"])
+    }
+
+    @Test func theScopeAnEndEventClosesIsCurrentInsideItsMiddleware() throws {
+        let (rt, c) = makeRuntime()
+        let s = ScopeStack()
+        let seen = Box<[String]>([])
+        try rt.registerEventSanitizer(.scopeEnd, "current", priority: 0) { ev, f, k in
+            seen.value.append("\(ev.name):\(rt.currentHandle(stack: s).name)")
+            rt.mark("in-\(ev.name)", stack: s)
+            k.resume(returning: f)
+        }
+        try rt.registerEventSanitizer(.mark, "current", priority: 0) { ev, f, k in
+            seen.value.append("\(ev.name):\(rt.currentHandle(stack: s).name)")
+            k.resume(returning: f)
+        }
+        let outer = rt.pushScope("outer", type: .agent, stack: s)
+        let inner = rt.pushScope("inner", type: .function, stack: s)
+        try rt.popScope(inner, stack: s)
+        rt.mark("after", stack: s)
+        try rt.popScope(outer, stack: s)
+        #expect(rt.flush(timeoutNanos: 10_000_000_000))
+        #expect(seen.value == ["inner:inner", "in-inner:inner", "after:outer", "outer:outer", "in-outer:outer"])
+        let names = Dictionary(c.events.map { ($0.uuid, $0.name) }, uniquingKeysWith: { a, _ in a })
+        let parents = c.events.filter { $0.kind == .mark }.map { "\($0.name)<\(names[$0.parentUUID!] ?? "root")" }
+        #expect(parents == ["in-inner<inner", "after<outer", "in-outer<outer"])
+        #expect(rt.currentHandle(stack: s).name == "root")
     }
 
     @Test func anEventEmittedInsideASanitizerFollowsItsEvent() throws {
