@@ -14,6 +14,7 @@ from ._runtime import (
     cstr,
     CallState,
     run_managed,
+    running_loop,
     SyncFuture,
     callback_struct,
     current_call,
@@ -323,6 +324,8 @@ def tool_sanitize(fn: Any, key: str) -> Callable[[int, bytes], int]:
 
 
 def event_sanitize(fn: Any) -> Callable[[int, bytes], int]:
+    home = running_loop()
+
     def handler(token: int, doc: bytes) -> int:
         d = _loads(doc)
 
@@ -333,15 +336,19 @@ def event_sanitize(fn: Any) -> Callable[[int, bytes], int]:
                 )
             return _encode(v)
 
-        return run(token, lambda: fn(event_from_doc(d["event"]), d["fields"]), finish, store=False, nest=True)
+        return run(
+            token, lambda: fn(event_from_doc(d["event"]), d["fields"]), finish, store=False, nest=True, home=home
+        )
 
     return handler
 
 
 def metadata_injector(fn: Any) -> Callable[[int, bytes], int]:
+    home = running_loop()
+
     def handler(token: int, doc: bytes) -> int:
         d = _loads(doc)
-        return run(token, lambda: fn(event_from_doc(d["event"])), _encode, store=False, nest=True)
+        return run(token, lambda: fn(event_from_doc(d["event"])), _encode, store=False, nest=True, home=home)
 
     return handler
 

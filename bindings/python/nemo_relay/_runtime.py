@@ -17,6 +17,7 @@ import ctypes
 import itertools
 import logging
 import threading
+import weakref
 from ctypes import byref, c_size_t, c_void_p, string_at
 from types import CoroutineType
 from typing import Any, Callable
@@ -402,6 +403,10 @@ def succeed(token: int, payload: bytes) -> None:
         log.debug("nemo_relay_complete failed: %s", _errors.last_error(rc))
 
 
+#: ``_Resume``'s ``first`` for a coroutine none of whose steps ran yet.
+_UNSTARTED = object()
+
+
 class _Resume:
     """Continues a coroutine that was started inline, as if the task had run its first step.
 
@@ -431,6 +436,11 @@ class _Resume:
     def __await__(self) -> Any:
         coro, value = self.coro, self.first
         self.first = None
+        if value is _UNSTARTED:  # handed over before its first step: take it here
+            try:
+                value = self._step(coro.send, None)
+            except StopIteration as s:
+                return s.value
         while True:
             try:
                 sent = yield value
@@ -462,16 +472,24 @@ async def _await_any(aw: Any) -> Any:
 
 
 def run(
-    token: int, produce: Callable[[], Any], finish: Callable[[Any], bytes], store: bool = True, nest: bool = False
+    token: int,
+    produce: Callable[[], Any],
+    finish: Callable[[Any], bytes],
+    store: bool = True,
+    nest: bool = False,
+    home: asyncio.AbstractEventLoop | None = None,
 ) -> int:
     """Runs one Python callback and answers its token now, or later if its coroutine suspends.
 
-    ``nest``: an event injector or sanitizer, whose later steps emit events inside it (``_Resume``).
+    ``nest``: an event injector or sanitizer, whose later steps emit events inside it (``_Resume``);
+    ``home`` is the loop that ran where it was registered (see ``_drive_elsewhere``).
     """
     state = getattr(_tls, "call", None)
     try:
         value = produce()
         if type(value) is CoroutineType or hasattr(value, "__await__"):
+            if nest and not _loop_running_here():
+                return _drive_elsewhere(token, value, finish, home)
             return _drive(token, value, finish, state, store, nest)
         payload = finish(value)
     except BaseException as e:  # noqa: BLE001 - every failure goes back through the token
@@ -535,6 +553,96 @@ def _drive(
     if state is not None:
         state.add_task(task)
     task.add_done_callback(lambda t: _task_done(token, finish, state, store, t))
+    return PENDING
+
+
+def _loop_running_here() -> bool:
+    return asyncio._get_running_loop() is not None
+
+
+def running_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop running on this thread, if any (an event middleware's home loop)."""
+    return asyncio._get_running_loop()
+
+
+class _Fallback:
+    """The binding's own event loop, on a daemon thread, for event middleware with nowhere else to run."""
+
+    lock = threading.Lock()
+    loop: asyncio.AbstractEventLoop | None = None
+
+    @classmethod
+    def get(cls) -> asyncio.AbstractEventLoop:
+        with cls.lock:
+            if cls.loop is None or cls.loop.is_closed():
+                loop = asyncio.new_event_loop()
+                threading.Thread(target=loop.run_forever, name="nemo-relay-event-middleware", daemon=True).start()
+                cls.loop = loop
+            return cls.loop
+
+
+class _Dispatch:
+    """One asynchronous event-middleware coroutine handed to another thread's loop.
+
+    Until the coroutine's first step, a ``_Guard`` travels with it (in the handle that starts it, then
+    in the task's coroutine): when a loop closes first, dropping the handle or the task, the guard's
+    finalizer hands the coroutine to the fallback loop, so the token is always answered. After its
+    first step, a task destroyed by its loop fails the token (``_Resume``'s ``abandon``).
+    """
+
+    __slots__ = ("token", "coro", "finish", "ctx", "stepped")
+
+    def __init__(self, token: int, coro: Any, finish: Callable[[Any], bytes], ctx: contextvars.Context) -> None:
+        self.token = token
+        self.coro = coro
+        self.finish = finish
+        self.ctx = ctx
+        self.stepped = False
+
+    def send_to(self, loop: asyncio.AbstractEventLoop) -> None:
+        guard = _Guard()
+        weakref.finalize(guard, self._unstarted)
+        try:
+            loop.call_soon_threadsafe(self._start, guard)
+        except RuntimeError:  # closed meanwhile: the guard goes with this frame, and falls back
+            pass
+
+    def _unstarted(self) -> None:
+        if not self.stepped:
+            self.send_to(_Fallback.get())
+
+    def _start(self, guard: _Guard) -> None:
+        task = asyncio.get_running_loop().create_task(self._run(guard), context=self.ctx)
+        task.add_done_callback(self._done)
+
+    async def _run(self, guard: _Guard) -> Any:
+        self.stepped = True
+        del guard
+        token = self.token
+
+        def abandon() -> None:
+            fail(token, asyncio.CancelledError("the event loop was closed with the callback pending"), None, False)
+
+        return await _Resume(self.coro, _UNSTARTED, token, abandon)
+
+    def _done(self, t: Any) -> None:
+        if self.stepped:  # otherwise the guard's finalizer already handed it on
+            _task_done(self.token, self.finish, None, False, t)
+
+
+class _Guard:
+    __slots__ = ("__weakref__",)
+
+
+def _drive_elsewhere(
+    token: int, aw: Any, finish: Callable[[Any], bytes], home: asyncio.AbstractEventLoop | None
+) -> int:
+    """An asynchronous event injector or sanitizer called where no loop runs (a plain thread, sync code):
+    it runs on ``home`` (the loop that ran where it was registered) while that loop runs, else on the
+    fallback loop, in a copy of the emitter's context (docs/middleware.md, "Event middleware")."""
+    coro = aw if type(aw) is CoroutineType else _await_any(aw)
+    d = _Dispatch(token, coro, finish, contextvars.copy_context())
+    d.send_to(home if home is not None and home.is_running() else _Fallback.get())
     return PENDING
 
 
