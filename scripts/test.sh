@@ -29,6 +29,17 @@ echo "== C tests"
 bin="$(swift build --show-bin-path)"
 bash Tests/c/run.sh "$bin"
 
+echo "-- benchmark smoke runs: C, exporters, codecs (tiny sizes over the debug build; no timing is checked)"
+bench_bin=$(mktemp -d)
+cc -std=c99 -D_POSIX_C_SOURCE=200809L -O2 -Iinclude bench/c/bench.c -L"$bin" -lnemorelay -Wl,-rpath,"$bin" \
+    -o "$bench_bin/bench"
+cc -std=c99 -D_POSIX_C_SOURCE=200809L -O2 -Iinclude -pthread bench/c/exporter_bench.c -L"$bin" -lnemorelay \
+    -Wl,-rpath,"$bin" -o "$bench_bin/exporter_bench"
+"$bench_bin/bench" 2000 >/dev/null
+"$bench_bin/exporter_bench" --quick >/dev/null
+"$bin/CodecBench" --smoke >/dev/null
+rm -rf "$bench_bin"
+
 echo "== fuzzing (libFuzzer, 20 s per target over an ASan-instrumented library; fixed crashes replayed)"
 bash Tests/fuzz/run.sh --seconds 20
 
@@ -57,6 +68,7 @@ rm -rf "$example_out"
 echo "-- Python benchmark smoke run (ours and, when installed, the reference; no timing is checked)"
 NEMO_RELAY_LIB_PATH="$bin/libnemorelay.so" python3 bench/python_vs_reference.py --smoke --ours-only >/dev/null
 NEMO_RELAY_LIB_PATH="$bin/libnemorelay.so" python3 bench/otel_bench.py --smoke >/dev/null
+NEMO_RELAY_LIB_PATH="$bin/libnemorelay.so" python3 bench/json_crossing.py -n 200 >/dev/null
 
 echo "== Node tests"
 # `swift build --build-tests` above built every target, the NemoRelayHelper executable included.
@@ -67,6 +79,8 @@ node examples/node/agent.js >/dev/null
 example_out=$(mktemp -d)
 node examples/node/exporters.js "$example_out" >/dev/null
 rm -rf "$example_out"
+echo "-- Node benchmark smoke run (no timing is checked)"
+node bench/node_bench.js 100 >/dev/null
 
 echo "== packaging: release artifacts built once into dist/, then installed and run without the toolchain"
 # Bounded: the release build takes about 70 s from scratch here, the clean installs about 20 s.

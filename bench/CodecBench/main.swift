@@ -2,6 +2,7 @@
 // Codec micro-benchmark: µs per decode, encode (unchanged and with one edit) and decode_response of a
 // realistic 20-turn request with 3 tools, for each built-in codec.
 // Run: swift run -c release --scratch-path .build-codec CodecBench
+// `--smoke` runs each measurement a few hundred times only, and exits 1 if any codec failed (for CI).
 
 import NemoRelay
 
@@ -27,12 +28,18 @@ func consume(_ v: JSON) {
     if case .object(let o) = v { sink &+= o.count } else { sink &+= 1 }
 }
 
+/// A smoke run (`--smoke`): one short round per measurement; the figures mean nothing.
+let smoke = CommandLine.arguments.contains("--smoke")
+/// Codecs that failed or answered unexpectedly; a smoke run exits 1 when there are any. `nonisolated(unsafe)`:
+/// only the main thread touches it, as `sink`.
+nonisolated(unsafe) var failures = 0
+
 /// Runs `body` in `rounds` rounds of at least `minSeconds` each (after a warm-up) and returns the best
 /// round's µs per call (the machine is shared, so the minimum is the least noisy estimate).
 func measure(rounds: Int = 5, minSeconds: Double = 0.15, _ body: () throws -> Void) rethrows -> Double {
-    for _ in 0..<200 { try body() }
+    for _ in 0..<(smoke ? 1 : 200) { try body() }
     var best = Double.infinity
-    for _ in 0..<rounds {
+    for _ in 0..<(smoke ? 1 : rounds) {
         var iterations = 0
         let start = nowNanos()
         var elapsed: UInt64 = 0
@@ -40,7 +47,7 @@ func measure(rounds: Int = 5, minSeconds: Double = 0.15, _ body: () throws -> Vo
             for _ in 0..<100 { try body() }
             iterations += 100
             elapsed = nowNanos() - start
-        } while Double(elapsed) < minSeconds * 1e9
+        } while !smoke && Double(elapsed) < minSeconds * 1e9
         best = min(best, Double(elapsed) / 1e3 / Double(iterations))
     }
     return best
@@ -406,6 +413,7 @@ for (codec, body, response) in cases {
             let last = msgs.lastIndex(where: { $0["role"] == "user" }), case .object(var m) = msgs[last]
         else {
             print("\(codec.id): unexpected annotation shape")
+            failures += 1
             continue
         }
         m["content"] = "Edited: what is the weather in Oslo?"
@@ -413,7 +421,10 @@ for (codec, body, response) in cases {
         edited["messages"] = .array(msgs)
         let editedJSON = JSON.object(edited)
         let unchanged = try codec.encode(annotated, original: request).content
-        if unchanged != body { print("\(codec.id): unchanged encode differs from the input") }
+        if unchanged != body {
+            print("\(codec.id): unchanged encode differs from the input")
+            failures += 1
+        }
 
         let dec = try measure { consume(try codec.decode(request)) }
         let enc = try measure { consume(try codec.encode(annotated, original: request).content) }
@@ -429,6 +440,7 @@ for (codec, body, response) in cases {
         )
     } catch {
         print("\(codec.id): failed: \(error)")
+        failures += 1
     }
 }
 if sink == 42 { print("") }
@@ -443,4 +455,8 @@ do {
     print(
         "json (\(bytes.count) bytes)   parse \(String(Double(Int(parse * 100)) / 100)) µs, serialize \(String(Double(Int(write * 100)) / 100)) µs, sorted \(String(Double(Int(writeSorted * 100)) / 100)) µs"
     )
+}
+if failures > 0 {
+    print("\(failures) codec case(s) failed")
+    exit(1)
 }
