@@ -150,10 +150,10 @@ enum RFC3339 {
 ///
 /// `@unchecked Sendable`: no Swift state to guard: `m` never changes and points to the pthread mutex,
 /// which is itself the thread-safe primitive (the compiler cannot see into C types).
-final class PThreadLock: @unchecked Sendable {
+package final class PThreadLock: @unchecked Sendable {
     private let m: UnsafeMutablePointer<pthread_mutex_t>
 
-    init() {
+    package init() {
         m = .allocate(capacity: 1)
         m.initialize(to: pthread_mutex_t())
         pthread_mutex_init(m, nil)
@@ -164,13 +164,13 @@ final class PThreadLock: @unchecked Sendable {
         m.deallocate()
     }
 
-    @inline(__always) func lock() { pthread_mutex_lock(m) }
-    @inline(__always) func unlock() { pthread_mutex_unlock(m) }
+    @inline(__always) package func lock() { pthread_mutex_lock(m) }
+    @inline(__always) package func unlock() { pthread_mutex_unlock(m) }
     /// Takes the lock if it is free; true when taken.
-    @inline(__always) func tryLock() -> Bool { pthread_mutex_trylock(m) == 0 }
+    @inline(__always) package func tryLock() -> Bool { pthread_mutex_trylock(m) == 0 }
 
     /// Takes the lock, polling until the monotonic `deadline` (nil: wait as long as it takes).
-    func lock(untilMonotonic deadline: Int64?) -> Bool {
+    package func lock(untilMonotonic deadline: Int64?) -> Bool {
         guard let deadline else {
             lock()
             return true
@@ -182,7 +182,7 @@ final class PThreadLock: @unchecked Sendable {
         return true
     }
 
-    @inline(__always) func withLock<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
+    @inline(__always) package func withLock<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
         pthread_mutex_lock(m)
         defer { pthread_mutex_unlock(m) }
         return try body()
@@ -220,10 +220,10 @@ final class PThreadRecursiveLock: @unchecked Sendable {
 ///
 /// `@unchecked Sendable`: no Swift state to guard: `c` never changes and points to the pthread condition,
 /// always used with the ``PThreadLock`` passed to `wait`.
-final class PThreadCondition: @unchecked Sendable {
+package final class PThreadCondition: @unchecked Sendable {
     private let c: UnsafeMutablePointer<pthread_cond_t>
 
-    init() {
+    package init() {
         c = .allocate(capacity: 1)
         c.initialize(to: pthread_cond_t())
         var attr = pthread_condattr_t()
@@ -238,14 +238,14 @@ final class PThreadCondition: @unchecked Sendable {
         c.deallocate()
     }
 
-    func wait(_ lock: PThreadLock) { pthread_cond_wait(c, lock.raw) }
+    package func wait(_ lock: PThreadLock) { pthread_cond_wait(c, lock.raw) }
 
     /// Waits until the monotonic deadline; returns false on timeout.
-    func wait(_ lock: PThreadLock, untilMonotonic deadline: Int64) -> Bool {
+    package func wait(_ lock: PThreadLock, untilMonotonic deadline: Int64) -> Bool {
         var ts = timespec(tv_sec: Int(deadline / 1_000_000_000), tv_nsec: Int(deadline % 1_000_000_000))
         return pthread_cond_timedwait(c, lock.raw, &ts) == 0
     }
 
-    func signal() { pthread_cond_signal(c) }
-    func broadcast() { pthread_cond_broadcast(c) }
+    package func signal() { pthread_cond_signal(c) }
+    package func broadcast() { pthread_cond_broadcast(c) }
 }

@@ -78,17 +78,17 @@ let codecAnswerTimeoutNanos: Int64 = 10_000_000_000
 private func waitFor<T>(_ start: (@escaping Completion<T>) -> Void) -> Result<T, RelayError> {
     let slot = ResultSlot<T>()
     start { r in
-        slot.lock.lock()
-        slot.value = r
-        slot.lock.signal()
-        slot.lock.unlock()
+        slot.lock.withLock {
+            slot.value = r
+            slot.ready.broadcast()
+        }
     }
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     let deadline = Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec) + codecAnswerTimeoutNanos
     slot.lock.lock()
     while slot.value == nil {
-        if !slot.lock.wait(untilMonotonicNanos: deadline) && slot.value == nil {
+        if !slot.ready.wait(slot.lock, untilMonotonic: deadline) && slot.value == nil {
             slot.lock.unlock()
             // The codec may still answer later; its answer then lands in the abandoned slot.
             return .failure(.timeout("the custom codec did not answer within 10 s"))
@@ -101,45 +101,11 @@ private func waitFor<T>(_ start: (@escaping Completion<T>) -> Void) -> Result<T,
 
 /// Where a waited-for result lands.
 ///
-/// `@unchecked Sendable`: `lock` guards `value`.
+/// `@unchecked Sendable`: `lock` guards `value`; `ready` is signalled when it is set.
 final class ResultSlot<T>: @unchecked Sendable {
-    let lock = PThreadMutex()
+    let lock = PThreadLock()
+    let ready = PThreadCondition()
     var value: Result<T, RelayError>?
-}
-
-/// A mutex with one condition, for the rare blocking waits of the export layer.
-///
-/// `@unchecked Sendable`: no Swift state to guard: `m` and `c` never change and point to the pthread mutex
-/// and condition.
-final class PThreadMutex: @unchecked Sendable {
-    // Allocated, not stored inline: `&property` of a class does not promise a stable address.
-    private let m = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let c = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    init() {
-        m.initialize(to: pthread_mutex_t())
-        c.initialize(to: pthread_cond_t())
-        pthread_mutex_init(m, nil)
-        var attr = pthread_condattr_t()
-        pthread_condattr_init(&attr)
-        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)
-        pthread_cond_init(c, &attr)
-        pthread_condattr_destroy(&attr)
-    }
-    deinit {
-        pthread_mutex_destroy(m)
-        pthread_cond_destroy(c)
-        m.deallocate()
-        c.deallocate()
-    }
-    func lock() { pthread_mutex_lock(m) }
-    func unlock() { pthread_mutex_unlock(m) }
-    func wait() { pthread_cond_wait(c, m) }
-    /// Waits until signalled or the monotonic deadline; false on timeout.
-    func wait(untilMonotonicNanos deadline: Int64) -> Bool {
-        var ts = timespec(tv_sec: Int(deadline / 1_000_000_000), tv_nsec: Int(deadline % 1_000_000_000))
-        return pthread_cond_timedwait(c, m, &ts) == 0
-    }
-    func signal() { pthread_cond_broadcast(c) }
 }
 
 private func codecHandle(_ p: OpaquePointer?) throws -> any LLMCodec {
