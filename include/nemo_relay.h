@@ -1203,8 +1203,10 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_subscriber_deregister(bool *out_re
                                                                     nemo_relay_scope_t *owner, const char *name);
 
 /**
- * @brief Waits until every event queued before the call was delivered.
+ * @brief Waits until every event published before the call was delivered.
  *
+ * An event still inside a metadata injector or event sanitizer that answers later counts: the flush
+ * waits for its answer (not when called from inside such a callback, which would wait for itself).
  * Safe from an atexit handler. Called from a subscriber it returns NEMO_RELAY_OK at once.
  * @param rt The runtime.
  * @param timeout_ns Maximum wait in nanoseconds; negative waits without limit.
