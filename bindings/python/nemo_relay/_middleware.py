@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 from . import _errors, _ffi, _json
 from ._runtime import (
+    positional_arity,
     cstr,
     CallState,
     run_managed,
@@ -40,6 +41,7 @@ from ._types import (
     pending_marks_wire,
     request_arg,
 )
+from ._stream import stream_intercept
 
 log = logging.getLogger("nemo_relay")
 _loads = _json.loads
@@ -63,21 +65,6 @@ def check_bool(v: Any) -> bool:
     if type(v) is not bool:
         raise TypeError(f"'{type(v).__name__}' object is not an instance of 'bool'")
     return v
-
-
-def positional_arity(fn: Any) -> int | None:
-    """Positional parameters ``fn`` takes; None when it takes ``*args`` or cannot be inspected."""
-    try:
-        sig = inspect.signature(fn)
-    except (TypeError, ValueError):
-        return None
-    n = 0
-    for p in sig.parameters.values():
-        if p.kind == p.VAR_POSITIONAL:
-            return None
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
-            n += 1
-    return n
 
 
 def register(owner: Any, kind: int, name: str, priority: Any, flags: int, handler: Callable[[int, bytes], int]) -> None:
@@ -239,8 +226,6 @@ def llm_sanitize_response(fn: Any) -> Callable[[int, bytes], int]:
 
 
 def llm_stream_execution(fn: Any) -> Callable[[int, bytes], int]:
-    from ._stream import stream_intercept
-
     return stream_intercept(fn)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextvars
+import inspect
 import ctypes
 import itertools
 import logging
@@ -554,6 +555,21 @@ def _drive(
         state.add_task(task)
     task.add_done_callback(lambda t: _task_done(token, finish, state, store, t))
     return PENDING
+
+
+def positional_arity(fn: Any) -> int | None:
+    """Positional parameters ``fn`` takes; None when it takes ``*args`` or cannot be inspected."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None
+    n = 0
+    for p in sig.parameters.values():
+        if p.kind == p.VAR_POSITIONAL:
+            return None
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            n += 1
+    return n
 
 
 def _loop_running_here() -> bool:

@@ -41,8 +41,10 @@ from ._runtime import (
     fail,
     lib,
     log,
+    positional_arity,
     succeed,
 )
+from ._types import LlmExecutionContext, LLMRequest, request_arg
 
 _loads = _json.loads
 _encode = _json.encode
@@ -568,7 +570,6 @@ class _NextEnd:
 
 def stream_next(token: int, call: StreamCall) -> Callable[[Any], Any]:
     """The ``next`` of a stream intercept: runs the inner layers; awaiting it gives their stream."""
-    from ._types import request_arg
 
     def next_(request: Any) -> Any:
         body = _json.dumps(request_arg(request)._wire())
@@ -594,9 +595,6 @@ def stream_next(token: int, call: StreamCall) -> Callable[[Any], Any]:
 def stream_intercept(fn: Any) -> Callable[[int, bytes], int]:
     """Adapter of ``register_llm_stream_execution``: ``fn(name, request, context, next)`` (0.10.4)
     or the legacy ``fn(request, next)`` (docs/python.md, "Legacy callback forms", #10), chosen by positional arity."""
-    from ._middleware import positional_arity
-    from ._types import LlmExecutionContext, LLMRequest
-
     legacy = positional_arity(fn) == 2
 
     def handler(token: int, doc: bytes) -> int:

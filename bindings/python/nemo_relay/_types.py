@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ctypes
 import datetime as _dt
-from typing import Any, Generic, Literal, TypeVar, TypedDict, Union
+from typing import Any, Callable, Generic, Literal, TypeVar, TypedDict, Union
 
 from . import _ffi, _json
 
@@ -857,11 +857,14 @@ class _CodecContext:
             return None
         if self._codec_obj is not None:
             return self._codec_obj
-        if self.codec.kind == "builtin" and self.codec.id:
-            from . import codecs
-
-            return codecs._builtin_by_id(self.codec.id)
+        if self.codec.kind == "builtin" and self.codec.id and builtin_codec is not None:
+            return builtin_codec(self.codec.id)
         return None
+
+
+#: Finds a built-in codec by id. ``codecs`` (a layer above this module: it builds on these types) sets it
+#: when it is imported, which ``nemo_relay/__init__.py`` does before any call can make a context.
+builtin_codec: Callable[[str], Any] | None = None
 
 
 class LlmSanitizeRequestContext(_CodecContext):

@@ -8,7 +8,7 @@ import weakref
 from ctypes import byref, c_size_t, c_void_p
 from typing import Any, Protocol, runtime_checkable
 
-from . import _errors, _ffi, _json
+from . import _errors, _ffi, _json, _types
 from ._managed import Managed
 from ._runtime import callback_struct, lib, run
 from ._types import AnnotatedLLMRequest, AnnotatedLLMResponse, LLMRequest, _not_instance
@@ -151,6 +151,9 @@ _BUILTINS = {
 def _builtin_by_id(codec_id: str) -> Any:
     cls = _BUILTINS.get(codec_id)
     return cls() if cls else None
+
+
+_types.builtin_codec = _builtin_by_id  # the codec contexts of ``_types`` resolve built-ins through it
 
 
 # ---- custom codecs: native handles built from callbacks ---------------------------------------
