@@ -492,12 +492,23 @@ def run(
         value = produce()
         if type(value) is CoroutineType or hasattr(value, "__await__"):
             return _drive(token, value, finish, state, store, nest)
-        payload = finish(value)
     except BaseException as e:  # noqa: BLE001 - every failure goes back through the token
         fail(token, e, state, store)
         return OK
+    try:
+        payload = finish(value)
+    except BaseException as e:  # noqa: BLE001
+        _fail_result(token, e, state, store)
+        return OK
     succeed(token, payload)
     return OK
+
+
+def _fail_result(token: int, e: BaseException, state: CallState | None, store: bool) -> None:
+    """Fails ``token`` because the callback's value could not be written. A value that holds itself
+    fails the call as the reference's does: ``RuntimeError("internal error: ValueError: Failed to
+    convert to JSON: circular reference detected")``, not the ``ValueError`` itself."""
+    fail(token, e, state, store and not _json.is_circular_error(e))
 
 
 #: The token of the managed LLM or tool callback (provider, tool function, execution intercept) that
@@ -534,7 +545,7 @@ def _drive(
         try:
             payload = finish(s.value)
         except BaseException as e:  # noqa: BLE001
-            fail(token, e, state, store)
+            _fail_result(token, e, state, store)
             return OK
         succeed(token, payload)
         return OK
@@ -574,7 +585,7 @@ def _task_done(token: int, finish: Callable[[Any], bytes], state: CallState | No
         try:
             payload = finish(t.result())
         except BaseException as e:  # noqa: BLE001
-            fail(token, e, state, store)
+            _fail_result(token, e, state, store)
             return
         succeed(token, payload)
 
