@@ -226,3 +226,54 @@ def test_ten_thousand_failures_leave_no_entry_behind() -> None:
 
     arun(main)
     _table_drains()
+
+
+def test_a_failing_stream_collectors_own_exception_reaches_the_consumer() -> None:
+    raised: dict[int, BaseException] = {}
+    count = 50
+
+    def collector_for(i: int) -> Any:
+        def collect(chunk: Any) -> None:
+            e = raised[i] = Boom(i)
+            raise e
+
+        return collect
+
+    async def consume(i: int) -> Any:
+        async def provider(req: LLMRequest) -> Any:
+            yield {"delta": i}
+
+        try:
+            stream = await llm.stream_execute("s", LLMRequest({}, {}), provider, collector_for(i), None)
+            async for _ in stream:
+                pass
+        except Boom as e:
+            return e
+        raise AssertionError("the stream ends cleanly")
+
+    async def main() -> list[Any]:
+        return list(await asyncio.gather(*(consume(i) for i in range(count))))
+
+    results = arun(main)
+    assert all(results[i] is raised[i] for i in range(count))
+    _table_drains()
+
+
+def test_a_nested_calls_failure_passes_through_the_outer_call_as_itself() -> None:
+    raised: dict[int, BaseException] = {}
+
+    def provider_for(i: int) -> Any:
+        async def provider(req: LLMRequest) -> Any:
+            def tool(args: Any) -> Any:
+                e = raised[i] = Boom(i)
+                raise e
+
+            return await tools.execute("inner", {"i": i}, tool)  # not caught: the outer call fails with it
+
+        return provider
+
+    async def main() -> list[Any]:
+        return await _gather_failures(lambda i: llm.execute("outer", LLMRequest({}, {"i": i}), provider_for(i)))
+
+    _check_own(arun(main), raised)
+    _table_drains()
