@@ -31,8 +31,8 @@
  *   `nemo_relay_last_error_message()` gives the detail (with the reference's prefixes such as
  *   `invalid argument: `). Every export clears that slot on entry, except the ones that only read
  *   static data or the slot itself (`nemo_relay_version`, `nemo_relay_version_number`,
- *   `nemo_relay_status_str`, `nemo_relay_last_error_message`), so a failure can be reported as
- *   "<status name>: <message>" in either order.
+ *   `nemo_relay_status_str`, `nemo_relay_last_error_message`, `nemo_relay_last_error_id`), so a
+ *   failure can be reported as "<status name>: <message>" in either order.
  * - Timeouts are nanoseconds; a negative one waits without limit and a huge one (up to INT64_MAX)
  *   is a deadline that saturates, never one that has already passed.
  * - JSON crosses as `const char *json, size_t len` (UTF-8, not NUL-terminated; NULL means absent).
@@ -66,14 +66,14 @@ extern "C" {
 
 /* The project version: its one source is the top-level VERSION file; scripts/version.py checks these. */
 #define NEMO_RELAY_VERSION_MAJOR 0
-#define NEMO_RELAY_VERSION_MINOR 8
+#define NEMO_RELAY_VERSION_MINOR 9
 #define NEMO_RELAY_VERSION_PATCH 0
 /** M*1000000 + m*1000 + p. */
-#define NEMO_RELAY_VERSION_NUMBER 8000
-#define NEMO_RELAY_VERSION_STRING "0.8.0"
+#define NEMO_RELAY_VERSION_NUMBER 9000
+#define NEMO_RELAY_VERSION_STRING "0.9.0"
 
 /**
- * @brief The library's version string, e.g. "0.8.0".
+ * @brief The library's version string, e.g. "0.9.0".
  * @return A static string.
  * Ownership: returned borrowed; static, never freed.
  * @since 0.1
@@ -129,6 +129,19 @@ NEMO_RELAY_API const char *nemo_relay_status_str(nemo_relay_status_t status);
  * @since 0.1
  */
 NEMO_RELAY_API const char *nemo_relay_last_error_message(void);
+
+/**
+ * @brief The identity of the failure the calling thread's last error reports: the `id` a callback
+ *        attached with nemo_relay_complete_failure, or 0 (no failure, or one without an id).
+ *
+ * Set with the message by an export that returns the failure (e.g. nemo_relay_stream_next), and,
+ * while a done callback (`nemo_relay_done_t.fn`, a stream's `on_end`) runs with a failure status,
+ * it holds that failure, so the callback reads it first thing on its own thread. The slot keeps the
+ * failure alive (its `user_data_free` waits) until the thread's next nemo_relay_* call or its exit.
+ * @return The id, or 0.
+ * @since 0.9
+ */
+NEMO_RELAY_API uint64_t nemo_relay_last_error_id(void);
 
 /**
  * @brief Frees memory the library returned through a `char **out` parameter.
@@ -218,6 +231,47 @@ typedef struct nemo_relay_done_t {
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_complete(nemo_relay_token_t *token, nemo_relay_status_t status,
                                                        const char *json, size_t len);
+
+/**
+ * @brief The identity a callback's owner attaches to one failure (nemo_relay_complete_failure).
+ *
+ * A binding that re-raises the very exception object a callback raised keeps that object in a table
+ * under a fresh id and fails the token with that id. The library carries the id unchanged with the
+ * failure, through intercepts and streams, to whoever receives it: an export's failure status or a
+ * done callback (`nemo_relay_done_t`, a stream's `on_end`), where nemo_relay_last_error_id() reads it.
+ * The binding then takes its object back by that id. `user_data_free` runs exactly once, when the
+ * library drops the failure's last copy (after it was reported, or when it reaches nobody: a failure
+ * that an outer intercept replaced, a stream that is freed unread, ...), so the owner can drop the
+ * table entry of a failure nobody took: the table does not grow.
+ */
+typedef struct nemo_relay_failure_id_t {
+    uint64_t id;                        /**< the id, non-zero; returned by nemo_relay_last_error_id() */
+    void *user_data;                    /**< passed to `user_data_free` */
+    /** may be NULL; runs once, on any thread, when the library drops the failure; must not call the library */
+    void (*user_data_free)(void *);
+} nemo_relay_failure_id_t;
+
+/**
+ * @brief Completes a callback's token with a failure that carries an identity.
+ *
+ * As nemo_relay_complete with a failure status; the failure also carries `id` (see
+ * nemo_relay_failure_id_t). The failure's text and event metadata (`exception.type`, ...) are exactly
+ * those nemo_relay_complete records for the same payload.
+ * @param token The token the callback received.
+ * @param status Any failure status (not NEMO_RELAY_OK or NEMO_RELAY_PENDING).
+ * @param json Optional failure payload, as for nemo_relay_complete.
+ * @param len Length of `json` in bytes.
+ * @param id The identity; NULL means none (then this is nemo_relay_complete).
+ * @return NEMO_RELAY_OK; NEMO_RELAY_E_INVALID_ARGUMENT for a success status or an `id->id` of 0 (the
+ *         token is not completed); NEMO_RELAY_E_MISUSE if the token was already completed or its call
+ *         was cancelled. Unless NEMO_RELAY_OK is returned, `id->user_data_free` has run when this returns.
+ * Ownership: `json` borrowed; `id` copied, the library owns its user data from now on.
+ * Thread: may be called from any thread; the pipeline continues on the calling thread.
+ * @since 0.9
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_complete_failure(nemo_relay_token_t *token, nemo_relay_status_t status,
+                                                               const char *json, size_t len,
+                                                               const nemo_relay_failure_id_t *id);
 
 /**
  * @brief Runs the inner layers of an execution onion from an execution-intercept callback.

@@ -36,6 +36,9 @@ public struct RelayError: Error, Sendable, Equatable, CustomStringConvertible {
     /// For `.callback`: the class's qualified name when it differs from `exceptionType` (Python's
     /// `__qualname__`, e.g. `main.<locals>.ProviderDown`); the display text names it, as the reference's does.
     public var exceptionQualifiedName: String?
+    /// For `.callback`: the identity the failing callback's owner attached (a binding's key for the
+    /// exception object it re-raises); carried unchanged to the caller. Released with the last copy.
+    public var identity: FailureIdentity?
 
     /// Creates an error of `kind` with an unprefixed message.
     public init(_ kind: Kind, _ message: String, exceptionType: String? = nil, exceptionQualifiedName: String? = nil) {
@@ -74,6 +77,13 @@ public struct RelayError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { displayText }
 
+    /// Errors are equal when their class, text and exception names are; `identity` (which object a
+    /// binding re-raises) is not part of the value.
+    public static func == (a: RelayError, b: RelayError) -> Bool {
+        a.kind == b.kind && a.message == b.message && a.exceptionType == b.exceptionType
+            && a.exceptionQualifiedName == b.exceptionQualifiedName
+    }
+
     /// Shorthand for an `invalid argument` error.
     public static func invalidArgument(_ m: String) -> RelayError { RelayError(.invalidArgument, m) }
     /// Shorthand for a `not found` error.
@@ -88,4 +98,20 @@ public struct RelayError: Error, Sendable, Equatable, CustomStringConvertible {
     public static func callback(_ type: String?, _ m: String, qualifiedName: String? = nil) -> RelayError {
         RelayError(.callback, m, exceptionType: type, exceptionQualifiedName: qualifiedName)
     }
+}
+
+/// The identity of one user-code failure: an opaque non-zero id chosen by the failing callback's owner,
+/// and the action that releases it, which runs exactly once, when the last ``RelayError`` holding it goes.
+public final class FailureIdentity: Sendable {
+    /// The id, as the owner gave it.
+    public let id: UInt64
+    private let release: (@Sendable () -> Void)?
+
+    /// Creates an identity; `release` runs on whichever thread drops the last reference.
+    public init(id: UInt64, release: (@Sendable () -> Void)?) {
+        self.id = id
+        self.release = release
+    }
+
+    deinit { release?() }
 }

@@ -58,7 +58,11 @@ final class DoneBox: @unchecked Sendable {
     func call(_ r: Result<JSON, RelayError>) {
         switch r {
         case .success(let v): call(Int32(NEMO_RELAY_OK), v.serialized())
-        case .failure(let e): call(e.status, Array(e.kind == .callback ? e.message.utf8 : e.displayText.utf8))
+        case .failure(let e):
+            // While `fn` runs, the thread's last error is this failure: nemo_relay_last_error_id() reads its id.
+            LastError.set(e.displayText, identity: e.identity)
+            call(e.status, Array(e.kind == .callback ? e.message.utf8 : e.displayText.utf8))
+            LastError.clear()
         }
     }
 }
@@ -74,6 +78,30 @@ func callbackError(_ p: UnsafePointer<CChar>?, _ len: Int, status: Int32) -> Rel
         return .callback(o["type"]?.stringValue, m, qualifiedName: o["qualname"]?.stringValue)
     }
     return .callback(nil, String(decoding: bytes, as: UTF8.self))
+}
+
+/// The user data of a ``nemo_relay_failure_id_t``, released with the failure.
+///
+/// `@unchecked Sendable`: immutable; the C contract lets `user_data_free` run on any thread.
+private final class FailureUserData: @unchecked Sendable {
+    let userData: UnsafeMutableRawPointer?
+    let userDataFree: Free
+
+    typealias Free = @convention(c) (UnsafeMutableRawPointer?) -> Void
+
+    init(_ userData: UnsafeMutableRawPointer?, _ userDataFree: @escaping Free) {
+        self.userData = userData
+        self.userDataFree = userDataFree
+    }
+
+    func free() { userDataFree(userData) }
+}
+
+/// The ``FailureIdentity`` of a C failure id: its `user_data_free` runs when the last error holding it goes.
+func failureIdentity(_ f: nemo_relay_failure_id_t) -> FailureIdentity {
+    guard let release = f.user_data_free else { return FailureIdentity(id: f.id, release: nil) }
+    let ud = FailureUserData(f.user_data, release)
+    return FailureIdentity(id: f.id, release: { ud.free() })
 }
 
 // MARK: - Tokens

@@ -51,6 +51,9 @@ public func nemo_relay_status_str(_ status: Int32) -> CString {
 @_cdecl("nemo_relay_last_error_message")
 public func nemo_relay_last_error_message() -> CString { LastError.message }
 
+@_cdecl("nemo_relay_last_error_id")
+public func nemo_relay_last_error_id() -> UInt64 { LastError.identityID }
+
 @_cdecl("nemo_relay_free")
 public func nemo_relay_free(_ p: UnsafeMutableRawPointer?) { free(p) }
 
@@ -349,6 +352,30 @@ public func nemo_relay_complete(_ tokenp: OpaquePointer?, _ status: Int32, _ jso
             guard token.finish(.failure(callbackError(json, len, status: status))) else {
                 throw FFIError.misuse("misuse: token was already completed or its call was cancelled")
             }
+        }
+    }
+}
+
+@_cdecl("nemo_relay_complete_failure")
+public func nemo_relay_complete_failure(
+    _ tokenp: OpaquePointer?, _ status: Int32, _ json: CString?, _ len: Int,
+    _ id: UnsafePointer<nemo_relay_failure_id_t>?
+) -> Int32 {
+    guard let id else { return nemo_relay_complete(tokenp, status, json, len) }
+    // Owned from here on: released when the failure goes, or below when it is never recorded.
+    let identity = failureIdentity(id.pointee)
+    return ffi {
+        guard status != Int32(NEMO_RELAY_OK), status != Int32(NEMO_RELAY_PENDING) else {
+            throw FFIError.invalid("nemo_relay_complete_failure needs a failure status")
+        }
+        guard identity.id != 0 else { throw FFIError.invalid("failure id must not be 0") }
+        guard let token = HandleTable.shared.get(tokenp, .token, as: Token.self) else {
+            throw FFIError.misuse("misuse: token is invalid or was already completed")
+        }
+        var e = callbackError(json, len, status: status)
+        e.identity = identity
+        guard token.finish(.failure(e)) else {
+            throw FFIError.misuse("misuse: token was already completed or its call was cancelled")
         }
     }
 }

@@ -83,23 +83,42 @@ enum LastError {
         pthread_key_create(&k) { p in free(p) }
         return k
     }()
+    /// The failure identity reported with the message: a retained ``FailureIdentity`` (released at thread exit).
+    private static let identityKey: pthread_key_t = {
+        var k = pthread_key_t()
+        pthread_key_create(&k) { p in if let p { Unmanaged<FailureIdentity>.fromOpaque(p).release() } }
+        return k
+    }()
 
-    /// Clears the slot; exports call this on entry so it never holds an old message.
+    /// Clears the slot; exports call this on entry so it never holds an old message (or identity).
     @inline(__always) static func clear() {
         if let p = pthread_getspecific(key) {
             p.assumingMemoryBound(to: CChar.self).pointee = 0
         }
+        if let i = pthread_getspecific(identityKey) {
+            pthread_setspecific(identityKey, nil)
+            Unmanaged<FailureIdentity>.fromOpaque(i).release()
+        }
     }
 
-    static func set(_ message: String) {
+    static func set(_ message: String, identity: FailureIdentity? = nil) {
         let old = pthread_getspecific(key)
         pthread_setspecific(key, strdup(message))
         free(old)
+        let oldIdentity = pthread_getspecific(identityKey)
+        pthread_setspecific(identityKey, identity.map { Unmanaged.passRetained($0).toOpaque() })
+        if let oldIdentity { Unmanaged<FailureIdentity>.fromOpaque(oldIdentity).release() }
     }
 
     static var message: UnsafePointer<CChar> {
         if let p = pthread_getspecific(key) { return UnsafePointer(p.assumingMemoryBound(to: CChar.self)) }
         return emptyCString.pointer
+    }
+
+    /// The id of the identity reported with the message; 0 when none.
+    static var identityID: UInt64 {
+        guard let i = pthread_getspecific(identityKey) else { return 0 }
+        return Unmanaged<FailureIdentity>.fromOpaque(i).takeUnretainedValue().id
     }
 }
 
@@ -149,7 +168,7 @@ func ffi(_ body: () throws -> Void) -> Int32 {
         LastError.set(e.message)
         return e.status
     } catch let e as RelayError {
-        LastError.set(e.displayText)
+        LastError.set(e.displayText, identity: e.identity)
         return e.status
     } catch {
         LastError.set("internal error: \(error)")

@@ -25,12 +25,19 @@ final class Closure: @unchecked Sendable {
     let out: Output
     /// A callback that must answer before it returns (stream collectors and finalizers): see ``SyncWait``.
     let wait: Bool
+    /// An export `uint64_t (void)` called first at every invocation, on the calling thread, whose value is
+    /// appended to the invoke's arguments (Node passes `nemo_relay_last_error_id` for done callbacks).
+    let probe: (@convention(c) () -> UInt64)?
 
-    init(id: Int, ret: String, value: Int64, params: [String], wait: Bool = false, out: Output) throws {
+    init(
+        id: Int, ret: String, value: Int64, params: [String], wait: Bool = false,
+        probe: (@convention(c) () -> UInt64)? = nil, out: Output
+    ) throws {
         self.id = id
         self.out = out
         self.value = value
         self.wait = wait
+        self.probe = probe
         guard let r = Kind(rawValue: ret), r == .void || r == .i32 else {
             throw ProtocolError("closures return void or i32")
         }
@@ -77,12 +84,14 @@ final class Closure: @unchecked Sendable {
             answerNow(args, ret)
             return
         }
+        let probed = probe?()
         let capture = SyncCapture.active()
         var line =
             capture
             ? "[\(id),["
             : "{\"id\":\(out.nextId()),\"op\":\"\(Op.invoke.rawValue)\",\"args\":{\"closure\":\(id),\"args\":["
         appendArgs(&line, args)
+        if let probed { line += ",\(probed)" }
         if capture {
             SyncCapture.append(line + "]]")
         } else {
@@ -98,12 +107,23 @@ final class Closure: @unchecked Sendable {
         let token = UnsafeMutableRawPointer(bitPattern: args[0]!.load(as: Int.self))
         var status: Int32 = 7  // NEMO_RELAY_E_CALLBACK
         var json = "{\"type\":\"Error\",\"message\":\"this callback can only run on the helper's sync thread\"}"
+        var failure: SyncWait.FailureID?
         if SyncCapture.active() {
             var line = "{\"op\":\"\(Op.invoke.rawValue)\",\"args\":{\"closure\":\(id),\"args\":["
             appendArgs(&line, args)
-            if let a = SyncWait.ask(line + "]}}\n") { (status, json) = a }
+            if let a = SyncWait.ask(line + "]}}\n") { (status, json, failure) = a }
         }
-        _ = json.withCString { SyncWait.complete?(token, status, $0, strlen($0)) }
+        if let failure, let completeFailure = SyncWait.completeFailure {
+            // nemo_relay_failure_id_t {uint64_t id; void *user_data; void (*user_data_free)(void *)} (LP64)
+            let f = UnsafeMutableRawPointer.allocate(byteCount: 24, alignment: 8)
+            defer { f.deallocate() }
+            f.storeBytes(of: failure.id, toByteOffset: 0, as: UInt64.self)
+            f.storeBytes(of: failure.userData, toByteOffset: 8, as: UInt.self)
+            f.storeBytes(of: failure.free, toByteOffset: 16, as: UInt.self)
+            _ = json.withCString { completeFailure(token, status, $0, strlen($0), f) }
+        } else {
+            _ = json.withCString { SyncWait.complete?(token, status, $0, strlen($0)) }
+        }
         ret?.storeBytes(of: Int64(0), as: Int64.self)
     }
 
@@ -199,11 +219,26 @@ enum SyncWait {
     /// `nemo_relay_complete`.
     nonisolated(unsafe) static var complete:
         (@convention(c) (UnsafeMutableRawPointer?, Int32, UnsafePointer<CChar>?, Int) -> Int32)?
+    /// `nemo_relay_complete_failure` (its last parameter points at a `nemo_relay_failure_id_t`).
+    nonisolated(unsafe) static var completeFailure: CompleteFailure?
+
+    typealias CompleteFailure =
+        @convention(c) (
+            UnsafeMutableRawPointer?, Int32, UnsafePointer<CChar>?, Int, UnsafeMutableRawPointer?
+        ) -> Int32
+
+    /// A reply's `failure`: `[id, user_data, user_data_free]`, the fields of a `nemo_relay_failure_id_t`.
+    struct FailureID {
+        let id: UInt64
+        let userData: UInt
+        let free: UInt
+    }
 
     private static let replyPrefix = Array("{\"op\":\"\(Op.reply.rawValue)\"".utf8)
 
-    /// Sends `line` and serves Node until its reply: `(status, json)`, or nil when the reply is unreadable.
-    static func ask(_ line: String) -> (Int32, String)? {
+    /// Sends `line` and serves Node until its reply: `(status, json, failure)`, or nil when the reply is
+    /// unreadable.
+    static func ask(_ line: String) -> (Int32, String, FailureID?)? {
         guard let request, let serve else { return nil }
         let saved = SyncCapture.stash()
         defer { SyncCapture.restore(saved) }
@@ -224,7 +259,14 @@ enum SyncWait {
             guard let obj = (try? JSONLine.parse(b)) as? [String: Any], let a = obj["args"] as? [String: Any],
                 let status = (a["status"] as? Number)?.int32Value
             else { return nil }
-            return (status, a["json"] as? String ?? "null")
+            var failure: FailureID?
+            if let f = a["failure"] as? [Any], f.count == 3, let id = (f[0] as? Number)?.int64Value,
+                let ud = (f[1] as? Number)?.int64Value, let fr = (f[2] as? Number)?.int64Value
+            {
+                failure = FailureID(
+                    id: UInt64(bitPattern: id), userData: UInt(bitPattern: Int(ud)), free: UInt(bitPattern: Int(fr)))
+            }
+            return (status, a["json"] as? String ?? "null", failure)
         }
     }
 }

@@ -9,7 +9,8 @@ enum Op: String {
     case declare
     /// Node to helper: call a declared export with typed arguments (`fn`, `args`).
     case call
-    /// Node to helper: create a libffi closure (`ret`, `value`, `params`); answers `{closure, fn}`.
+    /// Node to helper: create a libffi closure (`ret`, `value`, `params`, optional `probe`: an export
+    /// `uint64_t (void)` called at each invocation, its value appended to the args); answers `{closure, fn}`.
     case closure
     /// Node to helper: free a closure (`closure`).
     case release
@@ -20,7 +21,8 @@ enum Op: String {
     /// sync channel the invokes raised while serving a request ride in its reply instead: `"inv"`.
     case invoke
     /// Node to helper, on the sync channel only: the answer to a waiting closure's `invoke` (which the
-    /// helper wrote where Node expected an answer): `{status, json}`. Not answered.
+    /// helper wrote where Node expected an answer): `{status, json, failure?}` (`failure`: the fields of a
+    /// `nemo_relay_failure_id_t`, then passed to nemo_relay_complete_failure). Not answered.
     case reply
 }
 

@@ -104,10 +104,13 @@ let closures = ClosureTable()
                 body = runBatch(obj["args"] as? [Any] ?? [], lib: lib)
             case .closure:
                 let cid = closures.nextID()
+                let probe = try (args["probe"] as? String).map {
+                    unsafeBitCast(try lib.symbol($0), to: (@convention(c) () -> UInt64).self)
+                }
                 let c = try Closure(
                     id: cid, ret: args["ret"] as? String ?? "void", value: try int64(args["value"]),
                     params: args["params"] as? [String] ?? [], wait: (args["wait"] as? Number)?.boolValue ?? false,
-                    out: output)
+                    probe: probe, out: output)
                 closures.insert(c, id: cid)
                 body = "{\"closure\":\(cid),\"fn\":\(UInt(bitPattern: c.code))}"
             case .release:
@@ -224,6 +227,9 @@ startThread(name: "nr-helper-sync", stackSize: 8 << 20) {
         SyncWait.complete = unsafeBitCast(
             complete,
             to: (@convention(c) (UnsafeMutableRawPointer?, Int32, UnsafePointer<CChar>?, Int) -> Int32).self)
+    }
+    if let completeFailure = try? lib.symbol("nemo_relay_complete_failure") {
+        SyncWait.completeFailure = unsafeBitCast(completeFailure, to: SyncWait.CompleteFailure.self)
     }
     readLines(req, serve)
     exit(0)  // Node closed the sync channel

@@ -28,7 +28,7 @@ for src in examples/c/*.c; do
     "$exe" >/dev/null
 done
 
-for t in abi_test stream_test; do
+for t in abi_test stream_test failure_id_test; do
     echo "-- $t under AddressSanitizer and UBSan"
     cc -std=c99 -D_GNU_SOURCE -g -fsanitize=address,undefined -fno-omit-frame-pointer "${flags[@]}" \
         "Tests/c/$t.c" "${link[@]}" -o "$out/${t}_asan"

@@ -112,13 +112,17 @@ function init() {
   if (state.rt) return;
   helper.ensure();
   // Five trampolines serve every callback: C hands back our integer user_data, which names the JS function.
-  const mk = (kind, ret, params, wait = false) => {
-    const r = helper.callSync(Op.CLOSURE, wait ? { ret, value: Status.PENDING, params, wait } : { ret, value: Status.PENDING, params });
+  const mk = (kind, ret, params, wait = false, probe = undefined) => {
+    const args = { ret, value: Status.PENDING, params };
+    if (wait) args.wait = true;
+    if (probe) args.probe = probe;
+    const r = helper.callSync(Op.CLOSURE, args);
     state.closureKind.set(r.closure, kind);
     state.fn[kind] = r.fn;
   };
   mk('callback', 'i32', ['ptr', 'rawjson', 'ptr']);
-  mk('done', 'void', ['i32', 'json', 'ptr']);
+  // The helper appends nemo_relay_last_error_id(), read on the calling thread as `done` runs: the failure's id.
+  mk('done', 'void', ['i32', 'json', 'ptr'], false, 'nemo_relay_last_error_id');
   mk('subscriber', 'void', ['rawjson', 'ptr']);
   mk('free', 'void', ['ptr']);
   // Callbacks that must answer before they return (stream collectors and finalizers): see Helper#onWait.
@@ -147,10 +151,11 @@ function onInvoke(closure, args) {
     if (!e) return complete(token, Status.E_CALLBACK, JSON.stringify({ type: 'Error', message: 'callback released' }));
     e.onCall(token, input);
   } else if (kind === 'done') {
-    const [status, text, id] = args;
+    // `failureId`: nemo_relay_last_error_id() on the thread that called `done` (the helper's probe).
+    const [status, text, id, failureId] = args;
     const e = registry.get(id);
     registry.delete(id);
-    e?.onDone(status, text);
+    e?.onDone(status, text, failureId);
   } else if (kind === 'subscriber') {
     const [event, id] = args;
     registry.get(id)?.onEvent(event);
@@ -178,18 +183,21 @@ function complete(token, status, json, gen = helper.generation) {
 // MARK: - Callback errors
 
 let lastCallbackError = null;
-/**
- * Recent callback errors by message, so a failure reported by C is re-raised as what the callback
- * threw: the Error object itself, or the very value for a non-Error throw (`throw 42`, `throw null`).
- */
-const thrown = new Map();
 
-function remember(err) {
-  const msg = errorMessage(err);
-  thrown.delete(msg); // re-inserted last: the newest of its text, and the last to be evicted
-  thrown.set(msg, { value: err });
-  if (thrown.size > 256) thrown.delete(thrown.keys().next().value);
-  return msg;
+/**
+ * Keeps what a failing callback threw (the Error object itself, or the very value for a non-Error
+ * throw: `throw 42`, `throw null`) in the registry under a fresh id, which travels with the failure
+ * (nemo_relay_complete_failure, docs/abi.md "Errors"); the call that receives the failure takes it back
+ * by that id (`failure`). The library frees the id (the `free` closure deletes the entry) once it drops
+ * the failure, so entries nobody took do not pile up. Returns the id.
+ */
+function keepFailure(err) {
+  return addEntry({ failure: err });
+}
+
+/** The `nemo_relay_failure_id_t` of a failure kept under `id`. */
+function failureIdStruct(id) {
+  return [id, id, state.fn.free];
 }
 
 function errorMessage(err) {
@@ -210,9 +218,18 @@ function clearLastCallbackError() {
   lastCallbackError = null;
 }
 
-/** Turns a failure status and text from C into the error to throw. */
-function failure(status, text) {
-  if (status === Status.E_CALLBACK && thrown.has(text)) return thrown.get(text).value;
+/**
+ * Turns a failure status and text from C into the error to throw: what the failing callback threw
+ * when the failure carries the id it was kept under (`failureId`, read where the failure arrived).
+ */
+function failure(status, text, failureId) {
+  if (status === Status.E_CALLBACK && failureId) {
+    const e = registry.get(failureId);
+    if (e && 'failure' in e) {
+      registry.delete(failureId);
+      return e.failure;
+    }
+  }
   return new NemoRelayError(text, status);
 }
 
@@ -477,11 +494,13 @@ function ok(token, v, convert, record, gen) {
   complete(token, Status.OK, json, gen);
 }
 
-function fail(token, err, record, gen) {
+function fail(token, err, record, gen = helper.generation) {
   if (record) recordCallbackError(record, err);
-  const message = remember(err);
+  const message = errorMessage(err);
   const type = err instanceof Error ? err.name : 'Error';
-  complete(token, Status.E_CALLBACK, JSON.stringify({ type, message }), gen);
+  if (gen !== helper.generation) return;
+  // Should the token be gone (cancelled, answered), the library frees the id at once.
+  ffi.callLater('nemo_relay_complete_failure', [token, Status.E_CALLBACK, JSON.stringify({ type, message }), failureIdStruct(keepFailure(err))]);
 }
 
 /** Registers a callback entry and returns the C `nemo_relay_callback_t` fields for it. */
@@ -500,7 +519,7 @@ function withDone(start, map) {
         helper.release();
         reject(reason);
       },
-      onDone(status, text) {
+      onDone(status, text, failureId) {
         helper.release();
         if (status === Status.OK) {
           let v;
@@ -511,7 +530,7 @@ function withDone(start, map) {
           }
           resolve(v);
         } else {
-          reject(failure(status, text));
+          reject(failure(status, text, failureId));
         }
       },
     });
@@ -758,7 +777,12 @@ function syncAnswer(run, record) {
     return { status: Status.OK, json: JSON.stringify(toJsonValue(v === undefined ? null : v, 'callback result')) };
   } catch (err) {
     recordCallbackError(record, err);
-    return { status: Status.E_CALLBACK, json: JSON.stringify({ type: err instanceof Error ? err.name : 'Error', message: remember(err) }) };
+    // The helper fails the token with nemo_relay_complete_failure and this failure id.
+    return {
+      status: Status.E_CALLBACK,
+      json: JSON.stringify({ type: err instanceof Error ? err.name : 'Error', message: errorMessage(err) }),
+      failure: failureIdStruct(keepFailure(err)),
+    };
   }
 }
 
@@ -877,7 +901,7 @@ function streamNextFor(token) {
       for (const w of inner.waiters.splice(0)) w();
     };
     const id = addEntry({
-      onDone(status, text) { settle(status === Status.OK ? null : failure(status, text)); },
+      onDone(status, text, failureId) { settle(status === Status.OK ? null : failure(status, text, failureId)); },
       onLost(reason) { settle(reason); },
     });
     helper.hold();
@@ -944,9 +968,9 @@ function llmStreamWith(name, request, func, collector, finalizer, handle, attrib
       complete(token, Status.OK, 'null'); // take the next chunk at once: reading is the stream's business
     });
     const endId = addEntry({
-      onDone(status, text) {
+      onDone(status, text, failureId) {
         helper.release();
-        const err = status === Status.OK ? null : failure(status, text);
+        const err = status === Status.OK ? null : failure(status, text, failureId);
         if (err && !settled) {
           settled = true;
           reject(err);
@@ -1385,6 +1409,10 @@ module.exports = {
 
 // Internal hooks for ./typed.js (not part of the public surface).
 Object.defineProperty(module.exports, '__internal', {
-  value: { llmExecuteWith, llmStreamWith, jsCodec, BuiltinCodec, rt },
+  value: {
+    llmExecuteWith, llmStreamWith, jsCodec, BuiltinCodec, rt,
+    /** Kept callback failures not yet taken or freed (tests check that none stay behind). */
+    pendingFailures: () => [...registry.values()].filter((e) => 'failure' in e).length,
+  },
   enumerable: false,
 });

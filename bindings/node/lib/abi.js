@@ -2,14 +2,14 @@
 'use strict';
 /** The C contract as data. Generated from include/nemo_relay.h by scripts/abi_tables.py; do not edit. @module */
 
-const VERSION = Object.freeze([0, 8, 0]);
+const VERSION = Object.freeze([0, 9, 0]);
 
 /** Every integer constant of the header (`#define` and `enum`). */
 const CONSTANTS = Object.freeze({
   NEMO_RELAY_VERSION_MAJOR: 0,
-  NEMO_RELAY_VERSION_MINOR: 8,
+  NEMO_RELAY_VERSION_MINOR: 9,
   NEMO_RELAY_VERSION_PATCH: 0,
-  NEMO_RELAY_VERSION_NUMBER: 8000,
+  NEMO_RELAY_VERSION_NUMBER: 9000,
   NEMO_RELAY_RUNTIME_OPTIONS_VERSION: 1,
   NEMO_RELAY_SCOPE_PARALLEL: 1,
   NEMO_RELAY_SCOPE_RELOCATABLE: 2,
@@ -95,6 +95,11 @@ const STRUCTS = Object.freeze({
   ],
   nemo_relay_done_t: [
     ['nemo_relay_done_fn', 'fn'],
+    ['void *', 'user_data'],
+    ['void (*)(void *)', 'user_data_free'],
+  ],
+  nemo_relay_failure_id_t: [
+    ['uint64_t', 'id'],
     ['void *', 'user_data'],
     ['void (*)(void *)', 'user_data_free'],
   ],
@@ -200,6 +205,8 @@ const EXPORTS = Object.freeze([
   ]],
   ['nemo_relay_last_error_message', [0, 1], 'const char *', [
   ]],
+  ['nemo_relay_last_error_id', [0, 9], 'uint64_t', [
+  ]],
   ['nemo_relay_free', [0, 1], 'void', [
     ['void *', 'ptr'],
   ]],
@@ -208,6 +215,13 @@ const EXPORTS = Object.freeze([
     ['nemo_relay_status_t', 'status'],
     ['const char *', 'json'],
     ['size_t', 'len'],
+  ]],
+  ['nemo_relay_complete_failure', [0, 9], 'nemo_relay_status_t', [
+    ['nemo_relay_token_t *', 'token'],
+    ['nemo_relay_status_t', 'status'],
+    ['const char *', 'json'],
+    ['size_t', 'len'],
+    ['const nemo_relay_failure_id_t *', 'id'],
   ]],
   ['nemo_relay_token_next', [0, 1], 'nemo_relay_status_t', [
     ['nemo_relay_token_t *', 'token'],

@@ -33,7 +33,7 @@ function toJsonValue(value, what = 'value') {
         break;
     }
     if (v === null) return null;
-    if (seen.has(v)) throw new TypeError(`${what}: circular value at ${where}`);
+    if (seen.has(v)) throw new TypeError(`${what}: circular reference at ${where}`);
     seen.add(v);
     let out;
     if (Array.isArray(v)) {

@@ -20,7 +20,9 @@ const Op = Object.freeze({
   DECLARE: 'declare',
   /** Node -> helper: call a declared export: `{fn, args}` -> `{ret, out?, err?}`. */
   CALL: 'call',
-  /** Node -> helper: create a libffi closure: `{ret, value, params}` -> `{closure, fn}`. */
+  /** Node -> helper: create a libffi closure: `{ret, value, params, probe?}` -> `{closure, fn}`. `probe`
+   * names a `uint64_t (void)` export the helper calls first at each invocation, on the calling thread,
+   * and appends to the invoke's args (`nemo_relay_last_error_id` for done callbacks). */
   CLOSURE: 'closure',
   /** Node -> helper: free a closure: `{closure}` -> boolean. */
   RELEASE: 'release',
@@ -37,7 +39,8 @@ const Op = Object.freeze({
    * Node -> helper, sync channel only: the answer to a waiting closure (stream collector, finalizer).
    * The helper writes that closure's `{op: 'invoke', args: {closure, args}}` where Node expects an
    * answer; Node runs the callback synchronously (its own requests meanwhile are served as usual) and
-   * writes `{op: 'reply', args: {status, json}}`, which is not answered.
+   * writes `{op: 'reply', args: {status, json, failure?}}`, which is not answered; `failure`
+   * (`[id, user_data, user_data_free]`) makes the helper fail the token with nemo_relay_complete_failure.
    */
   REPLY: 'reply',
 });

@@ -1,14 +1,14 @@
 # SPDX-License-Identifier: Apache-2.0
 """The C contract as data. Generated from include/nemo_relay.h by scripts/abi_tables.py; do not edit."""
 
-VERSION = (0, 8, 0)
+VERSION = (0, 9, 0)
 
 #: Every integer constant of the header (``#define`` and ``enum``).
 CONSTANTS = {
     'NEMO_RELAY_VERSION_MAJOR': 0,
-    'NEMO_RELAY_VERSION_MINOR': 8,
+    'NEMO_RELAY_VERSION_MINOR': 9,
     'NEMO_RELAY_VERSION_PATCH': 0,
-    'NEMO_RELAY_VERSION_NUMBER': 8000,
+    'NEMO_RELAY_VERSION_NUMBER': 9000,
     'NEMO_RELAY_RUNTIME_OPTIONS_VERSION': 1,
     'NEMO_RELAY_SCOPE_PARALLEL': 1,
     'NEMO_RELAY_SCOPE_RELOCATABLE': 2,
@@ -94,6 +94,11 @@ STRUCTS = {
     ),
     'nemo_relay_done_t': (
         ('nemo_relay_done_fn', 'fn'),
+        ('void *', 'user_data'),
+        ('void (*)(void *)', 'user_data_free'),
+    ),
+    'nemo_relay_failure_id_t': (
+        ('uint64_t', 'id'),
         ('void *', 'user_data'),
         ('void (*)(void *)', 'user_data_free'),
     ),
@@ -199,6 +204,8 @@ EXPORTS = (
     )),
     ('nemo_relay_last_error_message', (0, 1), 'const char *', (
     )),
+    ('nemo_relay_last_error_id', (0, 9), 'uint64_t', (
+    )),
     ('nemo_relay_free', (0, 1), 'void', (
         ('void *', 'ptr'),
     )),
@@ -207,6 +214,13 @@ EXPORTS = (
         ('nemo_relay_status_t', 'status'),
         ('const char *', 'json'),
         ('size_t', 'len'),
+    )),
+    ('nemo_relay_complete_failure', (0, 9), 'nemo_relay_status_t', (
+        ('nemo_relay_token_t *', 'token'),
+        ('nemo_relay_status_t', 'status'),
+        ('const char *', 'json'),
+        ('size_t', 'len'),
+        ('const nemo_relay_failure_id_t *', 'id'),
     )),
     ('nemo_relay_token_next', (0, 1), 'nemo_relay_status_t', (
         ('nemo_relay_token_t *', 'token'),

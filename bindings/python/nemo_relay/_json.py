@@ -14,6 +14,11 @@ results, as docs/python.md, "JSON crossing", and the reference define them:
   whenever orjson refuses a value (an unknown type, a subclass, an integer beyond 64 bits), the
   stdlib path runs and decides. One difference remains: orjson writes ``uuid.UUID`` values and
   plain ``enum.Enum`` members natively (as their text and value) where the stdlib path refuses them.
+- A container that holds itself (a dict or list inside itself, directly or not) raises
+  ``ValueError("Failed to convert to JSON: circular reference detected")``, the reference's text. When a
+  callback *returns* such a value, its call fails as the reference's does: with
+  ``RuntimeError("internal error: ValueError: Failed to convert to JSON: circular reference detected")``
+  (``is_circular_error`` lets the callback bridge tell it apart from a ``ValueError`` the callback raised).
 - Output parsed back from the runtime has object keys in sorted order.
 """
 
@@ -162,10 +167,44 @@ def convert(value: Any) -> Any:
     except _NonFinite:
         raise nonfinite_error(value) from None
     except RecursionError:
-        raise _too_deep() from None
+        raise _too_deep(value) from None
 
 
-def _too_deep() -> ValueError:
+CIRCULAR = "Failed to convert to JSON: circular reference detected"
+
+
+def is_circular_error(e: BaseException) -> bool:
+    """True for the ``ValueError`` this module raises for a container that holds itself."""
+    return type(e) is ValueError and e.args == (CIRCULAR,)
+
+
+def has_cycle(value: Any) -> bool:
+    """True when a dict, list or tuple in ``value`` holds itself (iterative: no recursion limit)."""
+    on_path: set[int] = set()
+    finished: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(value, False)]
+    while stack:
+        v, leaving = stack.pop()
+        if leaving:
+            on_path.discard(id(v))
+            finished.add(id(v))
+            continue
+        if not isinstance(v, (dict, list, tuple)):
+            continue
+        i = id(v)
+        if i in on_path:
+            return True
+        if i in finished:
+            continue
+        on_path.add(i)
+        stack.append((v, True))
+        stack.extend((c, False) for c in (v.values() if isinstance(v, dict) else v))
+    return False
+
+
+def _too_deep(value: Any) -> ValueError:
+    if has_cycle(value):
+        return ValueError(CIRCULAR)
     # The runtime refuses JSON nested deeper than 512 levels anyway; Python's recursion limit
     # (about 1000 frames, shared with the caller) is reached first on the stdlib path.
     return ValueError("Failed to convert to JSON: nesting too deep")
@@ -213,8 +252,10 @@ def _dumps_std(value: Any) -> bytes:
     try:
         return _dumps(value).encode("utf-8")
     except RecursionError:
-        raise _too_deep() from None
-    except ValueError:
+        raise _too_deep(value) from None
+    except ValueError as e:
+        if e.args == ("Circular reference detected",):  # the stdlib encoder's check
+            raise ValueError(CIRCULAR) from None
         if nonfinite_path(value) is not None:
             raise nonfinite_error(value) from None
         raise

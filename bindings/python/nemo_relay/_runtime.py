@@ -4,8 +4,10 @@
 Callbacks: every C callback goes through one of the module-level ``CFUNCTYPE`` trampolines below
 (never collected), with an integer slot of ``_slots`` as user data; the ``user_data_free``
 trampoline releases the slot. A Python callback answers through the completion protocol: now, or
-(when its coroutine really suspends) later from a task on the loop. Its exception is stored in the
-``CallState`` of the managed call it ran for and re-raised, as the same object, by that call.
+(when its coroutine really suspends) later from a task on the loop. A failing callback's exception is
+kept in ``_failures`` under a fresh id passed with the failure (``nemo_relay_complete_failure``); the
+call that receives the failure reads the id (``nemo_relay_last_error_id``) and re-raises that very
+object. The library releases ids whose failure reached no caller, so the table never grows.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ OK = _ffi.OK
 PENDING = _ffi.PENDING
 E_CALLBACK = _ffi.E_CALLBACK
 _complete = lib.nemo_relay_complete
+_complete_failure = lib.nemo_relay_complete_failure
+_last_error_id = lib.nemo_relay_last_error_id
+_last_error_message = lib.nemo_relay_last_error_message
 _token_enter = lib.nemo_relay_token_enter
 _token_leave = lib.nemo_relay_token_leave
 
@@ -255,34 +260,20 @@ _tls = threading.local()
 
 
 class CallState:
-    """One managed call (or chain helper): its loop, future, stored exceptions and live tasks."""
+    """One managed call (or chain helper): its loop, future and live tasks."""
 
-    __slots__ = ("loop", "future", "errors", "tasks", "call", "thread", "convert", "parent")
+    __slots__ = ("loop", "future", "tasks", "call", "thread", "convert", "parent")
     #: True for a chain helper run without a loop: its callbacks may not return awaitables.
     sync_only = False
 
     def __init__(self, loop: asyncio.AbstractEventLoop | None, future: Any, convert: Callable[[bytes], Any]) -> None:
         self.loop = loop
         self.future = future
-        self.errors: dict[str, BaseException] | None = None
         self.tasks: set[asyncio.Task[Any]] | None = None
         self.call: int | None = None
         self.thread = threading.get_ident()
         self.convert = convert
         self.parent: CallState | None = None
-
-    def store(self, message: str, exc: BaseException) -> None:
-        if self.errors is None:
-            self.errors = {}
-        self.errors[message] = exc
-
-    def take(self, message: str) -> BaseException | None:
-        s: CallState | None = self
-        while s is not None:
-            if s.errors and message in s.errors:
-                return s.errors.pop(message)
-            s = s.parent
-        return _thread_errors().pop(message, None)
 
     def add_task(self, t: asyncio.Task[Any]) -> None:
         if self.tasks is None:
@@ -324,11 +315,15 @@ class CallState:
         fut.set_exception(self.error(status, payload))
 
     def error(self, status: int, payload: bytes) -> BaseException:
+        """The exception a failure outcome raises: the failing callback's own object when the done
+        trampoline took it (``Failure``), else one built from the status and text."""
+        if type(payload) is Failure:
+            if payload.exc is not None:
+                return payload.exc
+            if status == E_CALLBACK and payload.display:
+                return _errors.CallbackError(payload.display)
         message = payload.decode("utf-8", "replace")
         if status == E_CALLBACK:
-            exc = self.take(message)
-            if exc is not None:
-                return exc
             return _errors.CallbackError(message)
         return _errors.error_for(status, message)
 
@@ -346,15 +341,6 @@ def arm_cancel(state: CallState, call: int | None) -> None:
 
     state.call = call
     state.future.add_done_callback(hook)
-
-
-def _thread_errors() -> dict[str, BaseException]:
-    d = getattr(_tls, "errors", None)
-    if d is None:
-        d = _tls.errors = {}
-    elif len(d) > 64:
-        d.clear()
-    return d
 
 
 def current_call() -> CallState | None:
@@ -382,20 +368,53 @@ class enter:
 # ---- completing tokens ------------------------------------------------------------------------
 
 
+#: Exceptions of failed callbacks by failure id, until the call receiving the failure takes its own
+#: (``take_failure``) or the library drops the failure (``_release_failure``).
+_failures: dict[int, BaseException] = {}
+_next_failure_id = itertools.count(1).__next__
+
+
+def _release_failure(ud: int | None) -> None:
+    try:
+        _failures.pop(ud, None)
+    except Exception:  # interpreter shutdown
+        pass
+
+
+RELEASE_FAILURE = _ffi.FREE_FN(_release_failure)
+
+
+def take_failure() -> BaseException | None:
+    """The exception of the failure this thread's last error reports (read at once: a done trampoline,
+    or right after the failing export), removed from the table; None when it carries no id of ours."""
+    fid = _last_error_id()
+    return _failures.pop(fid, None) if fid else None
+
+
+class Failure(bytes):
+    """The text of a failure outcome a done trampoline received, with what it read on its own thread:
+    ``exc``, the failing callback's exception object (or None), and ``display``, the error's display text."""
+
+    exc: BaseException | None = None
+    display: str = ""
+
+
 def fail(token: int, exc: BaseException, state: CallState | None, store: bool = True) -> None:
-    """Completes ``token`` with ``exc``; the exception object is kept for the call to re-raise."""
+    """Completes ``token`` with ``exc``; with ``store``, the exception object travels with the failure
+    (by id) to the call that receives it, which re-raises it. ``state`` is kept for the callers' sake."""
     message = str(exc)
-    if store:
-        if state is not None:
-            state.store(message, exc)
-        else:
-            _thread_errors()[message] = exc
     cls = type(exc)
     failure = {"type": cls.__name__, "message": message}
     if cls.__qualname__ != cls.__name__:
         failure["qualname"] = cls.__qualname__  # the display text names it, as the reference's does
     payload = _json.dumps(failure)
-    _complete(token, E_CALLBACK, payload, len(payload))
+    if not store:
+        _complete(token, E_CALLBACK, payload, len(payload))
+        return
+    fid = _next_failure_id()
+    _failures[fid] = exc
+    # On any failure to record it, the library runs RELEASE_FAILURE at once.
+    _complete_failure(token, E_CALLBACK, payload, len(payload), byref(_ffi.FailureId(fid, fid, RELEASE_FAILURE)))
 
 
 def succeed(token: int, payload: bytes) -> None:
@@ -492,12 +511,23 @@ def run(
             if nest and not _loop_running_here():
                 return _drive_elsewhere(token, value, finish, home)
             return _drive(token, value, finish, state, store, nest)
-        payload = finish(value)
     except BaseException as e:  # noqa: BLE001 - every failure goes back through the token
         fail(token, e, state, store)
         return OK
+    try:
+        payload = finish(value)
+    except BaseException as e:  # noqa: BLE001
+        _fail_result(token, e, state, store)
+        return OK
     succeed(token, payload)
     return OK
+
+
+def _fail_result(token: int, e: BaseException, state: CallState | None, store: bool) -> None:
+    """Fails ``token`` because the callback's value could not be written. A value that holds itself
+    fails the call as the reference's does: ``RuntimeError("internal error: ValueError: Failed to
+    convert to JSON: circular reference detected")``, not the ``ValueError`` itself."""
+    fail(token, e, state, store and not _json.is_circular_error(e))
 
 
 #: The token of the managed LLM or tool callback (provider, tool function, execution intercept) that
@@ -534,7 +564,7 @@ def _drive(
         try:
             payload = finish(s.value)
         except BaseException as e:  # noqa: BLE001
-            fail(token, e, state, store)
+            _fail_result(token, e, state, store)
             return OK
         succeed(token, payload)
         return OK
@@ -679,7 +709,7 @@ def _task_done(token: int, finish: Callable[[Any], bytes], state: CallState | No
         try:
             payload = finish(t.result())
         except BaseException as e:  # noqa: BLE001
-            fail(token, e, state, store)
+            _fail_result(token, e, state, store)
             return
         succeed(token, payload)
 
@@ -700,6 +730,15 @@ def _callback_tramp(token: int, ptr: int, n: int, ud: int) -> int:
 
 def _done_tramp(status: int, ptr: int, n: int, ud: int) -> None:
     try:
+        if status == E_CALLBACK:
+            # First thing: the failure's id and display text are this thread's last error while we run.
+            exc = take_failure()
+            payload = Failure(string_at(ptr, n) if ptr else b"")
+            payload.exc = exc
+            if exc is None:
+                payload.display = _last_error_message().decode("utf-8", "replace")
+            _slots[ud].on_done(status, payload)
+            return
         _slots[ud].on_done(status, string_at(ptr, n) if ptr else b"")
     except BaseException:  # noqa: BLE001
         log.exception("nemo_relay: done callback failed")
