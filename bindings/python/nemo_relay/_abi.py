@@ -1,14 +1,14 @@
 # SPDX-License-Identifier: Apache-2.0
 """The C contract as data. Generated from include/nemo_relay.h by scripts/abi_tables.py; do not edit."""
 
-VERSION = (0, 8, 0)
+VERSION = (0, 9, 0)
 
 #: Every integer constant of the header (``#define`` and ``enum``).
 CONSTANTS = {
     'NEMO_RELAY_VERSION_MAJOR': 0,
-    'NEMO_RELAY_VERSION_MINOR': 8,
+    'NEMO_RELAY_VERSION_MINOR': 9,
     'NEMO_RELAY_VERSION_PATCH': 0,
-    'NEMO_RELAY_VERSION_NUMBER': 8000,
+    'NEMO_RELAY_VERSION_NUMBER': 9000,
     'NEMO_RELAY_RUNTIME_OPTIONS_VERSION': 1,
     'NEMO_RELAY_SCOPE_PARALLEL': 1,
     'NEMO_RELAY_SCOPE_RELOCATABLE': 2,
@@ -350,6 +350,13 @@ EXPORTS = (
     ('nemo_relay_token_producer', (0, 4), 'nemo_relay_status_t', (
         ('nemo_relay_producer_t **', 'out'),
         ('nemo_relay_token_t *', 'token'),
+    )),
+    ('nemo_relay_token_next_stream', (0, 9), 'nemo_relay_status_t', (
+        ('nemo_relay_stream_t **', 'out_inner'),
+        ('nemo_relay_token_t *', 'token'),
+        ('const char *', 'request'),
+        ('size_t', 'request_len'),
+        ('const nemo_relay_stream_options_t *', 'inner_opts'),
     )),
     ('nemo_relay_stream_push', (0, 4), 'nemo_relay_status_t', (
         ('nemo_relay_producer_t *', 'producer'),
