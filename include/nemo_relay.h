@@ -820,8 +820,8 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_token_producer(nemo_relay_producer
  * - Outcome: after the chunks, nemo_relay_stream_next returns the inner layers' end: the clean end,
  *   or their failure (NEMO_RELAY_E_CALLBACK with the inner callback's text, ...), which the intercept
  *   may pass on (complete its token with it), replace or ignore.
- * - Closing: nemo_relay_stream_close, or freeing the inner stream before it ended, cancels the inner
- *   layers only (their pushes return NEMO_RELAY_E_CANCELLED, their pending tokens complete as
+ * - Closing: nemo_relay_stream_close, a failing `on_chunk`, or freeing a pulled inner stream before it
+ *   ended, cancels the inner layers only (their pushes return NEMO_RELAY_E_CANCELLED, their pending tokens complete as
  *   cancelled, their nemo_relay_producer_on_cancel callbacks run); the call goes on and ends as the
  *   intercept's output does. Completing the intercept's token cancels its inner streams still
  *   running. Closing the outer stream, cancelling the call or freeing the runtime cancels them too:
