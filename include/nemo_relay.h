@@ -854,6 +854,54 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_llm_stream_execute(nemo_relay_stre
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_token_producer(nemo_relay_producer_t **out, nemo_relay_token_t *token);
 
 /**
+ * @brief Runs the inner layers of a stream execution intercept and returns their chunks as a stream
+ *        the intercept reads (docs/pipeline.md, "Transforming stream intercepts").
+ *
+ * The transforming form of nemo_relay_token_next: instead of flowing straight to this layer's output,
+ * the inner layers' chunks (inner intercepts, then the provider) go to `*out_inner`. The intercept
+ * reads them with nemo_relay_stream_next (or through `on_chunk`/`on_end` in `inner_opts`) and pushes
+ * what it wants, transformed, dropped or added, into its own producer (nemo_relay_token_producer,
+ * nemo_relay_stream_push), then completes its token. It may be called zero or more times while the
+ * intercept's token is not yet completed; each call runs the inner layers again. The inner layers may
+ * run, and end, before this returns.
+ *
+ * - Back-pressure: the inner stream buffers at most `inner_opts->buffer_capacity` unread chunks
+ *   (0 or NULL options: 1024); an inner push beyond that returns NEMO_RELAY_E_FULL, so the inner
+ *   layers go at the intercept's reading pace.
+ * - Events: the inner stream is not observed. The call still records one start and one end event;
+ *   its collector, finalizer and `llm.chunk` marks see what the outermost layer pushes, which is what
+ *   the consumer gets.
+ * - Outcome: after the chunks, nemo_relay_stream_next returns the inner layers' end: the clean end,
+ *   or their failure (NEMO_RELAY_E_CALLBACK with the inner callback's text, ...), which the intercept
+ *   may pass on (complete its token with it), replace or ignore.
+ * - Closing: nemo_relay_stream_close, a failing `on_chunk`, or freeing a pulled inner stream before it
+ *   ended, cancels the inner layers only (their pushes return NEMO_RELAY_E_CANCELLED, their pending tokens complete as
+ *   cancelled, their nemo_relay_producer_on_cancel callbacks run); the call goes on and ends as the
+ *   intercept's output does. Completing the intercept's token cancels its inner streams still
+ *   running. Closing the outer stream, cancelling the call or freeing the runtime cancels them too:
+ *   nemo_relay_stream_next on the inner stream then returns NEMO_RELAY_E_CANCELLED.
+ * @param out_inner Receives the inner stream; may be NULL only when `inner_opts->on_chunk` is set.
+ * @param token The stream execution intercept's token.
+ * @param request The request to pass inward, `{"headers": {...}, "content": ...}`.
+ * @param request_len Its length.
+ * @param inner_opts Buffer capacity and callback consumer (`on_chunk`, `on_end`), or NULL to pull
+ *        with the default buffer. `collector` and `finalizer` must be absent (NULL `fn`).
+ * @return NEMO_RELAY_OK when started; otherwise the inner layers did not run, no callback is called
+ *         and every user_data_free ran: NEMO_RELAY_E_INVALID_ARGUMENT (the token is not a stream
+ *         execution intercept's, the intercept already completed: "execution continuation is no
+ *         longer active", a collector or finalizer given, NULL `out_inner` without `on_chunk`, NULL
+ *         request), NEMO_RELAY_E_INVALID_JSON, NEMO_RELAY_E_VERSION.
+ * Ownership: `*out_inner` returned owned (nemo_relay_stream_free); `request` borrowed; callbacks
+ *            copied, the library owns their user data from now on.
+ * Thread: any thread; the inner layers start on the calling thread.
+ * @since 0.9
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_token_next_stream(nemo_relay_stream_t **out_inner,
+                                                                nemo_relay_token_t *token, const char *request,
+                                                                size_t request_len,
+                                                                const nemo_relay_stream_options_t *inner_opts);
+
+/**
  * @brief Pushes one chunk into a stream.
  * @param producer The producer.
  * @param json The chunk JSON.
@@ -1040,7 +1088,8 @@ enum {
     /** Streaming calls only. in `{"name", "request", "context"}`. Its output is the producer of
      *  nemo_relay_token_producer: push chunks there and/or call nemo_relay_token_next with a request
      *  to run the inner layers, whose chunks then flow straight to this layer's output and whose end
-     *  reaches `done` (OK with `null`, or the failure). Completing the token ends this layer's output. */
+     *  reaches `done` (OK with `null`, or the failure), or nemo_relay_token_next_stream to read
+     *  (and transform) the inner chunks. Completing the token ends this layer's output. */
     NEMO_RELAY_LLM_STREAM_EXECUTION_INTERCEPT = 3,
     /** in `{"request", "context"}`; out the request to record, or `null` to drop it. */
     NEMO_RELAY_LLM_SANITIZE_REQUEST = 4,

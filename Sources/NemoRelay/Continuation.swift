@@ -55,13 +55,15 @@ public final class Continuation<T>: @unchecked Sendable {
 
 /// Cancellation state of one managed call: a flag and the callback currently waited on.
 ///
-/// `@unchecked Sendable`: `lock` guards `cancelled`, `nextTicket` and `pending` (whose cancel closures are
-/// not Sendable: they only resume a continuation, which is).
+/// `@unchecked Sendable`: `lock` guards `cancelled`, `nextTicket`, `pending` (whose cancel closures are
+/// not Sendable: they only resume a continuation, which is) and `unlink`.
 public final class CallControl: @unchecked Sendable {
     private let lock = PThreadLock()
     private var cancelled = false
     private var nextTicket: UInt64 = 0
     private var pending: [(ticket: UInt64, cancel: () -> Void)] = []
+    /// Drops this control's link to the control it is a ``child()`` of.
+    private var unlink: (() -> Void)?
 
     public init() {}
 
@@ -95,6 +97,28 @@ public final class CallControl: @unchecked Sendable {
         lock.withLock {
             if let i = pending.lastIndex(where: { $0.ticket == t }) { pending.remove(at: i) }
         }
+    }
+
+    /// A control cancelled whenever this one is, but not the other way round: the inner layers behind a
+    /// transforming stream intercept's inner stream (docs/pipeline.md, "Transforming stream intercepts").
+    /// ``detach()`` drops the link once the child's work ended, so the parent keeps no notice of it.
+    func child() -> CallControl {
+        let c = CallControl()
+        // Held until detached or cancelled: nothing else need keep a layer's control alive.
+        if let t = whenCancelled({ c.cancel() }) {
+            c.lock.withLock { c.unlink = { [weak self] in self?.removePending(t) } }
+        }
+        return c
+    }
+
+    /// Drops the link made by ``child()`` (nothing for a control that is no child, or was detached).
+    func detach() {
+        let u = lock.withLock { () -> (() -> Void)? in
+            let u = unlink
+            unlink = nil
+            return u
+        }
+        u?()
     }
 
     /// Cancels the call: a pending callback completes as cancelled; returns false if already cancelled.

@@ -148,18 +148,25 @@ public final class LLMStreamSink: @unchecked Sendable {
     }
 }
 
-/// The continuation a stream execution intercept calls to run the inner layers into a sink.
+/// The continuation a stream execution intercept calls to run the inner layers into a sink, or into an
+/// inner stream it reads (docs/pipeline.md, "Transforming stream intercepts").
 ///
 /// It stays callable until the intercept's own sink ends; later calls fail the given sink with
-/// `invalid argument: execution continuation is no longer active`.
+/// `invalid argument: execution continuation is no longer active`. Inner streams still running when that
+/// sink ends are cancelled.
 public final class StreamNext: Sendable {
     let body: LLMStreamProvider
     let control: CallControl
+    /// The call's stream, whose runtime and stack inner streams share; nil outside a managed call.
+    let call: StreamState?
     let active = Atomic<Bool>(true)
+    /// The parent of this layer's inner streams' controls, made by the first ``stream(_:options:)``.
+    private let streams = Mutex<CallControl?>(nil)
 
-    init(_ body: @escaping LLMStreamProvider, control: CallControl) {
+    init(_ body: @escaping LLMStreamProvider, control: CallControl, call: StreamState? = nil) {
         self.body = body
         self.control = control
+        self.call = call
     }
 
     /// Runs the inner layers with `request`; their chunks and their end go to `sink`.
@@ -171,6 +178,50 @@ public final class StreamNext: Sendable {
         if sink.control == nil { sink.control = control }
         // Layers nest the callers' frames: deep onions continue lower on the stack (see StackTrampoline).
         StackTrampoline.run({ [body] in body($0, sink) }, request)
+    }
+
+    /// Runs the inner layers with `request` and returns their chunks as a stream for the intercept to read,
+    /// transform and push into its own sink (docs/pipeline.md, "Transforming stream intercepts").
+    ///
+    /// The inner layers may run, and end, before this returns. At most `options.bufferCapacity` chunks
+    /// wait unread; an inner push beyond that reports ``StreamPushStatus/full``. The stream is not observed:
+    /// the call's collector, `llm.chunk` marks and end event see what the outermost layer pushes, so
+    /// `options` must have no collector and no finalizer. Closing (or releasing) the stream cancels the
+    /// inner layers only; cancelling the call, or this layer's sink ending, cancels them too.
+    public func stream(_ request: LLMRequest, options: LLMStreamOptions = LLMStreamOptions()) throws(RelayError)
+        -> LLMStream
+    {
+        guard options.collector == nil, options.finalizer == nil else {
+            throw .invalidArgument("an inner stream has no collector and no finalizer")
+        }
+        guard let call else { throw .invalidArgument("this continuation has no inner stream") }
+        let parent = streams.withLock { (slot: inout CallControl?) -> CallControl? in
+            guard active.load(ordering: .acquiring) else { return nil }
+            if let c = slot { return c }
+            let c = control.child()
+            slot = c
+            return c
+        }
+        guard let parent else { throw .invalidArgument("execution continuation is no longer active") }
+        let child = parent.child()
+        let state = StreamState(
+            call.rt, stack: call.stack, control: child, options: options, codecs: call.codecs, locals: [],
+            inner: true)
+        let sink = LLMStreamSink(control: child, push: { state.push($0, bytes: $1) }, end: { state.producerEnded($0) })
+        let stream = LLMStream(state)
+        StackTrampoline.run({ [body] in body($0, sink) }, request)
+        return stream
+    }
+
+    /// This layer's sink ended: the continuation goes inactive and its running inner streams are cancelled.
+    func layerEnded() {
+        let parent = streams.withLock { (slot: inout CallControl?) -> CallControl? in
+            active.store(false, ordering: .releasing)
+            return slot
+        }
+        guard let parent else { return }
+        parent.detach()
+        parent.cancel()
     }
 }
 
@@ -296,6 +347,9 @@ enum StreamEnd {
 
 /// The shared state of one streaming call: the observation pump and the consumer's bounded buffer.
 ///
+/// An inner stream (``StreamNext/stream(_:options:)``) has only the buffer: its chunks are not observed and
+/// its end records nothing, because the call's events describe what leaves the outermost layer.
+///
 /// Observation (collector, `llm.chunk` marks, finalizer, end event) is serialized by `pump`, a
 /// recursive lock because a user callback may close the stream from inside it. The consumer side is
 /// guarded by `lock`; `pump` is never taken while `lock` is held.
@@ -310,6 +364,8 @@ final class StreamState: @unchecked Sendable {
     let options: LLMStreamOptions
     let codecs: CodecContext
     let locals: [Middleware]
+    /// The read end of a transforming stream intercept's inner layers (no observation, no events).
+    let inner: Bool
     private let capacity: Int
 
     private let pump = PThreadRecursiveLock()
@@ -334,7 +390,7 @@ final class StreamState: @unchecked Sendable {
 
     init(
         _ rt: Runtime, stack: ScopeStack, control: CallControl, options: LLMStreamOptions, codecs: CodecContext,
-        locals: [Middleware]
+        locals: [Middleware], inner: Bool = false
     ) {
         self.rt = rt
         self.stack = stack
@@ -342,6 +398,7 @@ final class StreamState: @unchecked Sendable {
         self.options = options
         self.codecs = codecs
         self.locals = locals
+        self.inner = inner
         capacity = max(1, options.bufferCapacity)
         // A caller cancelling the call ends the stream even if the provider never notices.
         _ = control.whenCancelled { [weak self] in
@@ -383,6 +440,17 @@ final class StreamState: @unchecked Sendable {
         if buffer.count - head >= capacity {
             lock.unlock()
             return .full
+        }
+        if inner {
+            buffer.append((chunk, bytes))
+            let waiter = asyncWaiter
+            asyncWaiter = nil
+            let wake = readers > 0
+            lock.unlock()
+            if wake { readable.signal() }
+            waiter?.resume()
+            if options.onChunk != nil { drain() }
+            return .accepted
         }
         lock.unlock()
 
@@ -498,6 +566,8 @@ final class StreamState: @unchecked Sendable {
 
     /// Runs the finalizer and records the end event, exactly once per started stream.
     private func finalize(_ end: StreamEnd) {
+        // An inner stream records nothing; its inner layers need no cancellation notice any more.
+        if inner { return control.detach() }
         pump.lock()
         defer { pump.unlock() }
         if finished { return }

@@ -34,19 +34,20 @@ final class LLMStreamExecution: LLMPipeline, @unchecked Sendable {
         // Layer i wraps layers i+1...; the provider sits in the middle. Each `next` names its layer by
         // index (no closure holds the next layer's closure), and each layer's own sink forwards to the
         // outer one, so neither building, running, pushing through nor ending a long list grows the stack.
+        // Layers behind an inner stream (docs/pipeline.md, "Transforming stream intercepts") take that
+        // stream's control from their outer sink, so closing it cancels them and nothing outside.
+        let state = state
         @Sendable func layer(_ i: Int, _ r: LLMRequest, _ outer: LLMStreamSink) {
+            let control = outer.control ?? control
             guard i < list.count else {
                 if control.isCancelled { return outer.fail(RelayError(.cancelled, "cancelled")) }
                 return provider(r, outer)
             }
             let reg = list[i]
-            let next = StreamNext({ r, sink in layer(i + 1, r, sink) }, control: control)
-            let mine = LLMStreamSink(control: control, forwardingTo: outer) {
-                next.active.store(false, ordering: .releasing)
-            }
+            let next = StreamNext({ r, sink in layer(i + 1, r, sink) }, control: control, call: state)
+            let mine = LLMStreamSink(control: control, forwardingTo: outer) { next.layerEnded() }
             reg.fn(name, r, ctx, next, mine)
         }
-        let state = state
         let pumpSink = LLMStreamSink(
             control: control, push: { state.push($0, bytes: $1) }, end: { state.producerEnded($0) })
         layer(0, req, pumpSink)

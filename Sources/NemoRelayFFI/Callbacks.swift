@@ -108,8 +108,8 @@ func failureIdentity(_ f: nemo_relay_failure_id_t) -> FailureIdentity {
 
 /// The completion token of one callback invocation.
 ///
-/// `@unchecked Sendable`: `done` (atomic exchange) admits the one completion; `handle`, `producer` and `call`
-/// are set by ``invoke`` before the token's handle is published to C (through the handle table's lock)
+/// `@unchecked Sendable`: `done` (atomic exchange) admits the one completion; `handle`, `producer`,
+/// `nextStream` and `call` are set by ``invoke`` before the token's handle is published to C (through the handle table's lock)
 /// and only read afterwards.
 final class Token: @unchecked Sendable {
     private let resume: (Result<JSON, RelayError>) -> Bool
@@ -119,6 +119,9 @@ final class Token: @unchecked Sendable {
     var handle: OpaquePointer?
     /// The output of a stream provider or stream execution intercept.
     var producer: LLMStreamSink?
+    /// The inner layers as a stream the intercept reads, for stream execution intercept tokens
+    /// (``nemo_relay_token_next_stream``).
+    var nextStream: ((LLMRequest, LLMStreamOptions) throws -> LLMStream)?
     /// The managed LLM or tool call a provider, tool or execution-intercept token belongs to.
     var call: ScopeHandle?
     /// The event whose injector or sanitizer received this token (``nemo_relay_token_enter``).
@@ -140,7 +143,8 @@ final class Token: @unchecked Sendable {
 /// Calls a C callback with `input` and routes its answer, now or later, into `c` through `map`.
 func invoke<T>(
     _ box: CallbackBox, _ input: JSON, _ c: Continuation<T>, next: ((JSON, DoneBox) throws -> Void)? = nil,
-    producer: LLMStreamSink? = nil, managed: Bool = false, map: @escaping (JSON) throws(RelayError) -> T
+    nextStream: ((LLMRequest, LLMStreamOptions) throws -> LLMStream)? = nil, producer: LLMStreamSink? = nil,
+    managed: Bool = false, map: @escaping (JSON) throws(RelayError) -> T
 ) {
     let token = Token(
         resume: { r in
@@ -154,6 +158,7 @@ func invoke<T>(
         }, next: next)
     let h = HandleTable.shared.insert(token, .token)
     token.handle = h
+    token.nextStream = nextStream
     if managed { token.call = ActiveCall.current?.handle }
     token.emission = EmissionContext.capture()
     if let producer {
@@ -299,9 +304,14 @@ enum Adapt {
                 let r = try LLMRequest(json: input)
                 next(r, LLMStreamSink(forwardingChunksTo: sink, end: { res in done.call(res.map { JSON.null }) }))
             }
+            // Or the intercept reads them and pushes what it wants (docs/pipeline.md, "Transforming stream intercepts").
+            let innerStream: (LLMRequest, LLMStreamOptions) throws -> LLMStream = { r, options in
+                try next.stream(r, options: options)
+            }
             invoke(
                 box, ["name": .string(name), "request": req.json, "context": ctx.json],
-                Continuation { r in sink.end(r.map { _ in () }) }, next: inner, producer: sink, managed: true
+                Continuation { r in sink.end(r.map { _ in () }) }, next: inner, nextStream: innerStream, producer: sink,
+                managed: true
             ) { v throws(RelayError) in v }
         }
     }

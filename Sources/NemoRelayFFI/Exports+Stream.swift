@@ -107,6 +107,46 @@ public func nemo_relay_llm_stream_execute(
     }
 }
 
+/// The read end of a stream execution intercept's inner layers (include/nemo_relay.h, nemo_relay_token_next_stream;
+/// docs/pipeline.md, "Transforming stream intercepts").
+@_cdecl("nemo_relay_token_next_stream")
+public func nemo_relay_token_next_stream(
+    _ outInner: OutHandle?, _ tokenp: OpaquePointer?, _ req: CString?, _ reqLen: Int,
+    _ innerOpts: UnsafePointer<nemo_relay_stream_options_t>?
+) -> Int32 {
+    outInner?.pointee = nil
+    return ffi {
+        // Box every callback first: on any failure below, the boxes' destructors free the user data.
+        let so = innerOpts?.pointee ?? nemo_relay_stream_options_t()
+        let collector = optionalCallback(so.collector)
+        let finalizer = optionalCallback(so.finalizer)
+        let onChunk = optionalCallback(so.on_chunk)
+        let onEnd = optionalDone(so.on_end)
+        if innerOpts != nil { try checkVersion(so.version, NEMO_RELAY_STREAM_OPTIONS_VERSION, "stream options") }
+        if collector != nil || finalizer != nil {
+            throw FFIError.invalid("an inner stream has no collector and no finalizer")
+        }
+        if onChunk == nil && outInner == nil {
+            throw FFIError.invalid("out_inner must not be NULL for a stream without an on_chunk callback")
+        }
+        guard let token = HandleTable.shared.get(tokenp, .token, as: Token.self) else {
+            throw FFIError.invalid("execution continuation is no longer active")
+        }
+        guard let nextStream = token.nextStream else {
+            throw FFIError.invalid("this token has no inner stream (only stream execution intercepts do)")
+        }
+        let request = try requestArg(req, reqLen)
+        var options = LLMStreamOptions()
+        if so.buffer_capacity > 0 { options.bufferCapacity = Int(so.buffer_capacity) }
+        if let onChunk {
+            options.onChunk = { chunk, k in invoke(onChunk, chunk, k) { _ throws(RelayError) in () } }
+            options.onEnd = { r in onEnd?.call(r.map { JSON.null }) }
+        }
+        let stream = try nextStream(request, options)
+        if let outInner { outInner.pointee = HandleTable.shared.insert(StreamRef(stream), .stream) }
+    }
+}
+
 @_cdecl("nemo_relay_token_producer")
 public func nemo_relay_token_producer(_ out: OutHandle?, _ tokenp: OpaquePointer?) -> Int32 {
     ffi {

@@ -530,6 +530,90 @@ func drainStream(_ s: LLMStream) -> ([JSON], LLMStreamRead) {
         rt.flush()
     }
 
+    /// A transforming intercept (docs/pipeline.md, "Transforming stream intercepts"): it reads the inner layers'
+    /// chunks from `next.stream` and pushes what it wants; the call observes only what leaves it.
+    @Test func interceptReadsAndTransformsTheInnerStream() throws {
+        let (rt, c) = makeRuntime()
+        for (name, priority) in [("upper", Int32(0)), ("dup", Int32(1))] {
+            try rt.registerLLMStreamExecutionIntercept(name, priority: priority) { _, req, _, next, sink in
+                do throws(RelayError) {
+                    let inner = try next.stream(req)
+                    while case .chunk(let chunk) = inner.next(timeoutNanos: 0) {
+                        if name == "dup" {
+                            sink.push(chunk)
+                            sink.push(chunk)
+                        } else if let t = chunk["choices"]?[0]?["delta"]?["content"]?.stringValue {
+                            sink.push(chatChunk(t.uppercased()))
+                        }
+                    }
+                    sink.finish()
+                } catch {
+                    sink.fail(error)
+                }
+            }
+        }
+        let collected = Box<[JSON]>([])
+        let stream = rt.llmStreamExecute(
+            Self.params, stack: ScopeStack(),
+            options: LLMStreamOptions(collector: { chunk throws(RelayError) in collected.mutate { $0.append(chunk) } }),
+            provider: pushing([chatChunk("a"), chatChunk("b")]))
+        let upper = [chatChunk("A"), chatChunk("A"), chatChunk("B"), chatChunk("B")]
+        #expect(drainStream(stream) == (upper, .finished))
+        #expect(collected.value == upper)
+        rt.flush()
+        #expect(c.events.filter { $0.name == "llm.chunk" }.count == 4)
+        #expect(c.events.filter { $0.kind != .mark }.count == 2)
+        #expect(c.events.last?.metadata == StreamEvents.ok)
+    }
+
+    @Test func closingTheInnerStreamCancelsOnlyTheInnerLayers() throws {
+        let (rt, c) = makeRuntime()
+        let innerRead = Box<LLMStreamRead?>(nil)
+        try rt.registerLLMStreamExecutionIntercept("first", priority: 0) { _, req, _, next, sink in
+            guard let inner = try? next.stream(req, options: LLMStreamOptions(bufferCapacity: 1)) else { return }
+            if case .chunk(let first) = inner.next(timeoutNanos: 0) { sink.push(first) }
+            inner.close()
+            innerRead.value = inner.next(timeoutNanos: 0)
+            sink.finish()
+        }
+        let cancelled = Box(0)
+        let pushes = Box<[StreamPushStatus]>([])
+        let stream = rt.llmStreamExecute(Self.params, stack: ScopeStack()) { _, sink in
+            sink.onCancel { cancelled.mutate { $0 += 1 } }
+            // The second push finds the inner buffer (capacity 1) full.
+            for ch in Self.three { pushes.mutate { $0.append(sink.push(ch)) } }
+        }
+        #expect(pushes.value == [.accepted, .full, .full])
+        #expect(drainStream(stream) == ([chatChunk("a")], .finished))
+        #expect(cancelled.value == 1)
+        #expect(innerRead.value == .failed(RelayError(.cancelled, "stream closed")))
+        rt.flush()
+        #expect(c.events.last?.metadata == StreamEvents.ok)
+    }
+
+    @Test func closingTheCallCancelsTheInnerStreamItsInterceptReads() throws {
+        let (rt, c) = makeRuntime()
+        let inner = Box<LLMStream?>(nil)
+        try rt.registerLLMStreamExecutionIntercept("keep", priority: 0) { _, req, _, next, sink in
+            inner.value = try? next.stream(req)
+            if case .chunk(let first)? = inner.value?.next(timeoutNanos: 0) { sink.push(first) }
+        }
+        let cancelled = Box(0)
+        let stream = rt.llmStreamExecute(Self.params, stack: ScopeStack()) { _, sink in
+            sink.onCancel { cancelled.mutate { $0 += 1 } }
+            sink.push(chatChunk("a"))
+            sink.push(chatChunk("b"))
+        }
+        #expect(stream.next(timeoutNanos: 0) == .chunk(chatChunk("a")))
+        stream.close()
+        #expect(cancelled.value == 1)
+        #expect(inner.value?.next(timeoutNanos: 0) == .chunk(chatChunk("b")))
+        #expect(inner.value?.next(timeoutNanos: 0) == .failed(RelayError(.cancelled, "LLM execution cancelled")))
+        rt.flush()
+        #expect(c.events.filter { $0.kind != .mark }.count == 2)
+        #expect(c.events.last?.metadata["nemo_relay.stream.end_reason"] == "consumer_closed")
+    }
+
     @Test func responseCodecDecodesTheSanitizedFinalizerValue() throws {
         let (rt, c) = makeRuntime()
         try rt.registerLLMSanitizeResponse("tag", priority: 0) { resp, _, k in

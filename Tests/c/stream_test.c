@@ -295,8 +295,450 @@ static nemo_relay_status_t stream_intercept(nemo_relay_token_t *t, const char *j
     return NEMO_RELAY_PENDING;
 }
 
+/* ---- transforming stream intercepts (nemo_relay_token_next_stream) ---- */
+
 static const char request[] = "{\"headers\":{\"authorization\":\"Bearer x\"},\"content\":{\"model\":\"gpt-4o\","
                               "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}}";
+
+static const char inner_request[] = "{\"headers\":{},\"content\":{\"inner\":true}}";
+
+/* Upper-cases the value of the first `"content":"` member in place (a chunk's delta text). */
+static void upper_content(char *c) {
+    char *p = strstr(c, "\"content\":\"");
+    if (!p) return;
+    for (p += 11; *p && *p != '"'; p++)
+        if (*p >= 'a' && *p <= 'z') *p = (char)(*p - 'a' + 'A');
+}
+
+enum xform_mode { XF_UPPER, XF_DUP, XF_DROP_ADD, XF_STOP_EARLY, XF_FINISH_EARLY, XF_SWALLOW, XF_THREAD, XF_PARK, XF_CALLBACK };
+
+/* One transforming intercept: how it transforms, and what it saw of its inner stream. */
+struct xform {
+    enum xform_mode mode;
+    int read, pushes_failed, cb_freed;
+    nemo_relay_status_t inner_end, complete_rc;
+    char inner_msg[256];
+    nemo_relay_token_t *token;
+    nemo_relay_producer_t *producer;
+    nemo_relay_stream_t *inner;
+    pthread_t thread;
+};
+
+static void xf_push(struct xform *x, const char *c, size_t len) {
+    if (nemo_relay_stream_push(x->producer, c, len) != NEMO_RELAY_OK) x->pushes_failed++;
+}
+
+/* Reads the inner stream to its end (or until the mode stops), pushing what the mode says; then
+ * completes the intercept's token: with the inner failure, or OK. */
+static void xf_run(struct xform *x) {
+    nemo_relay_status_t rc;
+    int n = 0;
+    for (;;) {
+        char *c = NULL;
+        size_t cl = 0;
+        rc = nemo_relay_stream_next(&c, &cl, x->inner, 5000000000LL);
+        if (rc != NEMO_RELAY_OK || !c) break;
+        x->read++;
+        switch (x->mode) {
+        case XF_DUP:
+            xf_push(x, c, cl);
+            xf_push(x, c, cl);
+            break;
+        case XF_DROP_ADD:
+            if (n % 2 == 0) xf_push(x, c, cl);
+            break;
+        default:
+            upper_content(c);
+            xf_push(x, c, cl);
+        }
+        nemo_relay_free(c);
+        n++;
+        if (x->mode == XF_STOP_EARLY) {
+            EXPECT(nemo_relay_stream_close(x->inner) == NEMO_RELAY_OK);
+            break;
+        }
+        if (x->mode == XF_FINISH_EARLY) {
+            nemo_relay_producer_free(x->producer);
+            x->complete_rc = nemo_relay_complete(x->token, NEMO_RELAY_OK, S("null"));
+            return; /* the inner stream stays with the test */
+        }
+    }
+    x->inner_end = rc;
+    snprintf(x->inner_msg, sizeof x->inner_msg, "%s", rc == NEMO_RELAY_OK ? "" : nemo_relay_last_error_message());
+    if (x->mode == XF_DROP_ADD) {
+        char buf[64];
+        int m = snprintf(buf, sizeof buf, "{\"type\":\"summary\",\"count\":%d}", n);
+        xf_push(x, buf, (size_t)m);
+    }
+    if (x->mode == XF_SWALLOW && rc != NEMO_RELAY_OK) xf_push(x, S("{\"type\":\"fallback\"}"));
+    nemo_relay_stream_free(x->inner);
+    x->inner = NULL;
+    nemo_relay_producer_free(x->producer);
+    if (rc != NEMO_RELAY_OK && x->mode != XF_SWALLOW && x->mode != XF_STOP_EARLY)
+        x->complete_rc = nemo_relay_complete(x->token, rc, x->inner_msg, strlen(x->inner_msg));
+    else
+        x->complete_rc = nemo_relay_complete(x->token, NEMO_RELAY_OK, S("null"));
+}
+
+static void *xf_thread(void *arg) {
+    xf_run(arg);
+    return NULL;
+}
+
+/* Inner callback consumer: transforms each chunk into the intercept's producer; the end completes it. */
+static nemo_relay_status_t xf_on_chunk(nemo_relay_token_t *t, const char *json, size_t len, void *ud) {
+    struct xform *x = ud;
+    char *c = malloc(len + 1);
+    memcpy(c, json, len);
+    c[len] = 0;
+    upper_content(c);
+    x->read++;
+    xf_push(x, c, len);
+    free(c);
+    return nemo_relay_complete(t, NEMO_RELAY_OK, S("null"));
+}
+static void xf_on_end(nemo_relay_status_t status, const char *json, size_t len, void *ud) {
+    struct xform *x = ud;
+    x->inner_end = status;
+    nemo_relay_producer_free(x->producer);
+    x->complete_rc = nemo_relay_complete(x->token, status, status == NEMO_RELAY_OK ? "null" : json,
+                                         status == NEMO_RELAY_OK ? 4 : len);
+}
+static void xf_free(void *ud) { ((struct xform *)ud)->cb_freed++; }
+
+static nemo_relay_status_t xform_intercept(nemo_relay_token_t *t, const char *json, size_t len, void *ud) {
+    (void)json; (void)len;
+    struct xform *x = ud;
+    x->token = t;
+    EXPECT(nemo_relay_token_producer(&x->producer, t) == NEMO_RELAY_OK);
+    nemo_relay_stream_options_t io;
+    nemo_relay_stream_options_init(&io, NEMO_RELAY_STREAM_OPTIONS_VERSION);
+    if (x->mode == XF_PARK) io.buffer_capacity = 1;
+    if (x->mode == XF_CALLBACK) {
+        io.on_chunk = (nemo_relay_callback_t){xf_on_chunk, x, xf_free};
+        io.on_end = (nemo_relay_done_t){xf_on_end, x, xf_free};
+    }
+    nemo_relay_status_t rc =
+        nemo_relay_token_next_stream(x->mode == XF_CALLBACK ? NULL : &x->inner, t, S(inner_request), &io);
+    EXPECT(rc == NEMO_RELAY_OK);
+    if (rc != NEMO_RELAY_OK) return rc;
+    switch (x->mode) {
+    case XF_CALLBACK: /* the inner end completes the token */
+    case XF_PARK:     /* the test drives both ends */
+        return NEMO_RELAY_PENDING;
+    case XF_THREAD:
+        pthread_create(&x->thread, NULL, xf_thread, x);
+        return NEMO_RELAY_PENDING;
+    default:
+        xf_run(x);
+        return NEMO_RELAY_OK;
+    }
+}
+
+/* Misuse of nemo_relay_token_next_stream, from a provider's and an intercept's token. */
+struct misuse {
+    nemo_relay_status_t provider_rc, collector_rc, null_out_rc, bad_json_rc, null_req_rc, after_rc;
+    int freed;
+    nemo_relay_token_t *token;
+};
+static void misuse_free(void *ud) { ((struct misuse *)ud)->freed++; }
+static nemo_relay_status_t misuse_provider(nemo_relay_token_t *t, const char *json, size_t len, void *ud) {
+    (void)json; (void)len;
+    struct misuse *m = ud;
+    nemo_relay_stream_t *inner = NULL;
+    m->provider_rc = nemo_relay_token_next_stream(&inner, t, S(inner_request), NULL);
+    EXPECT(inner == NULL);
+    return nemo_relay_complete(t, NEMO_RELAY_OK, S("null"));
+}
+static nemo_relay_status_t misuse_intercept(nemo_relay_token_t *t, const char *json, size_t len, void *ud) {
+    (void)json; (void)len;
+    struct misuse *m = ud;
+    nemo_relay_stream_t *inner = NULL;
+    nemo_relay_stream_options_t io;
+    nemo_relay_stream_options_init(&io, NEMO_RELAY_STREAM_OPTIONS_VERSION);
+    io.collector = (nemo_relay_callback_t){collector, m, misuse_free};
+    m->collector_rc = nemo_relay_token_next_stream(&inner, t, S(inner_request), &io);
+    m->null_out_rc = nemo_relay_token_next_stream(NULL, t, S(inner_request), NULL);
+    m->bad_json_rc = nemo_relay_token_next_stream(&inner, t, S("{nope"), NULL);
+    m->null_req_rc = nemo_relay_token_next_stream(&inner, t, NULL, 0, NULL);
+    EXPECT(inner == NULL);
+    /* The plain next still works beside it: the inner chunks flow straight to the output. */
+    nemo_relay_done_t d = {intercept_inner_done, t, NULL};
+    EXPECT(nemo_relay_token_next(t, S(inner_request), &d) == NEMO_RELAY_OK);
+    m->token = t;
+    return NEMO_RELAY_PENDING;
+}
+
+/* Events collected since the last reset that contain `needle` (after a flush). */
+static int count_events(nemo_relay_runtime_t *rt, const char *needle) {
+    if (rt) nemo_relay_flush(rt, 10000000000LL);
+    int n = 0;
+    pthread_mutex_lock(&ev.lock);
+    for (int i = 0; i < ev.count; i++)
+        if (strstr(ev.lines[i], needle)) n++;
+    pthread_mutex_unlock(&ev.lock);
+    return n;
+}
+
+/* One start, `marks` llm.chunk marks and one end whose metadata contains `end_md`; resets the events. */
+static int one_call(nemo_relay_runtime_t *rt, int marks, const char *end_md) {
+    int ok = count_events(rt, "\"scope_category\":\"start\"") == 1 &&
+             count_events(NULL, "\"scope_category\":\"end\"") == 1 &&
+             count_events(NULL, "\"llm.chunk\"") == marks && count_events(NULL, end_md) == 1 &&
+             count_events(NULL, "") == marks + 2;
+    if (!ok) {
+        pthread_mutex_lock(&ev.lock);
+        for (int i = 0; i < ev.count; i++) fprintf(stderr, "  event %d: %s\n", i, ev.lines[i]);
+        pthread_mutex_unlock(&ev.lock);
+    }
+    reset_events();
+    return ok;
+}
+
+/* Pulls every chunk of `s` into `got` (each counted when it contains `want`); returns the chunk count. */
+static int pull_counting(nemo_relay_stream_t *s, const char *want, int *matching, nemo_relay_status_t *end,
+                         char *msg, size_t cap) {
+    int n = 0;
+    *matching = 0;
+    for (;;) {
+        char *out = NULL;
+        size_t len = 0;
+        nemo_relay_status_t rc = nemo_relay_stream_next(&out, &len, s, 5000000000LL);
+        if (rc == NEMO_RELAY_OK && out) {
+            n++;
+            if (strstr(out, want)) (*matching)++;
+            nemo_relay_free(out);
+            continue;
+        }
+        *end = rc;
+        if (msg) snprintf(msg, cap, "%s", nemo_relay_last_error_message());
+        return n;
+    }
+}
+
+/* The collector of the transform rows: counts the chunks whose delta was upper-cased. */
+static nemo_relay_status_t upper_collector(nemo_relay_token_t *t, const char *json, size_t len, void *ud) {
+    int *n = ud;
+    char *c = malloc(len + 1);
+    memcpy(c, json, len);
+    c[len] = 0;
+    if (strstr(c, "\"content\":\"X\"")) (*n)++;
+    free(c);
+    return nemo_relay_complete(t, NEMO_RELAY_OK, S("null"));
+}
+
+static void transform_tests(nemo_relay_runtime_t *rt, nemo_relay_stack_t *stack, const nemo_relay_llm_options_t *lo) {
+    struct plan plan;
+    struct parked pk;
+    struct xform x, y;
+    nemo_relay_stream_t *s = NULL;
+    nemo_relay_status_t end;
+    char msg[512];
+    int upper = 0, matching = 0, collected_upper = 0;
+    bool removed = false;
+    char *out = NULL;
+    size_t out_len = 0;
+    nemo_relay_callback_t prov = {sync_provider, &plan, NULL};
+    nemo_relay_callback_t parkp = {parking_provider, &pk, NULL};
+    nemo_relay_callback_t xi = {xform_intercept, &x, NULL};
+    nemo_relay_callback_t yi = {xform_intercept, &y, NULL};
+    nemo_relay_stream_options_t so;
+    nemo_relay_stream_options_init(&so, NEMO_RELAY_STREAM_OPTIONS_VERSION);
+    so.collector = (nemo_relay_callback_t){upper_collector, &collected_upper, NULL};
+    EXPECT(nemo_relay_register(rt, NULL, NEMO_RELAY_LLM_STREAM_EXECUTION_INTERCEPT, "xform", 0, 0, &xi) == NEMO_RELAY_OK);
+
+    /* Each inner chunk upper-cased: the consumer, the collector and the marks see the output. */
+    memset(&plan, 0, sizeof plan);
+    memset(&x, 0, sizeof x);
+    plan.chunks = 3;
+    x.mode = XF_UPPER;
+    EXPECT(nemo_relay_llm_stream_execute(&s, rt, stack, "openai", S(request), lo, &so, &prov) == NEMO_RELAY_OK);
+    EXPECT(pull_counting(s, "\"content\":\"X\"", &upper, &end, NULL, 0) == 3 && upper == 3 && end == NEMO_RELAY_OK);
+    EXPECT(x.read == 3 && x.inner_end == NEMO_RELAY_OK && x.complete_rc == NEMO_RELAY_OK && x.pushes_failed == 0);
+    EXPECT(collected_upper == 3);
+    nemo_relay_stream_free(s);
+    EXPECT(one_call(rt, 3, OK_MD));
+
+    /* Dropping every other chunk and adding one at the end. */
+    memset(&x, 0, sizeof x);
+    x.mode = XF_DROP_ADD;
+    plan.chunks = 4;
+    EXPECT(nemo_relay_llm_stream_execute(&s, rt, stack, "openai", S(request), lo, &so, &prov) == NEMO_RELAY_OK);
+    EXPECT(pull_counting(s, "\"type\":\"summary\",\"count\":4", &matching, &end, NULL, 0) == 3 && matching == 1);
+    EXPECT(end == NEMO_RELAY_OK && x.read == 4);
+    nemo_relay_stream_free(s);
+    EXPECT(count_events(rt, "\"provider\":\"unknown\"") == 1); /* the added chunk's mark */
+    EXPECT(one_call(rt, 3, OK_MD));
+
+    /* The inner layers fail: the intercept reads their chunks, then their failure, and passes it on. */
+    memset(&x, 0, sizeof x);
+    x.mode = XF_UPPER;
+    plan.chunks = 2;
+    plan.fail = 1;
+    EXPECT(nemo_relay_llm_stream_execute(&s, rt, stack, "openai", S(request), lo, &so, &prov) == NEMO_RELAY_OK);
+    EXPECT(pull_counting(s, "\"content\":\"X\"", &upper, &end, msg, sizeof msg) == 2 && upper == 2);
+    EXPECT(end == NEMO_RELAY_E_CALLBACK && strstr(msg, "ConnectionError: upstream reset"));
+    EXPECT(x.inner_end == NEMO_RELAY_E_CALLBACK && strcmp(x.inner_msg, "internal error: ConnectionError: upstream reset") == 0);
+    nemo_relay_stream_free(s);
+    EXPECT(one_call(rt, 2, "\"otel.status_code\":\"ERROR\""));
+
+    /* ... or replaces it with a chunk of its own and ends cleanly. */
+    memset(&x, 0, sizeof x);
+    x.mode = XF_SWALLOW;
+    EXPECT(nemo_relay_llm_stream_execute(&s, rt, stack, "openai", S(request), lo, &so, &prov) == NEMO_RELAY_OK);
+    EXPECT(pull_counting(s, "fallback", &matching, &end, NULL, 0) == 3 && matching == 1 && end == NEMO_RELAY_OK);
+    EXPECT(x.inner_end == NEMO_RELAY_E_CALLBACK);
+    nemo_relay_stream_free(s);
+    EXPECT(one_call(rt, 3, OK_MD));
+    plan.fail = 0;
+
+    /* Stopping early: closing the inner stream cancels the inner provider only; the call ends OK. */
+    memset(&x, 0, sizeof x);
+    memset(&pk, 0, sizeof pk);
+    x.mode = XF_STOP_EARLY;
+    pk.chunks = 2;
+    EXPECT(nemo_relay_llm_stream_execute(&s, rt, stack, "openai", S(request), lo, &so, &parkp) == NEMO_RELAY_OK);
+    EXPECT(pk.cancel_calls == 1 && pk.cancel_status == NEMO_RELAY_E_CANCELLED && pk.cancel_freed == 1);
+    EXPECT(nemo_relay_stream_push(pk.producer, S(chunk_json)) == NEMO_RELAY_E_CANCELLED);
+    EXPECT(nemo_relay_complete(pk.token, NEMO_RELAY_OK, S("null")) == NEMO_RELAY_E_MISUSE);
+    EXPECT(pull_counting(s, "\"content\":\"X\"", &upper, &end, NULL, 0) == 1 && upper == 1 && end == NEMO_RELAY_OK);
+    EXPECT(x.read == 1 && x.complete_rc == NEMO_RELAY_OK);
+    nemo_relay_producer_free(pk.producer);
+    nemo_relay_stream_free(s);
+    EXPECT(one_call(rt, 1, OK_MD));
+
+    /* Finishing without closing the inner stream cancels it too; its handle stays valid. */
+    memset(&x, 0, sizeof x);
+    memset(&pk, 0, sizeof pk);
+    x.mode = XF_FINISH_EARLY;
+    pk.chunks = 2;
+    EXPECT(nemo_relay_llm_stream_execute(&s, rt, stack, "openai", S(request), lo, &so, &parkp) == NEMO_RELAY_OK);
+    EXPECT(x.complete_rc == NEMO_RELAY_OK && pk.cancel_calls == 1);
+    EXPECT(nemo_relay_stream_next(&out, &out_len, x.inner, 0) == NEMO_RELAY_OK && out); /* the unread chunk */
+    nemo_relay_free(out);
+    EXPECT(nemo_relay_stream_next(&out, &out_len, x.inner, 0) == NEMO_RELAY_E_CANCELLED && out == NULL);
+    EXPECT(nemo_relay_token_next_stream(&y.inner, x.token, S(inner_request), NULL) == NEMO_RELAY_E_INVALID_ARGUMENT);
+    nemo_relay_stream_free(x.inner);
+    EXPECT(pull_counting(s, "\"content\":\"X\"", &upper, &end, NULL, 0) == 1 && end == NEMO_RELAY_OK);
+    nemo_relay_producer_free(pk.producer);
+    nemo_relay_stream_free(s);
+    EXPECT(one_call(rt, 1, OK_MD));
+
+    /* Back-pressure: the inner stream buffers at most its buffer_capacity unread chunks. */
+    memset(&x, 0, sizeof x);
+    memset(&pk, 0, sizeof pk);
+    x.mode = XF_PARK;
+    EXPECT(nemo_relay_llm_stream_execute(&s, rt, stack, "openai", S(request), lo, &so, &parkp) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_stream_push(pk.producer, S(chunk_json)) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_stream_push(pk.producer, S(chunk_json)) == NEMO_RELAY_E_FULL);
+    EXPECT(nemo_relay_stream_next(&out, &out_len, s, 0) == NEMO_RELAY_E_TIMEOUT); /* nothing pushed outward yet */
+    EXPECT(nemo_relay_stream_next(&out, &out_len, x.inner, 0) == NEMO_RELAY_OK && out);
+    upper_content(out);
+    EXPECT(nemo_relay_stream_push(x.producer, out, out_len) == NEMO_RELAY_OK);
+    nemo_relay_free(out);
+    EXPECT(nemo_relay_stream_push(pk.producer, S(chunk_json)) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_complete(pk.token, NEMO_RELAY_OK, S("null")) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_stream_next(&out, &out_len, x.inner, 0) == NEMO_RELAY_OK && out);
+    nemo_relay_free(out);
+    EXPECT(nemo_relay_stream_next(&out, &out_len, x.inner, 0) == NEMO_RELAY_OK && out == NULL); /* clean end */
+    EXPECT(nemo_relay_complete(x.token, NEMO_RELAY_OK, S("null")) == NEMO_RELAY_OK);
+    EXPECT(pull_counting(s, "\"content\":\"X\"", &upper, &end, NULL, 0) == 1 && upper == 1 && end == NEMO_RELAY_OK);
+    nemo_relay_stream_free(x.inner);
+    nemo_relay_producer_free(x.producer);
+    nemo_relay_producer_free(pk.producer);
+    nemo_relay_stream_free(s);
+    EXPECT(one_call(rt, 1, OK_MD));
+
+    /* The inner stream read through callbacks (on_chunk, on_end) instead of pulled. */
+    memset(&x, 0, sizeof x);
+    x.mode = XF_CALLBACK;
+    plan.chunks = 3;
+    EXPECT(nemo_relay_llm_stream_execute(&s, rt, stack, "openai", S(request), lo, &so, &prov) == NEMO_RELAY_OK);
+    EXPECT(pull_counting(s, "\"content\":\"X\"", &upper, &end, NULL, 0) == 3 && upper == 3 && end == NEMO_RELAY_OK);
+    EXPECT(x.read == 3 && x.inner_end == NEMO_RELAY_OK && x.complete_rc == NEMO_RELAY_OK && x.cb_freed == 2);
+    nemo_relay_stream_free(s);
+    EXPECT(one_call(rt, 3, OK_MD));
+
+    /* Nested: the outer intercept upper-cases what the inner one, doubling each chunk, yields. */
+    memset(&x, 0, sizeof x);
+    memset(&y, 0, sizeof y);
+    x.mode = XF_UPPER;
+    y.mode = XF_DUP;
+    EXPECT(nemo_relay_register(rt, NULL, NEMO_RELAY_LLM_STREAM_EXECUTION_INTERCEPT, "dup", 1, 0, &yi) == NEMO_RELAY_OK);
+    collected_upper = 0;
+    EXPECT(nemo_relay_llm_stream_execute(&s, rt, stack, "openai", S(request), lo, &so, &prov) == NEMO_RELAY_OK);
+    EXPECT(pull_counting(s, "\"content\":\"X\"", &upper, &end, NULL, 0) == 6 && upper == 6 && end == NEMO_RELAY_OK);
+    EXPECT(y.read == 3 && x.read == 6 && collected_upper == 6);
+    nemo_relay_stream_free(s);
+    EXPECT(one_call(rt, 6, OK_MD));
+    EXPECT(nemo_relay_deregister(&removed, rt, NULL, NEMO_RELAY_LLM_STREAM_EXECUTION_INTERCEPT, "dup") == NEMO_RELAY_OK && removed);
+
+    /* The consumer closes while the intercept (on its own thread) reads the inner stream: the
+     * cancellation reaches the inner provider and the intercept's read; one dropped end. */
+    memset(&x, 0, sizeof x);
+    memset(&pk, 0, sizeof pk);
+    x.mode = XF_THREAD;
+    pk.chunks = 1;
+    EXPECT(nemo_relay_llm_stream_execute(&s, rt, stack, "openai", S(request), lo, &so, &parkp) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_stream_next(&out, &out_len, s, 5000000000LL) == NEMO_RELAY_OK && out && strstr(out, "\"X\""));
+    nemo_relay_free(out);
+    EXPECT(nemo_relay_stream_close(s) == NEMO_RELAY_OK);
+    pthread_join(x.thread, NULL);
+    EXPECT(x.inner_end == NEMO_RELAY_E_CANCELLED && x.complete_rc == NEMO_RELAY_E_MISUSE);
+    EXPECT(pk.cancel_calls == 1);
+    EXPECT(nemo_relay_stream_push(pk.producer, S(chunk_json)) == NEMO_RELAY_E_CANCELLED);
+    nemo_relay_producer_free(pk.producer);
+    nemo_relay_stream_free(s);
+    EXPECT(one_call(rt, 1, "\"nemo_relay.stream.end_reason\":\"consumer_closed\""));
+
+    EXPECT(nemo_relay_deregister(&removed, rt, NULL, NEMO_RELAY_LLM_STREAM_EXECUTION_INTERCEPT, "xform") == NEMO_RELAY_OK && removed);
+
+    /* Misuse: not a stream intercept's token, a collector, no out_inner, bad request, a completed token. */
+    struct misuse m;
+    memset(&m, 0, sizeof m);
+    nemo_relay_callback_t mp = {misuse_provider, &m, NULL};
+    nemo_relay_callback_t mi = {misuse_intercept, &m, NULL};
+    EXPECT(nemo_relay_register(rt, NULL, NEMO_RELAY_LLM_STREAM_EXECUTION_INTERCEPT, "misuse", 0, 0, &mi) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_llm_stream_execute(&s, rt, stack, "openai", S(request), lo, NULL, &mp) == NEMO_RELAY_OK);
+    EXPECT(m.provider_rc == NEMO_RELAY_E_INVALID_ARGUMENT && m.collector_rc == NEMO_RELAY_E_INVALID_ARGUMENT);
+    EXPECT(m.freed == 1 && m.null_out_rc == NEMO_RELAY_E_INVALID_ARGUMENT);
+    EXPECT(m.bad_json_rc == NEMO_RELAY_E_INVALID_JSON && m.null_req_rc == NEMO_RELAY_E_INVALID_ARGUMENT);
+    EXPECT(nemo_relay_stream_next(&out, &out_len, s, 0) == NEMO_RELAY_OK && out == NULL); /* ended by `done` */
+    EXPECT(nemo_relay_token_next_stream(&x.inner, m.token, S(inner_request), NULL) == NEMO_RELAY_E_INVALID_ARGUMENT);
+    EXPECT(strcmp(nemo_relay_last_error_message(), "invalid argument: execution continuation is no longer active") == 0);
+    nemo_relay_stream_free(s);
+    EXPECT(nemo_relay_deregister(&removed, rt, NULL, NEMO_RELAY_LLM_STREAM_EXECUTION_INTERCEPT, "misuse") == NEMO_RELAY_OK && removed);
+    EXPECT(one_call(rt, 0, OK_MD));
+}
+
+/* Freeing the runtime while an intercept reads its inner stream cancels both streams. */
+static void transform_shutdown_test(nemo_relay_stack_t *stack, const nemo_relay_llm_options_t *lo) {
+    nemo_relay_runtime_t *rt = NULL;
+    EXPECT(nemo_relay_runtime_new(&rt, NULL) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_subscriber_register(rt, NULL, "collect", collect, NULL, NULL) == NEMO_RELAY_OK);
+    struct xform x;
+    struct parked pk;
+    memset(&x, 0, sizeof x);
+    memset(&pk, 0, sizeof pk);
+    x.mode = XF_THREAD;
+    pk.chunks = 1;
+    nemo_relay_callback_t xi = {xform_intercept, &x, NULL};
+    nemo_relay_callback_t parkp = {parking_provider, &pk, NULL};
+    EXPECT(nemo_relay_register(rt, NULL, NEMO_RELAY_LLM_STREAM_EXECUTION_INTERCEPT, "xform", 0, 0, &xi) == NEMO_RELAY_OK);
+    nemo_relay_stream_t *s = NULL;
+    char *out = NULL;
+    size_t out_len = 0;
+    EXPECT(nemo_relay_llm_stream_execute(&s, rt, stack, "openai", S(request), lo, NULL, &parkp) == NEMO_RELAY_OK);
+    EXPECT(nemo_relay_stream_next(&out, &out_len, s, 5000000000LL) == NEMO_RELAY_OK && out);
+    nemo_relay_free(out);
+    nemo_relay_runtime_free(rt);
+    pthread_join(x.thread, NULL);
+    EXPECT(x.inner_end == NEMO_RELAY_E_CANCELLED && pk.cancel_calls == 1);
+    EXPECT(nemo_relay_stream_next(&out, &out_len, s, 0) == NEMO_RELAY_E_CANCELLED);
+    nemo_relay_producer_free(pk.producer);
+    nemo_relay_stream_free(s);
+    EXPECT(one_call(NULL, 1, "\"nemo_relay.stream.end_reason\":\"runtime_shutdown\""));
+}
 
 int main(void) {
     nemo_relay_runtime_t *rt = NULL;
@@ -477,6 +919,9 @@ int main(void) {
     EXPECT(nemo_relay_flush(rt, -1) == NEMO_RELAY_OK);
     reset_events();
 
+    /* Stream execution intercepts that read and transform the inner layers' chunks. */
+    transform_tests(rt, stack, &lo);
+
     /* Misuse and bad input. */
     EXPECT(nemo_relay_stream_options_init(&so, 9) == NEMO_RELAY_E_VERSION);
     EXPECT(nemo_relay_stream_options_init(NULL, 1) == NEMO_RELAY_E_INVALID_ARGUMENT);
@@ -519,6 +964,8 @@ int main(void) {
     nemo_relay_producer_free(pk.producer);
     nemo_relay_stream_free(s);
     EXPECT_EVENTS(NULL, START, MARK(0, 2, 3), END(TTFC, "{\"chunks\":1}", DROPPED_MD("runtime_shutdown"), 3));
+
+    transform_shutdown_test(stack, &lo);
 
     nemo_relay_stack_free(stack);
     return expect_summary();

@@ -875,10 +875,118 @@ function pumpStream(token, produce, stack) {
 }
 
 /**
- * `next(request)` of a stream execution intercept: runs the inner layers, whose chunks flow straight
- * to this layer's output (the C ABI does not hand them to the intercept). Resolves at once with an
- * async iterable that yields nothing and ends when the inner layers end (throwing their failure), so
- * `yield* await next(req)` keeps the intercept's own chunks in order around them.
+ * The inner layers' chunks, as a stream execution intercept's `next(request)` resolves with them
+ * (docs/pipeline.md, "Transforming stream intercepts"): the read end of `nemo_relay_token_next_stream`,
+ * fed by the library's callback consumer. A chunk's token stays pending while a chunk waits unread
+ * here, so the library's bounded inner buffer (1024 chunks) holds the rest and the inner layers wait
+ * for the intercept. Same reading surface as `LlmStream`: `next()`, `close()`, `for await`.
+ */
+class InnerStream {
+  #queue = [];
+  /** @type {Array<{resolve: Function, reject: Function}>} */
+  #waiters = [];
+  #parked = 0;
+  #ended = false;
+  #error = null;
+  #closed = false;
+  #ptr = 0;
+  #gen;
+
+  constructor(gen) {
+    this.#gen = gen;
+  }
+
+  /**
+   * The next inner chunk, or `null` once the inner layers ended (or the stream was closed); rejects
+   * with the inner layers' failure (their own error) after their chunks.
+   * @returns {Promise<any>}
+   */
+  next() {
+    if (this.#queue.length > 0) {
+      const c = this.#queue.shift();
+      this.#resume();
+      return Promise.resolve(c);
+    }
+    if (this.#error) return Promise.reject(this.#error);
+    if (this.#ended) return Promise.resolve(null);
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+  }
+
+  /**
+   * Stops reading: the inner layers are cancelled (their `signal` aborts), the intercept goes on and
+   * the call ends as the intercept's own output does. Unread chunks are discarded. Idempotent.
+   * @returns {Promise<void>}
+   */
+  async close() {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#queue = [];
+    if (!this.#ended && this.#ptr && this.#gen === helper.generation) ffi.call('nemo_relay_stream_close', [this.#ptr]);
+    this._end(null);
+  }
+
+  /** Reads the inner chunks with `for await` (or `yield*`); leaving the loop early closes the stream. */
+  [Symbol.asyncIterator]() {
+    return {
+      next: async () => {
+        const value = await this.next();
+        return value === null ? { done: true, value: undefined } : { done: false, value };
+      },
+      return: async () => {
+        await this.close();
+        return { done: true, value: undefined };
+      },
+    };
+  }
+
+  /** @internal on_chunk: hand the chunk to a waiting reader and take the next, or hold it. */
+  _chunk(token, chunk) {
+    if (this.#closed || this.#ended) return complete(token, Status.OK, 'null', this.#gen);
+    const w = this.#waiters.shift();
+    if (w) {
+      w.resolve(chunk);
+      return complete(token, Status.OK, 'null', this.#gen);
+    }
+    this.#queue.push(chunk);
+    this.#resume(); // at most one token is held, the newest chunk's
+    this.#parked = token;
+  }
+
+  #resume() {
+    const t = this.#parked;
+    this.#parked = 0;
+    if (t) complete(t, Status.OK, 'null', this.#gen);
+  }
+
+  /** @internal on_end (null: clean end), a close, or the helper's loss. */
+  _end(error) {
+    if (!this.#ended) {
+      this.#ended = true;
+      if (error && !this.#closed) this.#error = error;
+      helper.release();
+    }
+    this.#resume();
+    if (this.#ptr && this.#gen === helper.generation) ffi.callLater('nemo_relay_stream_free', [this.#ptr]);
+    this.#ptr = 0;
+    const ws = this.#waiters;
+    this.#waiters = [];
+    for (const w of ws) {
+      if (this.#error) w.reject(this.#error);
+      else w.resolve(null);
+    }
+  }
+
+  /** @internal */
+  _attach(ptr) {
+    this.#ptr = ptr;
+    if (this.#ended) this._end(null);
+  }
+}
+
+/**
+ * `next(request)` of a stream execution intercept: runs the inner layers and resolves with their
+ * chunks (an `InnerStream`), which the intercept reads, transforms and yields as it likes;
+ * `yield* await next(req)` passes them through unchanged.
  */
 function streamNextFor(token) {
   const gen = helper.generation;
@@ -892,38 +1000,23 @@ function streamNextFor(token) {
     } catch (e) {
       return Promise.reject(e);
     }
-    const inner = { done: false, error: null, waiters: [] };
-    const settle = (error) => {
-      if (inner.done) return;
-      inner.done = true;
-      inner.error = error;
-      helper.release();
-      for (const w of inner.waiters.splice(0)) w();
-    };
-    const id = addEntry({
-      onDone(status, text, failureId) { settle(status === Status.OK ? null : failure(status, text, failureId)); },
-      onLost(reason) { settle(reason); },
+    const inner = new InnerStream(gen);
+    const onChunk = callbackStruct((t, chunk) => inner._chunk(t, chunk));
+    const endId = addEntry({
+      onDone(status, text, failureId) { inner._end(status === Status.OK ? null : failure(status, text, failureId)); },
+      onLost(reason) { inner._end(reason); },
     });
     helper.hold();
+    const so = [C.NEMO_RELAY_STREAM_OPTIONS_VERSION, 0, 0, 0, 0, 0, 0, 0, ...onChunk, state.fn.done, endId, 0];
+    let ptr;
     try {
-      ffi.call('nemo_relay_token_next', [token, json, [state.fn.done, id, 0]]);
+      [ptr] = ffi.call('nemo_relay_token_next_stream', [null, token, json, so]);
     } catch (e) {
-      if (registry.delete(id)) settle(e);
+      if (registry.delete(endId)) helper.release();
       return Promise.reject(e);
     }
-    const ended = () => (inner.done ? Promise.resolve() : new Promise((r) => inner.waiters.push(r)));
-    const iterator = {
-      async next() {
-        await ended();
-        if (inner.error) throw inner.error;
-        return { done: true, value: undefined };
-      },
-      async return() {
-        return { done: true, value: undefined };
-      },
-      [Symbol.asyncIterator]() { return iterator; },
-    };
-    return Promise.resolve(iterator);
+    inner._attach(ptr);
+    return Promise.resolve(inner);
   };
 }
 

@@ -366,6 +366,13 @@ const EXPORTS = Object.freeze([
     ['nemo_relay_producer_t **', 'out'],
     ['nemo_relay_token_t *', 'token'],
   ]],
+  ['nemo_relay_token_next_stream', [0, 9], 'nemo_relay_status_t', [
+    ['nemo_relay_stream_t **', 'out_inner'],
+    ['nemo_relay_token_t *', 'token'],
+    ['const char *', 'request'],
+    ['size_t', 'request_len'],
+    ['const nemo_relay_stream_options_t *', 'inner_opts'],
+  ]],
   ['nemo_relay_stream_push', [0, 4], 'nemo_relay_status_t', [
     ['nemo_relay_producer_t *', 'producer'],
     ['const char *', 'json'],

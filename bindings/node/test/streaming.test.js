@@ -353,6 +353,212 @@ test('stream execution intercept: its own chunks around the inner layers; plain 
   assert.deepStrictEqual(collected, expected); // the collector sees chunks after the intercepts
 });
 
+// Transforming stream intercepts (docs/pipeline.md, "Transforming stream intercepts"): `await next(req)` gives the
+// inner layers' chunks, which the intercept transforms, drops or adds to.
+const upper = (c) => chatChunk(c.choices[0].delta.content.toUpperCase());
+async function* letters() {
+  for (const t of ['a', 'b', 'c', 'd']) yield chatChunk(t);
+}
+const textOf = (chunks) => chunks.map((c) => (c.choices ? c.choices[0].delta.content ?? '' : '')).join('');
+
+/** One streaming call with the given stream intercepts; returns what the consumer and collector saw and the events. */
+async function transformCall(intercepts, provider, consume = drain) {
+  for (const [name, priority, fn] of intercepts) relay.registerLlmStreamExecutionIntercept(name, priority, fn);
+  const collected = [];
+  let got = null;
+  let failure = null;
+  try {
+    const ev = await llmEvents(async () => {
+      const s = await relay.llmStreamCallExecute('p', req(30), provider, (c) => collected.push(c), () => ({ n: collected.length }));
+      try {
+        got = await consume(s);
+      } catch (e) {
+        failure = e;
+      }
+    });
+    return { got, collected, failure, ev };
+  } finally {
+    for (const [name] of intercepts) assert.equal(relay.deregisterLlmStreamExecutionIntercept(name), true);
+  }
+}
+
+test('transforming stream intercept: upper-cases each inner chunk; observers see its output', async () => {
+  const shout = async function* (request, next) {
+    for await (const c of await next(request)) yield upper(c);
+  };
+  const { got, collected, failure, ev } = await transformCall([['shout', 1, shout]], letters);
+  assert.equal(failure, null);
+  assert.equal(textOf(got), 'ABCD');
+  assert.deepStrictEqual(collected, got);
+  assert.equal(ev.chunks.length, 4);
+  assert.equal(ev.all.filter((e) => e.kind === 'scope' && e.category === 'llm').length, 2);
+  assert.deepStrictEqual(ev.end.data, { n: 4 });
+  assert.equal(ev.end.metadata['otel.status_code'], 'OK');
+});
+
+test('transforming stream intercept: drops chunks and adds one', async () => {
+  const thin = async function* (request, next) {
+    let n = 0;
+    for await (const c of await next(request)) {
+      if (n % 2 === 0) yield c;
+      n += 1;
+    }
+    yield { type: 'summary', count: n };
+  };
+  const { got, collected, ev } = await transformCall([['thin', 1, thin]], letters);
+  assert.equal(textOf(got), 'ac');
+  assert.deepStrictEqual(got[2], { type: 'summary', count: 4 });
+  assert.deepStrictEqual(collected, got);
+  assert.deepStrictEqual(ev.chunks.map((m) => m.data.provider), ['openai_chat_completions', 'openai_chat_completions', 'unknown']);
+  assert.equal(ev.end.metadata['otel.status_code'], 'OK');
+});
+
+test('transforming stream intercept: stopping early cancels only the inner layers', { timeout: 20000 }, async () => {
+  const providerClosed = deferred();
+  let aborted = false;
+  const endless = async function* (r, signal) {
+    try {
+      for (let i = 0; ; i++) {
+        yield chatChunk(String(i));
+        await new Promise((res) => setImmediate(res));
+      }
+    } finally {
+      aborted = signal.aborted;
+      providerClosed.resolve();
+    }
+  };
+  const firstOnly = async function* (request, next) {
+    for await (const c of await next(request)) {
+      yield upper(c);
+      break; // leaving the loop closes the inner stream
+    }
+    await providerClosed.promise;
+    yield { type: 'stopped' };
+  };
+  const { got, failure, ev } = await transformCall([['first', 1, firstOnly]], endless);
+  assert.equal(failure, null);
+  assert.deepStrictEqual(got, [chatChunk('0'), { type: 'stopped' }]);
+  assert.equal(aborted, true);
+  assert.equal(ev.chunks.length, 2);
+  assert.equal(ev.end.metadata['otel.status_code'], 'OK');
+});
+
+test('transforming stream intercept: the inner failure reaches it, to pass on or replace', async () => {
+  const boom = namedError('ConnectionError', 'upstream reset');
+  const failing = async function* () {
+    yield chatChunk('a');
+    throw boom;
+  };
+  const shout = async function* (request, next) {
+    for await (const c of await next(request)) yield upper(c);
+  };
+  let r = await transformCall([['shout', 1, shout]], failing, async (s) => {
+    const out = [];
+    try {
+      for (let c = await s.next(); c !== null; c = await s.next()) out.push(c);
+    } catch (e) {
+      return { out, e };
+    }
+    return { out, e: null };
+  });
+  assert.equal(textOf(r.got.out), 'A');
+  assert.equal(r.got.e, boom); // the provider's own error, through the intercept
+  assert.equal(r.ev.end.metadata['otel.status_code'], 'ERROR');
+  assert.equal(r.ev.end.metadata['exception.type'], 'ConnectionError');
+
+  const seen = [];
+  const fallback = async function* (request, next) {
+    try {
+      for await (const c of await next(request)) yield upper(c);
+    } catch (e) {
+      seen.push(e);
+      yield { type: 'fallback' };
+    }
+  };
+  r = await transformCall([['fallback', 1, fallback]], failing);
+  assert.equal(r.failure, null);
+  assert.deepStrictEqual(seen, [boom]);
+  assert.deepStrictEqual(r.got, [chatChunk('A'), { type: 'fallback' }]);
+  assert.equal(r.ev.end.metadata['otel.status_code'], 'OK');
+});
+
+test('transforming stream intercepts nest', async () => {
+  const shout = async function* (request, next) {
+    for await (const c of await next(request)) yield upper(c);
+  };
+  const twice = async function* (request, next) {
+    for await (const c of await next(request)) {
+      yield c;
+      yield { ...c, again: true };
+    }
+  };
+  const { got, collected, ev } = await transformCall([['shout', 1, shout], ['twice', 2, twice]], letters);
+  assert.equal(textOf(got), 'AABBCCDD'); // the outer one rebuilt each chunk the inner one doubled
+  assert.deepStrictEqual(collected, got);
+  assert.equal(ev.chunks.length, 8);
+  assert.equal(ev.end.metadata['otel.status_code'], 'OK');
+});
+
+test('transforming stream intercept: the consumer closing cancels the inner layers it reads', { timeout: 20000 }, async () => {
+  const providerClosed = deferred();
+  const interceptClosed = deferred();
+  const endless = async function* () {
+    try {
+      for (let i = 0; ; i++) {
+        yield chatChunk(String(i));
+        await new Promise((res) => setImmediate(res));
+      }
+    } finally {
+      providerClosed.resolve();
+    }
+  };
+  const shout = async function* (request, next) {
+    try {
+      for await (const c of await next(request)) yield upper(c);
+    } finally {
+      interceptClosed.resolve();
+    }
+  };
+  const { got, ev } = await transformCall([['shout', 1, shout]], endless, async (s) => {
+    const first = await s.next();
+    await s.close();
+    await Promise.all([providerClosed.promise, interceptClosed.promise]);
+    return [first];
+  });
+  assert.deepStrictEqual(got, [chatChunk('0')]);
+  assert.equal(ev.end.metadata['otel.status_description'], 'stream dropped before clean completion');
+  assert.equal(ev.end.metadata['nemo_relay.stream.end_reason'], 'consumer_closed');
+});
+
+test('transforming stream intercept: the inner stream holds the inner layers back', { timeout: 60000 }, async () => {
+  const n = 3000;
+  let produced = 0;
+  const ahead = [];
+  const provider = async function* () {
+    for (let i = 0; i < n; i++) {
+      produced += 1;
+      yield { i };
+    }
+  };
+  const slow = async function* (request, next) {
+    let read = 0;
+    for await (const c of await next(request)) {
+      read += 1;
+      if (read === 1 || read === 1500) {
+        for (let k = 0; k < 50; k++) await new Promise((res) => setImmediate(res));
+        ahead.push(produced - read);
+      }
+      yield c;
+    }
+  };
+  const { got, failure } = await transformCall([['slow', 1, slow]], provider);
+  assert.equal(failure, null);
+  assert.deepStrictEqual(got.map((c) => c.i), Array.from({ length: n }, (_, i) => i));
+  // At most the library's inner buffer (1024), the chunk held here and the one being pushed.
+  assert.equal(ahead.length, 2);
+  for (const a of ahead) assert.ok(a <= 1024 + 2 && a >= 1000, `ahead ${a}`);
+});
+
 test('a failing stream intercept fails the call with its own error', async () => {
   const bad = namedError('PermissionError', 'intercept says no');
   relay.registerLlmStreamExecutionIntercept('deny', 1, () => { throw bad; });

@@ -10,12 +10,11 @@ Everything runs on the caller's event loop, without thread hops:
   that took the chunk (the collector and the ``llm.chunk`` mark ran just before, in the library),
   hands the chunk to the ``LlmStream`` and keeps its token pending until the consumer took it, so
   the library's bounded buffer holds the rest; ``on_end`` delivers the outcome after the last chunk;
-- the library's stream execution intercepts pass the inner layers' chunks straight to the outer
-  layer. A Python intercept iterates them instead (``await next(request)`` gives an ``LlmStream``):
-  ``next`` runs the inner layers through ``nemo_relay_token_next`` and the inner Python layer,
-  invoked inside that call, writes its chunks into the intercept's stream rather than into its
-  native producer. The library still orders and snapshots the chain and observes every chunk that
-  leaves the outermost layer.
+- a stream execution intercept iterates the inner layers' chunks (``await next(request)`` gives an
+  ``LlmStream``): ``next`` calls ``nemo_relay_token_next_stream``, whose inner stream is read with
+  the same callback consumer as the call's own stream, so the library's bounded inner buffer holds
+  what the intercept has not read (docs/pipeline.md, "Transforming stream intercepts"). The intercept
+  pushes what it yields into its own producer; the library observes what leaves the outermost layer.
 """
 
 from __future__ import annotations
@@ -32,11 +31,11 @@ from ._runtime import (
     DONE,
     FREE,
     CallState,
-    _tls,
     add_slot,
     call_token,
     callback_struct,
     current_call,
+    done_struct,
     enter,
     fail,
     lib,
@@ -54,9 +53,6 @@ _E_FULL = _ffi.E_FULL
 _E_CANCELLED = _ffi.E_CANCELLED
 _push = lib.nemo_relay_stream_push
 _complete = lib.nemo_relay_complete
-
-#: Chunks an intercept's inner stream buffers before the inner layer waits for the intercept.
-INNER_BUFFER = 1024
 
 
 def _aiter(it: Any) -> Any:
@@ -99,7 +95,6 @@ class _Feed:
         "limit",
         "loop",
         "on_take",
-        "producer",
         "space",
         "waiter",
     )
@@ -114,10 +109,8 @@ class _Feed:
         self.limit = limit
         self.closed = False
         self.abandoned = False
-        #: Called after the consumer took a chunk (the outer stream resumes native delivery).
+        #: Called after the consumer took a chunk (native delivery resumes).
         self.on_take: Callable[[], None] | None = None
-        #: The task of the inner layer writing into this feed (intercept streams only).
-        self.producer: asyncio.Task[Any] | None = None
 
     def full(self) -> bool:
         return not self.abandoned and not self.closed and len(self.chunks) >= self.limit
@@ -209,7 +202,7 @@ class LlmStream:
         raise TypeError("No constructor defined for LlmStream")
 
     @classmethod
-    def _make(cls, feed: _Feed, call: "StreamCall | None") -> "LlmStream":
+    def _make(cls, feed: _Feed, call: "StreamCall | InnerStream") -> "LlmStream":
         self = object.__new__(cls)
         self._feed = feed
         self._call = call
@@ -239,17 +232,8 @@ class LlmStream:
         feed = self._feed
         if feed.closed:
             return
-        was_done = feed.done
         feed.close()
-        call = self._call
-        if call is not None:
-            tasks = call.close()
-        else:
-            t = feed.producer
-            tasks = set()
-            if t is not None and not t.done() and not was_done:
-                t.cancel()
-                tasks.add(t)
+        tasks = self._call.close()
         tasks = {t for t in tasks if not t.done() and t is not asyncio.current_task()}
         if tasks:
             await asyncio.wait(tasks)
@@ -260,8 +244,7 @@ class LlmStream:
         except AttributeError:
             return
         if feed.closed:
-            if self._call is not None:
-                self._call.release()
+            self._call.release()
             return
         try:
             owner = _loop_thread(feed.loop)
@@ -274,8 +257,7 @@ class LlmStream:
 
     def _abandon(self) -> None:
         self._feed.abandon()
-        if self._call is not None:
-            self._call.abandon()
+        self._call.abandon()
 
     def __repr__(self) -> str:
         return "<LlmStream>"
@@ -425,15 +407,14 @@ class _CancelNotice:
 
 
 class _Layer:
-    """Drives one Python stream layer's async iterator into its producer (or an intercept's feed)."""
+    """Drives one Python stream layer's async iterator into its producer."""
 
-    __slots__ = ("call", "cancelled", "producer", "target", "task", "token")
+    __slots__ = ("call", "cancelled", "producer", "task", "token")
 
-    def __init__(self, token: int, producer: int, call: StreamCall, target: _Feed | None) -> None:
+    def __init__(self, token: int, producer: int, call: StreamCall) -> None:
         self.token = token
         self.producer = producer
         self.call = call
-        self.target = target
         self.task: asyncio.Task[Any] | None = None
         self.cancelled = False
 
@@ -487,14 +468,6 @@ class _Layer:
     async def _push(self, chunk: Any) -> bool:
         """Pushes one chunk; False once the stream was closed or failed (stop producing)."""
         body = _encode(chunk)
-        target = self.target
-        if target is not None:
-            while target.full():
-                await target.wait_space()
-            if target.closed:
-                return False
-            target.put(_loads(body))
-            return True
         call = self.call
         while True:
             with enter(call):
@@ -502,6 +475,7 @@ class _Layer:
             if rc == _OK:
                 return True
             if rc == _E_FULL:
+                # The call's stream or an intercept's inner stream is full: any consumer's take wakes this.
                 await call.feed.wait_space()
                 continue
             if rc == _E_CANCELLED:
@@ -520,8 +494,6 @@ def start_layer(token: int, call: StreamCall, produce: Callable[[], Any], awaita
 
 
 def _start_layer(token: int, call: StreamCall, produce: Callable[[], Any], awaitable_ok: bool) -> int:
-    target: _Feed | None = getattr(_tls, "redirect", None)
-    _tls.redirect = None
     call.mark_started()
     out = c_void_p()
     rc = lib.nemo_relay_token_producer(byref(out), token)
@@ -537,14 +509,12 @@ def _start_layer(token: int, call: StreamCall, produce: Callable[[], Any], await
         lib.nemo_relay_producer_free(producer)
         fail(token, e, call)
         return _OK
-    layer = _Layer(token, producer, call, target)
+    layer = _Layer(token, producer, call)
     loop = call.loop
     assert loop is not None
     task = loop.create_task(layer.run(produced, awaitable_ok))
     layer.task = task
     call.add_task(task)
-    if target is not None:
-        target.producer = task
     notice = _ffi.Done(DONE, add_slot(_CancelNotice(layer)), FREE)
     rc = lib.nemo_relay_producer_on_cancel(producer, byref(notice))
     if rc != _OK:  # the layer then only learns of a close from its next push
@@ -552,14 +522,46 @@ def _start_layer(token: int, call: StreamCall, produce: Callable[[], Any], await
     return _PENDING
 
 
-class _NextEnd:
-    """The end of the inner layers run by a stream intercept's ``next``."""
+class InnerStream:
+    """The read end of a stream intercept's inner layers (``nemo_relay_token_next_stream``).
 
-    __slots__ = ("call", "feed")
+    The library's callback consumer feeds an ``LlmStream``, as for the call's own stream: a chunk's
+    token stays pending while the intercept has a chunk unread, so the library's bounded inner buffer
+    holds the rest and the inner layers wait for the intercept (docs/pipeline.md, "Transforming stream
+    intercepts").
+    """
 
-    def __init__(self, feed: _Feed, call: StreamCall) -> None:
-        self.feed = feed
+    __slots__ = ("call", "feed", "native", "parked", "tasks")
+
+    def __init__(self, call: StreamCall) -> None:
+        loop = call.loop
+        assert loop is not None
         self.call = call
+        self.feed = _Feed(loop, 1)
+        self.feed.on_take = self._resume_delivery
+        self.native: int | None = None
+        self.parked: int | None = None
+        #: The tasks of the inner layers started by this ``next`` (closing waits for them).
+        self.tasks: set[asyncio.Task[Any]] = set()
+
+    def on_chunk(self, token: int, doc: bytes) -> int:
+        feed = self.feed
+        if feed.closed or feed.abandoned:
+            succeed(token, b"null")
+            return _OK
+        feed.put(_loads(doc))
+        if feed.full():
+            self.parked = token
+            return _PENDING
+        succeed(token, b"null")
+        return _OK
+
+    def _resume_delivery(self) -> None:
+        t, self.parked = self.parked, None
+        if t is not None:
+            succeed(t, b"null")
+        # Inner layers whose push found the inner buffer full wait on the call's feed: wake them.
+        self.call.feed.wake_space()
 
     def on_done(self, status: int, payload: bytes) -> None:
         self.call._on_loop(self._end, status, payload)
@@ -567,27 +569,46 @@ class _NextEnd:
     def _end(self, status: int, payload: bytes) -> None:
         self.feed.end(None if status == _OK else self.call.error(status, payload))
 
+    def close(self) -> set[asyncio.Task[Any]]:
+        """``aclose()``: the library cancels the inner layers only; the intercept goes on."""
+        p = self.native
+        if p:
+            with enter(self.call):
+                lib.nemo_relay_stream_close(p)
+        self._resume_delivery()
+        return self.tasks
+
+    def abandon(self) -> None:
+        self._resume_delivery()
+        self.release()
+
+    def release(self) -> None:
+        p, self.native = self.native, None
+        if p:
+            try:
+                lib.nemo_relay_stream_free(p)
+            except Exception:  # noqa: BLE001 - interpreter shutdown
+                pass
+
 
 def stream_next(token: int, call: StreamCall) -> Callable[[Any], Any]:
     """The ``next`` of a stream intercept: runs the inner layers; awaiting it gives their stream."""
 
     def next_(request: Any) -> Any:
         body = _json.dumps(request_arg(request)._wire())
-        loop = call.loop
-        assert loop is not None
-        feed = _Feed(loop, INNER_BUFFER)
-        stream = LlmStream._make(feed, None)
-        done = _ffi.Done(DONE, add_slot(_NextEnd(feed, call)), FREE)
-        prev = getattr(_tls, "redirect", None)
-        _tls.redirect = feed
-        try:
-            with enter(call):
-                rc = lib.nemo_relay_token_next(token, body, len(body), byref(done))
-        finally:
-            _tls.redirect = prev
+        inner = InnerStream(call)
+        so = _ffi.StreamOptions(_ffi.STREAM_OPTIONS_VERSION, 0)
+        so.on_chunk = callback_struct(inner.on_chunk)
+        so.on_end = done_struct(inner)
+        out = c_void_p()
+        before = set(call.tasks or ())
+        with enter(call):
+            rc = lib.nemo_relay_token_next_stream(byref(out), token, body, len(body), byref(so))
         if rc != _OK:
             raise _errors.last_error(rc)
-        return _Ready(stream)
+        inner.native = out.value
+        inner.tasks = set(call.tasks or ()) - before
+        return _Ready(LlmStream._make(inner.feed, inner))
 
     return next_
 

@@ -664,6 +664,216 @@ def test_scope_local_stream_intercept() -> None:
     run(body)
 
 
+# ---- transforming stream intercepts (docs/pipeline.md, "Transforming stream intercepts") ---------
+
+
+def upper(c: dict[str, Any]) -> dict[str, Any]:
+    return chat_chunk(c["choices"][0]["delta"]["content"].upper())
+
+
+def transform_call(
+    regs: list[tuple[str, int, Any]], provider: Any, consume: Any = None
+) -> tuple[list[Any], list[Any], Any, list[dict[str, Any]]]:
+    """Runs one streaming call with the given stream intercepts; returns (consumer chunks, collected
+    chunks, the exception the consumer got or None, the call's events)."""
+    got: list[Any] = []
+    collected: list[Any] = []
+    failure: list[Any] = [None]
+    for name, priority, fn in regs:
+        intercepts.register_llm_stream_execution(name, priority, fn)
+    try:
+
+        async def body() -> None:
+            stream = await llm.stream_execute("prov", req(), provider, collected.append, lambda: {"n": len(collected)})
+            try:
+                if consume is not None:
+                    await consume(stream, got)
+                else:
+                    async for c in stream:
+                        got.append(c)
+            except Exception as e:  # noqa: BLE001 - returned to the test
+                failure[0] = e
+
+        events = run(body)
+    finally:
+        for name, _priority, _fn in regs:
+            assert intercepts.deregister_llm_stream_execution(name)
+    return got, collected, failure[0], events
+
+
+async def letters(r: LLMRequest) -> Any:
+    for t in ("a", "b", "c", "d"):
+        yield chat_chunk(t)
+
+
+def test_stream_intercept_upper_cases_each_inner_chunk() -> None:
+    async def shout(name: str, request: LLMRequest, context: Any, next: Any) -> Any:
+        async for c in await next(request):
+            yield upper(c)
+
+    got, collected, failure, events = transform_call([("shout", 1, shout)], letters)
+    assert failure is None and text_of(got) == "ABCD" and collected == got
+    _start, marks, end = call_events(events)
+    assert len(marks) == 4  # the marks describe what left the intercept
+    assert end is not None and end["metadata"] == {"otel.status_code": "OK"} and end["data"] == {"n": 4}
+
+
+def test_stream_intercept_drops_chunks_and_adds_one() -> None:
+    async def thin(name: str, request: LLMRequest, context: Any, next: Any) -> Any:
+        n = 0
+        async for c in await next(request):
+            if n % 2 == 0:
+                yield c
+            n += 1
+        yield {"type": "summary", "count": n}
+
+    got, collected, failure, events = transform_call([("thin", 1, thin)], letters)
+    assert failure is None and text_of(got) == "ac" and got[-1] == {"type": "summary", "count": 4}
+    assert collected == got
+    _start, marks, end = call_events(events)
+    assert [m["data"]["provider"] for m in marks] == ["openai_chat_completions"] * 2 + ["unknown"]
+    assert end is not None and end["metadata"] == {"otel.status_code": "OK"}
+
+
+def test_stream_intercept_stops_reading_early() -> None:
+    log: list[str] = []
+
+    async def endless(r: LLMRequest) -> Any:
+        try:
+            i = 0
+            while True:
+                yield chat_chunk(str(i))
+                i += 1
+                await asyncio.sleep(0)
+        finally:
+            log.append("provider closed")
+
+    async def first_only(name: str, request: LLMRequest, context: Any, next: Any) -> Any:
+        inner = await next(request)
+        async for c in inner:
+            yield upper(c)
+            break
+        await inner.aclose()
+        log.append("inner closed")  # the inner provider was cancelled and finished before aclose returned
+        yield {"type": "stopped"}
+
+    got, _collected, failure, events = transform_call([("first", 1, first_only)], endless)
+    assert failure is None and got == [chat_chunk("0"), {"type": "stopped"}]
+    assert log == ["provider closed", "inner closed"]
+    _start, marks, end = call_events(events)
+    assert len(marks) == 2 and end is not None and end["metadata"] == {"otel.status_code": "OK"}
+
+
+def test_stream_intercept_sees_the_inner_failure() -> None:
+    err = ValueError("upstream reset")
+
+    async def failing(r: LLMRequest) -> Any:
+        yield chat_chunk("a")
+        raise err
+
+    async def shout(name: str, request: LLMRequest, context: Any, next: Any) -> Any:
+        async for c in await next(request):
+            yield upper(c)
+
+    seen: list[Any] = []
+
+    async def fallback(name: str, request: LLMRequest, context: Any, next: Any) -> Any:
+        try:
+            async for c in await next(request):
+                yield upper(c)
+        except ValueError as e:
+            seen.append(e)
+            yield {"type": "fallback"}
+
+    # Passed on: the consumer gets the provider's own exception after the transformed chunk.
+    got, _collected, failure, events = transform_call([("shout", 1, shout)], failing)
+    assert text_of(got) == "A" and failure is err
+    _start, _marks, end = call_events(events)
+    assert end is not None and end["metadata"]["otel.status_code"] == "ERROR"
+    assert end["metadata"]["exception.type"] == "ValueError"
+    # Caught: the intercept replaces it with a chunk of its own and the call ends cleanly.
+    got, _collected, failure, events = transform_call([("fallback", 1, fallback)], failing)
+    assert failure is None and seen == [err] and got == [chat_chunk("A"), {"type": "fallback"}]
+    _start, _marks, end = call_events(events)
+    assert end is not None and end["metadata"] == {"otel.status_code": "OK"}
+
+
+def test_nested_transforming_stream_intercepts() -> None:
+    async def shout(name: str, request: LLMRequest, context: Any, next: Any) -> Any:
+        async for c in await next(request):
+            yield upper(c)
+
+    async def twice(name: str, request: LLMRequest, context: Any, next: Any) -> Any:
+        async for c in await next(request):
+            yield c
+            yield {**c, "again": True}
+
+    got, collected, failure, events = transform_call([("shout", 1, shout), ("twice", 2, twice)], letters)
+    # The outer intercept rebuilds each chunk, so the inner one's marker is gone: it ran inside.
+    assert failure is None and text_of(got) == "AABBCCDD" and collected == got
+    _start, marks, end = call_events(events)
+    assert len(marks) == 8 and end is not None and end["metadata"] == {"otel.status_code": "OK"}
+
+
+def test_consumer_closes_while_the_intercept_reads_the_inner_stream() -> None:
+    log: list[str] = []
+
+    async def endless(r: LLMRequest) -> Any:
+        try:
+            i = 0
+            while True:
+                yield chat_chunk(str(i))
+                i += 1
+                await asyncio.sleep(0)
+        finally:
+            log.append("provider closed")
+
+    async def shout(name: str, request: LLMRequest, context: Any, next: Any) -> Any:
+        try:
+            async for c in await next(request):
+                yield upper(c)
+        finally:
+            log.append("intercept closed")
+
+    async def close_after_one(stream: LlmStream, got: list[Any]) -> None:
+        got.append(await stream.__anext__())
+        await stream.aclose()
+
+    got, _collected, failure, events = transform_call([("shout", 1, shout)], endless, close_after_one)
+    assert failure is None and got == [chat_chunk("0")]
+    assert sorted(log) == ["intercept closed", "provider closed"]
+    _start, _marks, end = call_events(events)
+    assert end is not None and end["metadata"]["otel.status_description"] == "stream dropped before clean completion"
+    assert end["metadata"]["nemo_relay.stream.end_reason"] == "consumer_closed"
+
+
+def test_inner_stream_holds_the_inner_layers_back() -> None:
+    """The inner stream is bounded: the provider waits while the intercept does not read."""
+    n = 3000
+    produced = [0]
+    ahead: list[int] = []
+
+    async def provider(r: LLMRequest) -> Any:
+        for i in range(n):
+            produced[0] += 1
+            yield {"i": i}
+
+    async def slow(name: str, request: LLMRequest, context: Any, next: Any) -> Any:
+        read = 0
+        async for c in await next(request):
+            read += 1
+            if read in (1, 1500):
+                for _ in range(50):
+                    await asyncio.sleep(0)
+                ahead.append(produced[0] - read)
+            yield c
+
+    got, _collected, failure, _events = transform_call([("slow", 1, slow)], provider)
+    assert failure is None and [c["i"] for c in got] == list(range(n))
+    # At most the library's inner buffer (1024) plus the chunk being handed over and the one in flight.
+    assert len(ahead) == 2 and all(a <= 1024 + 2 for a in ahead), ahead
+
+
 # ---- typed --------------------------------------------------------------------------------------
 
 
