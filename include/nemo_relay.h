@@ -66,14 +66,14 @@ extern "C" {
 
 /* The project version: its one source is the top-level VERSION file; scripts/version.py checks these. */
 #define NEMO_RELAY_VERSION_MAJOR 0
-#define NEMO_RELAY_VERSION_MINOR 8
+#define NEMO_RELAY_VERSION_MINOR 9
 #define NEMO_RELAY_VERSION_PATCH 0
 /** M*1000000 + m*1000 + p. */
-#define NEMO_RELAY_VERSION_NUMBER 8000
-#define NEMO_RELAY_VERSION_STRING "0.8.0"
+#define NEMO_RELAY_VERSION_NUMBER 9000
+#define NEMO_RELAY_VERSION_STRING "0.9.0"
 
 /**
- * @brief The library's version string, e.g. "0.8.0".
+ * @brief The library's version string, e.g. "0.9.0".
  * @return A static string.
  * Ownership: returned borrowed; static, never freed.
  * @since 0.1
@@ -1239,6 +1239,19 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_dropped_events(uint64_t *out, nemo
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_codec_builtin(nemo_relay_codec_t **out, const char *id);
 
+/**
+ * @brief Lists the built-in codecs and the other names each accepts, so that bindings keep no list
+ *        of their own (docs/codecs.md, "Built-in codecs").
+ * @param out Receives `[{"id": "openai_chat", "aliases": []}, ..., {"id": "oci_genai",
+ *        "aliases": ["oci_genai_chat"]}, ...]`, in a fixed order; every `id` and alias is accepted by
+ *        nemo_relay_codec_builtin.
+ * @param out_len Receives its length.
+ * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT (NULL out).
+ * Ownership: `*out` returned owned (nemo_relay_free).
+ * @since 0.9
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_codec_builtin_list(char **out, size_t *out_len);
+
 #define NEMO_RELAY_CODEC_CALLBACKS_VERSION 1
 
 /**
@@ -1365,6 +1378,36 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_chunk_summary(char **out, size_t *
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_annotated_request_queries(char **out, size_t *out_len,
                                                                        const char *annotated,
                                                                        size_t annotated_len);
+
+/** nemo_relay_annotated_request_check: check with the constructor's wording, not a setter's. */
+#define NEMO_RELAY_ANNOTATED_CHECK_CONSTRUCT 1u
+
+/**
+ * @brief Checks fields a binding sets on an annotated request, with the reference's rules and
+ *        messages (docs/annotated-request.md, "Checking fields"), and normalizes them.
+ *
+ * `fields` maps field names (`model`, `messages`, `params`, `instructions`, `tools`, `tool_choice`,
+ * `api_specific`, `extra`, `store`, `stream`, `parallel_tool_calls`, `user`, `previous_response_id`,
+ * `service_tier`, `metadata`, `include`, `reasoning`, `truncation`, `max_output_tokens`,
+ * `max_tool_calls`, `top_logprobs`) to values; they are checked in the object's order and the first
+ * refusal is answered. A null value unsets the field (except `extra` in setter mode). Normalizing:
+ * `params` keeps only non-null `temperature`/`top_p` (as doubles), `max_tokens` and `stop` (a string
+ * becomes a one-entry array); a boolean in an unsigned field counts as 0 or 1.
+ * @param out Receives `{"fields": {name: normalized value, ...}}` when every field is accepted, else
+ *        `{"error": {"kind": "type_error" | "value_error" | "overflow_error", "message": M}}` (the
+ *        reference raises TypeError, ValueError or OverflowError with message M).
+ * @param out_len Receives its length.
+ * @param fields The fields JSON (an object).
+ * @param fields_len Its length.
+ * @param flags 0 (a setter) or NEMO_RELAY_ANNOTATED_CHECK_CONSTRUCT (the constructor).
+ * @return NEMO_RELAY_OK (the answer says whether the fields were accepted), NEMO_RELAY_E_INVALID_JSON,
+ *         NEMO_RELAY_E_INVALID_ARGUMENT (not an object, unknown flags, NULL out).
+ * Ownership: `*out` returned owned (nemo_relay_free); inputs borrowed.
+ * @since 0.9
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_annotated_request_check(char **out, size_t *out_len,
+                                                                     const char *fields, size_t fields_len,
+                                                                     uint32_t flags);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Exporters                                                                                   */

@@ -1,14 +1,14 @@
 # SPDX-License-Identifier: Apache-2.0
 """The C contract as data. Generated from include/nemo_relay.h by scripts/abi_tables.py; do not edit."""
 
-VERSION = (0, 8, 0)
+VERSION = (0, 9, 0)
 
 #: Every integer constant of the header (``#define`` and ``enum``).
 CONSTANTS = {
     'NEMO_RELAY_VERSION_MAJOR': 0,
-    'NEMO_RELAY_VERSION_MINOR': 8,
+    'NEMO_RELAY_VERSION_MINOR': 9,
     'NEMO_RELAY_VERSION_PATCH': 0,
-    'NEMO_RELAY_VERSION_NUMBER': 8000,
+    'NEMO_RELAY_VERSION_NUMBER': 9000,
     'NEMO_RELAY_RUNTIME_OPTIONS_VERSION': 1,
     'NEMO_RELAY_SCOPE_PARALLEL': 1,
     'NEMO_RELAY_SCOPE_RELOCATABLE': 2,
@@ -23,6 +23,7 @@ CONSTANTS = {
     'NEMO_RELAY_TOOL_OPTIONS_VERSION': 1,
     'NEMO_RELAY_BREAK_CHAIN': 1,
     'NEMO_RELAY_CODEC_CALLBACKS_VERSION': 1,
+    'NEMO_RELAY_ANNOTATED_CHECK_CONSTRUCT': 1,
     'NEMO_RELAY_EXPORTER_OPTIONS_VERSION': 1,
     'NEMO_RELAY_OK': 0,
     'NEMO_RELAY_PENDING': -1,
@@ -488,6 +489,10 @@ EXPORTS = (
         ('nemo_relay_codec_t **', 'out'),
         ('const char *', 'id'),
     )),
+    ('nemo_relay_codec_builtin_list', (0, 9), 'nemo_relay_status_t', (
+        ('char **', 'out'),
+        ('size_t *', 'out_len'),
+    )),
     ('nemo_relay_codec_new', (0, 2), 'nemo_relay_status_t', (
         ('nemo_relay_codec_t **', 'out'),
         ('const char *', 'id'),
@@ -531,6 +536,13 @@ EXPORTS = (
         ('size_t *', 'out_len'),
         ('const char *', 'annotated'),
         ('size_t', 'annotated_len'),
+    )),
+    ('nemo_relay_annotated_request_check', (0, 9), 'nemo_relay_status_t', (
+        ('char **', 'out'),
+        ('size_t *', 'out_len'),
+        ('const char *', 'fields'),
+        ('size_t', 'fields_len'),
+        ('uint32_t', 'flags'),
     )),
     ('nemo_relay_exporter_options_init', (0, 6), 'nemo_relay_status_t', (
         ('nemo_relay_exporter_options_t *', 'opts'),
