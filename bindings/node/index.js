@@ -1106,7 +1106,8 @@ function sanitizerContext(codec) {
   return {
     codec: c,
     resolveCodec() {
-      return c.kind === 'builtin' && BUILTIN_CLASSES[c.id] ? new BUILTIN_CLASSES[c.id]() : null;
+      const make = c.kind === 'builtin' ? builtinCodecs().get(c.id) : undefined;
+      return make ? make() : null;
     },
   };
 }
@@ -1352,11 +1353,30 @@ class OCIGenAIChatCodec extends BuiltinCodec {
 class BedrockConverseCodec extends BuiltinCodec {
   constructor() { super('bedrock_converse'); }
 }
-const BUILTIN_CLASSES = {
-  openai_chat: OpenAIChatCodec, openai_responses: OpenAIResponsesCodec, anthropic_messages: AnthropicMessagesCodec,
-  gemini_generate_content: GeminiGenerateContentCodec, oci_genai: OCIGenAIChatCodec,
-  bedrock_converse: BedrockConverseCodec,
-};
+const CODEC_CLASSES = [
+  OpenAIChatCodec, OpenAIResponsesCodec, AnthropicMessagesCodec, GeminiGenerateContentCodec, OCIGenAIChatCodec,
+  BedrockConverseCodec,
+];
+let builtinTable = null;
+/**
+ * Every name the core accepts for a built-in codec (ids and aliases) to a factory, read once from
+ * `nemo_relay_codec_builtin_list`; a codec without a class of its own is a plain BuiltinCodec.
+ * @returns {Map<string, () => BuiltinCodec>}
+ */
+function builtinCodecs() {
+  if (!builtinTable) {
+    rt();
+    const byId = new Map(CODEC_CLASSES.map((C) => [new C().id, C]));
+    const table = new Map();
+    for (const { id, aliases } of JSON.parse(ffi.call('nemo_relay_codec_builtin_list', [null])[0])) {
+      const C = byId.get(id);
+      const make = C ? () => new C() : () => new BuiltinCodec(id);
+      for (const name of [id, ...aliases]) table.set(name, make);
+    }
+    builtinTable = table;
+  }
+  return builtinTable;
+}
 
 module.exports = {
   // types
@@ -1385,6 +1405,6 @@ module.exports = {
 
 // Internal hooks for ./typed.js (not part of the public surface).
 Object.defineProperty(module.exports, '__internal', {
-  value: { llmExecuteWith, llmStreamWith, jsCodec, BuiltinCodec, rt },
+  value: { llmExecuteWith, llmStreamWith, jsCodec, BuiltinCodec, rt, builtinCodecs },
   enumerable: false,
 });
