@@ -239,6 +239,18 @@ const EXPORTS = Object.freeze([
     ['void *', 'user_data'],
     ['void (*)(void *)', 'user_data_free'],
   ]],
+  ['nemo_relay_logging_init', [0, 9], 'nemo_relay_status_t', [
+  ]],
+  ['nemo_relay_logging_shutdown', [0, 9], 'void', [
+  ]],
+  ['nemo_relay_log_emit', [0, 9], 'nemo_relay_status_t', [
+    ['const char *', 'level'],
+    ['const char *', 'target'],
+    ['const char *', 'event'],
+    ['const char *', 'message'],
+    ['const char *', 'fields'],
+    ['size_t', 'fields_len'],
+  ]],
   ['nemo_relay_stack_new', [0, 1], 'nemo_relay_status_t', [
     ['nemo_relay_stack_t **', 'out'],
     ['nemo_relay_stack_t *', 'parent'],
