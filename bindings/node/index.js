@@ -126,6 +126,8 @@ function init() {
   for (const name of ['nemo_relay_scope_free', 'nemo_relay_stack_free', 'nemo_relay_codec_free', 'nemo_relay_call_free']) {
     ffi.declare(name);
   }
+  // The environment's operational logging configuration, as the reference applies it at load (docs/logging.md).
+  ffi.call('nemo_relay_logging_init', []);
   const [rt] = ffi.call('nemo_relay_runtime_new', [null, null]);
   const [st] = ffi.call('nemo_relay_stack_new', [null, 0]);
   state.rt = rt;
@@ -1099,6 +1101,32 @@ function toolRequestIntercepts(name, args) {
   return withDone((done) => ['nemo_relay_tool_request_intercepts', [rt(), stack._ptr, cstr(name), a, done]], (v) => v);
 }
 
+// MARK: - Operational logging (docs/logging.md)
+
+/**
+ * Emits a structured operational record (target `nemo_relay.node[.<target>]`).
+ * @param {string} level `trace`, `debug`, `info`, `warn` (or `warning`) or `error`
+ * @param {string} message
+ * @param {{target?: string, fields?: object | null}} [options]
+ */
+function log(level, message, options = {}) {
+  const { target = '', fields = null } = options ?? {};
+  for (const [what, v] of [['level', level], ['message', message], ['target', target]]) {
+    if (typeof v !== 'string') throw new TypeError(`${what} must be a string`);
+  }
+  if (fields !== null && fields !== undefined && (typeof fields !== 'object' || Array.isArray(fields))) {
+    throw new TypeError('log fields must be an object');
+  }
+  const f = fields == null ? null : JSON.stringify(toJsonValue(fields, 'fields'));
+  rt();
+  ffi.call('nemo_relay_log_emit', [level, target ? `nemo_relay.node.${target}` : 'nemo_relay.node', null, message, f]);
+}
+const trace = (message, options) => log('trace', message, options);
+const debug = (message, options) => log('debug', message, options);
+const info = (message, options) => log('info', message, options);
+const warn = (message, options) => log('warn', message, options);
+const error = (message, options) => log('error', message, options);
+
 // MARK: - Middleware
 
 function sanitizerContext(codec) {
@@ -1394,6 +1422,8 @@ module.exports = {
   registerSubscriber, deregisterSubscriber, scopeRegisterSubscriber, scopeDeregisterSubscriber, flushSubscribers, droppedEvents,
   // errors
   getLastCallbackError, clearLastCallbackError,
+  // operational logging
+  log, trace, debug, info, warn, error,
   // codecs
   BuiltinCodec, OpenAIChatCodec, OpenAIResponsesCodec, AnthropicMessagesCodec, GeminiGenerateContentCodec, OCIGenAIChatCodec, BedrockConverseCodec,
   // exporters
@@ -1408,3 +1438,9 @@ Object.defineProperty(module.exports, '__internal', {
   value: { llmExecuteWith, llmStreamWith, jsCodec, BuiltinCodec, rt, builtinCodecs },
   enumerable: false,
 });
+
+// As the reference, an invalid logging environment fails `require`: start the helper (which applies it) now.
+if (['NEMO_RELAY_LOG', 'NEMO_RELAY_LOG_STDERR', 'NEMO_RELAY_LOG_STDERR_FORMAT', 'NEMO_RELAY_LOG_CONFIG_PATH'].some(
+  (name) => process.env[name] !== undefined)) {
+  rt();
+}
