@@ -71,6 +71,29 @@ import Testing
         }
     }
 
+    /// A request a built-in codec decodes passes the check field by field (bedrock_converse's
+    /// `api_specific` tag included), so a binding can set back what it read.
+    @Test func everyDecodedVectorPassesTheCheck() throws {
+        var checked = 0
+        for id in BuiltinCodecs.ids {
+            let url = VectorSupport.vectorsDirectory.appendingPathComponent("\(id).json")
+            for v in try JSON.parse([UInt8](Data(contentsOf: url))).arrayValue ?? [] {
+                guard v["op"]?.stringValue == "decode", v["expected_error"] == nil,
+                    let doc = v["expected"]?.objectValue
+                else { continue }
+                for (name, value) in doc where AnnotatedRequestCheck.fields.contains(name) {
+                    checked += 1
+                    do throws(AnnotatedRequestCheck.Failure) {
+                        _ = try AnnotatedRequestCheck.check(name, value, constructing: false)
+                    } catch {
+                        Issue.record("\(id) \(v["name"]?.stringValue ?? "?") \(name): \(error.message)")
+                    }
+                }
+            }
+        }
+        #expect(checked > 300)
+    }
+
     @Test func theBuiltinListingNamesEveryCodecAndAlias() {
         let listing = BuiltinCodecs.listing.arrayValue ?? []
         #expect(listing.compactMap { $0["id"]?.stringValue } == BuiltinCodecs.ids)

@@ -394,14 +394,17 @@ public enum AnnotatedRequestCheck {
         }
     }
 
-    /// The `api` tags `api_specific` accepts, in the reference's declaration order.
+    /// The `api` tags of the reference's `api_specific`, in its declaration order (its refusal lists them).
     public static let apiTags = ["anthropic_messages", "openai_chat", "openai_responses", "oci_genai", "custom"]
+
+    /// `api` tags this package's own codecs write besides the reference's (`docs/codecs.md`).
+    public static let ownApiTags = ["bedrock_converse"]
 
     static func apiSpecific(_ v: JSON) throws(Failure) {
         switch v {
         case .object(let o):
             let api = try tag(o, "api")
-            guard apiTags.contains(api) else {
+            guard apiTags.contains(api) || ownApiTags.contains(api) else {
                 let expected = apiTags.map { "`\($0)`" }.joined(separator: ", ")
                 throw .init(.valueError, "unknown variant `\(api)`, expected one of \(expected)")
             }
