@@ -73,6 +73,8 @@ enum OperationalLogger {
     static let state = Mutex<LoggingState?>(nil)
     static let generations = Atomic<UInt64>(0)
     static let exitHookInstalled = Atomic<Bool>(false)
+    /// Serializes configuration from the environment, so that two first calls configure once.
+    static let configuring = Mutex<Void>(())
 
     static func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
         bytes.withUnsafeBytes { raw in
@@ -122,7 +124,7 @@ enum OperationalLogger {
         if path.hasPrefix("/") { return path }
         var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         guard getcwd(&buf, buf.count) != nil else { return path }
-        let cwd = String(cString: buf)
+        let cwd = buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         return cwd.hasSuffix("/") ? cwd + path : cwd + "/" + path
     }
 
@@ -146,11 +148,13 @@ enum OperationalLogger {
     /// Applies the environment's configuration (the built-in one when no variable is set) unless one
     /// is in force.
     static func configureFromEnvironment() throws(RelayError) {
-        if state.withLock({ $0 != nil }) { return }
-        let config = try OperationalLog.config(
-            environment: { name in getenv(name).map { String(cString: $0) } },
-            read: { path throws(RelayError) in try readFile(path) })
-        try configure(config ?? OperationalLog.Config())
+        try configuring.withLock { _ throws(RelayError) in
+            if state.withLock({ $0 != nil }) { return }
+            let config = try OperationalLog.config(
+                environment: { name in getenv(name).map { String(cString: $0) } },
+                read: { path throws(RelayError) in try readFile(path) })
+            try configure(config ?? OperationalLog.Config())
+        }
     }
 
     /// Replaces the configuration in force: opens the file sinks (all or none), then logs
@@ -202,14 +206,6 @@ enum OperationalLogger {
                 close(current.files[i].fd)
             }
             s = nil
-        }
-    }
-
-    /// Writes what file sinks hold.
-    static func flush() {
-        state.withLock { s in
-            guard s != nil else { return }
-            for i in s!.files.indices { s!.files[i].flush() }
         }
     }
 
