@@ -372,7 +372,8 @@ NEMO_RELAY_API void nemo_relay_runtime_free(nemo_relay_runtime_t *rt);
  * @brief Receives a runtime diagnostic (a failing sanitizer, injector or response codec, ...).
  *
  * `level` is a NEMO_RELAY_SEVERITY_* value; `message` is UTF-8, borrowed for the call. Runs on the
- * thread where the diagnostic arose. The library never prints by itself.
+ * thread where the diagnostic arose. A runtime without a callback writes its diagnostics to the
+ * operational log (target `nemo_relay.runtime`), which writes nothing until nemo_relay_logging_init.
  */
 typedef void (*nemo_relay_log_fn)(int32_t level, const char *message, size_t len, void *user_data);
 
@@ -388,6 +389,55 @@ typedef void (*nemo_relay_log_fn)(int32_t level, const char *message, size_t len
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_runtime_set_log_callback(nemo_relay_runtime_t *rt, nemo_relay_log_fn fn,
                                                                        void *user_data, void (*user_data_free)(void *));
+
+/* ------------------------------------------------------------------------------------------ */
+/* Operational logging                                                                         */
+/* ------------------------------------------------------------------------------------------ */
+
+/**
+ * @brief Configures the process's operational logging from the environment, as the reference does
+ *        when its bindings load (docs/logging.md): `NEMO_RELAY_LOG` (error, warn, info, debug, trace),
+ *        `NEMO_RELAY_LOG_STDERR` (true/false), `NEMO_RELAY_LOG_STDERR_FORMAT` (human, jsonl), or
+ *        `NEMO_RELAY_LOG_CONFIG_PATH` (an absolute path to a TOML file with a `[logging]` table: level,
+ *        stderr_enabled, stderr_format, flush_interval_millis, `[[logging.sinks]]` files with path,
+ *        level, format, queue_capacity, max_file_size_bytes and retained_files). With none set: errors,
+ *        as human lines, on stderr.
+ *
+ * Logs `logging_initialized`. Does nothing when a configuration is in force (call
+ * nemo_relay_logging_shutdown first to apply a changed environment). The first success registers a
+ * process-exit hook that flushes the file sinks. File sinks buffer records and write them every
+ * `flush_interval_millis` (default 1000; 0: only when `queue_capacity` records wait, and at shutdown).
+ * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT (an invalid value, an unreadable or invalid file,
+ *         a sink that cannot be opened; the message starts with `failed to initialize NeMo Relay
+ *         operational logging: invalid argument: `, as the reference's error does).
+ * @since 0.9
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_logging_init(void);
+
+/**
+ * @brief Logs `logging_shutdown_started`, flushes and closes the file sinks and ends the configuration in
+ *        force; later records are dropped until the next nemo_relay_logging_init. Safe to call twice.
+ * @since 0.9
+ */
+NEMO_RELAY_API void nemo_relay_logging_shutdown(void);
+
+/**
+ * @brief Emits one operational record (dropped when no configuration is in force or when `level` is
+ *        below the configured level).
+ * @param level "trace", "debug", "info", "warn" (or "warning") or "error".
+ * @param target The record's target (NULL: empty); the bindings pass `nemo_relay.python[.<target>]`
+ *        and `nemo_relay.node[.<target>]`.
+ * @param event The record's event name (NULL: none).
+ * @param message The message (NULL: empty).
+ * @param fields A JSON object of structured fields, or NULL.
+ * @param fields_len Its length.
+ * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT (`invalid log level`, `log fields must be an
+ *         object`), NEMO_RELAY_E_INVALID_JSON.
+ * Ownership: inputs borrowed.
+ * @since 0.9
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_log_emit(const char *level, const char *target, const char *event,
+                                                       const char *message, const char *fields, size_t fields_len);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Stacks                                                                                      */
@@ -1344,6 +1394,19 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_dropped_events(uint64_t *out, nemo
  */
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_codec_builtin(nemo_relay_codec_t **out, const char *id);
 
+/**
+ * @brief Lists the built-in codecs and the other names each accepts, so that bindings keep no list
+ *        of their own (docs/codecs.md, "Built-in codecs").
+ * @param out Receives `[{"id": "openai_chat", "aliases": []}, ..., {"id": "oci_genai",
+ *        "aliases": ["oci_genai_chat"]}, ...]`, in a fixed order; every `id` and alias is accepted by
+ *        nemo_relay_codec_builtin.
+ * @param out_len Receives its length.
+ * @return NEMO_RELAY_OK, NEMO_RELAY_E_INVALID_ARGUMENT (NULL out).
+ * Ownership: `*out` returned owned (nemo_relay_free).
+ * @since 0.9
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_codec_builtin_list(char **out, size_t *out_len);
+
 #define NEMO_RELAY_CODEC_CALLBACKS_VERSION 1
 
 /**
@@ -1470,6 +1533,36 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_chunk_summary(char **out, size_t *
 NEMO_RELAY_API nemo_relay_status_t nemo_relay_annotated_request_queries(char **out, size_t *out_len,
                                                                        const char *annotated,
                                                                        size_t annotated_len);
+
+/** nemo_relay_annotated_request_check: check with the constructor's wording, not a setter's. */
+#define NEMO_RELAY_ANNOTATED_CHECK_CONSTRUCT 1u
+
+/**
+ * @brief Checks fields a binding sets on an annotated request, with the reference's rules and
+ *        messages (docs/annotated-request.md, "Checking fields"), and normalizes them.
+ *
+ * `fields` maps field names (`model`, `messages`, `params`, `instructions`, `tools`, `tool_choice`,
+ * `api_specific`, `extra`, `store`, `stream`, `parallel_tool_calls`, `user`, `previous_response_id`,
+ * `service_tier`, `metadata`, `include`, `reasoning`, `truncation`, `max_output_tokens`,
+ * `max_tool_calls`, `top_logprobs`) to values; they are checked in the object's order and the first
+ * refusal is answered. A null value unsets the field (except `extra` in setter mode). Normalizing:
+ * `params` keeps only non-null `temperature`/`top_p` (as doubles), `max_tokens` and `stop` (a string
+ * becomes a one-entry array); a boolean in an unsigned field counts as 0 or 1.
+ * @param out Receives `{"fields": {name: normalized value, ...}}` when every field is accepted, else
+ *        `{"error": {"kind": "type_error" | "value_error" | "overflow_error", "message": M}}` (the
+ *        reference raises TypeError, ValueError or OverflowError with message M).
+ * @param out_len Receives its length.
+ * @param fields The fields JSON (an object).
+ * @param fields_len Its length.
+ * @param flags 0 (a setter) or NEMO_RELAY_ANNOTATED_CHECK_CONSTRUCT (the constructor).
+ * @return NEMO_RELAY_OK (the answer says whether the fields were accepted), NEMO_RELAY_E_INVALID_JSON,
+ *         NEMO_RELAY_E_INVALID_ARGUMENT (not an object, unknown flags, NULL out).
+ * Ownership: `*out` returned owned (nemo_relay_free); inputs borrowed.
+ * @since 0.9
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_annotated_request_check(char **out, size_t *out_len,
+                                                                     const char *fields, size_t fields_len,
+                                                                     uint32_t flags);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Exporters                                                                                   */

@@ -229,3 +229,29 @@ public func nemo_relay_annotated_request_queries(
         try writeOut(AnnotatedRequestQueries.all(v).serialized(), out, outLen)
     }
 }
+
+@_cdecl("nemo_relay_codec_builtin_list")
+public func nemo_relay_codec_builtin_list(_ out: OutString?, _ outLen: UnsafeMutablePointer<Int>?) -> Int32 {
+    ffi { try writeOut(BuiltinCodecs.listing.serialized(), out, outLen) }
+}
+
+@_cdecl("nemo_relay_annotated_request_check")
+public func nemo_relay_annotated_request_check(
+    _ out: OutString?, _ outLen: UnsafeMutablePointer<Int>?, _ fields: CString?, _ len: Int, _ flags: UInt32
+) -> Int32 {
+    ffi {
+        guard let v = try jsonInput(fields, len, "fields") else { throw FFIError.invalid("fields must not be NULL") }
+        guard case .object(let o) = v else { throw FFIError.invalid("fields must be a JSON object, got \(v.kindName)") }
+        guard flags & ~UInt32(NEMO_RELAY_ANNOTATED_CHECK_CONSTRUCT) == 0 else {
+            throw FFIError.invalid("unknown flags \(flags)")
+        }
+        let constructing = flags & UInt32(NEMO_RELAY_ANNOTATED_CHECK_CONSTRUCT) != 0
+        let answer: JSON
+        do throws(AnnotatedRequestCheck.Failure) {
+            answer = ["fields": .object(try AnnotatedRequestCheck.check(o, constructing: constructing))]
+        } catch {
+            answer = ["error": ["kind": .string(error.kind.rawValue), "message": .string(error.message)]]
+        }
+        try writeOut(answer.serialized(), out, outLen)
+    }
+}

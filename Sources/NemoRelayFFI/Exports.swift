@@ -130,6 +130,8 @@ public func nemo_relay_runtime_new(_ out: OutHandle?, _ opts: UnsafePointer<nemo
             if o.subscriber_queue_capacity > 0 { capacity = Int(o.subscriber_queue_capacity) }
         }
         let rt = Runtime(subscriberOptions: SubscriberOptions(capacity: capacity))
+        // Until a log callback is set, diagnostics go to the operational log (docs/logging.md).
+        rt.setLogSink(OperationalLogger.runtimeSink)
         out.pointee = HandleTable.shared.insert(rt, .runtime)
     }
 }

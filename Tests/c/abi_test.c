@@ -444,6 +444,47 @@ static void test_annotated_request_queries(void) {
     EXPECT(nemo_relay_annotated_request_queries(NULL, NULL, S("{}")) == NEMO_RELAY_E_INVALID_ARGUMENT);
 }
 
+/* 0.9: the built-in codec list (every id and alias opens a codec) and the annotated-field check. */
+static void test_codec_list_and_annotated_check(void) {
+    char *out = NULL;
+    size_t len = 0;
+    EXPECT(nemo_relay_codec_builtin_list(&out, &len) == NEMO_RELAY_OK);
+    EXPECT(out != NULL && strstr(out, "{\"id\":\"oci_genai\",\"aliases\":[\"oci_genai_chat\"]}") != NULL);
+    EXPECT(out != NULL && strncmp(out, "[{\"id\":\"openai_chat\",\"aliases\":[]},", 35) == 0);
+    const char *ids[] = {"openai_chat", "openai_responses", "anthropic_messages", "gemini_generate_content",
+                         "oci_genai", "oci_genai_chat", "bedrock_converse"};
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        EXPECT(out != NULL && strstr(out, ids[i]) != NULL);
+        nemo_relay_codec_t *c = NULL;
+        EXPECT(nemo_relay_codec_builtin(&c, ids[i]) == NEMO_RELAY_OK && c != NULL);
+        nemo_relay_codec_free(c);
+    }
+    nemo_relay_free(out);
+    out = NULL;
+    EXPECT(nemo_relay_codec_builtin_list(NULL, &len) == NEMO_RELAY_E_INVALID_ARGUMENT);
+
+    EXPECT(nemo_relay_annotated_request_check(&out, &len, S("{\"max_output_tokens\":-1}"), 0) == NEMO_RELAY_OK);
+    EXPECT(out != NULL && strcmp(out, "{\"error\":{\"kind\":\"overflow_error\","
+                                      "\"message\":\"can't convert negative int to unsigned\"}}") == 0);
+    nemo_relay_free(out);
+    out = NULL;
+    EXPECT(nemo_relay_annotated_request_check(&out, &len, S("{\"model\":\"m\",\"params\":{\"temperature\":1,\"stop\":\"x\"}}"),
+                                              NEMO_RELAY_ANNOTATED_CHECK_CONSTRUCT) == NEMO_RELAY_OK);
+    EXPECT(out != NULL && strcmp(out, "{\"fields\":{\"model\":\"m\",\"params\":{\"temperature\":1.0,\"stop\":[\"x\"]}}}") == 0);
+    nemo_relay_free(out);
+    out = NULL;
+    EXPECT(nemo_relay_annotated_request_check(&out, &len, S("{\"api_specific\":{}}"), NEMO_RELAY_ANNOTATED_CHECK_CONSTRUCT) ==
+           NEMO_RELAY_OK);
+    EXPECT(out != NULL && strcmp(out, "{\"error\":{\"kind\":\"value_error\",\"message\":\"invalid api_specific: expected a "
+                                      "tagged request object: missing field `api`\"}}") == 0);
+    nemo_relay_free(out);
+    out = NULL;
+    EXPECT(nemo_relay_annotated_request_check(&out, &len, S("[]"), 0) == NEMO_RELAY_E_INVALID_ARGUMENT && out == NULL);
+    EXPECT(nemo_relay_annotated_request_check(&out, &len, S("{}"), 2) == NEMO_RELAY_E_INVALID_ARGUMENT && out == NULL);
+    EXPECT(nemo_relay_annotated_request_check(&out, &len, S("{\"x\":"), 0) == NEMO_RELAY_E_INVALID_JSON);
+    EXPECT(nemo_relay_annotated_request_check(&out, &len, NULL, 0, 0) == NEMO_RELAY_E_INVALID_ARGUMENT);
+}
+
 /* Issue 13 #7: events of one stack keep their emission order while a sanitizer answers later, and an
  * event emitted inside the sanitizer (nemo_relay_token_enter) goes right after the event it runs for. */
 static nemo_relay_token_t *order_parked;
@@ -631,6 +672,7 @@ int main(void) {
     test_hostile_inputs();
     test_event_order_with_a_late_sanitizer();
     test_annotated_request_queries();
+    test_codec_list_and_annotated_check();
     test_pending_calls_at_runtime_free();
     test_thread_exhaustion();
     test_fork_child_makes_a_new_runtime();

@@ -77,6 +77,11 @@ cc -std=c99 -D_GNU_SOURCE -g -fsanitize=address,undefined -fno-omit-frame-pointe
     Tests/c/propagation_test.c "${link[@]}" -o "$out/propagation_test_asan"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 "$out/propagation_test_asan"
 
+echo "-- logging_test (operational logging: environment, file sinks, rotation) under AddressSanitizer and UBSan"
+cc -std=c99 -D_GNU_SOURCE -g -fsanitize=address,undefined -fno-omit-frame-pointer "${flags[@]}" \
+    Tests/c/logging_test.c "${link[@]}" -o "$out/logging_test_asan"
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 "$out/logging_test_asan"
+
 # Tests/c/otel_two_process.c (C -> Python, one trace) needs the OTLP receiver: test_otel.py builds and runs it.
 
 echo "-- C benchmarks build and run (smoke: 300 iterations against this build; no timing is checked)"

@@ -230,6 +230,16 @@ export function scopeDeregisterSubscriber(scopeUuid: string, name: string): bool
 export function flushSubscribers(): Promise<void>;
 export function droppedEvents(): number;
 export function getLastCallbackError(): string | null;
+
+/** Options of an operational record (docs/logging.md). */
+export type LogOptions = { target?: string; fields?: Record<string, Json> | null };
+/** Emits an operational record (target `nemo_relay.node[.<target>]`); dropped below the configured level. */
+export function log(level: 'trace' | 'debug' | 'info' | 'warn' | 'warning' | 'error', message: string, options?: LogOptions): void;
+export function trace(message: string, options?: LogOptions): void;
+export function debug(message: string, options?: LogOptions): void;
+export function info(message: string, options?: LogOptions): void;
+export function warn(message: string, options?: LogOptions): void;
+export function error(message: string, options?: LogOptions): void;
 export function clearLastCallbackError(): void;
 
 // Codecs

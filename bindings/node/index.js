@@ -130,6 +130,8 @@ function init() {
   for (const name of ['nemo_relay_scope_free', 'nemo_relay_stack_free', 'nemo_relay_codec_free', 'nemo_relay_call_free']) {
     ffi.declare(name);
   }
+  // The environment's operational logging configuration, as the reference applies it at load (docs/logging.md).
+  ffi.call('nemo_relay_logging_init', []);
   const [rt] = ffi.call('nemo_relay_runtime_new', [null, null]);
   const [st] = ffi.call('nemo_relay_stack_new', [null, 0]);
   state.rt = rt;
@@ -1216,6 +1218,32 @@ function toolRequestIntercepts(name, args) {
   return withDone((done) => ['nemo_relay_tool_request_intercepts', [rt(), stack._ptr, cstr(name), a, done]], (v) => v);
 }
 
+// MARK: - Operational logging (docs/logging.md)
+
+/**
+ * Emits a structured operational record (target `nemo_relay.node[.<target>]`).
+ * @param {string} level `trace`, `debug`, `info`, `warn` (or `warning`) or `error`
+ * @param {string} message
+ * @param {{target?: string, fields?: object | null}} [options]
+ */
+function log(level, message, options = {}) {
+  const { target = '', fields = null } = options ?? {};
+  for (const [what, v] of [['level', level], ['message', message], ['target', target]]) {
+    if (typeof v !== 'string') throw new TypeError(`${what} must be a string`);
+  }
+  if (fields !== null && fields !== undefined && (typeof fields !== 'object' || Array.isArray(fields))) {
+    throw new TypeError('log fields must be an object');
+  }
+  const f = fields == null ? null : JSON.stringify(toJsonValue(fields, 'fields'));
+  rt();
+  ffi.call('nemo_relay_log_emit', [level, target ? `nemo_relay.node.${target}` : 'nemo_relay.node', null, message, f]);
+}
+const trace = (message, options) => log('trace', message, options);
+const debug = (message, options) => log('debug', message, options);
+const info = (message, options) => log('info', message, options);
+const warn = (message, options) => log('warn', message, options);
+const error = (message, options) => log('error', message, options);
+
 // MARK: - Middleware
 
 function sanitizerContext(codec) {
@@ -1223,7 +1251,8 @@ function sanitizerContext(codec) {
   return {
     codec: c,
     resolveCodec() {
-      return c.kind === 'builtin' && BUILTIN_CLASSES[c.id] ? new BUILTIN_CLASSES[c.id]() : null;
+      const make = c.kind === 'builtin' ? builtinCodecs().get(c.id) : undefined;
+      return make ? make() : null;
     },
   };
 }
@@ -1469,11 +1498,30 @@ class OCIGenAIChatCodec extends BuiltinCodec {
 class BedrockConverseCodec extends BuiltinCodec {
   constructor() { super('bedrock_converse'); }
 }
-const BUILTIN_CLASSES = {
-  openai_chat: OpenAIChatCodec, openai_responses: OpenAIResponsesCodec, anthropic_messages: AnthropicMessagesCodec,
-  gemini_generate_content: GeminiGenerateContentCodec, oci_genai: OCIGenAIChatCodec,
-  bedrock_converse: BedrockConverseCodec,
-};
+const CODEC_CLASSES = [
+  OpenAIChatCodec, OpenAIResponsesCodec, AnthropicMessagesCodec, GeminiGenerateContentCodec, OCIGenAIChatCodec,
+  BedrockConverseCodec,
+];
+let builtinTable = null;
+/**
+ * Every name the core accepts for a built-in codec (ids and aliases) to a factory, read once from
+ * `nemo_relay_codec_builtin_list`; a codec without a class of its own is a plain BuiltinCodec.
+ * @returns {Map<string, () => BuiltinCodec>}
+ */
+function builtinCodecs() {
+  if (!builtinTable) {
+    rt();
+    const byId = new Map(CODEC_CLASSES.map((C) => [new C().id, C]));
+    const table = new Map();
+    for (const { id, aliases } of JSON.parse(ffi.call('nemo_relay_codec_builtin_list', [null])[0])) {
+      const C = byId.get(id);
+      const make = C ? () => new C() : () => new BuiltinCodec(id);
+      for (const name of [id, ...aliases]) table.set(name, make);
+    }
+    builtinTable = table;
+  }
+  return builtinTable;
+}
 
 module.exports = {
   // types
@@ -1491,6 +1539,8 @@ module.exports = {
   registerSubscriber, deregisterSubscriber, scopeRegisterSubscriber, scopeDeregisterSubscriber, flushSubscribers, droppedEvents,
   // errors
   getLastCallbackError, clearLastCallbackError,
+  // operational logging
+  log, trace, debug, info, warn, error,
   // codecs
   BuiltinCodec, OpenAIChatCodec, OpenAIResponsesCodec, AnthropicMessagesCodec, GeminiGenerateContentCodec, OCIGenAIChatCodec, BedrockConverseCodec,
   // exporters
@@ -1503,9 +1553,15 @@ module.exports = {
 // Internal hooks for ./typed.js (not part of the public surface).
 Object.defineProperty(module.exports, '__internal', {
   value: {
-    llmExecuteWith, llmStreamWith, jsCodec, BuiltinCodec, rt,
+    llmExecuteWith, llmStreamWith, jsCodec, BuiltinCodec, rt, builtinCodecs,
     /** Kept callback failures not yet taken or freed (tests check that none stay behind). */
     pendingFailures: () => [...registry.values()].filter((e) => 'failure' in e).length,
   },
   enumerable: false,
 });
+
+// As the reference, an invalid logging environment fails `require`: start the helper (which applies it) now.
+if (['NEMO_RELAY_LOG', 'NEMO_RELAY_LOG_STDERR', 'NEMO_RELAY_LOG_STDERR_FORMAT', 'NEMO_RELAY_LOG_CONFIG_PATH'].some(
+  (name) => process.env[name] !== undefined)) {
+  rt();
+}

@@ -11,6 +11,17 @@ public enum BuiltinCodecs {
     /// Other names accepted for a built-in codec, and the id each stands for.
     public static let aliases: [String: String] = ["oci_genai_chat": "oci_genai"]
 
+    /// Every built-in codec with the other names it accepts, in `ids` order:
+    /// `[{"id": "openai_chat", "aliases": []}, ..., {"id": "oci_genai", "aliases": ["oci_genai_chat"]}, ...]`.
+    /// Bindings read this list instead of keeping their own (docs/codecs.md, "Built-in codecs").
+    public static var listing: JSON {
+        .array(
+            ids.map { id in
+                let names = aliases.filter { $0.value == id }.map(\.key).sorted()
+                return .object(["id": .string(id), "aliases": .array(names.map { .string($0) })])
+            })
+    }
+
     /// The built-in codec with id (or alias) `id`, or nil.
     public static func named(_ id: String) -> (any SynchronousLLMCodec)? {
         switch aliases[id] ?? id {

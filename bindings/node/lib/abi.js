@@ -24,6 +24,7 @@ const CONSTANTS = Object.freeze({
   NEMO_RELAY_TOOL_OPTIONS_VERSION: 1,
   NEMO_RELAY_BREAK_CHAIN: 1,
   NEMO_RELAY_CODEC_CALLBACKS_VERSION: 1,
+  NEMO_RELAY_ANNOTATED_CHECK_CONSTRUCT: 1,
   NEMO_RELAY_EXPORTER_OPTIONS_VERSION: 1,
   NEMO_RELAY_OK: 0,
   NEMO_RELAY_PENDING: -1,
@@ -251,6 +252,18 @@ const EXPORTS = Object.freeze([
     ['nemo_relay_log_fn', 'fn'],
     ['void *', 'user_data'],
     ['void (*)(void *)', 'user_data_free'],
+  ]],
+  ['nemo_relay_logging_init', [0, 9], 'nemo_relay_status_t', [
+  ]],
+  ['nemo_relay_logging_shutdown', [0, 9], 'void', [
+  ]],
+  ['nemo_relay_log_emit', [0, 9], 'nemo_relay_status_t', [
+    ['const char *', 'level'],
+    ['const char *', 'target'],
+    ['const char *', 'event'],
+    ['const char *', 'message'],
+    ['const char *', 'fields'],
+    ['size_t', 'fields_len'],
   ]],
   ['nemo_relay_stack_new', [0, 1], 'nemo_relay_status_t', [
     ['nemo_relay_stack_t **', 'out'],
@@ -510,6 +523,10 @@ const EXPORTS = Object.freeze([
     ['nemo_relay_codec_t **', 'out'],
     ['const char *', 'id'],
   ]],
+  ['nemo_relay_codec_builtin_list', [0, 9], 'nemo_relay_status_t', [
+    ['char **', 'out'],
+    ['size_t *', 'out_len'],
+  ]],
   ['nemo_relay_codec_new', [0, 2], 'nemo_relay_status_t', [
     ['nemo_relay_codec_t **', 'out'],
     ['const char *', 'id'],
@@ -553,6 +570,13 @@ const EXPORTS = Object.freeze([
     ['size_t *', 'out_len'],
     ['const char *', 'annotated'],
     ['size_t', 'annotated_len'],
+  ]],
+  ['nemo_relay_annotated_request_check', [0, 9], 'nemo_relay_status_t', [
+    ['char **', 'out'],
+    ['size_t *', 'out_len'],
+    ['const char *', 'fields'],
+    ['size_t', 'fields_len'],
+    ['uint32_t', 'flags'],
   ]],
   ['nemo_relay_exporter_options_init', [0, 6], 'nemo_relay_status_t', [
     ['nemo_relay_exporter_options_t *', 'opts'],

@@ -37,3 +37,14 @@ for (const file of Object.keys(CLASSES).map((id) => `${id}.json`)) {
     }
   });
 }
+
+test('the built-in codec table comes from the core (ids and aliases)', () => {
+  const table = relay.__internal.builtinCodecs();
+  for (const [id, C] of Object.entries(CLASSES)) {
+    assert.ok(table.get(id)() instanceof C, id);
+  }
+  assert.ok(table.get('oci_genai_chat')() instanceof relay.OCIGenAIChatCodec);
+  assert.equal(table.get('oci_genai_chat')().id, 'oci_genai');
+  assert.equal(table.get('nope'), undefined);
+  assert.deepEqual([...table.keys()].sort(), [...Object.keys(CLASSES), 'oci_genai_chat'].sort());
+});

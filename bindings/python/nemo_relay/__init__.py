@@ -11,6 +11,8 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
 from . import _errors, _ffi
+from . import _logging  # applies the environment's logging configuration, as the reference does at import
+from ._logging import debug, error, info, log, trace, warn
 from ._errors import (
     AlreadyExistsError,
     CallbackError,

@@ -332,17 +332,6 @@ def request_arg(v: Any) -> LLMRequest:
 
 # ---- AnnotatedLLMRequest ----------------------------------------------------------------------
 
-_ROLES = {
-    "system",
-    "user",
-    "developer",
-    "assistant",
-    "tool",
-    "function",
-    "tool_call",
-    "tool_result",
-    "provider_native",
-}
 _REQ_CTOR_FIELDS = ("messages", "instructions", "model", "params", "tools", "tool_choice", "api_specific")
 _REQ_EXTRA_FIELDS = (
     "store",
@@ -360,87 +349,38 @@ _REQ_EXTRA_FIELDS = (
     "top_logprobs",
 )
 _REQ_FIELDS = set(_REQ_CTOR_FIELDS) | set(_REQ_EXTRA_FIELDS)
-_PARAM_KEYS = ("temperature", "max_tokens", "top_p", "stop")
+
+#: The classes of nemo_relay_annotated_request_check's refusals.
+_CHECK_ERRORS: dict[str, type[Exception]] = {
+    "type_error": TypeError,
+    "value_error": ValueError,
+    "overflow_error": OverflowError,
+}
 
 
 def _invalid(field: str, why: str) -> ValueError:
     return ValueError(f"invalid {field}: {why}")
 
 
-def _check_messages(v: Any) -> list[Any]:
-    if not isinstance(v, (list, tuple)):
-        raise _invalid("messages", "expected a list of message objects")
-    out = _json.convert(list(v))
-    for i, m in enumerate(out):
-        if not isinstance(m, dict):
-            raise _invalid("messages", f"message {i} is not an object")
-        role = m.get("role")
-        if role is None:
-            raise _invalid("messages", f"message {i} is missing field `role`")
-        if role not in _ROLES:
-            raise _invalid("messages", f"message {i} has unknown variant `{role}`")
-        if role == "tool" and "tool_call_id" not in m:
-            raise _invalid("messages", f"message {i} is missing field `tool_call_id`")
-    return out
-
-
-def _check_params(v: Any) -> dict[str, Any] | None:
-    if v is None:
-        return None
-    if not isinstance(v, dict):
-        raise _invalid("params", "expected an object")
-    out: dict[str, Any] = {}
-    for k in _PARAM_KEYS:
-        if k not in v or v[k] is None:
-            continue
-        x = v[k]
-        if k in ("temperature", "top_p"):
-            if isinstance(x, bool) or not isinstance(x, (int, float)):
-                raise _invalid("params", f"`{k}` must be a number")
-            x = float(x)
-        elif k == "max_tokens":
-            if isinstance(x, bool) or not isinstance(x, int):
-                raise _invalid("params", "`max_tokens` must be an integer")
-        elif k == "stop":
-            if isinstance(x, str):
-                x = [x]
-            elif not (isinstance(x, (list, tuple)) and all(isinstance(s, str) for s in x)):
-                raise _invalid("params", "`stop` must be a string or a list of strings")
-            else:
-                x = list(x)
-        out[k] = x
-    return out
-
-
-def _check_field(name: str, v: Any) -> Any:
-    if name == "messages":
-        return _check_messages(v)
-    if name == "params":
-        return _check_params(v)
-    if v is None:
-        return None
-    if name == "tool_choice":
-        if not isinstance(v, (str, dict)):
-            raise _invalid("tool_choice", f"expected a string or an object, got {type(v).__name__}")
-    elif name in ("model", "user", "previous_response_id", "service_tier"):
-        if not isinstance(v, str):
-            raise _invalid(name, "expected a string")
-    elif name in ("store", "stream", "parallel_tool_calls"):
-        if not isinstance(v, bool):
-            raise _invalid(name, "expected a boolean")
-    elif name in ("max_output_tokens", "max_tool_calls", "top_logprobs"):
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise _invalid(name, "expected an integer")
-    elif name == "tools":
-        if not isinstance(v, (list, tuple)):
-            raise _invalid("tools", "expected a list")
-    elif name == "api_specific":
-        if not isinstance(v, dict):
-            raise _invalid("api_specific", "expected an object")
-    try:
-        return _json.convert(v)
-    except ValueError as e:
-        raise _invalid(name, str(e)) from None
+def _check_fields(fields: dict[str, Any], constructing: bool) -> dict[str, Any]:
+    """The core checks and normalizes the fields, in order (docs/annotated-request.md, "Checking fields")."""
+    wire: dict[str, Any] = {}
+    for name, v in fields.items():
+        try:
+            wire[name] = _json.convert(v)
+        except ValueError as e:
+            raise _invalid(name, str(e)) from None
+    body = _json.dumps(wire)
+    out, n = ctypes.c_void_p(), ctypes.c_size_t()
+    flags = _ffi.ANNOTATED_CHECK_CONSTRUCT if constructing else 0
+    status = _ffi.lib.nemo_relay_annotated_request_check(ctypes.byref(out), ctypes.byref(n), body, len(body), flags)
+    if status != _ffi.OK:
+        raise ValueError(_ffi.lib.nemo_relay_last_error_message().decode("utf-8", "replace"))
+    answer = _json.loads(_ffi.take_string(out, n))
+    error = answer.get("error")
+    if error is not None:
+        raise _CHECK_ERRORS.get(error["kind"], ValueError)(error["message"])
+    return answer["fields"]
 
 
 class AnnotatedLLMRequest:
@@ -458,24 +398,28 @@ class AnnotatedLLMRequest:
         api_specific: dict[str, Any] | None = None,
         extra: dict[str, Any] | None = None,
     ) -> None:
-        d: dict[str, Any] = {}
-        object.__setattr__(self, "_d", d)
-        object.__setattr__(self, "_extra", {})
-        d["messages"] = _check_field("messages", messages)
+        # The reference checks `model` first (an argument conversion), then the other fields in this order.
+        given: dict[str, Any] = {}
+        if model is not None:
+            given["model"] = model
+        given["messages"] = messages
         for name, v in (
-            ("instructions", instructions),
-            ("model", model),
             ("params", params),
+            ("instructions", instructions),
             ("tools", tools),
             ("tool_choice", tool_choice),
             ("api_specific", api_specific),
+            ("extra", extra),
         ):
             if v is not None:
-                d[name] = _check_field(name, v)
+                given[name] = v
+        checked = _check_fields(given, True)
+        extra_value = checked.pop("extra", None)
+        d = {k: v for k, v in checked.items() if v is not None}
         if params is not None and not d.get("params"):
             d.pop("params", None)
-        if extra is not None:
-            self.extra = extra
+        object.__setattr__(self, "_d", d)
+        object.__setattr__(self, "_extra", extra_value or {})
 
     @classmethod
     def _from_wire(cls, doc: dict[str, Any]) -> "AnnotatedLLMRequest":
@@ -521,13 +465,11 @@ class AnnotatedLLMRequest:
         self._d  # noqa: B018 - parses a lazy annotation before it changes
         self.__dict__.pop("_raw", None)
         if name == "extra":
-            if value is None or not isinstance(value, dict):
-                raise _invalid("extra", "expected an object")
-            object.__setattr__(self, "_extra", _json.convert(value))
+            object.__setattr__(self, "_extra", _check_fields({"extra": value}, False)["extra"])
             return
         if name not in _REQ_FIELDS:
             raise AttributeError(f"'AnnotatedLLMRequest' object has no attribute '{name}'")
-        v = _check_field(name, value)
+        v = _check_fields({name: value}, False)[name]
         if v is None or (name == "params" and not v):
             self._d.pop(name, None)
             if name == "messages":

@@ -135,21 +135,37 @@ class BedrockConverseCodec(_BuiltinCodec):
     _id = "bedrock_converse"
 
 
-_BUILTINS = {
-    c._id: c
-    for c in (
-        OpenAIChatCodec,
-        OpenAIResponsesCodec,
-        AnthropicMessagesCodec,
-        GeminiGenerateContentCodec,
-        OCIGenAIChatCodec,
-        BedrockConverseCodec,
-    )
-}
+_CLASSES = (
+    OpenAIChatCodec,
+    OpenAIResponsesCodec,
+    AnthropicMessagesCodec,
+    GeminiGenerateContentCodec,
+    OCIGenAIChatCodec,
+    BedrockConverseCodec,
+)
+_builtins: dict[str, type[_BuiltinCodec]] | None = None
+
+
+def _builtin_classes() -> dict[str, type[_BuiltinCodec]]:
+    """Every name the core accepts for a built-in codec (ids and aliases) to its class, read once
+    from nemo_relay_codec_builtin_list; a codec without a class of its own gets a plain one."""
+    global _builtins
+    table = _builtins
+    if table is None:
+        by_id = {c._id: c for c in _CLASSES}
+        table = {}
+        for entry in _json.loads(_call_out(lib.nemo_relay_codec_builtin_list)):
+            cls = by_id.get(entry["id"])
+            if cls is None:
+                cls = type("BuiltinCodec", (_BuiltinCodec,), {"__slots__": (), "_id": entry["id"], "__module__": __name__})
+            for name in [entry["id"], *entry["aliases"]]:
+                table[name] = cls
+        _builtins = table
+    return table
 
 
 def _builtin_by_id(codec_id: str) -> Any:
-    cls = _BUILTINS.get(codec_id)
+    cls = _builtin_classes().get(codec_id)
     return cls() if cls else None
 
 
