@@ -40,10 +40,7 @@ from ._runtime import (
     new_stack,
 )
 from ._types import (
-    AnnotatedLLMRequest,
-    AnnotatedLLMResponse,
     DataSchema,
-    Event,
     EventMetadata,
     EventMetadataScalar,
     EventMetadataValue,
@@ -53,7 +50,14 @@ from ._types import (
     JsonPrimitive,
     JsonValue,
     LLMAttributes,
-    LLMRequest,
+    LogSeverity,
+    ScopeAttributes,
+    ScopeType,
+    ToolAttributes,
+    UnsupportedBehavior,
+)
+from ._requests import AnnotatedLLMRequest, AnnotatedLLMResponse, LLMRequest
+from ._contexts import (
     LLMRequestInterceptOutcome,
     LlmCodecIdentity,
     LlmExecutionContext,
@@ -61,18 +65,12 @@ from ._types import (
     LlmResponseContext,
     LlmSanitizeRequestContext,
     LlmSanitizeResponseContext,
-    LogSeverity,
-    MarkEvent,
     PendingMarkSpec,
-    ScopeAttributes,
-    ScopeEvent,
-    ScopeType,
-    ToolAttributes,
     ToolExecutionContext,
     ToolExecutionInterceptOutcome,
     ToolExecutionResult,
-    UnsupportedBehavior,
 )
+from ._events import Event, MarkEvent, ScopeEvent
 
 from . import (  # noqa: E402  (every submodule is imported eagerly, like the reference)
     codecs,

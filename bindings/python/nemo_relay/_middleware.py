@@ -27,9 +27,8 @@ from ._runtime import (
     run,
     runtime,
 )
-from ._types import (
-    AnnotatedLLMRequest,
-    LLMRequest,
+from ._requests import AnnotatedLLMRequest, LLMRequest, request_arg
+from ._contexts import (
     LLMRequestInterceptOutcome,
     LlmExecutionContext,
     LlmSanitizeRequestContext,
@@ -37,10 +36,9 @@ from ._types import (
     ToolExecutionContext,
     ToolExecutionInterceptOutcome,
     ToolExecutionResult,
-    event_from_doc,
     pending_marks_wire,
-    request_arg,
 )
+from ._events import event_from_doc
 from ._stream import stream_intercept
 
 log = logging.getLogger("nemo_relay")

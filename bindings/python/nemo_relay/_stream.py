@@ -43,7 +43,8 @@ from ._runtime import (
     positional_arity,
     succeed,
 )
-from ._types import LlmExecutionContext, LLMRequest, request_arg
+from ._requests import LLMRequest, request_arg
+from ._contexts import LlmExecutionContext
 
 _loads = _json.loads
 _encode = _json.encode

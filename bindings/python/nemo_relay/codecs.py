@@ -8,10 +8,11 @@ import weakref
 from ctypes import byref, c_size_t, c_void_p
 from typing import Any, Protocol, runtime_checkable
 
-from . import _errors, _ffi, _json, _types
+from . import _contexts, _errors, _ffi, _json
 from ._managed import Managed
 from ._runtime import callback_struct, lib, run
-from ._types import AnnotatedLLMRequest, AnnotatedLLMResponse, LLMRequest, _not_instance
+from ._types import _not_instance
+from ._requests import AnnotatedLLMRequest, AnnotatedLLMResponse, LLMRequest
 
 __all__ = [
     "AnnotatedLLMRequest",
@@ -169,7 +170,7 @@ def _builtin_by_id(codec_id: str) -> Any:
     return cls() if cls else None
 
 
-_types.builtin_codec = _builtin_by_id  # the codec contexts of ``_types`` resolve built-ins through it
+_contexts.builtin_codec = _builtin_by_id  # the codec contexts resolve built-ins through it
 
 
 # ---- custom codecs: native handles built from callbacks ---------------------------------------

@@ -29,17 +29,9 @@ from ._runtime import (
     runtime,
     stack_ptr,
 )
-from ._types import (
-    AnnotatedLLMRequest,
-    LLMAttributes,
-    LLMRequest,
-    LLMRequestInterceptOutcome,
-    annotated_response_arg,
-    pending_mark_from_wire,
-    attributes_arg,
-    request_arg,
-    timestamp_ns,
-)
+from ._types import LLMAttributes, attributes_arg, timestamp_ns
+from ._requests import AnnotatedLLMRequest, LLMRequest, annotated_response_arg, request_arg
+from ._contexts import LLMRequestInterceptOutcome, pending_mark_from_wire
 from ._stream import LlmStream, StreamCall, check_sync, collector_struct, finalizer_struct, start_layer
 from .codecs import native_codec
 

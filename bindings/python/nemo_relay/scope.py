@@ -10,15 +10,7 @@ from typing import Any, Iterator
 
 from . import _errors, _ffi, _json
 from ._runtime import ScopeHandle, cstr, lib, parent_arg, runtime, stack_ptr
-from ._types import (
-    LogSeverity,
-    ScopeAttributes,
-    ScopeType,
-    attributes_arg,
-    scope_type_arg,
-    severity_arg,
-    timestamp_ns,
-)
+from ._types import LogSeverity, ScopeAttributes, ScopeType, attributes_arg, scope_type_arg, severity_arg, timestamp_ns
 
 __all__ = ["get_handle", "push", "pop", "event", "scope", "metric"]
 

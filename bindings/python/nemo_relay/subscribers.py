@@ -12,7 +12,7 @@ from typing import Any, Callable
 from . import _errors
 from ._middleware import owner_arg
 from ._runtime import FREE, SUBSCRIBER, add_slot, cstr, lib, name_arg, runtime
-from ._types import event_from_line
+from ._events import event_from_line
 
 __all__ = ["register", "deregister", "flush", "flush_async"]
 

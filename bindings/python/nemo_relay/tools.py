@@ -27,7 +27,8 @@ from ._runtime import (
     runtime,
     stack_ptr,
 )
-from ._types import ToolAttributes, ToolExecutionResult, attributes_arg, timestamp_ns
+from ._types import ToolAttributes, attributes_arg, timestamp_ns
+from ._contexts import ToolExecutionResult
 
 __all__ = ["execute", "call", "call_end", "conditional_execution", "request_intercepts"]
 

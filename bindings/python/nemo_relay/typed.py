@@ -12,7 +12,9 @@ from typing import Any, Awaitable, Callable, Generic, TypeVar
 from . import _json, llm, tools
 from ._stream import _aiter, check_sync
 from ._runtime import ScopeHandle
-from ._types import LLMAttributes, LLMRequest, ToolAttributes, ToolExecutionResult
+from ._types import LLMAttributes, ToolAttributes
+from ._requests import LLMRequest
+from ._contexts import ToolExecutionResult
 
 __all__ = [
     "Codec",
