@@ -6,5 +6,5 @@
 /// and the FFI tests check that they agree.
 public enum RelayVersion {
     /// The version string, `major.minor.patch`.
-    public static let string: String = "0.8.0"
+    public static let string: String = "0.9.0"
 }

@@ -117,7 +117,7 @@ from ._otel import (  # noqa: E402
     OpenTelemetrySubscriber,
 )
 
-__version__ = "0.8.0"
+__version__ = "0.9.0"
 
 #: The C library's version string, e.g. "0.8.0".
 LIBRARY_VERSION: str = lib.nemo_relay_version().decode()

@@ -1,14 +1,14 @@
 # SPDX-License-Identifier: Apache-2.0
 """The C contract as data. Generated from include/nemo_relay.h by scripts/abi_tables.py; do not edit."""
 
-VERSION = (0, 8, 0)
+VERSION = (0, 9, 0)
 
 #: Every integer constant of the header (``#define`` and ``enum``).
 CONSTANTS = {
     'NEMO_RELAY_VERSION_MAJOR': 0,
-    'NEMO_RELAY_VERSION_MINOR': 8,
+    'NEMO_RELAY_VERSION_MINOR': 9,
     'NEMO_RELAY_VERSION_PATCH': 0,
-    'NEMO_RELAY_VERSION_NUMBER': 8000,
+    'NEMO_RELAY_VERSION_NUMBER': 9000,
     'NEMO_RELAY_RUNTIME_OPTIONS_VERSION': 1,
     'NEMO_RELAY_SCOPE_PARALLEL': 1,
     'NEMO_RELAY_SCOPE_RELOCATABLE': 2,
@@ -219,6 +219,10 @@ EXPORTS = (
     )),
     ('nemo_relay_token_leave', (0, 8), 'void', (
         ('nemo_relay_token_t *', 'token'),
+    )),
+    ('nemo_relay_token_on_cancel', (0, 9), 'nemo_relay_status_t', (
+        ('nemo_relay_token_t *', 'token'),
+        ('const nemo_relay_done_t *', 'notice'),
     )),
     ('nemo_relay_runtime_options_init', (0, 1), 'nemo_relay_status_t', (
         ('nemo_relay_runtime_options_t *', 'opts'),
