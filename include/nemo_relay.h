@@ -227,7 +227,9 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_complete(nemo_relay_token_t *token
  * @param token The intercept's token.
  * @param json The request (LLM: `{"headers", "content"}`) or the tool args to pass inward.
  * @param len Length of `json`.
- * @param done Receives the inner result (LLM: the response; tool: `{"result", "annotation"}`).
+ * @param done Receives the inner result (LLM: the response; tool: `{"result", "annotation"}`), or
+ *        NEMO_RELAY_E_CANCELLED when the call is cancelled or the intercept completes its own token
+ *        before the inner layers answered (they are abandoned, see nemo_relay_token_on_cancel).
  * @return NEMO_RELAY_OK when started; NEMO_RELAY_E_INVALID_ARGUMENT if the token has no next step
  *         or the intercept already completed ("execution continuation is no longer active");
  *         NEMO_RELAY_E_INVALID_JSON for malformed input. On failure `done` is not called but its
@@ -276,7 +278,11 @@ NEMO_RELAY_API void nemo_relay_token_leave(nemo_relay_token_t *token);
  * - a streaming call's stream was closed early (nemo_relay_stream_close, a failing `on_chunk`),
  *   released while running (nemo_relay_stream_free of a pulled stream), or its collector failed:
  *   the tokens of its stream provider and stream intercepts (their producers report
- *   NEMO_RELAY_E_CANCELLED) and of its conditional guardrails and intercepts.
+ *   NEMO_RELAY_E_CANCELLED) and of its conditional guardrails and intercepts;
+ * - an LLM or tool execution intercept completed its own token while inner layers it started with
+ *   nemo_relay_token_next still waited: those layers are abandoned, the tokens of their provider or
+ *   tool and execution intercepts are cancelled, and that nemo_relay_token_next's `done` gets
+ *   NEMO_RELAY_E_CANCELLED. (Stream execution intercepts do not abandon their inner layers this way.)
  * Nothing else cancels a token. The library has no timeout that does: a standalone codec call that
  * stops waiting after 10 s leaves its codec's token pending (a late answer is discarded). Tokens of
  * callbacks that serve no managed or streaming call (event sanitizers, metadata injectors, custom

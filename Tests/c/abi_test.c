@@ -461,6 +461,15 @@ static nemo_relay_status_t parking_intercept(nemo_relay_token_t *t, const char *
     return NEMO_RELAY_PENDING;
 }
 
+static struct notice abandoned_next;
+static nemo_relay_status_t abandoning_intercept(nemo_relay_token_t *t, const char *json, size_t len, void *ud) {
+    (void)json, (void)len, (void)ud;
+    /* Starts the inner layers (the provider parks), then answers without waiting for them. */
+    EXPECT(nemo_relay_token_next(t, S("{\"headers\":{},\"content\":{}}"),
+                                 &(nemo_relay_done_t){notice_done, &abandoned_next, NULL}) == NEMO_RELAY_OK);
+    return nemo_relay_complete(t, NEMO_RELAY_OK, S("{\"short\":1}"));
+}
+
 static nemo_relay_token_t *race_token;
 static void *race_complete(void *arg) {
     (void)arg;
@@ -561,6 +570,30 @@ static void test_token_on_cancel(void) {
         EXPECT(nemo_relay_deregister(&removed, rt, NULL, NEMO_RELAY_LLM_EXECUTION_INTERCEPT, "park") == NEMO_RELAY_OK);
         EXPECT(removed);
         nemo_relay_call_free(call);
+    }
+
+    /* 4b. An execution intercept that settles without waiting for `next` abandons the inner layers:
+     *     the provider's pending token is revoked and `next`'s done reports the cancellation. */
+    {
+        struct notice n = {0}, done_rec = {0};
+        memset(&abandoned_next, 0, sizeof abandoned_next);
+        EXPECT(nemo_relay_register(rt, NULL, NEMO_RELAY_LLM_EXECUTION_INTERCEPT, "abandon", 0, 0,
+                                   &(nemo_relay_callback_t){abandoning_intercept, NULL, NULL}) == NEMO_RELAY_OK);
+        parked = NULL;
+        nemo_relay_callback_t provider = {parking_provider, NULL, NULL};
+        nemo_relay_done_t done = {notice_done, &done_rec, NULL};
+        EXPECT(nemo_relay_llm_execute(NULL, rt, NULL, "abandoned", S(req), NULL, &provider, &done) == NEMO_RELAY_OK);
+        EXPECT(parked != NULL);
+        /* The intercept already settled: its inner layers were revoked before the notice was asked for,
+         * so the notice runs at once. */
+        EXPECT(nemo_relay_token_on_cancel(parked, &(nemo_relay_done_t){notice_fn, &n, notice_free}) == NEMO_RELAY_OK);
+        EXPECT(n.fired == 1 && n.freed == 1);
+        EXPECT(abandoned_next.status == NEMO_RELAY_E_CANCELLED);
+        EXPECT(done_rec.status == NEMO_RELAY_OK);
+        EXPECT(nemo_relay_complete(parked, NEMO_RELAY_OK, S("{}")) == NEMO_RELAY_E_MISUSE);
+        bool removed = false;
+        EXPECT(nemo_relay_deregister(&removed, rt, NULL, NEMO_RELAY_LLM_EXECUTION_INTERCEPT, "abandon") == NEMO_RELAY_OK);
+        EXPECT(removed);
     }
 
     /* 5. A stream closed early revokes its provider's token (push then reports the cancellation). */
