@@ -22,6 +22,10 @@ enum Op: String {
     /// Node to helper, on the sync channel only: the answer to a waiting closure's `invoke` (which the
     /// helper wrote where Node expected an answer): `{status, json}`. Not answered.
     case reply
+    /// Helper to Node: a callback's pending token was cancelled (`nemo_relay_token_on_cancel`): `{token}`,
+    /// always after that callback's `invoke`; not answered. On the sync channel it rides in a reply as
+    /// the `inv` item `[0,[token]]`.
+    case cancel
 }
 
 /// The argument kinds a declaration may use; `lib/protocol.js` lists the same names.
@@ -39,5 +43,5 @@ enum Kind: String {
     case out_ptr, out_str, out_bool, out_u64
 
     /// Protocol version: bumped when a message kind or argument kind changes meaning.
-    static let protocolVersion = 3
+    static let protocolVersion = 4
 }

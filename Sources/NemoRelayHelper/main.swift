@@ -107,7 +107,7 @@ let closures = ClosureTable()
                 let c = try Closure(
                     id: cid, ret: args["ret"] as? String ?? "void", value: try int64(args["value"]),
                     params: args["params"] as? [String] ?? [], wait: (args["wait"] as? Number)?.boolValue ?? false,
-                    out: output)
+                    cancels: (args["cancel"] as? Number)?.boolValue ?? false, out: output)
                 closures.insert(c, id: cid)
                 body = "{\"closure\":\(cid),\"fn\":\(UInt(bitPattern: c.code))}"
             case .release:
@@ -115,7 +115,7 @@ let closures = ClosureTable()
                 let c = closures.remove(cid)
                 c?.release()
                 body = c == nil ? "false" : "true"
-            case .hello, .invoke:
+            case .hello, .invoke, .cancel:
                 throw ProtocolError("\(op.rawValue) is sent by the helper, not to it")
             case .reply:
                 throw ProtocolError("reply answers a waiting closure's invoke only")
@@ -224,6 +224,11 @@ startThread(name: "nr-helper-sync", stackSize: 8 << 20) {
         SyncWait.complete = unsafeBitCast(
             complete,
             to: (@convention(c) (UnsafeMutableRawPointer?, Int32, UnsafePointer<CChar>?, Int) -> Int32).self)
+    }
+    if let onCancel = try? lib.symbol("nemo_relay_token_on_cancel") {
+        CancelNotice.output = output
+        CancelNotice.register = unsafeBitCast(
+            onCancel, to: (@convention(c) (UnsafeMutableRawPointer?, UnsafeRawPointer?) -> Int32).self)
     }
     readLines(req, serve)
     exit(0)  // Node closed the sync channel

@@ -82,6 +82,30 @@ const scopeRegistry = new FinalizationRegistry(freeLater('nemo_relay_scope_free'
 helper.onInvoke = onInvoke;
 helper.onLost = onLost;
 helper.onWait = onWait;
+helper.onCancel = onCancel;
+
+/**
+ * The AbortControllers of the callbacks running now, by token: a token's signal aborts when the helper
+ * reports it cancelled (nemo_relay_token_on_cancel: the call was cancelled, its stream closed, the
+ * execution intercept around it settled without waiting for it) or the helper is lost. An entry goes
+ * when its token is completed.
+ * @type {Map<number, AbortController>}
+ */
+const signals = new Map();
+
+/** The AbortSignal handed to the callback running for `token`. */
+function signalFor(token) {
+  const ac = new AbortController();
+  signals.set(token, ac);
+  return ac.signal;
+}
+
+function onCancel(token) {
+  const ac = signals.get(token);
+  if (!ac) return; // answered meanwhile, or a callback that takes no signal
+  signals.delete(token);
+  ac.abort(new NemoRelayError('cancelled', Status.E_CANCELLED));
+}
 
 /**
  * The helper died: its runtime, registrations and handles are gone. Every managed call in flight
@@ -97,6 +121,9 @@ function onLost(reason) {
   exporters.onHelperLost();
   const entries = [...registry.values()];
   registry.clear();
+  const running = [...signals.values()];
+  signals.clear();
+  for (const ac of running) ac.abort(reason);
   for (const e of entries) e.onLost?.(reason);
 }
 
@@ -112,12 +139,16 @@ function init() {
   if (state.rt) return;
   helper.ensure();
   // Five trampolines serve every callback: C hands back our integer user_data, which names the JS function.
-  const mk = (kind, ret, params, wait = false) => {
-    const r = helper.callSync(Op.CLOSURE, wait ? { ret, value: Status.PENDING, params, wait } : { ret, value: Status.PENDING, params });
+  const mk = (kind, ret, params, wait = false, cancel = false) => {
+    const args = { ret, value: Status.PENDING, params };
+    if (wait) args.wait = true;
+    if (cancel) args.cancel = true;
+    const r = helper.callSync(Op.CLOSURE, args);
     state.closureKind.set(r.closure, kind);
     state.fn[kind] = r.fn;
   };
-  mk('callback', 'i32', ['ptr', 'rawjson', 'ptr']);
+  // `cancel`: the helper asks for each pending token's cancellation notice (see `signals`).
+  mk('callback', 'i32', ['ptr', 'rawjson', 'ptr'], false, true);
   mk('done', 'void', ['i32', 'json', 'ptr']);
   mk('subscriber', 'void', ['rawjson', 'ptr']);
   mk('free', 'void', ['ptr']);
@@ -170,6 +201,7 @@ function onWait(closure, args) {
 /** Completes a token of helper generation `gen` (a token of a lost helper has no call left to answer). */
 function complete(token, status, json, gen = helper.generation) {
   if (gen !== helper.generation) return;
+  signals.delete(token);
   // Sent with the other calls of this turn. MISUSE here means the call was cancelled or already
   // answered: nothing left to tell.
   ffi.callLater('nemo_relay_complete', [token, status, json]);
@@ -458,10 +490,20 @@ function answer(token, run, convert, o = {}) {
     return fail(token, err, o.record, gen);
   }
   if (!o.sync && result !== null && typeof result === 'object' && typeof result.then === 'function') {
+    // Held while the Promise runs, or until the token is cancelled: an abandoned callback's Promise
+    // may never settle, and must not keep the process alive.
     helper.hold();
+    let held = true;
+    const release = () => {
+      if (held) {
+        held = false;
+        helper.release();
+      }
+    };
+    signals.get(token)?.signal.addEventListener('abort', release, { once: true });
     result.then(
-      (v) => { helper.release(); ok(token, v, convert, o.record, gen); },
-      (err) => { helper.release(); fail(token, err, o.record, gen); });
+      (v) => { release(); ok(token, v, convert, o.record, gen); },
+      (err) => { release(); fail(token, err, o.record, gen); });
   } else {
     ok(token, result, convert, o.record, gen);
   }
@@ -598,7 +640,7 @@ function llmExecuteWith(name, request, func, handle, attributes, data, metadata,
   if (typeof func !== 'function') throw new TypeError('func must be a function');
   const stack = effectiveStack();
   const opts = llmOptions(handle, attributes, data, metadata, modelName, codec, responseCodec);
-  const provider = callbackStruct((token, input) => answer(token, () => func(input, new AbortController().signal), (v) => v, { stack, managed: true }));
+  const provider = callbackStruct((token, input) => answer(token, () => func(input, signalFor(token)), (v) => v, { stack, managed: true }));
   return withDone(
     (done) => ['nemo_relay_llm_execute', [0, rt(), stack._ptr, cstr(name), req, opts, provider, done]],
     (v) => v,
@@ -1032,7 +1074,7 @@ function toolCallExecute(name, args, func, handle, attributes, data, metadata, t
   const stack = effectiveStack();
   const opts = toolOptions(handle, attributes, data, metadata, toolCallId);
   const tool = callbackStruct((token, input) => answer(
-    token, () => func(input, new AbortController().signal), (v) => toolResultOut(v, 'tool callback'), { stack, managed: true }));
+    token, () => func(input, signalFor(token)), (v) => toolResultOut(v, 'tool callback'), { stack, managed: true }));
   return withDone(
     (done) => ['nemo_relay_tool_execute', [0, rt(), stack._ptr, cstr(name), a, opts, tool, done]],
     toolResultIn,
@@ -1135,7 +1177,11 @@ function nextFor(token, kind) {
     let json;
     if (kind === 'llm') json = requestJson(value, 'invalid LlmRequest from JS next');
     else json = JSON.stringify(toJsonValue(value, 'args'));
-    return withDone((done) => ['nemo_relay_token_next', [token, json, done]], kind === 'llm' ? (v) => v : toolResultIn);
+    const p = withDone((done) => ['nemo_relay_token_next', [token, json, done]], kind === 'llm' ? (v) => v : toolResultIn);
+    // An intercept that settles without waiting for `next` abandons it: it then rejects with the
+    // cancellation, which must not surface as an unhandled rejection nobody could catch.
+    p.catch(() => {});
+    return p;
   };
   return { next, close() { active = false; }, get active() { return active; } };
 }
@@ -1200,7 +1246,7 @@ function register(spec, owner, name, priority, breakChain, cb) {
     // A stream execution intercept: its async iterable feeds this layer's producer; `next` runs the inner layers.
     pumpStream(token, (signal) => cb(input.request, streamNextFor(token), signal), null);
   } : (token, input) => {
-    const signal = new AbortController().signal;
+    const signal = signalFor(token);
     let cont = null;
     if (spec.next) cont = nextFor(token, spec.next);
     const run = () => answer(token, () => spec.call(cb, input, signal, cont?.next), spec.out, { record: spec.recordErrors ? label : null });

@@ -10,7 +10,7 @@
  */
 
 /** Bumped when a message kind or argument kind changes meaning; checked against the helper's hello. */
-const PROTOCOL_VERSION = 3;
+const PROTOCOL_VERSION = 4;
 
 /** Message kinds (`op`). */
 const Op = Object.freeze({
@@ -20,7 +20,7 @@ const Op = Object.freeze({
   DECLARE: 'declare',
   /** Node -> helper: call a declared export: `{fn, args}` -> `{ret, out?, err?}`. */
   CALL: 'call',
-  /** Node -> helper: create a libffi closure: `{ret, value, params}` -> `{closure, fn}`. */
+  /** Node -> helper: create a libffi closure: `{ret, value, params, wait?, cancel?}` -> `{closure, fn}`. */
   CLOSURE: 'closure',
   /** Node -> helper: free a closure: `{closure}` -> boolean. */
   RELEASE: 'release',
@@ -40,6 +40,13 @@ const Op = Object.freeze({
    * writes `{op: 'reply', args: {status, json}}`, which is not answered.
    */
   REPLY: 'reply',
+  /**
+   * helper -> Node: a callback's pending token was cancelled (its call was cancelled, its stream
+   * closed, or the execution intercept around it settled without it): `{token}`. Sent for closures
+   * made with `cancel: true`, always after that callback's invoke; not answered. Raised on the sync
+   * thread, it travels like an invoke, in the answer: the `inv` item `[0, [token]]`.
+   */
+  CANCEL: 'cancel',
 });
 
 /** Argument kinds of declarations and closures (a nested array is a pointer to a struct of those fields). */
