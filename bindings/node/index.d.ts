@@ -81,6 +81,10 @@ export declare class LlmStream implements AsyncIterable<Json> {
   private constructor();
   /** The next chunk; `null` once the stream is exhausted or closed; rejects with the stream's failure. */
   next(): Promise<Json | null>;
+  /** Chunks received and not read yet; at most `LlmStream.highWaterMark` (back-pressure, docs/node.md "Streams"). */
+  readonly buffered: number;
+  /** The most chunks a stream holds for its reader before its provider is held back (64). */
+  static readonly highWaterMark: number;
   /** Closes early (producer cancelled, dropped end); idempotent; rejects with a cleanup error. */
   close(): Promise<void>;
   /** `for await` over the chunks; leaving the loop early closes the stream. */

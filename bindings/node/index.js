@@ -121,6 +121,7 @@ function onLost(reason) {
   exporters.onHelperLost();
   const entries = [...registry.values()];
   registry.clear();
+  wakeRoomWaiters();
   const running = [...signals.values()];
   signals.clear();
   for (const ac of running) ac.abort(reason);
@@ -670,13 +671,51 @@ const llmCallExecuteAsync = llmCallExecute;
 const NEW_STREAM = Symbol('LlmStream');
 
 /**
- * The read end of a streaming LLM call. Chunks reach it through the C callback consumer (`on_chunk`,
- * answered at once, so the provider is drained at its own pace whatever the reader does) and wait
- * here until `next()` takes them.
+ * Chunks an `LlmStream` holds for its reader before it stops taking more (docs/node.md, "Streams").
+ * Past it the chunk callback's token stays pending, so the library's stream buffer (1024 chunks) fills
+ * and then the producer's pushes report NEMO_RELAY_E_FULL: a reader that stops reading holds at most
+ * this many chunks in JS and the buffer's in the library, and the provider waits.
+ */
+const STREAM_HIGH_WATER_MARK = 64;
+
+/** Producers waiting for room in some stream's buffer (woken whenever a reader frees room). */
+let roomWaiters = [];
+function wakeRoomWaiters() {
+  if (!roomWaiters.length) return;
+  const ws = roomWaiters;
+  roomWaiters = [];
+  for (const w of ws) w();
+}
+
+/**
+ * Resolves once a reader made room, `signal` aborts, or after a short fallback delay (a buffer may
+ * also drain without a JS reader's help).
+ */
+function roomOrAbort(signal) {
+  return new Promise((resolve) => {
+    let timer = null;
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    if (signal.aborted) return resolve();
+    timer = setTimeout(done, 50);
+    signal.addEventListener('abort', done, { once: true });
+    roomWaiters.push(done);
+  });
+}
+
+/**
+ * The read end of a streaming LLM call. Chunks reach it through the C callback consumer (`on_chunk`)
+ * and wait here until `next()` takes them. Each chunk is answered at once while fewer than
+ * `STREAM_HIGH_WATER_MARK` wait; past that the answer waits for the reader (back-pressure).
  */
 class LlmStream {
   #queue = [];
   #head = 0;
+  /** Answers the chunk callback held back while the queue is full, or null. */
+  #held = null;
   /** @type {Array<{resolve: Function, reject: Function}>} */
   #waiters = [];
   #ended = false;
@@ -704,6 +743,7 @@ class LlmStream {
         this.#queue = [];
         this.#head = 0;
       }
+      if (this.#held && this.buffered < STREAM_HIGH_WATER_MARK) this.#release();
       return Promise.resolve(c);
     }
     if (this.#error) return Promise.reject(this.#error);
@@ -730,6 +770,7 @@ class LlmStream {
         errors.push(e);
       }
     }
+    if (this.#held) this.#release(); // the library waits for the held chunk's answer to end the stream
     this._end(null);
     if (this.#onClose) {
       try {
@@ -756,12 +797,34 @@ class LlmStream {
     };
   }
 
-  /** @internal a chunk from on_chunk */
-  _push(chunk) {
-    if (this.#closed || this.#ended) return;
+  /**
+   * Chunks received and not read yet: at most `STREAM_HIGH_WATER_MARK` (docs/node.md, "Streams").
+   * @returns {number}
+   */
+  get buffered() {
+    return this.#queue.length - this.#head;
+  }
+
+  /** The most chunks a stream holds for its reader before the provider is held back. */
+  static get highWaterMark() {
+    return STREAM_HIGH_WATER_MARK;
+  }
+
+  #release() {
+    const answer = this.#held;
+    this.#held = null;
+    answer();
+    wakeRoomWaiters();
+  }
+
+  /** @internal a chunk from on_chunk; `answer()` completes its token (the library then sends the next) */
+  _push(chunk, answer) {
+    if (this.#closed || this.#ended) return answer();
     const w = this.#waiters.shift();
     if (w) w.resolve(chunk);
     else this.#queue.push(chunk);
+    if (this.buffered < STREAM_HIGH_WATER_MARK) answer();
+    else this.#held = answer;
   }
 
   /** @internal the outcome (null: clean end); settles every waiting `next()` */
@@ -824,8 +887,6 @@ function asyncIteratorOf(src, what) {
   throw new TypeError(`${what} must return an async iterable or an async iterator`);
 }
 
-const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
-
 /**
  * Feeds the async iterable `produce(signal)` returns into the producer of a stream provider's (or
  * stream intercept's) `token`, then completes the token: OK at the end, the error when producing
@@ -866,7 +927,7 @@ function pumpStream(token, produce, stack) {
           if (gen !== helper.generation) throw new NemoRelayError('the NemoRelay helper of this stream exited', undefined, 'ERR_NEMO_RELAY_HELPER');
           a = ffi.rawCall('nemo_relay_stream_push', [producer, json]);
           if (a.ret !== Status.E_FULL) break;
-          await nextTurn(); // the consumer's buffer is full: its answers go out this turn
+          await roomOrAbort(ac.signal); // the consumer's buffer is full: wait until its reader reads
         }
         if (a.ret === Status.E_CANCELLED) cancelled = true;
         else if (a.ret > 0) throw new NemoRelayError(a.err || 'nemo_relay_stream_push failed', a.ret);
@@ -982,8 +1043,9 @@ function llmStreamWith(name, request, func, collector, finalizer, handle, attrib
     }, 'stream finalizer') : null;
     const onChunk = callbackStruct((token, chunk) => {
       started();
-      stream._push(chunk);
-      complete(token, Status.OK, 'null'); // take the next chunk at once: reading is the stream's business
+      // Answered at once while the reader keeps up; held back once STREAM_HIGH_WATER_MARK chunks wait.
+      const gen = helper.generation;
+      stream._push(chunk, () => complete(token, Status.OK, 'null', gen));
     });
     const endId = addEntry({
       onDone(status, text) {
