@@ -236,6 +236,10 @@ export function droppedEvents(): number;
 export function getLastCallbackError(): string | null;
 export function clearLastCallbackError(): void;
 
+// The helper process
+/** After a helper loss that left registrations unrestorable (exporters, scope-local): continue with a new helper. */
+export function restartHelper(): void;
+
 // Codecs
 export declare abstract class BuiltinCodec {
   readonly id: string;

@@ -107,18 +107,79 @@ function onCancel(token) {
   ac.abort(new NemoRelayError('cancelled', Status.E_CANCELLED));
 }
 
+// MARK: - Registrations across a helper restart (docs/node.md, "Helper process")
+
+/**
+ * The global middleware and subscribers registered now, in registration order, each with the call
+ * that makes it again: a new helper's runtime gets them before it serves anything else.
+ * @type {Map<string, () => void>}
+ */
+const restorable = new Map();
+/**
+ * Registrations a new helper cannot get back, by scope uuid: scope-local middleware and subscribers
+ * (their scope lived in the lost helper). Exporter registrations are counted by lib/exporters.js.
+ * @type {Map<string, Set<string>>}
+ */
+const scopeLocal = new Map();
+
+function noteScopeLocal(uuid, key, on) {
+  const u = String(uuid).toLowerCase();
+  let set = scopeLocal.get(u);
+  if (on) {
+    if (!set) scopeLocal.set(u, (set = new Set()));
+    set.add(key);
+  } else if (set) {
+    set.delete(key);
+    if (!set.size) scopeLocal.delete(u);
+  }
+}
+
+/** A scope ended: the core dropped its scope-local registrations. */
+function scopeEnded(handle) {
+  if (handle) scopeLocal.delete(handle.uuid);
+}
+
+/**
+ * Set when a helper was lost with registrations a new one cannot get back: every later call throws
+ * it until `restartHelper()`, so nothing runs silently without its middleware or exporter.
+ * @type {NemoRelayError | null}
+ */
+let lostRegistrations = null;
+
+/**
+ * Starts a new helper after a loss that left registrations the binding could not restore (an
+ * exporter's, a scope's): clears the refusal. The global middleware and subscribers come back as after
+ * any restart; exporters and scope-local registrations must be made again. Harmless otherwise.
+ */
+function restartHelper() {
+  lostRegistrations = null;
+  rt();
+}
+
 /**
  * The helper died: its runtime, registrations and handles are gone. Every managed call in flight
- * rejects with `reason`; the next call starts a new helper and a fresh runtime.
+ * rejects with `reason`. The next call starts a new helper and a fresh runtime with the global
+ * middleware and subscribers registered again; if exporters or scope-local registrations were lost,
+ * every call throws instead until `restartHelper()`.
  */
 function onLost(reason) {
+  const lostExporters = exporters.onHelperLost();
+  const lostScoped = [...scopeLocal.values()].reduce((n, set) => n + set.size, 0);
+  scopeLocal.clear();
+  if (!lostRegistrations && (lostExporters.length || lostScoped)) {
+    const what = [];
+    if (lostExporters.length) what.push(`exporter registrations ${lostExporters.map((n) => JSON.stringify(n)).join(', ')}`);
+    if (lostScoped) what.push(`${lostScoped} scope-local registration${lostScoped === 1 ? '' : 's'}`);
+    lostRegistrations = new NemoRelayError(
+      `${reason.message}: its ${what.join(' and ')} cannot be restored in a new helper, so calls are refused; ` +
+      'call restartHelper() to continue with a new helper, then make them again', undefined, 'ERR_NEMO_RELAY_HELPER');
+  }
   state.rt = 0;
   state.threadStack = null;
   state.fn = { callback: 0, done: 0, subscriber: 0, free: 0, wait: 0 };
   state.closureKind.clear();
   builtinPtrs.clear();
   liveScopes.clear();
-  exporters.onHelperLost();
   const entries = [...registry.values()];
   registry.clear();
   wakeRoomWaiters();
@@ -138,6 +199,7 @@ function checkLive(obj, what) {
 
 function init() {
   if (state.rt) return;
+  if (lostRegistrations) throw lostRegistrations;
   helper.ensure();
   // Five trampolines serve every callback: C hands back our integer user_data, which names the JS function.
   const mk = (kind, ret, params, wait = false, cancel = false) => {
@@ -162,6 +224,16 @@ function init() {
   const [st] = ffi.call('nemo_relay_stack_new', [null, 0]);
   state.rt = rt;
   state.threadStack = wrapStack(st);
+  // A new helper after a lost one: the global middleware and subscribers first, in their order.
+  try {
+    for (const again of [...restorable.values()]) again();
+  } catch (e) {
+    lostRegistrations = new NemoRelayError(
+      `restoring the registrations in a new NemoRelay helper failed: ${errorMessage(e)}; call restartHelper() to continue without them`,
+      undefined, 'ERR_NEMO_RELAY_HELPER');
+    restorable.clear();
+    throw lostRegistrations;
+  }
 }
 
 function rt() {
@@ -432,6 +504,7 @@ function popScope(handle, output, timestamp, metadata) {
   const ptr = handlePtr(handle);
   const opts = [C.NEMO_RELAY_SCOPE_OPTIONS_VERSION, 0, 0, null, jsonArg(metadata, 'metadata'), jsonArg(output, 'output'), hasTs, ts];
   ffi.call('nemo_relay_scope_end', [rt(), effectiveStack()._ptr, ptr, opts]);
+  scopeEnded(handle);
 }
 
 /** @returns {ScopeHandle} the top of the effective stack (its root when nothing was pushed). */
@@ -1116,6 +1189,7 @@ function llmCallEnd(handle, response, data, metadata, timestamp) {
   const [hasTs, ts] = timestampNs(timestamp);
   const opts = [C.NEMO_RELAY_LLM_END_OPTIONS_VERSION, jsonArg(data, 'data'), jsonArg(metadata, 'metadata'), null, 0, hasTs, ts];
   ffi.call('nemo_relay_llm_call_end', [rt(), effectiveStack()._ptr, handlePtr(handle), jsonArg(response, 'response'), opts]);
+  scopeEnded(handle);
 }
 
 // MARK: - Tool calls
@@ -1157,6 +1231,7 @@ function toolCallEnd(handle, result, data, metadata, timestamp) {
   const opts = [C.NEMO_RELAY_TOOL_OPTIONS_VERSION, 0, 0, jsonArg(data, 'data'), jsonArg(metadata, 'metadata'), null, hasTs, ts];
   const r = result === null || result === undefined ? null : JSON.stringify(toJsonValue(toolResultIn(result), 'result'));
   ffi.call('nemo_relay_tool_call_end', [rt(), effectiveStack()._ptr, handlePtr(handle), r, opts]);
+  scopeEnded(handle);
 }
 
 // MARK: - Chain helpers
@@ -1301,7 +1376,7 @@ function reason(v) {
   return v;
 }
 
-function register(spec, owner, name, priority, breakChain, cb) {
+function register(spec, owner, name, priority, breakChain, cb, scopeUuid = null) {
   if (typeof cb !== 'function') throw new TypeError('callback must be a function');
   const label = `${name}`;
   const onCall = spec.stream ? (token, input) => {
@@ -1318,10 +1393,16 @@ function register(spec, owner, name, priority, breakChain, cb) {
   };
   const cbs = callbackStruct(onCall);
   ffi.call('nemo_relay_register', [rt(), owner, spec.kind, cstr(name), priority | 0, breakChain ? C.NEMO_RELAY_BREAK_CHAIN : 0, cbs]);
+  const key = `middleware:${spec.kind}:${name}`;
+  if (scopeUuid !== null) noteScopeLocal(scopeUuid, key, true);
+  else restorable.set(key, () => register(spec, 0, name, priority, breakChain, cb));
 }
 
-function deregister(spec, owner, name) {
+function deregister(spec, owner, name, scopeUuid = null) {
   const [removed] = ffi.call('nemo_relay_deregister', [null, rt(), owner, spec.kind, cstr(name)]);
+  const key = `middleware:${spec.kind}:${name}`;
+  if (scopeUuid !== null) noteScopeLocal(scopeUuid, key, false);
+  else restorable.delete(key);
   return removed;
 }
 
@@ -1329,20 +1410,20 @@ const middlewareExports = {};
 for (const [suffix, spec] of Object.entries(MIDDLEWARE)) {
   if (spec.breakChain) {
     middlewareExports[`register${suffix}`] = (name, priority, breakChain, cb) => register(spec, 0, name, priority, breakChain, cb);
-    middlewareExports[`scopeRegister${suffix}`] = (uuid, name, priority, breakChain, cb) => register(spec, scopeByUuid(uuid), name, priority, breakChain, cb);
+    middlewareExports[`scopeRegister${suffix}`] = (uuid, name, priority, breakChain, cb) => register(spec, scopeByUuid(uuid), name, priority, breakChain, cb, uuid);
   } else {
     middlewareExports[`register${suffix}`] = (name, priority, cb) => register(spec, 0, name, priority, false, cb);
-    middlewareExports[`scopeRegister${suffix}`] = (uuid, name, priority, cb) => register(spec, scopeByUuid(uuid), name, priority, false, cb);
+    middlewareExports[`scopeRegister${suffix}`] = (uuid, name, priority, cb) => register(spec, scopeByUuid(uuid), name, priority, false, cb, uuid);
   }
   middlewareExports[`deregister${suffix}`] = (name) => deregister(spec, 0, name);
-  middlewareExports[`scopeDeregister${suffix}`] = (uuid, name) => deregister(spec, scopeByUuid(uuid), name);
+  middlewareExports[`scopeDeregister${suffix}`] = (uuid, name) => deregister(spec, scopeByUuid(uuid), name, uuid);
 }
 
 // MARK: - Subscribers
 
 const deliveries = new Set();
 
-function subscribe(owner, name, cb) {
+function subscribe(owner, name, cb, scopeUuid = null) {
   if (typeof cb !== 'function') throw new TypeError('callback must be a function');
   rt();
   const label = `subscriber ${name}`;
@@ -1366,6 +1447,8 @@ function subscribe(owner, name, cb) {
     registry.delete(id);
     throw e;
   }
+  if (scopeUuid !== null) noteScopeLocal(scopeUuid, `subscriber:${name}`, true);
+  else restorable.set(`subscriber:${name}`, () => subscribe(0, name, cb));
 }
 
 /** Registers a subscriber receiving every event as a fresh plain object. */
@@ -1377,15 +1460,18 @@ function registerSubscriber(name, cb) {
 function deregisterSubscriber(name) {
   const [removed] = ffi.call('nemo_relay_subscriber_deregister', [null, rt(), 0, cstr(name)]);
   if (removed) exporters.forgetName(String(name)); // it may have been an exporter's registration
+  restorable.delete(`subscriber:${name}`);
   return removed;
 }
 
 function scopeRegisterSubscriber(uuid, name, cb) {
-  subscribe(scopeByUuid(uuid), name, cb);
+  subscribe(scopeByUuid(uuid), name, cb, uuid);
 }
 
 function scopeDeregisterSubscriber(uuid, name) {
-  return ffi.call('nemo_relay_subscriber_deregister', [null, rt(), scopeByUuid(uuid), cstr(name)])[0];
+  const removed = ffi.call('nemo_relay_subscriber_deregister', [null, rt(), scopeByUuid(uuid), cstr(name)])[0];
+  noteScopeLocal(uuid, `subscriber:${name}`, false);
+  return removed;
 }
 
 /**
@@ -1482,6 +1568,8 @@ module.exports = {
   registerSubscriber, deregisterSubscriber, scopeRegisterSubscriber, scopeDeregisterSubscriber, flushSubscribers, droppedEvents,
   // errors
   getLastCallbackError, clearLastCallbackError,
+  // the helper process
+  restartHelper,
   // codecs
   BuiltinCodec, OpenAIChatCodec, OpenAIResponsesCodec, AnthropicMessagesCodec, GeminiGenerateContentCodec, OCIGenAIChatCodec, BedrockConverseCodec,
   // exporters
