@@ -296,7 +296,8 @@ NEMO_RELAY_API void nemo_relay_token_leave(nemo_relay_token_t *token);
  * before its done callback or end event), or at once, on this thread, if the token was already
  * cancelled. It never runs once the token was completed: a completion and a cancellation exclude each
  * other, whichever comes first wins. `notice->user_data_free` runs once: after `fn`, or when the token
- * completes without cancellation, or at once when this function fails. Several notices may be added
+ * completes without cancellation, or at once when this function fails (a token that is never completed
+ * nor cancelled keeps its notices). Several notices may be added
  * to one token; they run in the order added. `fn` must not block; it may call any export.
  * @param token A token a callback received.
  * @param notice The notification.
