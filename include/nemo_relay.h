@@ -281,7 +281,9 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_complete_failure(nemo_relay_token_
  * @param token The intercept's token.
  * @param json The request (LLM: `{"headers", "content"}`) or the tool args to pass inward.
  * @param len Length of `json`.
- * @param done Receives the inner result (LLM: the response; tool: `{"result", "annotation"}`).
+ * @param done Receives the inner result (LLM: the response; tool: `{"result", "annotation"}`), or
+ *        NEMO_RELAY_E_CANCELLED when the call is cancelled or the intercept completes its own token
+ *        before the inner layers answered (they are abandoned, see nemo_relay_token_on_cancel).
  * @return NEMO_RELAY_OK when started; NEMO_RELAY_E_INVALID_ARGUMENT if the token has no next step
  *         or the intercept already completed ("execution continuation is no longer active");
  *         NEMO_RELAY_E_INVALID_JSON for malformed input. On failure `done` is not called but its
@@ -318,6 +320,49 @@ NEMO_RELAY_API nemo_relay_status_t nemo_relay_token_enter(nemo_relay_token_t *to
  * @since 0.8
  */
 NEMO_RELAY_API void nemo_relay_token_leave(nemo_relay_token_t *token);
+
+/**
+ * @brief Asks to be told when a pending callback token is cancelled, so the callback can stop its work
+ *        (abort a request, cancel a task).
+ *
+ * A token counts as cancelled when, before it was completed, the call it serves ends without it:
+ * - the caller cancelled the managed call (nemo_relay_call_cancel): the tokens of its provider or
+ *   tool, of its conditional guardrails, request intercepts and execution intercepts;
+ * - the runtime was freed (nemo_relay_runtime_free) while the managed call or stream waited;
+ * - a streaming call's stream was closed early (nemo_relay_stream_close, a failing `on_chunk`),
+ *   released while running (nemo_relay_stream_free of a pulled stream), or its collector failed:
+ *   the tokens of its stream provider and stream intercepts (their producers report
+ *   NEMO_RELAY_E_CANCELLED) and of its conditional guardrails and intercepts;
+ * - an LLM or tool execution intercept completed its own token while inner layers it started with
+ *   nemo_relay_token_next still waited: those layers are abandoned, the tokens of their provider or
+ *   tool and execution intercepts are cancelled, and that nemo_relay_token_next's `done` gets
+ *   NEMO_RELAY_E_CANCELLED. (Stream execution intercepts do not abandon their inner layers this way.)
+ * Nothing else cancels a token. The library has no timeout that does: a standalone codec call that
+ * stops waiting after 10 s leaves its codec's token pending (a late answer is discarded). Tokens of
+ * callbacks that serve no managed or streaming call (event sanitizers, metadata injectors, custom
+ * codec methods, the chain helpers such as nemo_relay_llm_conditional_execution), of LLM/tool
+ * sanitizers, and of an `on_chunk` consumer are never cancelled; a notice on them is released when
+ * they complete. A cancelled token still accepts nemo_relay_complete, which then returns
+ * NEMO_RELAY_E_MISUSE and changes nothing.
+ *
+ * `notice->fn` runs at most once, with NEMO_RELAY_E_CANCELLED and the cancellation text (e.g.
+ * "cancelled"): on the thread that cancels, before the cancellation reaches the rest of the call (so
+ * before its done callback or end event), or at once, on this thread, if the token was already
+ * cancelled. It never runs once the token was completed: a completion and a cancellation exclude each
+ * other, whichever comes first wins. `notice->user_data_free` runs once: after `fn`, or when the token
+ * completes without cancellation, or at once when this function fails (a token that is never completed
+ * nor cancelled keeps its notices). Several notices may be added
+ * to one token; they run in the order added. `fn` must not block; it may call any export.
+ * @param token A token a callback received.
+ * @param notice The notification.
+ * @return NEMO_RELAY_OK; NEMO_RELAY_E_MISUSE for a bad token or one already completed;
+ *         NEMO_RELAY_E_INVALID_ARGUMENT for a NULL `notice` or `notice->fn`.
+ * Ownership: `token` borrowed; `notice` copied, the library owns its user data from now on.
+ * Thread: any thread.
+ * @since 0.9
+ */
+NEMO_RELAY_API nemo_relay_status_t nemo_relay_token_on_cancel(nemo_relay_token_t *token,
+                                                              const nemo_relay_done_t *notice);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Runtime                                                                                     */

@@ -10,11 +10,22 @@ import Synchronization
 /// The pipeline continues on the thread that resumes it, with no executor hop. A second resume,
 /// or a resume after the owning call was cancelled, returns `false` and changes nothing.
 ///
-/// `@unchecked Sendable`: no lock: `state` (atomic exchange) admits exactly one resumer; `body` and
-/// `ticket` are written in `init`, before the continuation is shared, and afterwards only that resumer
-/// reads and clears them. The compiler cannot express "owned by whoever won the exchange".
+/// A pending continuation is *cancelled* when its owning call is (``CallControl/cancel()``: the caller
+/// cancelled the call, the runtime shut down, a stream was closed) or when ``cancel(_:)`` is called
+/// directly. ``onCancel(_:)`` asks to be told: the notice runs once, on the cancelling thread, before
+/// the cancellation reaches the pipeline; never after a resume.
+///
+/// `@unchecked Sendable`: `state` (atomic compare-exchange) admits exactly one outcome, a resume or a
+/// cancellation; `body` and `ticket` are written in `init`, before the continuation is shared, and
+/// afterwards only the winner of `state` reads and clears them. `notices` (its own mutex) holds the
+/// cancellation notices while `state` is pending; `noticed` is set before the first notice is added.
 public final class Continuation<T>: @unchecked Sendable {
-    private let state = Atomic<Bool>(false)
+    /// 0 pending, 1 resumed, 2 cancelled.
+    private let state = Atomic<UInt8>(0)
+    /// Set (sequentially consistent, before `state` is read under `notices`) once a notice was asked
+    /// for, so a resume without notices never takes the mutex.
+    private let noticed = Atomic<Bool>(false)
+    private let notices = Mutex<[@Sendable (RelayError) -> Void]>([])
     private var body: ((Result<T, RelayError>) -> Void)?
     /// The call this continuation belongs to, so cancellation can reach a pending callback.
     private let owner: CallControl?
@@ -30,17 +41,24 @@ public final class Continuation<T>: @unchecked Sendable {
         self.body = body
         self.owner = owner
         // The control holds this continuation strongly until it resumes, so a cancel can reach it.
-        if let owner { ticket = owner.addPending { self.resume(.failure(RelayError(.cancelled, "cancelled"))) } }
+        if let owner { ticket = owner.addPending { self.cancel(RelayError(.cancelled, "cancelled")) } }
     }
 
     /// True once the continuation was resumed or cancelled.
-    public var isResumed: Bool { state.load(ordering: .acquiring) }
+    public var isResumed: Bool { state.load(ordering: .acquiring) != 0 }
+
+    /// True once the continuation was cancelled (rather than resumed).
+    public var isCancelled: Bool { state.load(ordering: .acquiring) == 2 }
 
     /// Delivers the result; returns false if it was already resumed (or cancelled).
     @discardableResult
     public func resume(_ result: Result<T, RelayError>) -> Bool {
-        guard !state.exchange(true, ordering: .acquiringAndReleasing) else { return false }
+        guard state.compareExchange(expected: 0, desired: 1, ordering: .sequentiallyConsistent).exchanged else {
+            return false
+        }
         owner?.removePending(ticket)
+        // Dropped outside the mutex: releasing a notice may run foreign destructors.
+        if noticed.load(ordering: .sequentiallyConsistent) { _ = takeNotices() }
         let b = body
         body = nil
         if let b { StackTrampoline.run(b, result) }
@@ -51,6 +69,49 @@ public final class Continuation<T>: @unchecked Sendable {
     @discardableResult public func resume(returning value: T) -> Bool { resume(.success(value)) }
     /// Delivers an error.
     @discardableResult public func resume(throwing error: RelayError) -> Bool { resume(.failure(error)) }
+
+    /// Cancels the continuation if it is still pending: runs its cancellation notices, then delivers
+    /// `error` (kind `.cancelled`) to the pipeline. Returns false if it was already resumed or cancelled.
+    @discardableResult
+    public func cancel(_ error: RelayError) -> Bool {
+        guard state.compareExchange(expected: 0, desired: 2, ordering: .sequentiallyConsistent).exchanged else {
+            return false
+        }
+        owner?.removePending(ticket)
+        if noticed.load(ordering: .sequentiallyConsistent) {
+            for n in takeNotices() { n(error) }
+        }
+        let b = body
+        body = nil
+        if let b { StackTrampoline.run(b, .failure(error)) }
+        return true
+    }
+
+    /// Asks to be told when this continuation is cancelled while pending.
+    ///
+    /// `notice` runs at most once, with the cancellation error: on the cancelling thread, before the
+    /// cancellation is delivered to the pipeline; at once (on this thread) if the continuation was
+    /// already cancelled. It never runs once the continuation was resumed: it is then released.
+    /// Returns false (and drops `notice` unrun) when the continuation was already resumed.
+    @discardableResult
+    public func onCancel(_ notice: @escaping @Sendable (RelayError) -> Void) -> Bool {
+        noticed.store(true, ordering: .sequentiallyConsistent)
+        let s = notices.withLock { list -> UInt8 in
+            let s = state.load(ordering: .sequentiallyConsistent)
+            if s == 0 { list.append(notice) }
+            return s
+        }
+        if s == 2 { notice(RelayError(.cancelled, "cancelled")) }
+        return s != 1
+    }
+
+    private func takeNotices() -> [@Sendable (RelayError) -> Void] {
+        notices.withLock { list in
+            let taken = list
+            list = []
+            return taken
+        }
+    }
 }
 
 /// Cancellation state of one managed call: a flag and the callback currently waited on.

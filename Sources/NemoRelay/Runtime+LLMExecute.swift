@@ -166,18 +166,31 @@ final class LLMExecution: LLMPipeline, @unchecked Sendable {
 
         // Layer i wraps layers i+1...; the provider sits in the middle. Each `next` names its layer by
         // index (no closure holds the next layer's closure), so a long list costs no stack to build or free.
-        @Sendable func layer(_ i: Int, _ r: LLMRequest, _ c: Continuation<JSON>) {
+        // The layers inside an intercept run under a control of their own, revoked when that intercept
+        // settles: inner layers it abandoned (still pending) end as cancelled, and the whole call's
+        // cancellation reaches them first (innermost first).
+        @Sendable func layer(_ i: Int, _ r: LLMRequest, _ c: Continuation<JSON>, _ control: CallControl) {
             guard i < list.count else {
                 return Continuation.run(control, { inner in provider(r, inner) }) { c.resume($0) }
             }
             let reg = list[i]
-            let next = ExecutionNext { r, c in layer(i + 1, r, c) }
-            Continuation.run(control, { mine in reg.fn(name, r, ctx, next, mine) }) { result in
+            let inner = CallControl()
+            let next = ExecutionNext { r, c in layer(i + 1, r, c, inner) }
+            var ticket: UInt64?
+            Continuation.run(
+                control,
+                { mine in
+                    ticket = control.whenCancelled { inner.cancel() }
+                    reg.fn(name, r, ctx, next, mine)
+                }
+            ) { result in
                 next.active.store(false, ordering: .releasing)
+                if let ticket { control.removePending(ticket) }
+                inner.cancel()
                 c.resume(result)
             }
         }
-        layer(0, req, Continuation { [self] r in ActiveCall.outside { finish(h, r) } })
+        layer(0, req, Continuation { [self] r in ActiveCall.outside { finish(h, r) } }, control)
     }
 
     // 10. Return, 11. end event.

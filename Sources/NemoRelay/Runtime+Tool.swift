@@ -201,16 +201,27 @@ extension Runtime {
         let ctxBase = ToolExecutionContext(toolName: h.name, args: args, toolCallID: h.toolCallID)
         // Layer i wraps layers i+1...; the tool sits in the middle. Each `next` names its layer by index
         // (no closure holds the next layer's closure), so a long list costs no stack to build or free.
-        @Sendable func layer(_ i: Int, _ a: JSON, _ c: Continuation<ToolResult>) {
+        // As for LLM calls: the layers inside an intercept run under a control revoked when it settles.
+        @Sendable func layer(_ i: Int, _ a: JSON, _ c: Continuation<ToolResult>, _ control: CallControl) {
             guard i < list.count else {
                 return Continuation.run(control, { inner in tool(a, inner) }) { c.resume($0) }
             }
             let reg = list[i]
-            let next = ToolNext { a, c in layer(i + 1, a, c) }
+            let inner = CallControl()
+            let next = ToolNext { a, c in layer(i + 1, a, c, inner) }
             var ctx = ctxBase
             ctx.args = a
-            Continuation.run(control, { mine in reg.fn(ctx, next, mine) }) { result in
+            var ticket: UInt64?
+            Continuation.run(
+                control,
+                { mine in
+                    ticket = control.whenCancelled { inner.cancel() }
+                    reg.fn(ctx, next, mine)
+                }
+            ) { result in
                 next.active.store(false, ordering: .releasing)
+                if let ticket { control.removePending(ticket) }
+                inner.cancel()
                 c.resume(result)
             }
         }
@@ -218,7 +229,8 @@ extension Runtime {
         ActiveCall.$current.withValue(ActiveCall(h, stack: stack)) {
             layer(
                 0, args,
-                Continuation { [self] r in ActiveCall.outside { toolFinished(h, r, locals, stack, control, done) } })
+                Continuation { [self] r in ActiveCall.outside { toolFinished(h, r, locals, stack, control, done) } },
+                control)
         }
     }
 

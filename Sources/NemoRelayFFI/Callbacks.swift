@@ -113,6 +113,10 @@ func failureIdentity(_ f: nemo_relay_failure_id_t) -> FailureIdentity {
 /// and only read afterwards.
 final class Token: @unchecked Sendable {
     private let resume: (Result<JSON, RelayError>) -> Bool
+    /// Cancels the callback's continuation (its notices run); false once it resumed or was cancelled.
+    private let cancelContinuation: (RelayError) -> Bool
+    /// Adds a cancellation notice to the callback's continuation (``Continuation/onCancel(_:)``).
+    let onCancel: (@escaping @Sendable (RelayError) -> Void) -> Bool
     /// The inner layers, for execution-intercept tokens.
     let next: ((JSON, DoneBox) throws -> Void)?
     let done = Atomic<Bool>(false)
@@ -127,8 +131,13 @@ final class Token: @unchecked Sendable {
     /// The event whose injector or sanitizer received this token (``nemo_relay_token_enter``).
     var emission: EmissionContext?
 
-    init(resume: @escaping (Result<JSON, RelayError>) -> Bool, next: ((JSON, DoneBox) throws -> Void)?) {
+    init(
+        resume: @escaping (Result<JSON, RelayError>) -> Bool, cancel: @escaping (RelayError) -> Bool,
+        onCancel: @escaping (@escaping @Sendable (RelayError) -> Void) -> Bool, next: ((JSON, DoneBox) throws -> Void)?
+    ) {
         self.resume = resume
+        self.cancelContinuation = cancel
+        self.onCancel = onCancel
         self.next = next
     }
 
@@ -137,6 +146,14 @@ final class Token: @unchecked Sendable {
         guard !done.exchange(true, ordering: .acquiringAndReleasing) else { return false }
         HandleTable.shared.remove(handle, .token)
         return resume(r)
+    }
+
+    /// Completes once as cancelled, running the continuation's cancellation notices; false when it was
+    /// already completed or cancelled.
+    func cancel() -> Bool {
+        guard !done.exchange(true, ordering: .acquiringAndReleasing) else { return false }
+        HandleTable.shared.remove(handle, .token)
+        return cancelContinuation(RelayError(.cancelled, "cancelled"))
     }
 }
 
@@ -155,7 +172,7 @@ func invoke<T>(
                 }
             case .failure(let e): return c.resume(throwing: e)
             }
-        }, next: next)
+        }, cancel: { c.cancel($0) }, onCancel: { c.onCancel($0) }, next: next)
     let h = HandleTable.shared.insert(token, .token)
     token.handle = h
     token.nextStream = nextStream
@@ -164,7 +181,7 @@ func invoke<T>(
     if let producer {
         token.producer = producer
         // Closing the stream completes a pending producer token as cancelled.
-        producer.onCancel { [weak token] in _ = token?.finish(.failure(RelayError(.cancelled, "cancelled"))) }
+        producer.onCancel { [weak token] in _ = token?.cancel() }
     }
     let bytes = input.serialized()
     let rc = withCBytes(bytes) { p, n in box.fn(h, p, n, box.userData) }

@@ -417,6 +417,24 @@ public func nemo_relay_token_leave(_ tokenp: OpaquePointer?) {
     EmissionContext.leave(owner: UInt(bitPattern: tokenp))
 }
 
+@_cdecl("nemo_relay_token_on_cancel")
+public func nemo_relay_token_on_cancel(_ tokenp: OpaquePointer?, _ notice: UnsafePointer<nemo_relay_done_t>?)
+    -> Int32
+{
+    ffi {
+        guard let notice else { throw FFIError.invalid("notice must not be NULL") }
+        // Boxed first: on any failure below the box's destructor runs `user_data_free` at once.
+        let box = try DoneBox(notice.pointee)
+        guard let token = HandleTable.shared.get(tokenp, .token, as: Token.self) else {
+            throw FFIError.misuse("misuse: token is invalid or was already completed")
+        }
+        let added = token.onCancel { e in
+            box.call(Int32(NEMO_RELAY_E_CANCELLED), Array(e.displayText.utf8))
+        }
+        if !added { throw FFIError.misuse("misuse: token is invalid or was already completed") }
+    }
+}
+
 func callbackArg(_ p: UnsafePointer<nemo_relay_callback_t>?, _ what: String) throws -> CallbackBox {
     guard let p else { throw FFIError.invalid("\(what) must not be NULL") }
     return try CallbackBox(p.pointee)

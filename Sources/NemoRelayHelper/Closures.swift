@@ -28,9 +28,11 @@ final class Closure: @unchecked Sendable {
     /// An export `uint64_t (void)` called first at every invocation, on the calling thread, whose value is
     /// appended to the invoke's arguments (Node passes `nemo_relay_last_error_id` for done callbacks).
     let probe: (@convention(c) () -> UInt64)?
+    /// A callback whose pending token Node wants to hear about when it is cancelled: see ``CancelNotice``.
+    let cancels: Bool
 
     init(
-        id: Int, ret: String, value: Int64, params: [String], wait: Bool = false,
+        id: Int, ret: String, value: Int64, params: [String], wait: Bool = false, cancels: Bool = false,
         probe: (@convention(c) () -> UInt64)? = nil, out: Output
     ) throws {
         self.id = id
@@ -38,11 +40,12 @@ final class Closure: @unchecked Sendable {
         self.value = value
         self.wait = wait
         self.probe = probe
+        self.cancels = cancels
         guard let r = Kind(rawValue: ret), r == .void || r == .i32 else {
             throw ProtocolError("closures return void or i32")
         }
-        if wait && (r != .i32 || params.first != Kind.ptr.rawValue) {
-            throw ProtocolError("a waiting closure is a callback: it returns i32 and takes the token first")
+        if (wait || cancels) && (r != .i32 || params.first != Kind.ptr.rawValue) {
+            throw ProtocolError("a waiting or cancelling closure is a callback: it returns i32, takes the token first")
         }
         self.ret = r
         var ks: [Kind] = []
@@ -97,6 +100,8 @@ final class Closure: @unchecked Sendable {
         } else {
             out.send(line + "]}}\n")
         }
+        // Asked after the invoke went out, so Node always sees a token's cancel after its invoke.
+        if cancels { CancelNotice.ask(UnsafeMutableRawPointer(bitPattern: args[0]!.load(as: Int.self)), capture) }
         if self.ret == .i32, let ret { ret.storeBytes(of: value, as: Int64.self) }  // ffi_arg is word-sized
     }
 
@@ -269,6 +274,60 @@ enum SyncWait {
             return (status, a["json"] as? String ?? "null", failure)
         }
     }
+}
+
+// MARK: - Cancellation notices
+
+/// Tells Node when a callback's pending token is cancelled (`nemo_relay_token_on_cancel`), so the
+/// JavaScript callback's `AbortSignal` fires.
+///
+/// A cancel travels like an invoke: on the sync thread it rides in the reply under construction (an
+/// `inv` item `[0,[token]]`; closure ids start at 1), elsewhere it is a `{"op":"cancel","args":{"token"}}`
+/// line on stdout. Either way Node sees it in order with the callbacks the same cancellation runs
+/// (an abandoned `next`'s done comes right after), so the signal aborts before the JS callback could
+/// settle because of them. Node must also see a token's invoke before its cancel: a token whose invoke
+/// went out on stdout gets its cancel on stdout too (one writer, in order); a sync reply is handled
+/// before any stdout line that follows it.
+enum CancelNotice {
+    /// `nemo_relay_token_on_cancel`; nil with a library that lacks it (then no notices).
+    // Safe without a lock: the sync thread sets it once, before it serves its first request; closures
+    // (which read it) only exist after requests.
+    nonisolated(unsafe) static var register: (@convention(c) (UnsafeMutableRawPointer?, UnsafeRawPointer?) -> Int32)?
+    /// Where stdout notices are written. Set once at startup, as `register`.
+    nonisolated(unsafe) static var output: Output?
+
+    /// `nemo_relay_done_t` as C lays it out: `fn`, `user_data`, `user_data_free`.
+    private struct Done {
+        var fn: @convention(c) (Int32, UnsafePointer<CChar>?, Int, UnsafeMutableRawPointer?) -> Void
+        var userData: UnsafeMutableRawPointer?
+        var userDataFree: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?
+    }
+
+    /// Asks for `token`'s cancellation notice; the token itself is the user data (handles are never
+    /// reused). `captured`: the token's invoke rode in a sync reply.
+    static func ask(_ token: UnsafeMutableRawPointer?, _ captured: Bool) {
+        guard let register, token != nil else { return }
+        var done = Done(fn: captured ? noticeAnywhere : noticeOnStdout, userData: token, userDataFree: nil)
+        // A token Node already completed is refused (NEMO_RELAY_E_MISUSE): nothing to tell then.
+        _ = withUnsafePointer(to: &done) { register(token, UnsafeRawPointer($0)) }
+    }
+
+    static func send(_ token: UnsafeMutableRawPointer?) {
+        output?.send("{\"op\":\"\(Op.cancel.rawValue)\",\"args\":{\"token\":\(UInt(bitPattern: token))}}\n")
+    }
+}
+
+private let noticeAnywhere: @convention(c) (Int32, UnsafePointer<CChar>?, Int, UnsafeMutableRawPointer?) -> Void = {
+    _, _, _, token in
+    if SyncCapture.active() {
+        SyncCapture.append("[0,[\(UInt(bitPattern: token))]]")
+    } else {
+        CancelNotice.send(token)
+    }
+}
+
+private let noticeOnStdout: @convention(c) (Int32, UnsafePointer<CChar>?, Int, UnsafeMutableRawPointer?) -> Void = {
+    _, _, _, token in CancelNotice.send(token)
 }
 
 // MARK: - Output

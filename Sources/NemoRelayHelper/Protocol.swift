@@ -24,6 +24,10 @@ enum Op: String {
     /// helper wrote where Node expected an answer): `{status, json, failure?}` (`failure`: the fields of a
     /// `nemo_relay_failure_id_t`, then passed to nemo_relay_complete_failure). Not answered.
     case reply
+    /// Helper to Node: a callback's pending token was cancelled (`nemo_relay_token_on_cancel`): `{token}`,
+    /// always after that callback's `invoke`; not answered. On the sync channel it rides in a reply as
+    /// the `inv` item `[0,[token]]`.
+    case cancel
 }
 
 /// The argument kinds a declaration may use; `lib/protocol.js` lists the same names.
@@ -41,5 +45,5 @@ enum Kind: String {
     case out_ptr, out_str, out_bool, out_u64
 
     /// Protocol version: bumped when a message kind or argument kind changes meaning.
-    static let protocolVersion = 3
+    static let protocolVersion = 4
 }

@@ -110,7 +110,7 @@ let closures = ClosureTable()
                 let c = try Closure(
                     id: cid, ret: args["ret"] as? String ?? "void", value: try int64(args["value"]),
                     params: args["params"] as? [String] ?? [], wait: (args["wait"] as? Number)?.boolValue ?? false,
-                    probe: probe, out: output)
+                    cancels: (args["cancel"] as? Number)?.boolValue ?? false, probe: probe, out: output)
                 closures.insert(c, id: cid)
                 body = "{\"closure\":\(cid),\"fn\":\(UInt(bitPattern: c.code))}"
             case .release:
@@ -118,7 +118,7 @@ let closures = ClosureTable()
                 let c = closures.remove(cid)
                 c?.release()
                 body = c == nil ? "false" : "true"
-            case .hello, .invoke:
+            case .hello, .invoke, .cancel:
                 throw ProtocolError("\(op.rawValue) is sent by the helper, not to it")
             case .reply:
                 throw ProtocolError("reply answers a waiting closure's invoke only")
@@ -230,6 +230,11 @@ startThread(name: "nr-helper-sync", stackSize: 8 << 20) {
     }
     if let completeFailure = try? lib.symbol("nemo_relay_complete_failure") {
         SyncWait.completeFailure = unsafeBitCast(completeFailure, to: SyncWait.CompleteFailure.self)
+    }
+    if let onCancel = try? lib.symbol("nemo_relay_token_on_cancel") {
+        CancelNotice.output = output
+        CancelNotice.register = unsafeBitCast(
+            onCancel, to: (@convention(c) (UnsafeMutableRawPointer?, UnsafeRawPointer?) -> Int32).self)
     }
     readLines(req, serve)
     exit(0)  // Node closed the sync channel

@@ -518,6 +518,53 @@ struct FailingCodec: SynchronousLLMCodec {
         #expect(late.value?.failure?.displayText == "invalid argument: execution continuation is no longer active")
     }
 
+    @Test func settledInterceptAbandonsItsPendingInnerLayers() throws {
+        let rt = Runtime(clock: ManualClock())
+        let provider = Box<Continuation<JSON>?>(nil)
+        let inner = Box<Result<JSON, RelayError>?>(nil)
+        let notices = Box<[String]>([])
+        try rt.registerLLMExecutionIntercept("abandon", priority: 0) { _, r, _, next, k in
+            next(r, Continuation { inner.value = $0 })
+            k.resume(returning: "short")
+        }
+        let r = runLLM(rt, LLMCallParams(name: "c", request: chatRequest("x")), stack: ScopeStack()) { _, k in
+            provider.value = k
+            k.onCancel { e in notices.value.append(e.displayText) }
+        }
+        #expect(r?.success == "short")
+        // The provider's continuation was cancelled (its notice ran) and `next` reported it.
+        #expect(notices.value == ["cancelled"])
+        #expect(provider.value?.isCancelled == true)
+        #expect(inner.value?.failure?.kind == .cancelled)
+        #expect(provider.value?.resume(returning: 1) == false)
+    }
+
+    @Test func cancelNoticesRunOnceAndNeverAfterAResume() {
+        let resumed = Continuation<Int> { _ in }
+        let ran = Box<Int>(0)
+        #expect(resumed.onCancel { _ in ran.value += 1 })
+        #expect(resumed.resume(returning: 1))
+        #expect(!resumed.cancel(RelayError(.cancelled, "cancelled")))
+        #expect(!resumed.onCancel { _ in ran.value += 1 })
+        #expect(ran.value == 0)
+
+        let outcome = Box<Result<Int, RelayError>?>(nil)
+        let order = Box<[String]>([])
+        let cancelled = Continuation<Int> { r in
+            order.value.append("body")
+            outcome.value = r
+        }
+        cancelled.onCancel { _ in order.value.append("first") }
+        cancelled.onCancel { _ in order.value.append("second") }
+        #expect(cancelled.cancel(RelayError(.cancelled, "stop")))
+        #expect(order.value == ["first", "second", "body"])
+        #expect(outcome.value?.failure?.displayText == "stop")
+        #expect(!cancelled.resume(returning: 2))
+        // Asked after the cancellation: runs at once.
+        #expect(cancelled.onCancel { _ in order.value.append("late") })
+        #expect(order.value.last == "late")
+    }
+
     // MARK: Headers (docs/pipeline.md, "Headers")
 
     @Test func credentialHeadersAreStrippedFromEventsOnly() {

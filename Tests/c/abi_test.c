@@ -424,6 +424,235 @@ static void test_pending_calls_at_runtime_free(void) {
     EXPECT(ends == 2);
 }
 
+/* ---- nemo_relay_token_on_cancel ---- */
+
+/* One notice's record: how often `fn` and `user_data_free` ran, in which order, and what `fn` got. */
+struct notice {
+    int fired, freed, order_fired, order_freed, order_done;
+    nemo_relay_status_t status;
+    char text[128];
+};
+static int notice_clock;
+static void notice_fn(nemo_relay_status_t status, const char *json, size_t len, void *ud) {
+    struct notice *n = (struct notice *)ud;
+    __atomic_fetch_add(&n->fired, 1, __ATOMIC_SEQ_CST);
+    n->order_fired = ++notice_clock;
+    n->status = status;
+    if (len >= sizeof n->text) len = sizeof n->text - 1;
+    memcpy(n->text, json, len);
+    n->text[len] = 0;
+}
+static void notice_free(void *ud) {
+    struct notice *n = (struct notice *)ud;
+    __atomic_fetch_add(&n->freed, 1, __ATOMIC_SEQ_CST);
+    n->order_freed = ++notice_clock;
+}
+static void notice_done(nemo_relay_status_t status, const char *json, size_t len, void *ud) {
+    (void)json, (void)len;
+    struct notice *n = (struct notice *)ud;
+    n->status = status;
+    n->order_done = ++notice_clock;
+}
+
+static nemo_relay_token_t *parked_intercept;
+static nemo_relay_status_t parking_intercept(nemo_relay_token_t *t, const char *json, size_t len, void *ud) {
+    (void)json, (void)len, (void)ud;
+    parked_intercept = t;
+    return NEMO_RELAY_PENDING;
+}
+
+static struct notice abandoned_next;
+static nemo_relay_status_t abandoning_intercept(nemo_relay_token_t *t, const char *json, size_t len, void *ud) {
+    (void)json, (void)len, (void)ud;
+    /* Starts the inner layers (the provider parks), then answers without waiting for them. */
+    EXPECT(nemo_relay_token_next(t, S("{\"headers\":{},\"content\":{}}"),
+                                 &(nemo_relay_done_t){notice_done, &abandoned_next, NULL}) == NEMO_RELAY_OK);
+    return nemo_relay_complete(t, NEMO_RELAY_OK, S("{\"short\":1}"));
+}
+
+static nemo_relay_token_t *race_token;
+static void *race_complete(void *arg) {
+    (void)arg;
+    return (void *)(intptr_t)nemo_relay_complete(race_token, NEMO_RELAY_OK, S("{}"));
+}
+static void *race_cancel(void *arg) {
+    nemo_relay_call_cancel((nemo_relay_call_t *)arg);
+    return NULL;
+}
+
+/* The general cancellation notice: the caller's cancellation, a completion (never notified), the
+ * runtime freed, a closed stream, an already-cancelled token, misuse, and a cancel racing a completion. */
+static void test_token_on_cancel(void) {
+    nemo_relay_runtime_t *rt = NULL;
+    EXPECT(nemo_relay_runtime_new(&rt, NULL) == NEMO_RELAY_OK);
+    const char req[] = "{\"headers\":{},\"content\":{}}";
+
+    /* 1. The caller cancels: the notice runs once, before the done callback, then its destructor. */
+    {
+        struct notice n = {0}, late = {0};
+        struct notice done_rec = {0};
+        nemo_relay_call_t *call = NULL;
+        nemo_relay_callback_t provider = {parking_provider, NULL, NULL};
+        nemo_relay_done_t done = {notice_done, &done_rec, NULL};
+        parked = NULL;
+        EXPECT(nemo_relay_llm_execute(&call, rt, NULL, "cancelled", S(req), NULL, &provider, &done) == NEMO_RELAY_OK);
+        EXPECT(parked != NULL);
+        nemo_relay_done_t notice = {notice_fn, &n, notice_free};
+        EXPECT(nemo_relay_token_on_cancel(parked, &notice) == NEMO_RELAY_OK);
+        EXPECT(n.fired == 0 && n.freed == 0);
+        EXPECT(nemo_relay_call_cancel(call) == NEMO_RELAY_OK);
+        EXPECT(n.fired == 1 && n.freed == 1);
+        EXPECT(n.status == NEMO_RELAY_E_CANCELLED && strcmp(n.text, "cancelled") == 0);
+        EXPECT(done_rec.status == NEMO_RELAY_E_CANCELLED);
+        EXPECT(n.order_fired < done_rec.order_done && n.order_fired < n.order_freed);
+        /* Already cancelled (not yet completed): a new notice runs at once, on this thread. */
+        nemo_relay_done_t again = {notice_fn, &late, notice_free};
+        EXPECT(nemo_relay_token_on_cancel(parked, &again) == NEMO_RELAY_OK);
+        EXPECT(late.fired == 1 && late.freed == 1 && late.status == NEMO_RELAY_E_CANCELLED);
+        EXPECT(nemo_relay_call_cancel(call) == NEMO_RELAY_OK);
+        EXPECT(n.fired == 1);
+        EXPECT(nemo_relay_complete(parked, NEMO_RELAY_OK, S("{}")) == NEMO_RELAY_E_MISUSE);
+        nemo_relay_call_free(call);
+    }
+
+    /* 2. The token completes: the notice never runs, its destructor does; later notices are refused. */
+    {
+        struct notice n = {0}, after = {0};
+        struct notice done_rec = {0};
+        nemo_relay_call_t *call = NULL;
+        nemo_relay_callback_t provider = {parking_provider, NULL, NULL};
+        nemo_relay_done_t done = {notice_done, &done_rec, NULL};
+        EXPECT(nemo_relay_llm_execute(&call, rt, NULL, "completed", S(req), NULL, &provider, &done) == NEMO_RELAY_OK);
+        nemo_relay_done_t notice = {notice_fn, &n, notice_free};
+        EXPECT(nemo_relay_token_on_cancel(parked, &notice) == NEMO_RELAY_OK);
+        EXPECT(nemo_relay_complete(parked, NEMO_RELAY_OK, S("{\"ok\":1}")) == NEMO_RELAY_OK);
+        EXPECT(done_rec.status == NEMO_RELAY_OK);
+        EXPECT(n.fired == 0 && n.freed == 1);
+        EXPECT(nemo_relay_call_cancel(call) == NEMO_RELAY_OK); /* finished: nothing happens */
+        EXPECT(n.fired == 0);
+        nemo_relay_done_t late = {notice_fn, &after, notice_free};
+        EXPECT(nemo_relay_token_on_cancel(parked, &late) == NEMO_RELAY_E_MISUSE);
+        EXPECT(after.fired == 0 && after.freed == 1);
+        nemo_relay_call_free(call);
+    }
+
+    /* 3. Misuse: NULL notice, NULL fn (its user data is freed), bad token (freed at once). */
+    {
+        struct notice n = {0};
+        EXPECT(nemo_relay_token_on_cancel(NULL, NULL) == NEMO_RELAY_E_INVALID_ARGUMENT);
+        nemo_relay_done_t no_fn = {NULL, &n, notice_free};
+        EXPECT(nemo_relay_token_on_cancel(NULL, &no_fn) == NEMO_RELAY_E_INVALID_ARGUMENT);
+        EXPECT(n.freed == 1);
+        nemo_relay_done_t notice = {notice_fn, &n, notice_free};
+        EXPECT(nemo_relay_token_on_cancel(NULL, &notice) == NEMO_RELAY_E_MISUSE);
+        EXPECT(nemo_relay_token_on_cancel((nemo_relay_token_t *)(uintptr_t)0x12345, &notice) == NEMO_RELAY_E_MISUSE);
+        EXPECT(n.fired == 0 && n.freed == 3);
+    }
+
+    /* 4. An execution intercept's token and the provider's are both revoked by the caller's cancel;
+     *    several notices on one token run in the order added. */
+    {
+        struct notice a = {0}, b = {0}, done_rec = {0};
+        EXPECT(nemo_relay_register(rt, NULL, NEMO_RELAY_LLM_EXECUTION_INTERCEPT, "park", 0, 0,
+                                   &(nemo_relay_callback_t){parking_intercept, NULL, NULL}) == NEMO_RELAY_OK);
+        nemo_relay_call_t *call = NULL;
+        nemo_relay_callback_t provider = {echo_provider, NULL, NULL};
+        nemo_relay_done_t done = {notice_done, &done_rec, NULL};
+        parked_intercept = NULL;
+        EXPECT(nemo_relay_llm_execute(&call, rt, NULL, "intercepted", S(req), NULL, &provider, &done) == NEMO_RELAY_OK);
+        EXPECT(parked_intercept != NULL);
+        EXPECT(nemo_relay_token_on_cancel(parked_intercept, &(nemo_relay_done_t){notice_fn, &a, notice_free}) == NEMO_RELAY_OK);
+        EXPECT(nemo_relay_token_on_cancel(parked_intercept, &(nemo_relay_done_t){notice_fn, &b, notice_free}) == NEMO_RELAY_OK);
+        EXPECT(nemo_relay_call_cancel(call) == NEMO_RELAY_OK);
+        EXPECT(a.fired == 1 && b.fired == 1 && a.order_fired < b.order_fired);
+        EXPECT(a.freed == 1 && b.freed == 1 && done_rec.status == NEMO_RELAY_E_CANCELLED);
+        bool removed = false;
+        EXPECT(nemo_relay_deregister(&removed, rt, NULL, NEMO_RELAY_LLM_EXECUTION_INTERCEPT, "park") == NEMO_RELAY_OK);
+        EXPECT(removed);
+        nemo_relay_call_free(call);
+    }
+
+    /* 4b. An execution intercept that settles without waiting for `next` abandons the inner layers:
+     *     the provider's pending token is revoked and `next`'s done reports the cancellation. */
+    {
+        struct notice n = {0}, done_rec = {0};
+        memset(&abandoned_next, 0, sizeof abandoned_next);
+        EXPECT(nemo_relay_register(rt, NULL, NEMO_RELAY_LLM_EXECUTION_INTERCEPT, "abandon", 0, 0,
+                                   &(nemo_relay_callback_t){abandoning_intercept, NULL, NULL}) == NEMO_RELAY_OK);
+        parked = NULL;
+        nemo_relay_callback_t provider = {parking_provider, NULL, NULL};
+        nemo_relay_done_t done = {notice_done, &done_rec, NULL};
+        EXPECT(nemo_relay_llm_execute(NULL, rt, NULL, "abandoned", S(req), NULL, &provider, &done) == NEMO_RELAY_OK);
+        EXPECT(parked != NULL);
+        /* The intercept already settled: its inner layers were revoked before the notice was asked for,
+         * so the notice runs at once. */
+        EXPECT(nemo_relay_token_on_cancel(parked, &(nemo_relay_done_t){notice_fn, &n, notice_free}) == NEMO_RELAY_OK);
+        EXPECT(n.fired == 1 && n.freed == 1);
+        EXPECT(abandoned_next.status == NEMO_RELAY_E_CANCELLED);
+        EXPECT(done_rec.status == NEMO_RELAY_OK);
+        EXPECT(nemo_relay_complete(parked, NEMO_RELAY_OK, S("{}")) == NEMO_RELAY_E_MISUSE);
+        bool removed = false;
+        EXPECT(nemo_relay_deregister(&removed, rt, NULL, NEMO_RELAY_LLM_EXECUTION_INTERCEPT, "abandon") == NEMO_RELAY_OK);
+        EXPECT(removed);
+    }
+
+    /* 5. A stream closed early revokes its provider's token (push then reports the cancellation). */
+    {
+        struct notice n = {0};
+        parked = NULL;
+        nemo_relay_stream_t *stream = NULL;
+        nemo_relay_callback_t provider = {parking_provider, NULL, NULL};
+        EXPECT(nemo_relay_llm_stream_execute(&stream, rt, NULL, "streamed", S(req), NULL, NULL, &provider) ==
+               NEMO_RELAY_OK);
+        EXPECT(parked != NULL);
+        nemo_relay_producer_t *producer = NULL;
+        EXPECT(nemo_relay_token_producer(&producer, parked) == NEMO_RELAY_OK);
+        EXPECT(nemo_relay_token_on_cancel(parked, &(nemo_relay_done_t){notice_fn, &n, notice_free}) == NEMO_RELAY_OK);
+        EXPECT(nemo_relay_stream_close(stream) == NEMO_RELAY_OK);
+        EXPECT(n.fired == 1 && n.freed == 1 && n.status == NEMO_RELAY_E_CANCELLED);
+        EXPECT(nemo_relay_stream_push(producer, S("{}")) == NEMO_RELAY_E_CANCELLED);
+        EXPECT(nemo_relay_complete(parked, NEMO_RELAY_OK, S("null")) == NEMO_RELAY_E_MISUSE);
+        nemo_relay_producer_free(producer);
+        nemo_relay_stream_free(stream);
+    }
+
+    /* 6. A cancel racing a completion: exactly one wins; the notice runs only if the cancel did. */
+    for (int i = 0; i < 200; i++) {
+        struct notice n = {0}, done_rec = {0};
+        nemo_relay_call_t *call = NULL;
+        nemo_relay_callback_t provider = {parking_provider, NULL, NULL};
+        nemo_relay_done_t done = {notice_done, &done_rec, NULL};
+        EXPECT(nemo_relay_tool_execute(&call, rt, NULL, "race", S("{}"), NULL, &provider, &done) == NEMO_RELAY_OK);
+        race_token = parked;
+        EXPECT(nemo_relay_token_on_cancel(race_token, &(nemo_relay_done_t){notice_fn, &n, notice_free}) == NEMO_RELAY_OK);
+        pthread_t a, b;
+        void *rc = NULL;
+        pthread_create(&a, NULL, race_complete, NULL);
+        pthread_create(&b, NULL, race_cancel, call);
+        pthread_join(a, &rc);
+        pthread_join(b, NULL);
+        int completed = (nemo_relay_status_t)(intptr_t)rc == NEMO_RELAY_OK;
+        EXPECT(__atomic_load_n(&n.fired, __ATOMIC_SEQ_CST) == (completed ? 0 : 1));
+        EXPECT(__atomic_load_n(&n.freed, __ATOMIC_SEQ_CST) == 1);
+        nemo_relay_call_free(call);
+    }
+    nemo_relay_runtime_free(rt);
+
+    /* 7. The runtime is freed while a tool waits: the tool's token is revoked. */
+    {
+        struct notice n = {0}, done_rec = {0};
+        EXPECT(nemo_relay_runtime_new(&rt, NULL) == NEMO_RELAY_OK);
+        nemo_relay_callback_t tool = {parking_provider, NULL, NULL};
+        nemo_relay_done_t done = {notice_done, &done_rec, NULL};
+        parked = NULL;
+        EXPECT(nemo_relay_tool_execute(NULL, rt, NULL, "at-exit", S("{}"), NULL, &tool, &done) == NEMO_RELAY_OK);
+        EXPECT(nemo_relay_token_on_cancel(parked, &(nemo_relay_done_t){notice_fn, &n, notice_free}) == NEMO_RELAY_OK);
+        nemo_relay_runtime_free(rt);
+        EXPECT(n.fired == 1 && n.freed == 1 && done_rec.status == NEMO_RELAY_E_CANCELLED);
+        EXPECT(nemo_relay_complete(parked, NEMO_RELAY_OK, S("{\"result\":1}")) == NEMO_RELAY_E_MISUSE);
+    }
+}
+
 /* The annotated-request queries: the reference's answers for an Anthropic tool round; bad input. */
 static void test_annotated_request_queries(void) {
     char *out = NULL;
@@ -669,6 +898,7 @@ static void test_hostile_inputs(void) {
 }
 
 int main(void) {
+    test_token_on_cancel();
     test_hostile_inputs();
     test_event_order_with_a_late_sanitizer();
     test_annotated_request_queries();

@@ -81,6 +81,10 @@ export declare class LlmStream implements AsyncIterable<Json> {
   private constructor();
   /** The next chunk; `null` once the stream is exhausted or closed; rejects with the stream's failure. */
   next(): Promise<Json | null>;
+  /** Chunks received and not read yet; at most `LlmStream.highWaterMark` (back-pressure, docs/node.md "Streams"). */
+  readonly buffered: number;
+  /** The most chunks a stream holds for its reader before its provider is held back (64). */
+  static readonly highWaterMark: number;
   /** Closes early (producer cancelled, dropped end); idempotent; rejects with a cleanup error. */
   close(): Promise<void>;
   /** `for await` over the chunks; leaving the loop early closes the stream. */
@@ -241,6 +245,10 @@ export function info(message: string, options?: LogOptions): void;
 export function warn(message: string, options?: LogOptions): void;
 export function error(message: string, options?: LogOptions): void;
 export function clearLastCallbackError(): void;
+
+// The helper process
+/** After a helper loss that left registrations unrestorable (exporters, scope-local): continue with a new helper. */
+export function restartHelper(): void;
 
 // Codecs
 export declare abstract class BuiltinCodec {

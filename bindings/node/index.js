@@ -82,21 +82,110 @@ const scopeRegistry = new FinalizationRegistry(freeLater('nemo_relay_scope_free'
 helper.onInvoke = onInvoke;
 helper.onLost = onLost;
 helper.onWait = onWait;
+helper.onCancel = onCancel;
+
+/**
+ * The AbortControllers of the callbacks running now, by token: a token's signal aborts when the helper
+ * reports it cancelled (nemo_relay_token_on_cancel: the call was cancelled, its stream closed, the
+ * execution intercept around it settled without waiting for it) or the helper is lost. An entry goes
+ * when its token is completed.
+ * @type {Map<number, AbortController>}
+ */
+const signals = new Map();
+
+/** The AbortSignal handed to the callback running for `token`. */
+function signalFor(token) {
+  const ac = new AbortController();
+  signals.set(token, ac);
+  return ac.signal;
+}
+
+function onCancel(token) {
+  const ac = signals.get(token);
+  if (!ac) return; // answered meanwhile, or a callback that takes no signal
+  signals.delete(token);
+  ac.abort(new NemoRelayError('cancelled', Status.E_CANCELLED));
+}
+
+// MARK: - Registrations across a helper restart (docs/node.md, "Helper process")
+
+/**
+ * The global middleware and subscribers registered now, in registration order, each with the call
+ * that makes it again: a new helper's runtime gets them before it serves anything else.
+ * @type {Map<string, () => void>}
+ */
+const restorable = new Map();
+/**
+ * Registrations a new helper cannot get back, by scope uuid: scope-local middleware and subscribers
+ * (their scope lived in the lost helper). Exporter registrations are counted by lib/exporters.js.
+ * @type {Map<string, Set<string>>}
+ */
+const scopeLocal = new Map();
+
+function noteScopeLocal(uuid, key, on) {
+  const u = String(uuid).toLowerCase();
+  let set = scopeLocal.get(u);
+  if (on) {
+    if (!set) scopeLocal.set(u, (set = new Set()));
+    set.add(key);
+  } else if (set) {
+    set.delete(key);
+    if (!set.size) scopeLocal.delete(u);
+  }
+}
+
+/** A scope ended: the core dropped its scope-local registrations. */
+function scopeEnded(handle) {
+  if (handle) scopeLocal.delete(handle.uuid);
+}
+
+/**
+ * Set when a helper was lost with registrations a new one cannot get back: every later call throws
+ * it until `restartHelper()`, so nothing runs silently without its middleware or exporter.
+ * @type {NemoRelayError | null}
+ */
+let lostRegistrations = null;
+
+/**
+ * Starts a new helper after a loss that left registrations the binding could not restore (an
+ * exporter's, a scope's): clears the refusal. The global middleware and subscribers come back as after
+ * any restart; exporters and scope-local registrations must be made again. Harmless otherwise.
+ */
+function restartHelper() {
+  lostRegistrations = null;
+  rt();
+}
 
 /**
  * The helper died: its runtime, registrations and handles are gone. Every managed call in flight
- * rejects with `reason`; the next call starts a new helper and a fresh runtime.
+ * rejects with `reason`. The next call starts a new helper and a fresh runtime with the global
+ * middleware and subscribers registered again; if exporters or scope-local registrations were lost,
+ * every call throws instead until `restartHelper()`.
  */
 function onLost(reason) {
+  const lostExporters = exporters.onHelperLost();
+  const lostScoped = [...scopeLocal.values()].reduce((n, set) => n + set.size, 0);
+  scopeLocal.clear();
+  if (!lostRegistrations && (lostExporters.length || lostScoped)) {
+    const what = [];
+    if (lostExporters.length) what.push(`exporter registrations ${lostExporters.map((n) => JSON.stringify(n)).join(', ')}`);
+    if (lostScoped) what.push(`${lostScoped} scope-local registration${lostScoped === 1 ? '' : 's'}`);
+    lostRegistrations = new NemoRelayError(
+      `${reason.message}: its ${what.join(' and ')} cannot be restored in a new helper, so calls are refused; ` +
+      'call restartHelper() to continue with a new helper, then make them again', undefined, 'ERR_NEMO_RELAY_HELPER');
+  }
   state.rt = 0;
   state.threadStack = null;
   state.fn = { callback: 0, done: 0, subscriber: 0, free: 0, wait: 0 };
   state.closureKind.clear();
   builtinPtrs.clear();
   liveScopes.clear();
-  exporters.onHelperLost();
   const entries = [...registry.values()];
   registry.clear();
+  wakeRoomWaiters();
+  const running = [...signals.values()];
+  signals.clear();
+  for (const ac of running) ac.abort(reason);
   for (const e of entries) e.onLost?.(reason);
 }
 
@@ -110,19 +199,22 @@ function checkLive(obj, what) {
 
 function init() {
   if (state.rt) return;
+  if (lostRegistrations) throw lostRegistrations;
   helper.ensure();
   // Five trampolines serve every callback: C hands back our integer user_data, which names the JS function.
-  const mk = (kind, ret, params, wait = false, probe = undefined) => {
+  const mk = (kind, ret, params, wait = false, cancel = false, probe = undefined) => {
     const args = { ret, value: Status.PENDING, params };
     if (wait) args.wait = true;
+    if (cancel) args.cancel = true;
     if (probe) args.probe = probe;
     const r = helper.callSync(Op.CLOSURE, args);
     state.closureKind.set(r.closure, kind);
     state.fn[kind] = r.fn;
   };
-  mk('callback', 'i32', ['ptr', 'rawjson', 'ptr']);
+  // `cancel`: the helper asks for each pending token's cancellation notice (see `signals`).
+  mk('callback', 'i32', ['ptr', 'rawjson', 'ptr'], false, true);
   // The helper appends nemo_relay_last_error_id(), read on the calling thread as `done` runs: the failure's id.
-  mk('done', 'void', ['i32', 'json', 'ptr'], false, 'nemo_relay_last_error_id');
+  mk('done', 'void', ['i32', 'json', 'ptr'], false, false, 'nemo_relay_last_error_id');
   mk('subscriber', 'void', ['rawjson', 'ptr']);
   mk('free', 'void', ['ptr']);
   // Callbacks that must answer before they return (stream collectors and finalizers): see Helper#onWait.
@@ -136,6 +228,16 @@ function init() {
   const [st] = ffi.call('nemo_relay_stack_new', [null, 0]);
   state.rt = rt;
   state.threadStack = wrapStack(st);
+  // A new helper after a lost one: the global middleware and subscribers first, in their order.
+  try {
+    for (const again of [...restorable.values()]) again();
+  } catch (e) {
+    lostRegistrations = new NemoRelayError(
+      `restoring the registrations in a new NemoRelay helper failed: ${errorMessage(e)}; call restartHelper() to continue without them`,
+      undefined, 'ERR_NEMO_RELAY_HELPER');
+    restorable.clear();
+    throw lostRegistrations;
+  }
 }
 
 function rt() {
@@ -177,6 +279,7 @@ function onWait(closure, args) {
 /** Completes a token of helper generation `gen` (a token of a lost helper has no call left to answer). */
 function complete(token, status, json, gen = helper.generation) {
   if (gen !== helper.generation) return;
+  signals.delete(token);
   // Sent with the other calls of this turn. MISUSE here means the call was cancelled or already
   // answered: nothing left to tell.
   ffi.callLater('nemo_relay_complete', [token, status, json]);
@@ -418,6 +521,7 @@ function popScope(handle, output, timestamp, metadata) {
   const ptr = handlePtr(handle);
   const opts = [C.NEMO_RELAY_SCOPE_OPTIONS_VERSION, 0, 0, null, jsonArg(metadata, 'metadata'), jsonArg(output, 'output'), hasTs, ts];
   ffi.call('nemo_relay_scope_end', [rt(), effectiveStack()._ptr, ptr, opts]);
+  scopeEnded(handle);
 }
 
 /** @returns {ScopeHandle} the top of the effective stack (its root when nothing was pushed). */
@@ -477,10 +581,20 @@ function answer(token, run, convert, o = {}) {
     return fail(token, err, o.record, gen);
   }
   if (!o.sync && result !== null && typeof result === 'object' && typeof result.then === 'function') {
+    // Held while the Promise runs, or until the token is cancelled: an abandoned callback's Promise
+    // may never settle, and must not keep the process alive.
     helper.hold();
+    let held = true;
+    const release = () => {
+      if (held) {
+        held = false;
+        helper.release();
+      }
+    };
+    signals.get(token)?.signal.addEventListener('abort', release, { once: true });
     result.then(
-      (v) => { helper.release(); ok(token, v, convert, o.record, gen); },
-      (err) => { helper.release(); fail(token, err, o.record, gen); });
+      (v) => { release(); ok(token, v, convert, o.record, gen); },
+      (err) => { release(); fail(token, err, o.record, gen); });
   } else {
     ok(token, result, convert, o.record, gen);
   }
@@ -619,7 +733,7 @@ function llmExecuteWith(name, request, func, handle, attributes, data, metadata,
   if (typeof func !== 'function') throw new TypeError('func must be a function');
   const stack = effectiveStack();
   const opts = llmOptions(handle, attributes, data, metadata, modelName, codec, responseCodec);
-  const provider = callbackStruct((token, input) => answer(token, () => func(input, new AbortController().signal), (v) => v, { stack, managed: true }));
+  const provider = callbackStruct((token, input) => answer(token, () => func(input, signalFor(token)), (v) => v, { stack, managed: true }));
   return withDone(
     (done) => ['nemo_relay_llm_execute', [0, rt(), stack._ptr, cstr(name), req, opts, provider, done]],
     (v) => v,
@@ -649,13 +763,51 @@ const llmCallExecuteAsync = llmCallExecute;
 const NEW_STREAM = Symbol('LlmStream');
 
 /**
- * The read end of a streaming LLM call. Chunks reach it through the C callback consumer (`on_chunk`,
- * answered at once, so the provider is drained at its own pace whatever the reader does) and wait
- * here until `next()` takes them.
+ * Chunks an `LlmStream` holds for its reader before it stops taking more (docs/node.md, "Streams").
+ * Past it the chunk callback's token stays pending, so the library's stream buffer (1024 chunks) fills
+ * and then the producer's pushes report NEMO_RELAY_E_FULL: a reader that stops reading holds at most
+ * this many chunks in JS and the buffer's in the library, and the provider waits.
+ */
+const STREAM_HIGH_WATER_MARK = 64;
+
+/** Producers waiting for room in some stream's buffer (woken whenever a reader frees room). */
+let roomWaiters = [];
+function wakeRoomWaiters() {
+  if (!roomWaiters.length) return;
+  const ws = roomWaiters;
+  roomWaiters = [];
+  for (const w of ws) w();
+}
+
+/**
+ * Resolves once a reader made room, `signal` aborts, or after a short fallback delay (a buffer may
+ * also drain without a JS reader's help).
+ */
+function roomOrAbort(signal) {
+  return new Promise((resolve) => {
+    let timer = null;
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    if (signal.aborted) return resolve();
+    timer = setTimeout(done, 50);
+    signal.addEventListener('abort', done, { once: true });
+    roomWaiters.push(done);
+  });
+}
+
+/**
+ * The read end of a streaming LLM call. Chunks reach it through the C callback consumer (`on_chunk`)
+ * and wait here until `next()` takes them. Each chunk is answered at once while fewer than
+ * `STREAM_HIGH_WATER_MARK` wait; past that the answer waits for the reader (back-pressure).
  */
 class LlmStream {
   #queue = [];
   #head = 0;
+  /** Answers the chunk callback held back while the queue is full, or null. */
+  #held = null;
   /** @type {Array<{resolve: Function, reject: Function}>} */
   #waiters = [];
   #ended = false;
@@ -683,6 +835,7 @@ class LlmStream {
         this.#queue = [];
         this.#head = 0;
       }
+      if (this.#held && this.buffered < STREAM_HIGH_WATER_MARK) this.#release();
       return Promise.resolve(c);
     }
     if (this.#error) return Promise.reject(this.#error);
@@ -709,6 +862,7 @@ class LlmStream {
         errors.push(e);
       }
     }
+    if (this.#held) this.#release(); // the library waits for the held chunk's answer to end the stream
     this._end(null);
     if (this.#onClose) {
       try {
@@ -735,12 +889,34 @@ class LlmStream {
     };
   }
 
-  /** @internal a chunk from on_chunk */
-  _push(chunk) {
-    if (this.#closed || this.#ended) return;
+  /**
+   * Chunks received and not read yet: at most `STREAM_HIGH_WATER_MARK` (docs/node.md, "Streams").
+   * @returns {number}
+   */
+  get buffered() {
+    return this.#queue.length - this.#head;
+  }
+
+  /** The most chunks a stream holds for its reader before the provider is held back. */
+  static get highWaterMark() {
+    return STREAM_HIGH_WATER_MARK;
+  }
+
+  #release() {
+    const answer = this.#held;
+    this.#held = null;
+    answer();
+    wakeRoomWaiters();
+  }
+
+  /** @internal a chunk from on_chunk; `answer()` completes its token (the library then sends the next) */
+  _push(chunk, answer) {
+    if (this.#closed || this.#ended) return answer();
     const w = this.#waiters.shift();
     if (w) w.resolve(chunk);
     else this.#queue.push(chunk);
+    if (this.buffered < STREAM_HIGH_WATER_MARK) answer();
+    else this.#held = answer;
   }
 
   /** @internal the outcome (null: clean end); settles every waiting `next()` */
@@ -808,8 +984,6 @@ function asyncIteratorOf(src, what) {
   throw new TypeError(`${what} must return an async iterable or an async iterator`);
 }
 
-const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
-
 /**
  * Feeds the async iterable `produce(signal)` returns into the producer of a stream provider's (or
  * stream intercept's) `token`, then completes the token: OK at the end, the error when producing
@@ -850,7 +1024,7 @@ function pumpStream(token, produce, stack) {
           if (gen !== helper.generation) throw new NemoRelayError('the NemoRelay helper of this stream exited', undefined, 'ERR_NEMO_RELAY_HELPER');
           a = ffi.rawCall('nemo_relay_stream_push', [producer, json]);
           if (a.ret !== Status.E_FULL) break;
-          await nextTurn(); // the consumer's buffer is full: its answers go out this turn
+          await roomOrAbort(ac.signal); // the consumer's buffer is full: wait until its reader reads
         }
         if (a.ret === Status.E_CANCELLED) cancelled = true;
         else if (a.ret > 0) throw new NemoRelayError(a.err || 'nemo_relay_stream_push failed', a.ret);
@@ -1059,8 +1233,9 @@ function llmStreamWith(name, request, func, collector, finalizer, handle, attrib
     }, 'stream finalizer') : null;
     const onChunk = callbackStruct((token, chunk) => {
       started();
-      stream._push(chunk);
-      complete(token, Status.OK, 'null'); // take the next chunk at once: reading is the stream's business
+      // Answered at once while the reader keeps up; held back once STREAM_HIGH_WATER_MARK chunks wait.
+      const gen = helper.generation;
+      stream._push(chunk, () => complete(token, Status.OK, 'null', gen));
     });
     const endId = addEntry({
       onDone(status, text, failureId) {
@@ -1131,6 +1306,7 @@ function llmCallEnd(handle, response, data, metadata, timestamp) {
   const [hasTs, ts] = timestampNs(timestamp);
   const opts = [C.NEMO_RELAY_LLM_END_OPTIONS_VERSION, jsonArg(data, 'data'), jsonArg(metadata, 'metadata'), null, 0, hasTs, ts];
   ffi.call('nemo_relay_llm_call_end', [rt(), effectiveStack()._ptr, handlePtr(handle), jsonArg(response, 'response'), opts]);
+  scopeEnded(handle);
 }
 
 // MARK: - Tool calls
@@ -1151,7 +1327,7 @@ function toolCallExecute(name, args, func, handle, attributes, data, metadata, t
   const stack = effectiveStack();
   const opts = toolOptions(handle, attributes, data, metadata, toolCallId);
   const tool = callbackStruct((token, input) => answer(
-    token, () => func(input, new AbortController().signal), (v) => toolResultOut(v, 'tool callback'), { stack, managed: true }));
+    token, () => func(input, signalFor(token)), (v) => toolResultOut(v, 'tool callback'), { stack, managed: true }));
   return withDone(
     (done) => ['nemo_relay_tool_execute', [0, rt(), stack._ptr, cstr(name), a, opts, tool, done]],
     toolResultIn,
@@ -1172,6 +1348,7 @@ function toolCallEnd(handle, result, data, metadata, timestamp) {
   const opts = [C.NEMO_RELAY_TOOL_OPTIONS_VERSION, 0, 0, jsonArg(data, 'data'), jsonArg(metadata, 'metadata'), null, hasTs, ts];
   const r = result === null || result === undefined ? null : JSON.stringify(toJsonValue(toolResultIn(result), 'result'));
   ffi.call('nemo_relay_tool_call_end', [rt(), effectiveStack()._ptr, handlePtr(handle), r, opts]);
+  scopeEnded(handle);
 }
 
 // MARK: - Chain helpers
@@ -1281,7 +1458,11 @@ function nextFor(token, kind) {
     let json;
     if (kind === 'llm') json = requestJson(value, 'invalid LlmRequest from JS next');
     else json = JSON.stringify(toJsonValue(value, 'args'));
-    return withDone((done) => ['nemo_relay_token_next', [token, json, done]], kind === 'llm' ? (v) => v : toolResultIn);
+    const p = withDone((done) => ['nemo_relay_token_next', [token, json, done]], kind === 'llm' ? (v) => v : toolResultIn);
+    // An intercept that settles without waiting for `next` abandons it: it then rejects with the
+    // cancellation, which must not surface as an unhandled rejection nobody could catch.
+    p.catch(() => {});
+    return p;
   };
   return { next, close() { active = false; }, get active() { return active; } };
 }
@@ -1339,14 +1520,14 @@ function reason(v) {
   return v;
 }
 
-function register(spec, owner, name, priority, breakChain, cb) {
+function register(spec, owner, name, priority, breakChain, cb, scopeUuid = null) {
   if (typeof cb !== 'function') throw new TypeError('callback must be a function');
   const label = `${name}`;
   const onCall = spec.stream ? (token, input) => {
     // A stream execution intercept: its async iterable feeds this layer's producer; `next` runs the inner layers.
     pumpStream(token, (signal) => cb(input.request, streamNextFor(token), signal), null);
   } : (token, input) => {
-    const signal = new AbortController().signal;
+    const signal = signalFor(token);
     let cont = null;
     if (spec.next) cont = nextFor(token, spec.next);
     const run = () => answer(token, () => spec.call(cb, input, signal, cont?.next), spec.out, { record: spec.recordErrors ? label : null });
@@ -1356,10 +1537,16 @@ function register(spec, owner, name, priority, breakChain, cb) {
   };
   const cbs = callbackStruct(onCall);
   ffi.call('nemo_relay_register', [rt(), owner, spec.kind, cstr(name), priority | 0, breakChain ? C.NEMO_RELAY_BREAK_CHAIN : 0, cbs]);
+  const key = `middleware:${spec.kind}:${name}`;
+  if (scopeUuid !== null) noteScopeLocal(scopeUuid, key, true);
+  else restorable.set(key, () => register(spec, 0, name, priority, breakChain, cb));
 }
 
-function deregister(spec, owner, name) {
+function deregister(spec, owner, name, scopeUuid = null) {
   const [removed] = ffi.call('nemo_relay_deregister', [null, rt(), owner, spec.kind, cstr(name)]);
+  const key = `middleware:${spec.kind}:${name}`;
+  if (scopeUuid !== null) noteScopeLocal(scopeUuid, key, false);
+  else restorable.delete(key);
   return removed;
 }
 
@@ -1367,20 +1554,20 @@ const middlewareExports = {};
 for (const [suffix, spec] of Object.entries(MIDDLEWARE)) {
   if (spec.breakChain) {
     middlewareExports[`register${suffix}`] = (name, priority, breakChain, cb) => register(spec, 0, name, priority, breakChain, cb);
-    middlewareExports[`scopeRegister${suffix}`] = (uuid, name, priority, breakChain, cb) => register(spec, scopeByUuid(uuid), name, priority, breakChain, cb);
+    middlewareExports[`scopeRegister${suffix}`] = (uuid, name, priority, breakChain, cb) => register(spec, scopeByUuid(uuid), name, priority, breakChain, cb, uuid);
   } else {
     middlewareExports[`register${suffix}`] = (name, priority, cb) => register(spec, 0, name, priority, false, cb);
-    middlewareExports[`scopeRegister${suffix}`] = (uuid, name, priority, cb) => register(spec, scopeByUuid(uuid), name, priority, false, cb);
+    middlewareExports[`scopeRegister${suffix}`] = (uuid, name, priority, cb) => register(spec, scopeByUuid(uuid), name, priority, false, cb, uuid);
   }
   middlewareExports[`deregister${suffix}`] = (name) => deregister(spec, 0, name);
-  middlewareExports[`scopeDeregister${suffix}`] = (uuid, name) => deregister(spec, scopeByUuid(uuid), name);
+  middlewareExports[`scopeDeregister${suffix}`] = (uuid, name) => deregister(spec, scopeByUuid(uuid), name, uuid);
 }
 
 // MARK: - Subscribers
 
 const deliveries = new Set();
 
-function subscribe(owner, name, cb) {
+function subscribe(owner, name, cb, scopeUuid = null) {
   if (typeof cb !== 'function') throw new TypeError('callback must be a function');
   rt();
   const label = `subscriber ${name}`;
@@ -1404,6 +1591,8 @@ function subscribe(owner, name, cb) {
     registry.delete(id);
     throw e;
   }
+  if (scopeUuid !== null) noteScopeLocal(scopeUuid, `subscriber:${name}`, true);
+  else restorable.set(`subscriber:${name}`, () => subscribe(0, name, cb));
 }
 
 /** Registers a subscriber receiving every event as a fresh plain object. */
@@ -1415,15 +1604,18 @@ function registerSubscriber(name, cb) {
 function deregisterSubscriber(name) {
   const [removed] = ffi.call('nemo_relay_subscriber_deregister', [null, rt(), 0, cstr(name)]);
   if (removed) exporters.forgetName(String(name)); // it may have been an exporter's registration
+  restorable.delete(`subscriber:${name}`);
   return removed;
 }
 
 function scopeRegisterSubscriber(uuid, name, cb) {
-  subscribe(scopeByUuid(uuid), name, cb);
+  subscribe(scopeByUuid(uuid), name, cb, uuid);
 }
 
 function scopeDeregisterSubscriber(uuid, name) {
-  return ffi.call('nemo_relay_subscriber_deregister', [null, rt(), scopeByUuid(uuid), cstr(name)])[0];
+  const removed = ffi.call('nemo_relay_subscriber_deregister', [null, rt(), scopeByUuid(uuid), cstr(name)])[0];
+  noteScopeLocal(uuid, `subscriber:${name}`, false);
+  return removed;
 }
 
 /**
@@ -1541,6 +1733,8 @@ module.exports = {
   getLastCallbackError, clearLastCallbackError,
   // operational logging
   log, trace, debug, info, warn, error,
+  // the helper process
+  restartHelper,
   // codecs
   BuiltinCodec, OpenAIChatCodec, OpenAIResponsesCodec, AnthropicMessagesCodec, GeminiGenerateContentCodec, OCIGenAIChatCodec, BedrockConverseCodec,
   // exporters

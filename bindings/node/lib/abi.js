@@ -236,6 +236,10 @@ const EXPORTS = Object.freeze([
   ['nemo_relay_token_leave', [0, 8], 'void', [
     ['nemo_relay_token_t *', 'token'],
   ]],
+  ['nemo_relay_token_on_cancel', [0, 9], 'nemo_relay_status_t', [
+    ['nemo_relay_token_t *', 'token'],
+    ['const nemo_relay_done_t *', 'notice'],
+  ]],
   ['nemo_relay_runtime_options_init', [0, 1], 'nemo_relay_status_t', [
     ['nemo_relay_runtime_options_t *', 'opts'],
     ['uint32_t', 'version'],

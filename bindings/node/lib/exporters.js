@@ -387,9 +387,14 @@ function forgetName(name) {
   registered.delete(name);
 }
 
-/** The helper exited: its registrations are gone, so they keep nothing alive any more. */
+/**
+ * The helper exited: its registrations are gone, so they keep nothing alive any more.
+ * @returns {string[]} the names that were registered (they cannot be restored: docs/node.md, "Helper process")
+ */
 function onHelperLost() {
+  const names = [...registered.keys()];
   registered.clear();
+  return names;
 }
 
 module.exports = {

@@ -82,6 +82,8 @@ class Helper {
     this.onInvoke = () => {};
     /** @type {(reason: Error) => void} */
     this.onLost = () => {};
+    /** A callback's pending token was cancelled: `(token) => void`. */
+    this.onCancel = () => {};
     /** Runs a waiting closure's callback synchronously: `(closure, args) => {status, json}`. */
     this.onWait = () => ({ status: 7, json: '{"type":"Error","message":"no handler"}' });
     this.version = null;
@@ -300,7 +302,11 @@ class Helper {
    */
   dispatch(inv) {
     queueMicrotask(() => {
-      for (let i = 0; i < inv.length; i++) this.onInvoke(inv[i][0], inv[i][1]);
+      for (let i = 0; i < inv.length; i++) {
+        // Closure ids start at 1: `[0, [token]]` is a cancelled token (Op.CANCEL).
+        if (inv[i][0] === 0) this.onCancel(inv[i][1][0]);
+        else this.onInvoke(inv[i][0], inv[i][1]);
+      }
     });
   }
 
@@ -365,6 +371,8 @@ class Helper {
     }
     if (msg.op === Op.INVOKE) {
       this.onInvoke(msg.args.closure, msg.args.args);
+    } else if (msg.op === Op.CANCEL) {
+      this.onCancel(msg.args.token);
     } else if (msg.id) {
       const p = this.pending.get(msg.id);
       if (!p) return;

@@ -10,7 +10,7 @@
  */
 
 /** Bumped when a message kind or argument kind changes meaning; checked against the helper's hello. */
-const PROTOCOL_VERSION = 3;
+const PROTOCOL_VERSION = 4;
 
 /** Message kinds (`op`). */
 const Op = Object.freeze({
@@ -20,9 +20,9 @@ const Op = Object.freeze({
   DECLARE: 'declare',
   /** Node -> helper: call a declared export: `{fn, args}` -> `{ret, out?, err?}`. */
   CALL: 'call',
-  /** Node -> helper: create a libffi closure: `{ret, value, params, probe?}` -> `{closure, fn}`. `probe`
-   * names a `uint64_t (void)` export the helper calls first at each invocation, on the calling thread,
-   * and appends to the invoke's args (`nemo_relay_last_error_id` for done callbacks). */
+  /** Node -> helper: create a libffi closure: `{ret, value, params, wait?, cancel?, probe?}` -> `{closure, fn}`.
+   * `probe` names a `uint64_t (void)` export the helper calls first at each invocation, on the calling
+   * thread, and appends to the invoke's args (`nemo_relay_last_error_id` for done callbacks). */
   CLOSURE: 'closure',
   /** Node -> helper: free a closure: `{closure}` -> boolean. */
   RELEASE: 'release',
@@ -43,6 +43,13 @@ const Op = Object.freeze({
    * (`[id, user_data, user_data_free]`) makes the helper fail the token with nemo_relay_complete_failure.
    */
   REPLY: 'reply',
+  /**
+   * helper -> Node: a callback's pending token was cancelled (its call was cancelled, its stream
+   * closed, or the execution intercept around it settled without it): `{token}`. Sent for closures
+   * made with `cancel: true`, always after that callback's invoke; not answered. Raised on the sync
+   * thread, it travels like an invoke, in the answer: the `inv` item `[0, [token]]`.
+   */
+  CANCEL: 'cancel',
 });
 
 /** Argument kinds of declarations and closures (a nested array is a pointer to a struct of those fields). */

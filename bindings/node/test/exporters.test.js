@@ -563,7 +563,7 @@ test('a writer killed with SIGKILL leaves only whole lines', async (t) => {
   });
 });
 
-test('after a helper restart an exporter throws a clear error; new ones work', async (t) => {
+test('after a helper restart an exporter throws a clear error; calls are refused until restartHelper(); new ones work', async (t) => {
   const dir = tmpdir(t);
   const x = new relay.AtofExporter({ outputDirectory: dir, filename: 'restart.jsonl' });
   const a = new relay.AtifExporter('s', 'a', '1');
@@ -584,6 +584,9 @@ test('after a helper restart an exporter throws a clear error; new ones work', a
     { code: 'ERR_NEMO_RELAY_HELPER', message: /^this AtifExporter belongs to a NemoRelay helper that exited/ });
   assert.throws(() => a.clear(), { code: 'ERR_NEMO_RELAY_HELPER' });
   assert.equal(x.path, path.join(dir, 'restart.jsonl'));
+  // Its registration could not come back: calls are refused (docs/node.md, "Helper process").
+  assert.throws(() => relay.event('refused'), { code: 'ERR_NEMO_RELAY_HELPER', message: /"before-restart" cannot be restored/ });
+  relay.restartHelper();
 
   const y = new relay.AtofExporter({ outputDirectory: dir, filename: 'restart.jsonl' });
   y.register('before-restart'); // the name is free in the new runtime

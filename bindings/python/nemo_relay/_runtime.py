@@ -584,6 +584,10 @@ def _drive(
     if state is not None:
         state.add_task(task)
     task.add_done_callback(lambda t: _task_done(token, finish, state, store, t))
+    # The library may cancel the token while the task runs (its call was cancelled, the runtime freed,
+    # the execution intercept around it settled without it): the task is cancelled then.
+    notice = _ffi.Done(DONE, add_slot(_TaskCancel(loop, task)), FREE)
+    lib.nemo_relay_token_on_cancel(token, byref(notice))  # refused once completed: nothing to cancel then
     return PENDING
 
 
@@ -690,6 +694,28 @@ def _drive_elsewhere(
     d = _Dispatch(token, coro, finish, contextvars.copy_context())
     d.send_to(home if home is not None and home.is_running() else _Fallback.get())
     return PENDING
+
+class _TaskCancel:
+    """``nemo_relay_token_on_cancel`` for a callback running as a task: cancels the task on its loop.
+
+    The task is held weakly: a task its closed loop dropped must still be destroyed (``_Resume`` then
+    answers its token), not kept alive by a notice that may never run.
+    """
+
+    __slots__ = ("loop", "task")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]) -> None:
+        self.loop = loop
+        self.task = weakref.ref(task)
+
+    def on_done(self, status: int, payload: bytes) -> None:
+        task = self.task()
+        if task is None:
+            return
+        try:
+            self.loop.call_soon_threadsafe(task.cancel)
+        except RuntimeError:  # the loop is closed: the task is gone with it
+            pass
 
 
 def _needs_async() -> BaseException:

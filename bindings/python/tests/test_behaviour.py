@@ -449,6 +449,44 @@ def test_cancelling_the_future_cancels_the_call(collector: Any) -> None:
     assert end["metadata"]["otel.status_code"] == "ERROR"
 
 
+def test_an_abandoned_provider_task_is_cancelled() -> None:
+    """An execution intercept that answers without awaiting its ``next``: the library cancels the inner
+    provider's token (nemo_relay_token_on_cancel) and the binding cancels the task running it."""
+
+    async def main() -> None:
+        started = asyncio.Event()
+        stopped = asyncio.Event()
+        outcome: list[str] = []
+
+        async def slow(r: LLMRequest) -> Any:
+            started.set()
+            try:
+                await asyncio.sleep(30)
+                outcome.append("finished")
+            except asyncio.CancelledError:
+                outcome.append("cancelled")
+                raise
+            finally:
+                stopped.set()
+            return {}
+
+        async def abandon(name: str, request: Any, context: Any, next: Any) -> Any:
+            pending = next(request)
+            await started.wait()
+            assert not pending.done()
+            return {"short": True}
+
+        intercepts.register_llm_execution("abandon", 0, abandon)
+        try:
+            assert await llm.execute("abandoned", req(), slow) == {"short": True}
+            await asyncio.wait_for(stopped.wait(), 10)
+        finally:
+            intercepts.deregister_llm_execution("abandon")
+        assert outcome == ["cancelled"]
+
+    arun(main)
+
+
 def test_completion_from_another_thread() -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
