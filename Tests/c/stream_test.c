@@ -684,7 +684,11 @@ static void transform_tests(nemo_relay_runtime_t *rt, nemo_relay_stack_t *stack,
     nemo_relay_free(out);
     EXPECT(nemo_relay_stream_close(s) == NEMO_RELAY_OK);
     pthread_join(x.thread, NULL);
-    EXPECT(x.inner_end == NEMO_RELAY_E_CANCELLED && x.complete_rc == NEMO_RELAY_E_MISUSE);
+    /* A call is cancelled innermost first: the reader thread may see its inner stream cancelled and
+     * complete the intercept's token before the intercept's own cancellation reaches it (OK, harmless:
+     * the stream already ended as dropped), or after (E_MISUSE). */
+    EXPECT(x.inner_end == NEMO_RELAY_E_CANCELLED &&
+           (x.complete_rc == NEMO_RELAY_E_MISUSE || x.complete_rc == NEMO_RELAY_OK));
     EXPECT(pk.cancel_calls == 1);
     EXPECT(nemo_relay_stream_push(pk.producer, S(chunk_json)) == NEMO_RELAY_E_CANCELLED);
     nemo_relay_producer_free(pk.producer);
