@@ -44,13 +44,15 @@ iters=200000
 codec_args=()
 node_n=5000
 py_args=()
-[ "$quick" = 1 ] && iters=20000 && node_n=1000 && py_args=(--quick)
+rss_n=1000000
+[ "$quick" = 1 ] && iters=20000 && node_n=1000 && py_args=(--quick) && rss_n=100000
 
 mkdir -p build
 cflags=(-std=c99 -D_POSIX_C_SOURCE=200809L -O2 -Iinclude)
 clink=(-L"$bin" -lnemorelay -Wl,-rpath,"$bin")
 cc "${cflags[@]}" bench/c/bench.c "${clink[@]}" -o build/bench
 cc "${cflags[@]}" -pthread bench/c/exporter_bench.c "${clink[@]}" -o build/exporter_bench
+cc "${cflags[@]}" bench/rss/rss.c "${clink[@]}" -o build/rss
 
 run c "C ABI hot paths (bench/c/bench.c)" ./build/bench "$iters"
 run exporters "Exporters: emitting-thread cost and throughput (bench/c/exporter_bench.c)" \
@@ -61,6 +63,9 @@ run python "Python: ours against the reference (bench/python_vs_reference.py)" \
 run otel "Python: OpenTelemetry export (bench/otel_bench.py)" python3 bench/otel_bench.py
 run node "Node (bench/node_bench.js; the reference has no Node package to compare with)" \
     node bench/node_bench.js "$node_n"
+run rss_c "Memory: RSS over managed calls from C (bench/rss/rss.c)" ./build/rss "$rss_n"
+run rss_py "Memory: RSS over managed calls from Python (bench/rss/rss.py)" python3 bench/rss/rss.py "$rss_n"
+run rss_node "Memory: RSS over managed calls from Node (bench/rss/rss.js)" node --expose-gc bench/rss/rss.js "$rss_n"
 
 {
     echo "# Benchmark results"

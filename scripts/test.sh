@@ -35,8 +35,11 @@ cc -std=c99 -D_POSIX_C_SOURCE=200809L -O2 -Iinclude bench/c/bench.c -L"$bin" -ln
     -o "$bench_bin/bench"
 cc -std=c99 -D_POSIX_C_SOURCE=200809L -O2 -Iinclude -pthread bench/c/exporter_bench.c -L"$bin" -lnemorelay \
     -Wl,-rpath,"$bin" -o "$bench_bin/exporter_bench"
+cc -std=c99 -D_POSIX_C_SOURCE=200809L -O2 -Iinclude bench/rss/rss.c -L"$bin" -lnemorelay -Wl,-rpath,"$bin" \
+    -o "$bench_bin/rss"
 "$bench_bin/bench" 2000 >/dev/null
 "$bench_bin/exporter_bench" --quick >/dev/null
+"$bench_bin/rss" 2000 >/dev/null
 "$bin/CodecBench" --smoke >/dev/null
 rm -rf "$bench_bin"
 
@@ -69,6 +72,7 @@ echo "-- Python benchmark smoke run (ours and, when installed, the reference; no
 NEMO_RELAY_LIB_PATH="$bin/libnemorelay.so" python3 bench/python_vs_reference.py --smoke --ours-only >/dev/null
 NEMO_RELAY_LIB_PATH="$bin/libnemorelay.so" python3 bench/otel_bench.py --smoke >/dev/null
 NEMO_RELAY_LIB_PATH="$bin/libnemorelay.so" python3 bench/json_crossing.py -n 200 >/dev/null
+NEMO_RELAY_LIB_PATH="$bin/libnemorelay.so" python3 bench/rss/rss.py 2000 >/dev/null
 
 echo "== Node tests"
 # `swift build --build-tests` above built every target, the NemoRelayHelper executable included.
@@ -81,6 +85,7 @@ node examples/node/exporters.js "$example_out" >/dev/null
 rm -rf "$example_out"
 echo "-- Node benchmark smoke run (no timing is checked)"
 node bench/node_bench.js 100 >/dev/null
+node --expose-gc bench/rss/rss.js 200 >/dev/null
 
 echo "== packaging: release artifacts built once into dist/, then installed and run without the toolchain"
 # Bounded: the release build takes about 70 s from scratch here, the clean installs about 20 s.
