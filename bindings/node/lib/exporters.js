@@ -27,7 +27,7 @@ const STREAM_FLUSH_SLACK_MS = 2000;
 const MAX_TIMEOUT_MS = 86400000;
 const U32_MAX = 4294967295;
 
-/** The runtime accessor of index.js (`rt()`), set by bindRuntime. */
+/** The runtime accessor of lib/runtime.js (`rt()`), set by bindRuntime. */
 let runtime = () => {
   throw new NemoRelayError('exporters: no runtime bound', undefined, 'ERR_NEMO_RELAY_HELPER');
 };
@@ -377,7 +377,7 @@ function atifTrajectory(eventsJson, configJson) {
   return ffi.call('nemo_relay_atif_trajectory', [null, String(eventsJson), String(configJson)])[0];
 }
 
-/** Binds the classes to the binding's runtime accessor (`rt()` of index.js). */
+/** Binds the classes to the binding's runtime accessor (`rt()` of lib/runtime.js). */
 function bindRuntime(rt) {
   runtime = rt;
 }

@@ -107,7 +107,7 @@ function rawCall(name, args) {
 
 /**
  * The token of the event injector or sanitizer whose JS code runs in this async context, or 0
- * (set by index.js). Calls made there run between nemo_relay_token_enter and _leave on the helper's
+ * (set by lib/runtime.js). Calls made there run between nemo_relay_token_enter and _leave on the helper's
  * thread, so the events they emit go right after that callback's event (docs/events.md "Order").
  */
 let emission = () => 0;

@@ -8,8 +8,8 @@
  * the reference's wire JSON (`propagationContextToJson`).
  *
  * Captures inside the provider or tool function of a managed call name the call as their parent,
- * also after an `await`: index.js runs those callbacks with their token in the AsyncLocalStorage
- * store, and the first capture asks the core which call the token belongs to.
+ * also after an `await`: lib/callbacks.js and lib/streams.js run those callbacks with their token in
+ * the AsyncLocalStorage store, and the first capture asks the core which call the token belongs to.
  * @module
  */
 const ffi = require('./ffi');
@@ -22,7 +22,7 @@ const Mode = Object.freeze({
   WITH_ROOT: C.NEMO_RELAY_PROPAGATION_WITH_ROOT,
 });
 
-/** What index.js lends this module: see bind(). */
+/** What lib/runtime.js lends this module: see bind(). */
 let host = null;
 
 /**
