@@ -246,6 +246,18 @@ package final class PThreadCondition: @unchecked Sendable {
         return pthread_cond_timedwait(c, lock.raw, &ts) == 0
     }
 
+    /// Waits once, until signalled or the monotonic `deadline` (nil: without limit); false, without
+    /// waiting, when the deadline has passed. Callers loop on their condition around it.
+    package func wait(_ lock: PThreadLock, deadline: Int64?) -> Bool {
+        guard let deadline else {
+            wait(lock)
+            return true
+        }
+        if monotonicNanos() >= deadline { return false }
+        _ = wait(lock, untilMonotonic: deadline)
+        return true
+    }
+
     package func signal() { pthread_cond_signal(c) }
     package func broadcast() { pthread_cond_broadcast(c) }
 }

@@ -154,12 +154,7 @@ final class InFlightPublications: @unchecked Sendable {
         defer { lock.unlock() }
         let target = next
         while let first = open.first, first < target {
-            if let deadline {
-                if monotonicNanos() >= deadline { return false }
-                _ = changed.wait(lock, untilMonotonic: deadline)
-            } else {
-                changed.wait(lock)
-            }
+            if !changed.wait(lock, deadline: deadline) { return false }
         }
         return true
     }

@@ -643,12 +643,7 @@ final class StreamState: @unchecked Sendable {
             }
             readers += 1
             defer { readers -= 1 }
-            if let deadline {
-                if monotonicNanos() >= deadline { return (.timedOut, nil) }
-                _ = readable.wait(lock, untilMonotonic: deadline)
-            } else {
-                readable.wait(lock)
-            }
+            if !readable.wait(lock, deadline: deadline) { return (.timedOut, nil) }
         }
     }
 

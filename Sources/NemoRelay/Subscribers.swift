@@ -199,12 +199,7 @@ final class SubscriberLane: @unchecked Sendable {
         // the thread to deliver rather than for the queue to look empty.
         while delivered < target {
             if exited { return false }
-            if let deadline {
-                if monotonicNanos() >= deadline { return false }
-                _ = progress.wait(lock, untilMonotonic: deadline)
-            } else {
-                progress.wait(lock)
-            }
+            if !progress.wait(lock, deadline: deadline) { return false }
         }
         return true
     }

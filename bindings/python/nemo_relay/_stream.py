@@ -271,7 +271,33 @@ def _loop_thread(loop: asyncio.AbstractEventLoop) -> int | None:
 # ---- the managed streaming call -----------------------------------------------------------------
 
 
-class StreamCall(CallState):
+class _ChunkConsumer:
+    """The library's callback consumer of one stream (``on_chunk``), feeding an ``LlmStream``: a chunk's
+    token stays pending while the feed is full, and is answered when the reader takes one."""
+
+    __slots__ = ()
+    feed: _Feed
+    parked: int | None
+
+    def on_chunk(self, token: int, doc: bytes) -> int:
+        feed = self.feed
+        if feed.closed or feed.abandoned:
+            succeed(token, b"null")
+            return _OK
+        feed.put(_loads(doc))
+        if feed.full():
+            self.parked = token
+            return _PENDING
+        succeed(token, b"null")
+        return _OK
+
+    def _resume_delivery(self) -> None:
+        t, self.parked = self.parked, None
+        if t is not None:
+            succeed(t, b"null")
+
+
+class StreamCall(CallState, _ChunkConsumer):
     """One ``llm.stream_execute``: its future, the consumer's feed and the native stream handle."""
 
     __slots__ = ("feed", "native", "parked", "started", "stream_made")
@@ -312,25 +338,6 @@ class StreamCall(CallState):
             self.stream_made = True
             fut.set_result(LlmStream._make(self.feed, self))
         self.future = None
-
-    # -- the callback consumer
-
-    def on_chunk(self, token: int, doc: bytes) -> int:
-        feed = self.feed
-        if feed.closed or feed.abandoned:
-            succeed(token, b"null")
-            return _OK
-        feed.put(_loads(doc))
-        if feed.full():
-            self.parked = token
-            return _PENDING
-        succeed(token, b"null")
-        return _OK
-
-    def _resume_delivery(self) -> None:
-        t, self.parked = self.parked, None
-        if t is not None:
-            succeed(t, b"null")
 
     def on_done(self, status: int, payload: bytes) -> None:
         """``on_end``: the outcome, after the last chunk was handed over."""
@@ -523,7 +530,7 @@ def _start_layer(token: int, call: StreamCall, produce: Callable[[], Any], await
     return _PENDING
 
 
-class InnerStream:
+class InnerStream(_ChunkConsumer):
     """The read end of a stream intercept's inner layers (``nemo_relay_token_next_stream``).
 
     The library's callback consumer feeds an ``LlmStream``, as for the call's own stream: a chunk's
@@ -545,22 +552,8 @@ class InnerStream:
         #: The tasks of the inner layers started by this ``next`` (closing waits for them).
         self.tasks: set[asyncio.Task[Any]] = set()
 
-    def on_chunk(self, token: int, doc: bytes) -> int:
-        feed = self.feed
-        if feed.closed or feed.abandoned:
-            succeed(token, b"null")
-            return _OK
-        feed.put(_loads(doc))
-        if feed.full():
-            self.parked = token
-            return _PENDING
-        succeed(token, b"null")
-        return _OK
-
     def _resume_delivery(self) -> None:
-        t, self.parked = self.parked, None
-        if t is not None:
-            succeed(t, b"null")
+        super()._resume_delivery()
         # Inner layers whose push found the inner buffer full wait on the call's feed: wake them.
         self.call.feed.wake_space()
 

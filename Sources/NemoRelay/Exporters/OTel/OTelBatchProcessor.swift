@@ -141,12 +141,7 @@ final class OTelBatchProcessor: @unchecked Sendable {
         let target = flushRequested
         wake.signal()
         while flushDone < target && !exited {
-            if let deadline {
-                if monotonicNanos() >= deadline { return false }
-                _ = progress.wait(lock, untilMonotonic: deadline)
-            } else {
-                progress.wait(lock)
-            }
+            if !progress.wait(lock, deadline: deadline) { return false }
         }
         return true
     }
