@@ -295,9 +295,11 @@ extension JSONObject: ExpressibleByDictionaryLiteral {
     @inlinable init(_ text: String) { self.text = text }
 
     @inlinable static func same(_ a: String, _ b: String) -> Bool {
-        var a = a
-        var b = b
-        return a.withUTF8 { pa in b.withUTF8 { pb in pa.count == pb.count && pa.elementsEqual(pb) } }
+        // Byte counts differ for most pairs of distinct keys (and are O(1) to read); byte-equal strings
+        // are canonically equal, so `==`, which first compares the two representations and is a
+        // memcmp for known-NFC strings (ASCII among them), rules out the rest of the distinct ones.
+        guard a.utf8.count == b.utf8.count, a == b else { return false }
+        return a.utf8.elementsEqual(b.utf8)
     }
 
     @inlinable static func == (l: JSONKey, r: JSONKey) -> Bool { same(l.text, r.text) }
