@@ -48,10 +48,16 @@ extension JSON {
     }
 }
 
-struct JSONParser {
+/// A recursive-descent parser. Containers are built on two stacks (member keys and values) and moved
+/// out into exactly sized arrays when they close, so no array regrows and no element is copied.
+struct JSONParser: ~Copyable {
     let b: UnsafeBufferPointer<UInt8>
     var pos: Int = 0
     var scratch: [UInt8] = []
+    /// The keys of the objects being parsed, innermost last.
+    var keys = MoveStack<String>(capacity: 32)
+    /// The elements and member values of the containers being parsed, innermost last.
+    var values = MoveStack<JSON>(capacity: 64)
 
     init(_ b: UnsafeBufferPointer<UInt8>) { self.b = b }
 
@@ -91,12 +97,16 @@ struct JSONParser {
     mutating func parseObject(depth: Int) throws(JSONParseError) -> JSON {
         if depth > JSON.maxParseDepth { throw error("nesting too deep") }
         pos += 1
-        var obj = JSONObject()
         skipWhitespace()
         if pos < b.count && b[pos] == UInt8(ascii: "}") {
             pos += 1
-            return .object(obj)
+            return .object(JSONObject())
         }
+        let keyMark = keys.count
+        let valueMark = values.count
+        // Duplicate keys are found by a scan of the members so far, or by hash above the threshold
+        // where a `JSONObject` indexes its keys (the index then becomes the object's).
+        var index: [JSONKey: Int]? = nil
         while true {
             skipWhitespace()
             guard pos < b.count, b[pos] == UInt8(ascii: "\"") else { throw error("expected a string key") }
@@ -106,7 +116,23 @@ struct JSONParser {
             pos += 1
             skipWhitespace()
             let v = try parseValue(depth: depth)
-            obj[key] = v
+            // A duplicate key keeps its first position and takes the last value.
+            let count = keys.count - keyMark
+            if index != nil {
+                if let i = index![JSONKey(key)] {
+                    values.replace(at: valueMark + i, with: v)
+                } else {
+                    index![JSONKey(key)] = count
+                    keys.push(key)
+                    values.push(v)
+                }
+            } else if let i = keys.firstIndex(of: key, from: keyMark) {
+                values.replace(at: valueMark + i - keyMark, with: v)
+            } else {
+                keys.push(key)
+                values.push(v)
+                if count + 1 > JSONObject.indexThreshold { index = keys.index(from: keyMark) }
+            }
             skipWhitespace()
             guard pos < b.count else { throw error("unexpected end of input") }
             if b[pos] == UInt8(ascii: ",") {
@@ -115,7 +141,8 @@ struct JSONParser {
             }
             if b[pos] == UInt8(ascii: "}") {
                 pos += 1
-                return .object(obj)
+                let members = keys.popArray(from: keyMark)
+                return .object(JSONObject(keys: members, values: values.popArray(from: valueMark), index: index))
             }
             throw error("expected ',' or '}'")
         }
@@ -124,15 +151,15 @@ struct JSONParser {
     mutating func parseArray(depth: Int) throws(JSONParseError) -> JSON {
         if depth > JSON.maxParseDepth { throw error("nesting too deep") }
         pos += 1
-        var arr: [JSON] = []
         skipWhitespace()
         if pos < b.count && b[pos] == UInt8(ascii: "]") {
             pos += 1
-            return .array(arr)
+            return .array([])
         }
+        let mark = values.count
         while true {
             skipWhitespace()
-            arr.append(try parseValue(depth: depth))
+            values.push(try parseValue(depth: depth))
             skipWhitespace()
             guard pos < b.count else { throw error("unexpected end of input") }
             if b[pos] == UInt8(ascii: ",") {
@@ -141,7 +168,7 @@ struct JSONParser {
             }
             if b[pos] == UInt8(ascii: "]") {
                 pos += 1
-                return .array(arr)
+                return .array(values.popArray(from: mark))
             }
             throw error("expected ',' or ']'")
         }
@@ -407,5 +434,89 @@ enum SWAR {
         let control = w & (ones &* 0xE0)  // zero where the byte is below 0x20
         return ((quote &- ones) & ~quote & highs) | ((backslash &- ones) & ~backslash & highs)
             | ((control &- ones) & ~control & highs) != 0
+    }
+}
+
+/// A stack that moves a run of its top elements out into an exactly sized array, without copying
+/// (retaining) them; what it still holds when it goes away (a failed parse) is released.
+struct MoveStack<Element>: ~Copyable {
+    private(set) var base: UnsafeMutablePointer<Element>
+    private(set) var count = 0
+    private var capacity: Int
+
+    init(capacity: Int) {
+        base = .allocate(capacity: capacity)
+        self.capacity = capacity
+    }
+
+    deinit {
+        base.deinitialize(count: count)
+        base.deallocate()
+    }
+
+    @inline(__always) mutating func push(_ e: consuming Element) {
+        if count == capacity { grow() }
+        (base + count).initialize(to: e)
+        count += 1
+    }
+
+    mutating func grow() {
+        let bigger = UnsafeMutablePointer<Element>.allocate(capacity: capacity * 2)
+        bigger.moveInitialize(from: base, count: count)
+        base.deallocate()
+        base = bigger
+        capacity *= 2
+    }
+
+    /// Replaces the element at `i` (an absolute position).
+    @inline(__always) mutating func replace(at i: Int, with e: consuming Element) {
+        base[i] = e
+    }
+}
+
+extension MoveStack where Element == JSON {
+    /// Moves the elements from `mark` to the top out, in order, into a new array.
+    mutating func popArray(from mark: Int) -> [JSON] {
+        let n = count - mark
+        if n == 0 { return [] }
+        // `reserveCapacity` then `append` stays specialized; `init(unsafeUninitializedCapacity:)` here
+        // went through the runtime's generic metadata lookup on every call.
+        var a = [JSON]()
+        a.reserveCapacity(n)
+        for i in mark..<count { a.append((base + i).move()) }
+        count = mark
+        return a
+    }
+}
+
+extension MoveStack where Element == String {
+    /// Moves the elements from `mark` to the top out, in order, into a new array.
+    mutating func popArray(from mark: Int) -> [String] {
+        let n = count - mark
+        if n == 0 { return [] }
+        // `reserveCapacity` then `append` stays specialized; `init(unsafeUninitializedCapacity:)` here
+        // went through the runtime's generic metadata lookup on every call.
+        var a = [String]()
+        a.reserveCapacity(n)
+        for i in mark..<count { a.append((base + i).move()) }
+        count = mark
+        return a
+    }
+
+    /// The position of the first key from `mark` up that has the bytes of `key`.
+    func firstIndex(of key: String, from mark: Int) -> Int? {
+        var i = mark
+        while i < count {
+            if JSONKey.same(base[i], key) { return i }
+            i += 1
+        }
+        return nil
+    }
+
+    /// The hash index of the keys from `mark` up, by position relative to `mark`.
+    func index(from mark: Int) -> [JSONKey: Int] {
+        var d = [JSONKey: Int](minimumCapacity: (count - mark) * 2)
+        for i in mark..<count { d[JSONKey(base[i])] = i - mark }
+        return d
     }
 }

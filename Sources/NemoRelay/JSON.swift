@@ -179,6 +179,14 @@ public struct JSONObject: Sendable, Equatable, Sequence {
         index = nil
     }
 
+    /// An object of distinct `keys` and their `values`, with `index` when there are more than
+    /// `indexThreshold` keys (as `rebuildIndex` would build it).
+    init(keys: [String], values: [JSON], index: [JSONKey: Int]?) {
+        keys_ = keys
+        values_ = values
+        self.index = index
+    }
+
     /// The number of members.
     @inlinable public var count: Int { keys_.count }
     /// True when there are no members.
