@@ -177,30 +177,41 @@ struct JSONParser: ~Copyable {
     mutating func parseString() throws(JSONParseError) -> String {
         pos += 1  // opening quote
         let start = pos
-        // Fast path: no escapes, ASCII or valid UTF-8 without control characters.
-        var ascii = true
-        // Skip eight plain ASCII bytes at a time (no quote, backslash, control or non-ASCII byte).
-        if let base = b.baseAddress {
-            while pos + 8 <= b.count {
-                let w = UnsafeRawPointer(base + pos).loadUnaligned(as: UInt64.self)
-                if SWAR.needsAttention(w) { break }
-                pos += 8
+        // Fast path: no escapes. `high` collects the bytes' top bits: zero means ASCII, which needs no
+        // UTF-8 validation.
+        var high: UInt64 = 0
+        let n = b.count
+        while true {
+            // Eight bytes at a time up to the first quote, backslash or control byte.
+            if let base = b.baseAddress {
+                while pos + 8 <= n {
+                    let w = UnsafeRawPointer(base + pos).loadUnaligned(as: UInt64.self)
+                    let hits = SWAR.escapeMask(w)
+                    if hits != 0 {
+                        // The lowest flagged byte is the first candidate; the bytes before it are plain.
+                        let plain = hits.trailingZeroBitCount &>> 3
+                        high |= w & ((1 &<< (UInt64(plain) &* 8)) &- 1)
+                        pos += plain
+                        break
+                    }
+                    high |= w
+                    pos += 8
+                }
             }
-        }
-        while pos < b.count {
+            guard pos < n else { throw error("unterminated string", at: start - 1) }
             let c = b[pos]
             if c == UInt8(ascii: "\"") {
                 let slice = UnsafeBufferPointer(rebasing: b[start..<pos])
                 pos += 1
-                if ascii { return String(decoding: slice, as: UTF8.self) }
+                if high & SWAR.highs == 0 { return String(decoding: slice, as: UTF8.self) }
                 return try validatedString(slice, base: start)
             }
             if c == UInt8(ascii: "\\") { break }
             if c < 0x20 { throw error("control character in string") }
-            if c >= 0x80 { ascii = false }
+            // A plain byte the word test flagged (it may, next to a byte above 0x7F).
+            high |= UInt64(c)
             pos += 1
         }
-        guard pos < b.count else { throw error("unterminated string", at: start - 1) }
         // Slow path with escapes.
         scratch.removeAll(keepingCapacity: true)
         scratch.append(contentsOf: UnsafeBufferPointer(rebasing: b[start..<pos]))
@@ -294,8 +305,9 @@ struct JSONParser: ~Copyable {
 
     /// Decodes UTF-8, rejecting malformed sequences with the offset of the first bad byte.
     func validatedString(_ buf: UnsafeBufferPointer<UInt8>, base: Int) throws(JSONParseError) -> String {
-        if let bad = firstInvalidUTF8(buf) { throw error("invalid UTF-8 in string", at: base + bad) }
-        return String(decoding: buf, as: UTF8.self)
+        // One validating pass; the offset of a failure is found only when there is one.
+        if let s = String(validating: buf, as: UTF8.self) { return s }
+        throw error("invalid UTF-8 in string", at: base + (firstInvalidUTF8(buf) ?? 0))
     }
 
     mutating func parseNumber() throws(JSONParseError) -> JSON {
@@ -425,15 +437,18 @@ enum SWAR {
     static let ones: UInt64 = 0x0101_0101_0101_0101
     static let highs: UInt64 = 0x8080_8080_8080_8080
 
-    /// True when the little-endian word holds a byte that is `"`, `\\`, below 0x20 or above 0x7F.
-    @inline(__always) static func needsAttention(_ w: UInt64) -> Bool {
-        if w & highs != 0 { return true }
-        // Every byte is < 0x80 here, so the classic "has zero byte" test is exact.
-        let quote = w ^ (ones &* 0x22)
-        let backslash = w ^ (ones &* 0x5C)
-        let control = w & (ones &* 0xE0)  // zero where the byte is below 0x20
-        return ((quote &- ones) & ~quote & highs) | ((backslash &- ones) & ~backslash & highs)
-            | ((control &- ones) & ~control & highs) != 0
+    /// The top bit of each byte of the little-endian word that may be `"`, `\\` or below 0x20.
+    ///
+    /// Every such byte is flagged; a byte next above a flagged or a non-ASCII byte may be flagged too
+    /// (the borrow of the zero-byte test), so the lowest flag is at or before the first true one.
+    /// Bytes above 0x7F pass unflagged: they are never escaped and end no string.
+    @inline(__always) static func escapeMask(_ w: UInt64) -> UInt64 {
+        let low = w & ~highs  // a byte above 0x7F must not match `"` or `\\` by its low seven bits
+        let quote = low ^ (ones &* 0x22)
+        let backslash = low ^ (ones &* 0x5C)
+        let control = w & (ones &* 0xE0)  // zero exactly where the byte is below 0x20
+        return ((((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash)) & ~w & highs)
+            | ((control &- ones) & ~control & highs)
     }
 }
 

@@ -232,13 +232,5 @@ public struct JSONWriter {
 
 extension SWAR {
     /// True when the word holds a byte that JSON strings must escape: `"`, `\\` or below 0x20.
-    @inline(__always) static func needsEscape(_ w: UInt64) -> Bool {
-        // Bytes >= 0x80 pass through unescaped; mask the high bit so they cannot look like matches.
-        let low = w & ~highs
-        let quote = low ^ (ones &* 0x22)
-        let backslash = low ^ (ones &* 0x5C)
-        let control = w & (ones &* 0xE0)  // zero only where the byte is below 0x20
-        return ((quote &- ones) & ~quote & highs & ~w) | ((backslash &- ones) & ~backslash & highs & ~w)
-            | ((control &- ones) & ~control & highs) != 0
-    }
+    @inline(__always) static func needsEscape(_ w: UInt64) -> Bool { escapeMask(w) != 0 }
 }
