@@ -48,10 +48,16 @@ extension JSON {
     }
 }
 
-struct JSONParser {
+/// A recursive-descent parser. Containers are built on two stacks (member keys and values) and moved
+/// out into exactly sized arrays when they close, so no array regrows and no element is copied.
+struct JSONParser: ~Copyable {
     let b: UnsafeBufferPointer<UInt8>
     var pos: Int = 0
     var scratch: [UInt8] = []
+    /// The keys of the objects being parsed, innermost last.
+    var keys = MoveStack<String>(capacity: 32)
+    /// The elements and member values of the containers being parsed, innermost last.
+    var values = MoveStack<JSON>(capacity: 64)
 
     init(_ b: UnsafeBufferPointer<UInt8>) { self.b = b }
 
@@ -91,12 +97,16 @@ struct JSONParser {
     mutating func parseObject(depth: Int) throws(JSONParseError) -> JSON {
         if depth > JSON.maxParseDepth { throw error("nesting too deep") }
         pos += 1
-        var obj = JSONObject()
         skipWhitespace()
         if pos < b.count && b[pos] == UInt8(ascii: "}") {
             pos += 1
-            return .object(obj)
+            return .object(JSONObject())
         }
+        let keyMark = keys.count
+        let valueMark = values.count
+        // Duplicate keys are found by a scan of the members so far, or by hash above the threshold
+        // where a `JSONObject` indexes its keys (the index then becomes the object's).
+        var index: [JSONKey: Int]? = nil
         while true {
             skipWhitespace()
             guard pos < b.count, b[pos] == UInt8(ascii: "\"") else { throw error("expected a string key") }
@@ -106,7 +116,23 @@ struct JSONParser {
             pos += 1
             skipWhitespace()
             let v = try parseValue(depth: depth)
-            obj[key] = v
+            // A duplicate key keeps its first position and takes the last value.
+            let count = keys.count - keyMark
+            if index != nil {
+                if let i = index![JSONKey(key)] {
+                    values.replace(at: valueMark + i, with: v)
+                } else {
+                    index![JSONKey(key)] = count
+                    keys.push(key)
+                    values.push(v)
+                }
+            } else if let i = keys.firstIndex(of: key, from: keyMark) {
+                values.replace(at: valueMark + i - keyMark, with: v)
+            } else {
+                keys.push(key)
+                values.push(v)
+                if count + 1 > JSONObject.indexThreshold { index = keys.index(from: keyMark) }
+            }
             skipWhitespace()
             guard pos < b.count else { throw error("unexpected end of input") }
             if b[pos] == UInt8(ascii: ",") {
@@ -115,7 +141,8 @@ struct JSONParser {
             }
             if b[pos] == UInt8(ascii: "}") {
                 pos += 1
-                return .object(obj)
+                let members = keys.popArray(from: keyMark)
+                return .object(JSONObject(keys: members, values: values.popArray(from: valueMark), index: index))
             }
             throw error("expected ',' or '}'")
         }
@@ -124,15 +151,15 @@ struct JSONParser {
     mutating func parseArray(depth: Int) throws(JSONParseError) -> JSON {
         if depth > JSON.maxParseDepth { throw error("nesting too deep") }
         pos += 1
-        var arr: [JSON] = []
         skipWhitespace()
         if pos < b.count && b[pos] == UInt8(ascii: "]") {
             pos += 1
-            return .array(arr)
+            return .array([])
         }
+        let mark = values.count
         while true {
             skipWhitespace()
-            arr.append(try parseValue(depth: depth))
+            values.push(try parseValue(depth: depth))
             skipWhitespace()
             guard pos < b.count else { throw error("unexpected end of input") }
             if b[pos] == UInt8(ascii: ",") {
@@ -141,7 +168,7 @@ struct JSONParser {
             }
             if b[pos] == UInt8(ascii: "]") {
                 pos += 1
-                return .array(arr)
+                return .array(values.popArray(from: mark))
             }
             throw error("expected ',' or ']'")
         }
@@ -150,30 +177,41 @@ struct JSONParser {
     mutating func parseString() throws(JSONParseError) -> String {
         pos += 1  // opening quote
         let start = pos
-        // Fast path: no escapes, ASCII or valid UTF-8 without control characters.
-        var ascii = true
-        // Skip eight plain ASCII bytes at a time (no quote, backslash, control or non-ASCII byte).
-        if let base = b.baseAddress {
-            while pos + 8 <= b.count {
-                let w = UnsafeRawPointer(base + pos).loadUnaligned(as: UInt64.self)
-                if SWAR.needsAttention(w) { break }
-                pos += 8
+        // Fast path: no escapes. `high` collects the bytes' top bits: zero means ASCII, which needs no
+        // UTF-8 validation.
+        var high: UInt64 = 0
+        let n = b.count
+        while true {
+            // Eight bytes at a time up to the first quote, backslash or control byte.
+            if let base = b.baseAddress {
+                while pos + 8 <= n {
+                    let w = UnsafeRawPointer(base + pos).loadUnaligned(as: UInt64.self)
+                    let hits = SWAR.escapeMask(w)
+                    if hits != 0 {
+                        // The lowest flagged byte is the first candidate; the bytes before it are plain.
+                        let plain = hits.trailingZeroBitCount &>> 3
+                        high |= w & ((1 &<< (UInt64(plain) &* 8)) &- 1)
+                        pos += plain
+                        break
+                    }
+                    high |= w
+                    pos += 8
+                }
             }
-        }
-        while pos < b.count {
+            guard pos < n else { throw error("unterminated string", at: start - 1) }
             let c = b[pos]
             if c == UInt8(ascii: "\"") {
                 let slice = UnsafeBufferPointer(rebasing: b[start..<pos])
                 pos += 1
-                if ascii { return String(decoding: slice, as: UTF8.self) }
+                if high & SWAR.highs == 0 { return String(decoding: slice, as: UTF8.self) }
                 return try validatedString(slice, base: start)
             }
             if c == UInt8(ascii: "\\") { break }
             if c < 0x20 { throw error("control character in string") }
-            if c >= 0x80 { ascii = false }
+            // A plain byte the word test flagged (it may, next to a byte above 0x7F).
+            high |= UInt64(c)
             pos += 1
         }
-        guard pos < b.count else { throw error("unterminated string", at: start - 1) }
         // Slow path with escapes.
         scratch.removeAll(keepingCapacity: true)
         scratch.append(contentsOf: UnsafeBufferPointer(rebasing: b[start..<pos]))
@@ -267,8 +305,9 @@ struct JSONParser {
 
     /// Decodes UTF-8, rejecting malformed sequences with the offset of the first bad byte.
     func validatedString(_ buf: UnsafeBufferPointer<UInt8>, base: Int) throws(JSONParseError) -> String {
-        if let bad = firstInvalidUTF8(buf) { throw error("invalid UTF-8 in string", at: base + bad) }
-        return String(decoding: buf, as: UTF8.self)
+        // One validating pass; the offset of a failure is found only when there is one.
+        if let s = String(validating: buf, as: UTF8.self) { return s }
+        throw error("invalid UTF-8 in string", at: base + (firstInvalidUTF8(buf) ?? 0))
     }
 
     mutating func parseNumber() throws(JSONParseError) -> JSON {
@@ -398,14 +437,101 @@ enum SWAR {
     static let ones: UInt64 = 0x0101_0101_0101_0101
     static let highs: UInt64 = 0x8080_8080_8080_8080
 
-    /// True when the little-endian word holds a byte that is `"`, `\\`, below 0x20 or above 0x7F.
-    @inline(__always) static func needsAttention(_ w: UInt64) -> Bool {
-        if w & highs != 0 { return true }
-        // Every byte is < 0x80 here, so the classic "has zero byte" test is exact.
-        let quote = w ^ (ones &* 0x22)
-        let backslash = w ^ (ones &* 0x5C)
-        let control = w & (ones &* 0xE0)  // zero where the byte is below 0x20
-        return ((quote &- ones) & ~quote & highs) | ((backslash &- ones) & ~backslash & highs)
-            | ((control &- ones) & ~control & highs) != 0
+    /// The top bit of each byte of the little-endian word that may be `"`, `\\` or below 0x20.
+    ///
+    /// Every such byte is flagged; a byte next above a flagged or a non-ASCII byte may be flagged too
+    /// (the borrow of the zero-byte test), so the lowest flag is at or before the first true one.
+    /// Bytes above 0x7F pass unflagged: they are never escaped and end no string.
+    @inline(__always) static func escapeMask(_ w: UInt64) -> UInt64 {
+        let low = w & ~highs  // a byte above 0x7F must not match `"` or `\\` by its low seven bits
+        let quote = low ^ (ones &* 0x22)
+        let backslash = low ^ (ones &* 0x5C)
+        let control = w & (ones &* 0xE0)  // zero exactly where the byte is below 0x20
+        return ((((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash)) & ~w & highs)
+            | ((control &- ones) & ~control & highs)
+    }
+}
+
+/// A stack that moves a run of its top elements out into an exactly sized array, without copying
+/// (retaining) them; what it still holds when it goes away (a failed parse) is released.
+struct MoveStack<Element>: ~Copyable {
+    private(set) var base: UnsafeMutablePointer<Element>
+    private(set) var count = 0
+    private var capacity: Int
+
+    init(capacity: Int) {
+        base = .allocate(capacity: capacity)
+        self.capacity = capacity
+    }
+
+    deinit {
+        base.deinitialize(count: count)
+        base.deallocate()
+    }
+
+    @inline(__always) mutating func push(_ e: consuming Element) {
+        if count == capacity { grow() }
+        (base + count).initialize(to: e)
+        count += 1
+    }
+
+    mutating func grow() {
+        let bigger = UnsafeMutablePointer<Element>.allocate(capacity: capacity * 2)
+        bigger.moveInitialize(from: base, count: count)
+        base.deallocate()
+        base = bigger
+        capacity *= 2
+    }
+
+    /// Replaces the element at `i` (an absolute position).
+    @inline(__always) mutating func replace(at i: Int, with e: consuming Element) {
+        base[i] = e
+    }
+}
+
+extension MoveStack where Element == JSON {
+    /// Moves the elements from `mark` to the top out, in order, into a new array.
+    mutating func popArray(from mark: Int) -> [JSON] {
+        let n = count - mark
+        if n == 0 { return [] }
+        // `reserveCapacity` then `append` stays specialized; `init(unsafeUninitializedCapacity:)` here
+        // went through the runtime's generic metadata lookup on every call.
+        var a = [JSON]()
+        a.reserveCapacity(n)
+        for i in mark..<count { a.append((base + i).move()) }
+        count = mark
+        return a
+    }
+}
+
+extension MoveStack where Element == String {
+    /// Moves the elements from `mark` to the top out, in order, into a new array.
+    mutating func popArray(from mark: Int) -> [String] {
+        let n = count - mark
+        if n == 0 { return [] }
+        // `reserveCapacity` then `append` stays specialized; `init(unsafeUninitializedCapacity:)` here
+        // went through the runtime's generic metadata lookup on every call.
+        var a = [String]()
+        a.reserveCapacity(n)
+        for i in mark..<count { a.append((base + i).move()) }
+        count = mark
+        return a
+    }
+
+    /// The position of the first key from `mark` up that has the bytes of `key`.
+    func firstIndex(of key: String, from mark: Int) -> Int? {
+        var i = mark
+        while i < count {
+            if JSONKey.same(base[i], key) { return i }
+            i += 1
+        }
+        return nil
+    }
+
+    /// The hash index of the keys from `mark` up, by position relative to `mark`.
+    func index(from mark: Int) -> [JSONKey: Int] {
+        var d = [JSONKey: Int](minimumCapacity: (count - mark) * 2)
+        for i in mark..<count { d[JSONKey(base[i])] = i - mark }
+        return d
     }
 }

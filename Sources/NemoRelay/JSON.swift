@@ -179,6 +179,14 @@ public struct JSONObject: Sendable, Equatable, Sequence {
         index = nil
     }
 
+    /// An object of distinct `keys` and their `values`, with `index` when there are more than
+    /// `indexThreshold` keys (as `rebuildIndex` would build it).
+    init(keys: [String], values: [JSON], index: [JSONKey: Int]?) {
+        keys_ = keys
+        values_ = values
+        self.index = index
+    }
+
     /// The number of members.
     @inlinable public var count: Int { keys_.count }
     /// True when there are no members.
@@ -295,9 +303,30 @@ extension JSONObject: ExpressibleByDictionaryLiteral {
     @inlinable init(_ text: String) { self.text = text }
 
     @inlinable static func same(_ a: String, _ b: String) -> Bool {
-        var a = a
-        var b = b
-        return a.withUTF8 { pa in b.withUTF8 { pb in pa.count == pb.count && pa.elementsEqual(pb) } }
+        // Byte counts differ for most pairs of distinct keys, and are O(1) to read.
+        guard a.utf8.count == b.utf8.count else { return false }
+        let contiguous = a.utf8.withContiguousStorageIfAvailable { pa in
+            b.utf8.withContiguousStorageIfAvailable { pb in bytesEqual(pa, pb) }
+        }
+        if let contiguous, let equal = contiguous { return equal }
+        return a.utf8.elementsEqual(b.utf8)
+    }
+
+    /// Byte equality of two buffers of the same count, eight bytes at a time.
+    @inlinable static func bytesEqual(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        let n = a.count
+        guard let pa = a.baseAddress, let pb = b.baseAddress else { return n == b.count }
+        var i = 0
+        while i + 8 <= n {
+            let wa = UnsafeRawPointer(pa + i).loadUnaligned(as: UInt64.self)
+            if wa != UnsafeRawPointer(pb + i).loadUnaligned(as: UInt64.self) { return false }
+            i += 8
+        }
+        while i < n {
+            if pa[i] != pb[i] { return false }
+            i += 1
+        }
+        return true
     }
 
     @inlinable static func == (l: JSONKey, r: JSONKey) -> Bool { same(l.text, r.text) }

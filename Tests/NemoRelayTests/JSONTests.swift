@@ -329,3 +329,106 @@ import Testing
         }
     }
 }
+
+/// Edges of the parser's container stacks, duplicate-key search and word-wise string scan, and of the
+/// writer's run copying and key sorting.
+@Suite struct JSONFastPathTests {
+    @Test func duplicateKeysKeepTheFirstPositionAndTheLastValueAtEverySize() throws {
+        for n in [2, 11, 12, 13, 14, 40] {
+            // Keys k0...k(n-1), then k0 and k(n-1) again: the shape assigning through the subscript gives.
+            var members = (0..<n).map { #""k\#($0)":\#($0)"# }
+            members.append(#""k0":"first again""#)
+            members.append(#""k\#(n - 1)":"last again""#)
+            let parsed = try #require(try JSON.parse("{" + members.joined(separator: ",") + "}").objectValue)
+            var built = JSONObject()
+            for i in 0..<n { built["k\(i)"] = .int(Int64(i)) }
+            built["k0"] = "first again"
+            built["k\(n - 1)"] = "last again"
+            #expect(parsed.keys == built.keys)
+            #expect(parsed.count == n)
+            #expect(parsed["k0"] == "first again" && parsed["k\(n - 1)"] == "last again")
+            #expect(JSON.object(parsed).jsonString() == JSON.object(built).jsonString())
+            // Lookups agree on both sides of the hash-index threshold.
+            for i in 1..<(n - 1) { #expect(parsed["k\(i)"] == .int(Int64(i))) }
+            #expect(parsed["k\(n)"] == nil)
+        }
+    }
+
+    @Test func canonicallyEquivalentKeysStayDistinctInLargeParsedObjects() throws {
+        let filler = (0..<14).map { #""f\#($0)":0"# }.joined(separator: ",")
+        for text in [#"{"\u00e9":1,"e\u0301":2,"#, "{\"\u{E9}\":1,\"e\u{301}\":2,"] {
+            let o = try #require(try JSON.parse(text + filler + "}").objectValue)
+            #expect(o.count == 16)
+            #expect(o["\u{E9}"] == 1 && o["e\u{301}"] == 2)
+            // A duplicate of either, byte for byte, replaces only that one.
+            let dup = try #require(try JSON.parse(text + filler + #","e\u0301":3}"#).objectValue)
+            #expect(dup.count == 16 && dup["\u{E9}"] == 1 && dup["e\u{301}"] == 3)
+        }
+    }
+
+    @Test func plainRunsOfEveryLengthThenAnEscapeOrANonASCIIByte() throws {
+        for n in 0..<40 {
+            let run = String((0..<n).map { Character(UnicodeScalar(UInt8(ascii: "a") + UInt8($0 % 26))) })
+            for tail in ["\"", "\\", "\n", "\u{01}", "\u{E9}", "\u{1F600}", "\u{7F}", "x"] {
+                for s in [run + tail, run + tail + run, tail + run] {
+                    let text = JSON.string(s).jsonString()
+                    #expect(try JSON.parse(text) == .string(s))
+                    // The same string as an object key and in an array, where other bytes follow it.
+                    let doc = JSON.object(["k": [.string(s), .string(s)], s: 1])
+                    #expect(try JSON.parse(doc.jsonString()) == doc)
+                }
+            }
+            // An escape in the input after the run decodes; a bad UTF-8 byte after it is found at its offset.
+            #expect(try JSON.parse("\"" + run + #"\u00e9\n""#) == .string(run + "\u{E9}\n"))
+            let bad = Array(("\"" + run).utf8) + [0xC3, 0x28, UInt8(ascii: "\"")]
+            #expect(throws: JSONParseError(reason: "invalid UTF-8 in string", offset: n + 1)) { try JSON.parse(bad) }
+            let badAfterEscape = Array(("\"" + run + "\\n").utf8) + [0xFF, UInt8(ascii: "\"")]
+            #expect(throws: JSONParseError(reason: "invalid UTF-8 in string", offset: n + 3)) {
+                try JSON.parse(badAfterEscape)
+            }
+        }
+    }
+
+    @Test func stringsThatShareTheirFirstBytesAreNotConfused() throws {
+        // Keys and values around the 8- and 16-byte word boundaries, differing in their last byte.
+        let keys = [
+            "a", "ab", "abcdefgh", "abcdefgi", "abcdefghi", "abcdefghijklmno", "abcdefghijklmnp", "abcdefghijklmnop",
+            "b", "ba", " a", "a ",
+        ]
+        let members = keys.map { #""\#($0)":"\#($0)""# }
+        // Twice over, in both orders; the end of the input is near for the last ones.
+        let text = "[{" + members.joined(separator: ",") + "},{" + members.reversed().joined(separator: ",") + "}]"
+        let a = try #require(try JSON.parse(text).arrayValue)
+        #expect(a.count == 2)
+        for o in a {
+            let o = try #require(o.objectValue)
+            #expect(o.count == keys.count)
+            for k in keys { #expect(o[k] == .string(k)) }
+        }
+        #expect(try JSON.parse(#"["abc","abcd","abc"]"#) == ["abc", "abcd", "abc"])
+        // Strings that end right at the end of the input.
+        #expect(try JSON.parse(#""abc""#) == "abc")
+        #expect(try JSON.parse(#""abcdefghijklmno""#) == "abcdefghijklmno")
+    }
+
+    @Test func sortedKeysFollowTheirBytesPastTheFirstEight() {
+        let o: JSON = [
+            "abcdefghZ": 1, "abcdefgh": 2, "abcdefghA": 3, "b": 4, "": 5, "\u{E9}": 6, "abcdefgh\u{E9}": 7, "B": 8,
+            "abcdefg": 9,
+        ]
+        let expected =
+            "{\"\":5,\"B\":8,\"abcdefg\":9,\"abcdefgh\":2,\"abcdefghA\":3,\"abcdefghZ\":1,\"abcdefgh\u{E9}\":7,"
+            + "\"b\":4,\"\u{E9}\":6}"
+        #expect(o.jsonString(sortedKeys: true) == expected)
+    }
+
+    @Test func escapesNextToNonASCIIBytesInOneWord() throws {
+        // A byte above 0x7F whose low seven bits are a quote or a backslash, next to a real one.
+        for s in ["\u{A2}\"", "\u{A2}#", "\u{DC}\\x", "é\"é\\é\n", "\u{7DC}\u{0}abcdefgh"] {
+            let text = JSON.string(s).jsonString()
+            #expect(!text.utf8.dropFirst().dropLast().contains { $0 < 0x20 })
+            #expect(try JSON.parse(text) == .string(s))
+        }
+        #expect(JSON.string("\u{A2}\"").jsonString() == "\"\u{A2}\\\"\"")
+    }
+}

@@ -3,6 +3,9 @@
 // realistic 20-turn request with 3 tools, for each built-in codec.
 // Run: swift run -c release --scratch-path .build-codec CodecBench
 // `--smoke` runs each measurement a few hundred times only, and exits 1 if any codec failed (for CI).
+// `--only json|json-parse|json-serialize|json-sorted` measures the JSON layer alone (or one of its three
+// operations); `--iterations N` runs every measurement exactly N times, without warm-up or rounds, for
+// instruction counts under valgrind (`valgrind --tool=callgrind`, compare N against 0).
 
 import NemoRelay
 
@@ -34,9 +37,24 @@ let smoke = CommandLine.arguments.contains("--smoke")
 /// only the main thread touches it, as `sink`.
 nonisolated(unsafe) var failures = 0
 
+/// The value following `flag` on the command line, if any.
+func option(_ flag: String) -> String? {
+    guard let i = CommandLine.arguments.firstIndex(of: flag), i + 1 < CommandLine.arguments.count else { return nil }
+    return CommandLine.arguments[i + 1]
+}
+/// `--only`: a JSON-only run, optionally of one operation.
+let only = option("--only")
+/// `--iterations N`: run each measurement exactly N times (for instruction counts).
+let fixedIterations = option("--iterations").flatMap { Int($0) }
+
 /// Runs `body` in `rounds` rounds of at least `minSeconds` each (after a warm-up) and returns the best
 /// round's µs per call (the machine is shared, so the minimum is the least noisy estimate).
 func measure(rounds: Int = 5, minSeconds: Double = 0.15, _ body: () throws -> Void) rethrows -> Double {
+    if let n = fixedIterations {
+        let start = nowNanos()
+        for _ in 0..<n { try body() }
+        return Double(nowNanos() - start) / 1e3 / Double(max(n, 1))
+    }
     for _ in 0..<(smoke ? 1 : 200) { try body() }
     var best = Double.infinity
     for _ in 0..<(smoke ? 1 : rounds) {
@@ -403,8 +421,8 @@ let cases: [(any SynchronousLLMCodec, JSON, JSON)] = [
     (BedrockConverseCodec(), bedrockRequest(), bedrockResponse),
 ]
 
-print("codec                decode µs  encode µs  encode+edit µs  decode_response µs  (body bytes)")
-for (codec, body, response) in cases {
+if only == nil { print("codec                decode µs  encode µs  encode+edit µs  decode_response µs  (body bytes)") }
+for (codec, body, response) in cases where only == nil {
     let request = LLMRequest(headers: ["content-type": "application/json"], content: body)
     do {
         let annotated = try codec.decode(request)
@@ -449,9 +467,10 @@ if sink == 42 { print("") }
 do {
     let body = chatRequest()
     let bytes = body.serialized()
-    let parse = try measure { consume(try JSON.parse(bytes)) }
-    let write = measure { sink &+= body.serialized().count }
-    let writeSorted = measure { sink &+= body.serialized(sortedKeys: true).count }
+    func wanted(_ op: String) -> Bool { only == nil || only == "json" || only == "json-" + op }
+    let parse = try wanted("parse") ? measure { consume(try JSON.parse(bytes)) } : 0
+    let write = wanted("serialize") ? measure { sink &+= body.serialized().count } : 0
+    let writeSorted = wanted("sorted") ? measure { sink &+= body.serialized(sortedKeys: true).count } : 0
     print(
         "json (\(bytes.count) bytes)   parse \(String(Double(Int(parse * 100)) / 100)) µs, serialize \(String(Double(Int(write * 100)) / 100)) µs, sorted \(String(Double(Int(writeSorted * 100)) / 100)) µs"
     )
