@@ -113,20 +113,7 @@ public struct BedrockConverseCodec: SynchronousLLMCodec {
 
     static func decodeParams(_ c: JSONObject) throws(RelayError) -> JSONObject? {
         var p = JSONObject(minimumCapacity: 4)
-        if let t = c.value("temperature") {
-            guard let d = t.doubleValue else { throw invalid("Bedrock Converse temperature must be a number or null") }
-            p["temperature"] = .double(d)
-        }
-        if let m = c.value("maxTokens") {
-            guard m.isNonNegativeInteger else {
-                throw invalid("Bedrock Converse maxTokens must be a non-negative integer or null")
-            }
-            p["max_tokens"] = m
-        }
-        if let t = c.value("topP") {
-            guard let d = t.doubleValue else { throw invalid("Bedrock Converse topP must be a number or null") }
-            p["top_p"] = .double(d)
-        }
+        try RequestCodecCore.decodeCamelSampling(c, provider: "Bedrock Converse", into: &p)
         if let s = c.value("stopSequences") {
             guard case .array(let entries) = s, entries.allSatisfy({ $0.stringValue != nil }) else {
                 throw invalid("Bedrock Converse stopSequences must be an array of strings")

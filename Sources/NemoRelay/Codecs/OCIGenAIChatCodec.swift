@@ -237,20 +237,7 @@ public struct OCIGenAIChatCodec: SynchronousLLMCodec {
 
     static func decodeParams(_ chat: JSONObject, _ format: String) throws(RelayError) -> JSONObject? {
         var p = JSONObject(minimumCapacity: 4)
-        if let t = chat.value("temperature") {
-            guard let d = t.doubleValue else { throw invalid("OCI GenAI temperature must be a number or null") }
-            p["temperature"] = .double(d)
-        }
-        if let m = chat.value("maxTokens") {
-            guard m.isNonNegativeInteger else {
-                throw invalid("OCI GenAI maxTokens must be a non-negative integer or null")
-            }
-            p["max_tokens"] = m
-        }
-        if let t = chat.value("topP") {
-            guard let d = t.doubleValue else { throw invalid("OCI GenAI topP must be a number or null") }
-            p["top_p"] = .double(d)
-        }
+        try RequestCodecCore.decodeCamelSampling(chat, provider: "OCI GenAI", into: &p)
         let key = stopKey(format)
         if let s = chat.value(key) {
             guard case .array(let entries) = s else {

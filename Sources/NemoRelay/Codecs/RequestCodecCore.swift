@@ -51,6 +51,30 @@ enum RequestCodecCore {
         return body
     }
 
+    /// Decodes the camelCase sampling parameters OCI GenAI and Bedrock Converse share (`temperature`,
+    /// `maxTokens`, `topP`) into `params` as `temperature`, `max_tokens`, `top_p`; `provider` names the
+    /// codec in the errors.
+    static func decodeCamelSampling(
+        _ c: JSONObject, provider: String, into params: inout JSONObject
+    ) throws(RelayError) {
+        if let t = c.value("temperature") {
+            guard let d = t.doubleValue else {
+                throw .invalidArgument("\(provider) temperature must be a number or null")
+            }
+            params["temperature"] = .double(d)
+        }
+        if let m = c.value("maxTokens") {
+            guard m.isNonNegativeInteger else {
+                throw .invalidArgument("\(provider) maxTokens must be a non-negative integer or null")
+            }
+            params["max_tokens"] = m
+        }
+        if let t = c.value("topP") {
+            guard let d = t.doubleValue else { throw .invalidArgument("\(provider) topP must be a number or null") }
+            params["top_p"] = .double(d)
+        }
+    }
+
     /// Decodes the required `messages` array of `body` item by item.
     @inline(__always) static func decodeMessages(
         _ body: JSONObject, _ surface: CodecSurface, _ decodeMessage: (JSON) throws(RelayError) -> JSON
