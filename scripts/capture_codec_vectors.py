@@ -31,6 +31,22 @@ VECTORS = REPO / "Tests" / "vectors"
 Edit = Callable[[dict[str, Any]], None]
 
 
+def noop(a: dict[str, Any]) -> None:
+    """An encode case's edit that leaves the annotation as decoded."""
+
+
+def set_path(path: list[Any], value: Any) -> Edit:
+    """An encode case's edit that sets the annotation's value at ``path``."""
+
+    def edit(a: dict[str, Any]) -> None:
+        t = a
+        for k in path[:-1]:
+            t = t[k]
+        t[path[-1]] = value
+
+    return edit
+
+
 class Cases:
     """Collects cases for one codec, running each through the reference."""
 
@@ -298,18 +314,6 @@ def gemini_cases() -> Cases:
     c.decode("decode_error_empty_function_call_id", {"contents": [m({"functionCall": {"name": "f", "id": ""}})]})
 
     # encode
-    def noop(a: dict[str, Any]) -> None:
-        pass
-
-    def set_path(path: list[Any], value: Any) -> Edit:
-        def edit(a: dict[str, Any]) -> None:
-            t = a
-            for k in path[:-1]:
-                t = t[k]
-            t[path[-1]] = value
-
-        return edit
-
     c.encode("encode_unchanged_is_identity", full, noop)
     c.encode("encode_edit_system_message", full, set_path(["messages", 0, "content"], "You are verbose."))
     c.encode("encode_edit_last_user_text", full, set_path(["messages", 5, "content"], "And on Sunday?"))
@@ -855,18 +859,6 @@ def oci_cases() -> Cases:
     )
 
     # encode
-    def noop(a: dict[str, Any]) -> None:
-        pass
-
-    def set_path(path: list[Any], value: Any) -> Edit:
-        def edit(a: dict[str, Any]) -> None:
-            t = a
-            for k in path[:-1]:
-                t = t[k]
-            t[path[-1]] = value
-
-        return edit
-
     c.encode("encode_generic_unchanged_is_identity", generic, noop)
     c.encode("encode_cohere_unchanged_is_identity", cohere, noop)
     c.encode("encode_generic_edit_last_user", generic, set_path(["messages", 5, "content"], "And on Sunday?"))
