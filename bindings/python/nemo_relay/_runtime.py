@@ -508,7 +508,7 @@ def run(
     try:
         value = produce()
         if type(value) is CoroutineType or hasattr(value, "__await__"):
-            if nest and not _loop_running_here():
+            if nest and running_loop() is None:
                 return _drive_elsewhere(token, value, finish, home)
             return _drive(token, value, finish, state, store, nest)
     except BaseException as e:  # noqa: BLE001 - every failure goes back through the token
@@ -604,10 +604,6 @@ def positional_arity(fn: Any) -> int | None:
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
             n += 1
     return n
-
-
-def _loop_running_here() -> bool:
-    return asyncio._get_running_loop() is not None
 
 
 def running_loop() -> asyncio.AbstractEventLoop | None:
